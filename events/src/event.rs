@@ -1,0 +1,95 @@
+//! The [`Event`] enum: every event type switchboard records, with its stable dotted wire name
+//! and schema version. One macro invocation lists them, so the name table, the encoder and the
+//! decoder cannot drift apart; a contract test checks every entry against its JSON Schema in
+//! `schemas/`, so a new type cannot land without one.
+//!
+//! Decoding takes the stored type name, schema version and JSON text separately (that is how
+//! the log keeps them) and never panics: an unknown type (written by a newer switchboard), a
+//! newer schema version, or damaged JSON each give a [`DecodeError`] that says which.
+
+use crate::account::{AccountCreated, AccountUpdated};
+use serde::{Deserialize, Serialize};
+
+/// Why a recorded event could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DecodeError {
+    /// The type name is not one this build knows (probably written by a newer version).
+    #[error("unknown event type {0:?} (written by a newer version of switchboard?)")]
+    UnknownType(String),
+    /// The schema version is newer than this build understands.
+    #[error("event type {event_type:?} has schema version {found}, this build knows up to {known}")]
+    NewerSchema {
+        /// The type.
+        event_type: String,
+        /// The stored version.
+        found: u32,
+        /// The newest version this build reads.
+        known: u32,
+    },
+    /// The data does not parse as the type's fields.
+    #[error("event type {event_type:?} has malformed data: {reason}")]
+    Malformed {
+        /// The type.
+        event_type: String,
+        /// What serde said.
+        reason: String,
+    },
+}
+
+macro_rules! event_types {
+    ($( $(#[$doc:meta])* $variant:ident($ty:ty) = $name:literal, version $ver:literal; )*) => {
+        /// Every event type. Serialises adjacently tagged: `{"type": "...", "data": {...}}`.
+        #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+        #[serde(tag = "type", content = "data")]
+        pub enum Event {
+            $( $(#[$doc])* #[serde(rename = $name)] $variant($ty), )*
+        }
+
+        impl Event {
+            /// Every wire name with its current schema version.
+            pub const TYPES: &'static [(&'static str, u32)] = &[$(($name, $ver)),*];
+
+            /// The dotted wire name.
+            pub fn type_name(&self) -> &'static str {
+                match self { $( Event::$variant(_) => $name, )* }
+            }
+
+            /// The current schema version of this type.
+            pub fn schema_version(&self) -> u32 {
+                match self { $( Event::$variant(_) => $ver, )* }
+            }
+
+            /// The event's data as JSON text (the `data` member of the envelope).
+            pub fn data_json(&self) -> String {
+                // Serialising plain structs of strings, numbers and enums cannot fail.
+                let json = match self { $( Event::$variant(e) => serde_json::to_string(e), )* };
+                json.unwrap_or_else(|_| "null".to_string())
+            }
+
+            /// Decodes stored data. Older schema versions would be upcast here, keyed by type
+            /// and version; every type is still at its first version.
+            pub fn decode(event_type: &str, schema_version: u32, data: &str) -> Result<Event, DecodeError> {
+                match event_type {
+                    $( $name => {
+                        if schema_version > $ver {
+                            return Err(DecodeError::NewerSchema {
+                                event_type: event_type.to_string(), found: schema_version, known: $ver,
+                            });
+                        }
+                        serde_json::from_str::<$ty>(data).map(Event::$variant).map_err(|e| {
+                            DecodeError::Malformed { event_type: event_type.to_string(), reason: e.to_string() }
+                        })
+                    } )*
+                    other => Err(DecodeError::UnknownType(other.to_string())),
+                }
+            }
+        }
+    };
+}
+
+event_types! {
+    /// An account (or a subaccount) was opened.
+    AccountCreated(AccountCreated) = "account.created", version 1;
+    /// An account's friendly name or status changed.
+    AccountUpdated(AccountUpdated) = "account.updated", version 1;
+}

@@ -1,0 +1,28 @@
+//! # switchboard-events: the write model
+//!
+//! Every fact switchboard records is an [`Event`] in an [`Envelope`]. This crate owns the
+//! vocabulary (event types, their wire names and schema versions), identifiers ([`Sid`]),
+//! stream versions ([`ExpectedVersion`]) and the pure deciders and folds that turn commands
+//! into events.
+//!
+//! It cannot do I/O: its dependency list names serde, uuid, chrono (without the clock
+//! feature) and thiserror only. Time and ids arrive inside commands, so a replay is
+//! deterministic and a test needs no runtime.
+//!
+//! # Layout
+//! - [`sid`]: `AC…`/`WS…`/`CA…` identifiers, validated when parsed.
+//! - [`version`]: expected-version checks for optimistic concurrency.
+//! - [`envelope`]: the envelope, log positions, and the raw (stored) form of an event.
+//! - [`event`]: the [`Event`] enum, its wire names, schema versions and decoding.
+//! - [`account`]: account events, commands, the decider and the fold.
+
+pub mod account;
+pub mod envelope;
+pub mod event;
+pub mod sid;
+pub mod version;
+
+pub use envelope::{Envelope, Metadata, NewEvent, Position, RecordedEvent};
+pub use event::{DecodeError, Event};
+pub use sid::{Sid, SidError, SidPrefix};
+pub use version::{Conflict, ExpectedVersion};

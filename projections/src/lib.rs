@@ -1,0 +1,47 @@
+//! # switchboard-projections: read models
+//!
+//! A projection is a name, a version and a fold from events into SQL tables. The fold itself
+//! is pure (see [`accounts::fold`]); [`Projection::apply`] is the thin SQL store around it.
+//! [`store::ProjectionStore`] owns the bookkeeping every projection shares: versions,
+//! per-partition checkpoints written in the same transaction as the read-model change, the
+//! record of events that could not be read, resets for rebuilds, and table digests that
+//! prove a replay gives identical read models.
+//!
+//! Delivery from the log is at least once; effects are exactly once because an event at or
+//! below the checkpoint is never applied again.
+//!
+//! The store speaks `sqlx::Any` with SQL both SQLite and PostgreSQL accept (`$1`
+//! placeholders, `ON CONFLICT … DO UPDATE`), so one projection runs on either.
+//!
+//! # Layout
+//! - [`store`]: checkpoints, versions, skipped events, reset, digest.
+//! - [`accounts`]: the `accounts` read model.
+
+pub mod accounts;
+pub mod store;
+
+use async_trait::async_trait;
+use switchboard_events::Envelope;
+
+/// A read model built from the log.
+#[async_trait]
+pub trait Projection: Send + Sync + 'static {
+    /// Stable name (the checkpoint key).
+    fn name(&self) -> &'static str;
+    /// Version of the fold; changing it rebuilds the read model from the log.
+    fn version(&self) -> u32;
+    /// The tables this projection owns, each with the columns that order it for a digest.
+    fn tables(&self) -> &'static [Table];
+    /// Applies one event inside the caller's transaction.
+    async fn apply(&self, tx: &mut sqlx::AnyConnection, event: &Envelope)
+        -> Result<(), sqlx::Error>;
+}
+
+/// A read-model table.
+#[derive(Debug, Clone, Copy)]
+pub struct Table {
+    /// Table name.
+    pub name: &'static str,
+    /// `ORDER BY` clause giving a total order of its rows (for digests).
+    pub order_by: &'static str,
+}

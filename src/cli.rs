@@ -1,0 +1,165 @@
+//! The subcommands besides `serve`: accounts and projections, working directly on the data
+//! dir (the log's lock file refuses them while a server holds it).
+
+use crate::commands::{new_auth_token, new_sid, Commands};
+use crate::config::{AccountsCommand, ProjectionsCommand};
+use crate::http::accounts::account_json;
+use crate::log::EventLog;
+use crate::projector::Projector;
+use crate::server::{open, Opened};
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+use std::sync::Arc;
+use switchboard_events::account::CreateAccount;
+use switchboard_events::SidPrefix;
+use switchboard_projections::{accounts, Projection};
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+/// `switchboard accounts …`
+pub async fn accounts(cmd: AccountsCommand) -> anyhow::Result<()> {
+    match cmd {
+        AccountsCommand::Create {
+            friendly_name,
+            store,
+        } => {
+            let opened = open(&store).await?;
+            let sid = new_sid(SidPrefix::Account);
+            let (token, hash) = new_auth_token();
+            let commands = Commands::new(Arc::new(opened.log.clone()), "local".into());
+            let meta = commands.metadata(sid.clone(), Uuid::now_v7());
+            let command = CreateAccount {
+                sid: sid.clone(),
+                friendly_name: friendly_name.clone(),
+                owner: None,
+                auth_token_hash: hash,
+            };
+            let (_, account) = commands
+                .account(&sid, &meta, |s| command.decide(s))
+                .await
+                .map_err(|e| anyhow::anyhow!("cannot create the account: {e}"))?;
+            catch_up(&opened, None, false).await?;
+            let account = account.context("account missing after creation")?;
+            println!(
+                "{}",
+                json!({
+                    "sid": account.sid,
+                    "auth_token": token,
+                    "friendly_name": account.friendly_name,
+                    "status": account.status.as_str(),
+                })
+            );
+            opened.close().await;
+            Ok(())
+        }
+        AccountsCommand::List { store } => {
+            let opened = open(&store).await?;
+            catch_up(&opened, None, false).await?;
+            let mut conn = opened.store.pool().acquire().await?;
+            for row in accounts::list_all(&mut conn).await? {
+                println!("{}", account_json(&row.account, None));
+            }
+            drop(conn);
+            opened.close().await;
+            Ok(())
+        }
+    }
+}
+
+fn selected(projector: &Projector, name: Option<&str>) -> anyhow::Result<Vec<Arc<dyn Projection>>> {
+    let all = projector.projections().to_vec();
+    match name {
+        None => Ok(all),
+        Some(n) => {
+            let found: Vec<_> = all.into_iter().filter(|p| p.name() == n).collect();
+            if found.is_empty() {
+                let names: Vec<_> = projector.projections().iter().map(|p| p.name()).collect();
+                anyhow::bail!("no projection named {n:?}; there are: {}", names.join(", "));
+            }
+            Ok(found)
+        }
+    }
+}
+
+/// Applies the log up to its current head to the named projections (all when `None`),
+/// with a progress bar when `show`.
+async fn catch_up(opened: &Opened, name: Option<&str>, show: bool) -> anyhow::Result<()> {
+    let heads = opened.log.heads().await?;
+    let total: u64 = heads.values().sum();
+    for projection in selected(&opened.projector, name)? {
+        let bar = if show {
+            let bar = ProgressBar::new(total);
+            bar.set_style(
+                ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} events ({per_sec}, eta {eta})")
+                    .unwrap_or_else(|_| ProgressStyle::default_bar())
+                    .progress_chars("=> "),
+            );
+            bar.set_message(projection.name());
+            bar
+        } else {
+            ProgressBar::hidden()
+        };
+        opened
+            .projector
+            .run(projection.clone(), Some(heads.clone()), CancellationToken::new(), |cp| {
+                bar.set_position(cp.values().sum());
+            })
+            .await;
+        bar.finish();
+    }
+    Ok(())
+}
+
+/// `switchboard projections …`
+pub async fn projections(cmd: ProjectionsCommand) -> anyhow::Result<()> {
+    match cmd {
+        ProjectionsCommand::Rebuild { name, store } => {
+            let opened = open(&store).await?;
+            for p in selected(&opened.projector, name.as_deref())? {
+                opened.store.reset(p.as_ref()).await?;
+            }
+            let started = std::time::Instant::now();
+            catch_up(&opened, name.as_deref(), true).await?;
+            eprintln!("rebuilt in {:.2?}", started.elapsed());
+            opened.close().await;
+            Ok(())
+        }
+        ProjectionsCommand::Digest { name, store } => {
+            let opened = open(&store).await?;
+            catch_up(&opened, name.as_deref(), false).await?;
+            let mut out = serde_json::Map::new();
+            for p in selected(&opened.projector, name.as_deref())? {
+                out.insert(p.name().to_string(), json!(opened.store.digest(p.as_ref()).await?));
+            }
+            println!("{}", serde_json::Value::Object(out));
+            opened.close().await;
+            Ok(())
+        }
+        ProjectionsCommand::Status { store } => {
+            let opened = open(&store).await?;
+            let heads = opened.log.heads().await?;
+            let mut out = serde_json::Map::new();
+            for p in opened.projector.projections() {
+                let skipped: Vec<_> = opened
+                    .store
+                    .skipped(p.name())
+                    .await?
+                    .into_iter()
+                    .map(|(pos, stream, reason)| json!({"position": pos.to_string(), "stream": stream, "reason": reason}))
+                    .collect();
+                out.insert(
+                    p.name().to_string(),
+                    json!({
+                        "version": p.version(),
+                        "checkpoint": opened.store.checkpoint(p.name()).await?,
+                        "skipped": skipped,
+                    }),
+                );
+            }
+            println!("{}", json!({"log_head": heads, "projections": out}));
+            opened.close().await;
+            Ok(())
+        }
+    }
+}

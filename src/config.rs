@@ -1,0 +1,170 @@
+//! Command-line flags, each with a matching environment variable (`SWITCHBOARD_…`). Parsed
+//! once in `main`; typed structs are passed down.
+
+use crate::log::sqlite::Durability;
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// switchboard: an event-sourced contact-center backend with a Twilio-shaped API.
+#[derive(Debug, Parser)]
+#[command(version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (HTTP API) on the log and the read-model store.
+    Serve(ServeArgs),
+    /// Manage accounts directly on the data dir (with the server stopped).
+    #[command(subcommand)]
+    Accounts(AccountsCommand),
+    /// Inspect and rebuild read models.
+    #[command(subcommand)]
+    Projections(ProjectionsCommand),
+    /// Benchmarks that print their figures next to a baseline measured in the same run.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+/// Where the log and the read models live: shared by every subcommand that touches them.
+#[derive(Debug, Clone, Args)]
+pub struct StoreArgs {
+    /// Directory for the embedded log and read models.
+    #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = "./switchboard-data")]
+    pub data_dir: PathBuf,
+    /// The event log: `sqlite://PATH`. Default: `log.sqlite` in the data dir.
+    #[arg(long = "log", env = "SWITCHBOARD_LOG")]
+    pub log_url: Option<String>,
+    /// The read-model store: `sqlite://PATH`. Default: `projections.sqlite` in the data dir.
+    #[arg(long = "db", env = "SWITCHBOARD_DB")]
+    pub db_url: Option<String>,
+    /// `full`: fsync every commit before acknowledging (survives power loss). `normal`:
+    /// survives a process crash, may lose the last commits on power loss; several times faster.
+    #[arg(long, env = "SWITCHBOARD_DURABILITY", value_enum, default_value = "full")]
+    pub durability: Durability,
+}
+
+impl StoreArgs {
+    /// The log's file path (only SQLite logs exist so far).
+    pub fn log_path(&self) -> anyhow::Result<PathBuf> {
+        match &self.log_url {
+            None => Ok(self.data_dir.join("log.sqlite")),
+            Some(url) => match url.strip_prefix("sqlite://") {
+                Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
+                _ => anyhow::bail!(
+                    "unsupported --log {url:?}: this build's log backend is sqlite://PATH"
+                ),
+            },
+        }
+    }
+
+    /// The read-model store's URL.
+    pub fn db_url(&self) -> anyhow::Result<String> {
+        std::fs::create_dir_all(&self.data_dir)?;
+        Ok(match &self.db_url {
+            Some(url) => url.clone(),
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("projections.sqlite").display()
+            ),
+        })
+    }
+}
+
+/// `switchboard serve`
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Log and read-model store.
+    #[command(flatten)]
+    pub store: StoreArgs,
+    /// Address for the HTTP API (`127.0.0.1:0` picks a free port; the bound address is printed).
+    #[arg(long, env = "SWITCHBOARD_HTTP_ADDR", default_value = "127.0.0.1:8080")]
+    pub http_addr: SocketAddr,
+    /// Base of every absolute URL the API emits. Default: `http://` + the bound HTTP address.
+    #[arg(long, env = "SWITCHBOARD_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Region recorded on every event this node appends.
+    #[arg(long, env = "SWITCHBOARD_REGION", default_value = "local")]
+    pub region: String,
+    /// How long a read waits for the read models to reach the caller's last write before it
+    /// answers from what they hold (milliseconds).
+    #[arg(long, env = "SWITCHBOARD_READ_WAIT_MS", default_value_t = 2000)]
+    pub read_wait_ms: u64,
+    /// Longest time one HTTP request may take (seconds).
+    #[arg(long, env = "SWITCHBOARD_REQUEST_TIMEOUT_SECS", default_value_t = 30)]
+    pub request_timeout_secs: u64,
+    /// Largest accepted request body (bytes).
+    #[arg(long, env = "SWITCHBOARD_BODY_LIMIT", default_value_t = 1 << 20)]
+    pub body_limit: usize,
+}
+
+/// `switchboard accounts …`
+#[derive(Debug, Subcommand)]
+pub enum AccountsCommand {
+    /// Create an account; prints one JSON object with `sid` and `auth_token` (shown only once).
+    Create {
+        /// Human name.
+        #[arg(long, default_value = "switchboard account")]
+        friendly_name: String,
+        /// Log and read-model store.
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// List accounts as JSON lines.
+    List {
+        /// Log and read-model store.
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// `switchboard projections …`
+#[derive(Debug, Subcommand)]
+pub enum ProjectionsCommand {
+    /// Replay the log from the start into one projection (or all), with a progress bar.
+    Rebuild {
+        /// Projection name; all when omitted.
+        name: Option<String>,
+        /// Log and read-model store.
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Catch the projections up with the log, then print a digest of every read-model table
+    /// (JSON); equal digests mean identical read models.
+    Digest {
+        /// Projection name; all when omitted.
+        name: Option<String>,
+        /// Log and read-model store.
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+    /// Print each projection's version, checkpoint, lag and skipped records (JSON).
+    Status {
+        /// Log and read-model store.
+        #[command(flatten)]
+        store: StoreArgs,
+    },
+}
+
+/// `switchboard bench …`
+#[derive(Debug, Subcommand)]
+pub enum BenchCommand {
+    /// Appends/s at 1, 16 and 256 concurrent appenders, durability full and normal, next to
+    /// raw batched sqlx inserts of the same events; and the replay rate into a fold.
+    Log {
+        /// Seconds each configuration runs.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// Concurrency levels to measure.
+        #[arg(long, value_delimiter = ',', default_value = "1,16,256")]
+        appenders: Vec<usize>,
+        /// Scratch directory (a temporary one when omitted).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}

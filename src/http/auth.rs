@@ -1,0 +1,98 @@
+//! HTTP Basic authentication with an account SID and auth token, as Twilio's API takes it.
+//!
+//! The token is checked against the SHA-256 kept in the `accounts` read model (the token
+//! itself is stored nowhere). A SID the read model does not know yet may belong to an account
+//! created a moment ago: the check then waits, briefly, for the read model to reach the log's
+//! head before it refuses.
+
+use super::error::ApiError;
+use super::AppState;
+use crate::commands::hash_token;
+use axum::extract::{Request, State};
+use axum::http::header::AUTHORIZATION;
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::Response;
+use base64::Engine;
+use switchboard_events::account::Account;
+use switchboard_events::{Sid, SidPrefix};
+use switchboard_projections::accounts;
+
+/// The authenticated account, put into the request's extensions.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Account);
+
+/// Middleware: 401 unless the request carries a valid account SID and auth token.
+pub async fn require_auth(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let (user, password) = credentials(&req)?;
+    let sid = Sid::parse_as(&user, SidPrefix::Account)
+        .map_err(|e| ApiError::unauthenticated(format!("Authentication failed: the username is not an account SID ({e})")))?;
+    let account = match lookup(&state, &sid).await? {
+        Some(a) => Some(a),
+        None => {
+            state
+                .projector()
+                .wait_for_head("accounts", state.config().read_wait)
+                .await;
+            lookup(&state, &sid).await?
+        }
+    };
+    let account = account
+        .filter(|a| constant_time_eq(a.auth_token_hash.as_bytes(), hash_token(&password).as_bytes()))
+        .ok_or_else(|| ApiError::unauthenticated("Authentication failed: unknown account SID or wrong auth token"))?;
+    if !account.status.can_use_api() {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            20005,
+            format!("Account {} is {}", account.sid, account.status.as_str()),
+        ));
+    }
+    req.extensions_mut().insert(Caller(account));
+    Ok(next.run(req).await)
+}
+
+async fn lookup(state: &AppState, sid: &Sid) -> Result<Option<Account>, ApiError> {
+    let mut conn = state
+        .projector()
+        .store()
+        .pool()
+        .acquire()
+        .await
+        .map_err(|e| ApiError::internal("cannot reach the read-model store", e))?;
+    let row = accounts::get(&mut conn, sid.as_str())
+        .await
+        .map_err(|e| ApiError::internal("cannot read accounts", e))?;
+    Ok(row.map(|r| r.account))
+}
+
+fn credentials(req: &Request) -> Result<(String, String), ApiError> {
+    let missing = || ApiError::unauthenticated("Authentication required: HTTP Basic with your AccountSid and AuthToken");
+    let header = req
+        .headers()
+        .get(AUTHORIZATION)
+        .ok_or_else(missing)?
+        .to_str()
+        .map_err(|_| missing())?;
+    let encoded = header
+        .strip_prefix("Basic ")
+        .or_else(|| header.strip_prefix("basic "))
+        .ok_or_else(missing)?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .map_err(|_| ApiError::unauthenticated("Authentication failed: malformed Basic credentials"))?;
+    let text = String::from_utf8(decoded)
+        .map_err(|_| ApiError::unauthenticated("Authentication failed: malformed Basic credentials"))?;
+    let (user, password) = text
+        .split_once(':')
+        .ok_or_else(|| ApiError::unauthenticated("Authentication failed: malformed Basic credentials"))?;
+    Ok((user.to_string(), password.to_string()))
+}
+
+/// Compares without an early exit, so the time taken does not reveal how much matched.
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}

@@ -1,0 +1,201 @@
+//! The HTTP API: Twilio-shaped resources under their real paths, plus `/healthz` and
+//! `/metrics`.
+//!
+//! Every resource module exposes `router()`; [`app`] merges them, puts authentication in
+//! front of the API routes, and adds tracing, a timeout, a body limit and panic catching, so
+//! a request can fail but never take the server with it.
+//!
+//! Reads are read-your-writes: a command records the position it reached for the calling
+//! account (and returns it in `Switchboard-Position`); a later read by that account waits,
+//! at most `--read-wait-ms`, for the read models to pass it. A client can also send
+//! `Switchboard-Min-Position: PARTITION:OFFSET` itself.
+
+pub mod accounts;
+pub mod auth;
+pub mod error;
+pub mod health;
+pub mod params;
+
+use crate::commands::{Commands, Executed};
+use crate::log::Checkpoint;
+use crate::metrics::{HttpLabel, Metrics};
+use crate::projector::Projector;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use error::ApiError;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use switchboard_events::{Position, Sid};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use tracing::warn;
+
+/// Header carrying the position a command reached.
+pub const POSITION_HEADER: HeaderName = HeaderName::from_static("switchboard-position");
+/// Header a client may send to read at least its own writes.
+pub const MIN_POSITION_HEADER: HeaderName = HeaderName::from_static("switchboard-min-position");
+
+/// Settings of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// Base of absolute URLs (no trailing slash).
+    pub public_url: String,
+    /// Longest wait of a read for the caller's last write.
+    pub read_wait: Duration,
+    /// Longest request.
+    pub request_timeout: Duration,
+    /// Largest body.
+    pub body_limit: usize,
+}
+
+/// Shared state of every handler.
+#[derive(Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    commands: Commands,
+    projector: Arc<Projector>,
+    metrics: Arc<Metrics>,
+    config: HttpConfig,
+    /// Last position each account's commands reached (read-your-writes).
+    sessions: Mutex<HashMap<Sid, Checkpoint>>,
+}
+
+impl AppState {
+    /// Builds the state.
+    pub fn new(
+        commands: Commands,
+        projector: Arc<Projector>,
+        metrics: Arc<Metrics>,
+        config: HttpConfig,
+    ) -> AppState {
+        AppState {
+            inner: Arc::new(Inner {
+                commands,
+                projector,
+                metrics,
+                config,
+                sessions: Mutex::default(),
+            }),
+        }
+    }
+
+    /// The application service.
+    pub fn commands(&self) -> &Commands {
+        &self.inner.commands
+    }
+
+    /// The projector (read models and their progress).
+    pub fn projector(&self) -> &Arc<Projector> {
+        &self.inner.projector
+    }
+
+    /// Settings.
+    pub fn config(&self) -> &HttpConfig {
+        &self.inner.config
+    }
+
+    /// Remembers that `account`'s command reached `executed.position`, and returns the
+    /// header that tells the client.
+    pub fn wrote(&self, account: &Sid, executed: &Executed) -> (HeaderName, HeaderValue) {
+        let p = executed.position;
+        let mut sessions = self.inner.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = sessions.entry(account.clone()).or_default();
+        let offset = entry.entry(p.partition).or_insert(0);
+        *offset = (*offset).max(p.offset);
+        drop(sessions);
+        let value = HeaderValue::from_str(&p.to_string()).unwrap_or(HeaderValue::from_static("0:0"));
+        (POSITION_HEADER, value)
+    }
+
+    /// Waits until `projection` has passed the caller's last write (and any position the
+    /// client named), at most `--read-wait-ms`. Answers from what the read model holds after
+    /// that, with a warning in the log.
+    pub async fn read_your_writes(&self, projection: &str, account: &Sid, headers: &HeaderMap) {
+        let mut wanted: Vec<Position> = {
+            let sessions = self.inner.sessions.lock().unwrap_or_else(|e| e.into_inner());
+            sessions
+                .get(account)
+                .map(|cp| {
+                    cp.iter()
+                        .map(|(p, o)| Position {
+                            partition: *p,
+                            offset: *o,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        if let Some(p) = headers
+            .get(MIN_POSITION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<Position>().ok())
+        {
+            wanted.push(p);
+        }
+        let deadline = self.inner.config.read_wait;
+        for position in wanted {
+            if !self.inner.projector.wait_for(projection, position, deadline).await {
+                warn!(projection, %position, account_sid = %account, "read model did not reach the caller's write in time; answering from what it holds");
+            }
+        }
+    }
+}
+
+/// The whole API as a router, ready to serve (or to `oneshot` in tests).
+pub fn app(state: AppState) -> Router {
+    let config = state.config().clone();
+    let api = Router::new()
+        .merge(accounts::router())
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_auth));
+    Router::new()
+        .merge(health::router())
+        .merge(api)
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), count_responses))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::internal("request handler panicked", "see the server log").into_response()
+        }))
+        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
+        .layer(RequestBodyLimitLayer::new(config.body_limit))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let path = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map(|p| p.as_str().to_string())
+                .unwrap_or_default();
+            tracing::info_span!("http", method = %req.method(), path)
+        }))
+        .with_state(state)
+}
+
+async fn not_found(req: Request) -> ApiError {
+    ApiError::not_found(req.uri().path())
+}
+
+async fn count_responses(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let method = req.method().to_string();
+    let response = next.run(req).await;
+    let status = response.status();
+    state
+        .inner
+        .metrics
+        .http_responses
+        .get_or_create(&HttpLabel {
+            method,
+            status: status.as_u16(),
+        })
+        .inc();
+    if status == StatusCode::REQUEST_TIMEOUT {
+        return ApiError::unavailable("The request took too long and was abandoned.").into_response();
+    }
+    response
+}

@@ -1,0 +1,90 @@
+//! Request parameters as Twilio clients send them: a form-encoded body (repeated keys for
+//! lists) or a JSON object, plus the query string. Names are matched exactly (Twilio's
+//! `PascalCase`); unknown names are ignored, as Twilio does.
+
+use super::error::ApiError;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::header::CONTENT_TYPE;
+
+/// Parsed parameters, in the order given.
+#[derive(Debug, Default, Clone)]
+pub struct Params(pub Vec<(String, String)>);
+
+impl Params {
+    /// Parses a query string.
+    pub fn from_query(query: Option<&str>) -> Params {
+        Params(
+            form_urlencoded::parse(query.unwrap_or("").as_bytes())
+                .into_owned()
+                .collect(),
+        )
+    }
+
+    /// The first value of `name`.
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// A non-negative integer parameter within `range`.
+    pub fn int(&self, name: &str, range: std::ops::RangeInclusive<i64>) -> Result<Option<i64>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => match v.trim().parse::<i64>() {
+                Ok(n) if range.contains(&n) => Ok(Some(n)),
+                _ => Err(ApiError::bad_parameter(format!(
+                    "{name} must be an integer from {} to {}, got {v:?}",
+                    range.start(),
+                    range.end()
+                ))),
+            },
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequest<S> for Params {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Params, ApiError> {
+        let is_json = req
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/json"));
+        let body = Bytes::from_request(req, state)
+            .await
+            .map_err(|e| ApiError::bad_parameter(format!("cannot read the request body: {e}")))?;
+        if !is_json {
+            return Ok(Params(form_urlencoded::parse(&body).into_owned().collect()));
+        }
+        if body.is_empty() {
+            return Ok(Params::default());
+        }
+        let value: serde_json::Value = serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_parameter(format!("the JSON body does not parse: {e}")))?;
+        let serde_json::Value::Object(map) = value else {
+            return Err(ApiError::bad_parameter("a JSON body must be an object"));
+        };
+        let mut out = Vec::new();
+        for (k, v) in map {
+            match v {
+                serde_json::Value::String(s) => out.push((k, s)),
+                serde_json::Value::Array(items) => {
+                    out.extend(items.into_iter().map(|i| (k.clone(), scalar(i))))
+                }
+                other => out.push((k, scalar(other))),
+            }
+        }
+        Ok(Params(out))
+    }
+}
+
+fn scalar(v: serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s,
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,22 @@
+//! `switchboard`: parse the command line, set up tracing, hand over to the subcommand.
+
+use clap::Parser;
+use switchboard::config::{Cli, Command};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Serve(args) => switchboard::server::serve(args).await,
+        Command::Accounts(cmd) => switchboard::cli::accounts(cmd).await,
+        Command::Projections(cmd) => switchboard::cli::projections(cmd).await,
+        Command::Bench(cmd) => switchboard::bench::run(cmd).await,
+    }
+}

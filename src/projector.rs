@@ -1,0 +1,266 @@
+//! The projector keeps every read model behind the log: one task per projection subscribes
+//! from the projection's checkpoint, decodes each batch, and hands it to the store, which
+//! applies it and moves the checkpoint in one transaction.
+//!
+//! Delivery is at least once (a crash between commit and the next read replays from the
+//! stored checkpoint); effects are exactly once (the store skips what the checkpoint covers).
+//! A record that cannot be decoded — a type from a newer version, a damaged row — is recorded
+//! in `projection_skipped`, logged, counted, and stepped over: one bad record never stops the
+//! read models or loses the events after it.
+//!
+//! Read-your-writes: [`Projector::wait_for`] resolves once a projection has passed a position
+//! (commands return the position they reached).
+
+use crate::log::{Checkpoint, EventLog};
+use crate::metrics::Metrics;
+use futures::StreamExt;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard_events::Position;
+use switchboard_projections::store::{Item, ProjectionStore};
+use switchboard_projections::Projection;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+/// Every projection this build has.
+pub fn all_projections() -> Vec<Arc<dyn Projection>> {
+    vec![Arc::new(switchboard_projections::accounts::Accounts)]
+}
+
+/// See the module doc.
+pub struct Projector {
+    log: Arc<dyn EventLog>,
+    store: ProjectionStore,
+    metrics: Arc<Metrics>,
+    projections: Vec<Arc<dyn Projection>>,
+    progress: HashMap<&'static str, watch::Sender<Checkpoint>>,
+}
+
+fn reached(checkpoint: &Checkpoint, position: Position) -> bool {
+    checkpoint
+        .get(&position.partition)
+        .is_some_and(|o| *o >= position.offset)
+        || position.offset == 0
+}
+
+/// Whether `checkpoint` has reached every partition head in `target`.
+pub fn caught_up(checkpoint: &Checkpoint, target: &Checkpoint) -> bool {
+    target.iter().all(|(p, o)| {
+        reached(
+            checkpoint,
+            Position {
+                partition: *p,
+                offset: *o,
+            },
+        )
+    })
+}
+
+impl Projector {
+    /// Loads every projection's checkpoint; a projection whose stored version differs from
+    /// the code's is reset, so it rebuilds from the log.
+    pub async fn new(
+        log: Arc<dyn EventLog>,
+        store: ProjectionStore,
+        metrics: Arc<Metrics>,
+        projections: Vec<Arc<dyn Projection>>,
+    ) -> anyhow::Result<Projector> {
+        let mut progress = HashMap::new();
+        for p in &projections {
+            let stored = store.stored_version(p.name()).await?;
+            if stored != Some(p.version()) {
+                info!(projection = p.name(), ?stored, version = p.version(), "projection version changed: rebuilding from the log");
+                store.reset(p.as_ref()).await?;
+            }
+            let checkpoint = store.checkpoint(p.name()).await?;
+            progress.insert(p.name(), watch::channel(checkpoint).0);
+        }
+        Ok(Projector {
+            log,
+            store,
+            metrics,
+            projections,
+            progress,
+        })
+    }
+
+    /// The projections this projector runs.
+    pub fn projections(&self) -> &[Arc<dyn Projection>] {
+        &self.projections
+    }
+
+    /// The store.
+    pub fn store(&self) -> &ProjectionStore {
+        &self.store
+    }
+
+    /// The projection's checkpoint as last committed.
+    pub fn checkpoint(&self, projection: &str) -> Checkpoint {
+        self.progress
+            .get(projection)
+            .map(|w| w.borrow().clone())
+            .unwrap_or_default()
+    }
+
+    /// Waits until `projection` has applied `position`, at most `timeout`. True if it has.
+    pub async fn wait_for(&self, projection: &str, position: Position, timeout: Duration) -> bool {
+        let Some(progress) = self.progress.get(projection) else {
+            return false;
+        };
+        let mut rx = progress.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(|cp| reached(cp, position)))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Waits until `projection` has reached the log's current head, at most `timeout`.
+    pub async fn wait_for_head(&self, projection: &str, timeout: Duration) -> bool {
+        let Ok(heads) = self.log.heads().await else {
+            return false;
+        };
+        let Some(progress) = self.progress.get(projection) else {
+            return false;
+        };
+        let mut rx = progress.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(|cp| caught_up(cp, &heads)))
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+
+    /// Runs every projection until `cancel`.
+    pub fn spawn(self: &Arc<Self>, cancel: CancellationToken) -> Vec<JoinHandle<()>> {
+        self.projections
+            .iter()
+            .map(|p| {
+                let this = self.clone();
+                let p = p.clone();
+                let cancel = cancel.clone();
+                tokio::spawn(async move { this.run(p, None, cancel, |_| {}).await })
+            })
+            .collect()
+    }
+
+    /// Applies the log to one projection until `cancel`, or until it reaches `until` when
+    /// given. Storage errors are retried from the stored checkpoint after a pause.
+    pub async fn run(
+        &self,
+        projection: Arc<dyn Projection>,
+        until: Option<Checkpoint>,
+        cancel: CancellationToken,
+        on_progress: impl Fn(&Checkpoint),
+    ) {
+        let name = projection.name();
+        let lag = self.metrics.lag(name);
+        let skipped_counter = self
+            .metrics
+            .projection_skipped
+            .get_or_create(&crate::metrics::ProjectionLabel {
+                projection: name.to_string(),
+            })
+            .clone();
+        let Some(progress) = self.progress.get(name) else {
+            return;
+        };
+        'resubscribe: loop {
+            let mut checkpoint = match self.store.checkpoint(name).await {
+                Ok(cp) => cp,
+                Err(e) => {
+                    error!(projection = name, cause = %e, "cannot read checkpoint; retrying");
+                    if pause(&cancel).await {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            if until.as_ref().is_some_and(|u| caught_up(&checkpoint, u)) {
+                return;
+            }
+            let mut stream = self.log.subscribe(checkpoint.clone());
+            loop {
+                let batch = tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    next = stream.next() => next,
+                };
+                let batch = match batch {
+                    Some(Ok(batch)) => batch,
+                    Some(Err(e)) => {
+                        warn!(projection = name, cause = %e, "log read failed; resubscribing");
+                        if pause(&cancel).await {
+                            return;
+                        }
+                        continue 'resubscribe;
+                    }
+                    None => {
+                        if pause(&cancel).await {
+                            return;
+                        }
+                        continue 'resubscribe;
+                    }
+                };
+                let items: Vec<Item> = batch
+                    .into_iter()
+                    .map(|item| match item {
+                        Ok(recorded) => match recorded.decode() {
+                            Ok(envelope) => Item::Event(Box::new(envelope)),
+                            Err(e) => Item::Unreadable {
+                                position: recorded.position,
+                                stream: Some(recorded.stream),
+                                reason: e.to_string(),
+                            },
+                        },
+                        Err(damaged) => Item::Unreadable {
+                            position: damaged.position,
+                            stream: damaged.stream,
+                            reason: damaged.reason,
+                        },
+                    })
+                    .collect();
+                for item in &items {
+                    if let Item::Unreadable { position, stream, reason } = item {
+                        error!(projection = name, %position, ?stream, %reason, "unreadable log record: recorded in projection_skipped and stepped over");
+                    }
+                }
+                match self
+                    .store
+                    .apply_batch(projection.as_ref(), &checkpoint, &items)
+                    .await
+                {
+                    Ok((next, skipped)) => {
+                        skipped_counter.inc_by(skipped as u64);
+                        checkpoint = next;
+                        progress.send_replace(checkpoint.clone());
+                        on_progress(&checkpoint);
+                        if let Ok(heads) = self.log.heads().await {
+                            let behind: u64 = heads
+                                .iter()
+                                .map(|(p, o)| o.saturating_sub(checkpoint.get(p).copied().unwrap_or(0)))
+                                .sum();
+                            lag.set(behind as i64);
+                        }
+                        if until.as_ref().is_some_and(|u| caught_up(&checkpoint, u)) {
+                            return;
+                        }
+                    }
+                    Err(e) => {
+                        error!(projection = name, cause = %e, "projection batch failed; retrying from the checkpoint");
+                        if pause(&cancel).await {
+                            return;
+                        }
+                        continue 'resubscribe;
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Waits a moment before a retry; true if cancelled meanwhile.
+async fn pause(cancel: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = cancel.cancelled() => true,
+        _ = tokio::time::sleep(Duration::from_millis(500)) => false,
+    }
+}

@@ -1,0 +1,141 @@
+//! `switchboard serve`: opens the log and the read-model store, starts the projector, serves
+//! the API, and shuts down in order on SIGTERM or Ctrl-C: stop accepting connections, let
+//! in-flight requests finish, stop the projector, then let the log writer commit and answer
+//! everything queued before it closes.
+
+use crate::config::{ServeArgs, StoreArgs};
+use crate::http::{app, AppState, HttpConfig};
+use crate::log::sqlite::{SqliteLog, SqliteLogOptions};
+use crate::log::EventLog;
+use crate::metrics::Metrics;
+use crate::projector::{all_projections, Projector};
+use anyhow::Context;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard_projections::store::ProjectionStore;
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tracing::info;
+
+/// The log, the store and the projector, opened together.
+pub struct Opened {
+    /// The log (kept concrete for an orderly shutdown).
+    pub log: SqliteLog,
+    /// The read-model store.
+    pub store: ProjectionStore,
+    /// The projector over them.
+    pub projector: Arc<Projector>,
+    /// Metrics they report to.
+    pub metrics: Arc<Metrics>,
+}
+
+/// Opens what `store` names; projections whose version changed are reset for a rebuild.
+pub async fn open(store: &StoreArgs) -> anyhow::Result<Opened> {
+    let metrics = Arc::new(Metrics::default());
+    let path = store.log_path()?;
+    let options = SqliteLogOptions {
+        durability: store.durability,
+        ..SqliteLogOptions::default()
+    };
+    let log = SqliteLog::open(&path, options, metrics.clone())
+        .await
+        .with_context(|| format!("cannot open the log at {}", path.display()))?;
+    let url = store.db_url()?;
+    let db = ProjectionStore::connect(&url)
+        .await
+        .with_context(|| format!("cannot open the read-model store {url}"))?;
+    let shared: Arc<dyn EventLog> = Arc::new(log.clone());
+    let projector = Arc::new(Projector::new(shared, db.clone(), metrics.clone(), all_projections()).await?);
+    Ok(Opened {
+        log,
+        store: db,
+        projector,
+        metrics,
+    })
+}
+
+impl Opened {
+    /// Lets the log writer finish and closes everything.
+    pub async fn close(self) {
+        self.log.shutdown().await;
+        self.store.close().await;
+    }
+}
+
+/// Binds the HTTP address and runs until SIGTERM or Ctrl-C.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let listener = TcpListener::bind(args.http_addr)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.http_addr))?;
+    let shutdown = CancellationToken::new();
+    let trigger = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        info!("shutdown requested: draining");
+        trigger.cancel();
+    });
+    run(args, listener, shutdown).await
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {},
+                    _ = term.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// Serves on `listener` until `shutdown` is cancelled (tests pass a listener on port 0).
+pub async fn run(args: ServeArgs, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+    let opened = open(&args.store).await?;
+    let projector_stop = CancellationToken::new();
+    let tasks = opened.projector.spawn(projector_stop.clone());
+    let addr = listener.local_addr()?;
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"))
+        .trim_end_matches('/')
+        .to_string();
+    let state = AppState::new(
+        crate::commands::Commands::new(Arc::new(opened.log.clone()), args.region.clone()),
+        opened.projector.clone(),
+        opened.metrics.clone(),
+        HttpConfig {
+            public_url,
+            read_wait: Duration::from_millis(args.read_wait_ms),
+            request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
+            body_limit: args.body_limit,
+        },
+    );
+    info!(%addr, data_dir = %args.store.data_dir.display(), "switchboard listening");
+    // One line on stdout that scripts and tests can wait for.
+    println!("switchboard listening on http://{addr}");
+    let _ = std::io::stdout().flush();
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .context("HTTP server failed")?;
+    projector_stop.cancel();
+    for task in tasks {
+        let _ = task.await;
+    }
+    opened.close().await;
+    info!("switchboard stopped");
+    Ok(())
+}
