@@ -163,6 +163,9 @@ pub enum BenchCommand {
         /// Concurrency levels to measure.
         #[arg(long, value_delimiter = ',', default_value = "1,16,256")]
         appenders: Vec<usize>,
+        /// Durabilities to measure.
+        #[arg(long, value_delimiter = ',', value_enum, default_value = "full,normal")]
+        durability: Vec<Durability>,
         /// Scratch directory (a temporary one when omitted).
         #[arg(long)]
         dir: Option<PathBuf>,

@@ -203,14 +203,17 @@ impl Projector {
                 let items: Vec<Item> = batch
                     .into_iter()
                     .map(|item| match item {
-                        Ok(recorded) => match recorded.decode() {
-                            Ok(envelope) => Item::Event(Box::new(envelope)),
-                            Err(e) => Item::Unreadable {
-                                position: recorded.position,
-                                stream: Some(recorded.stream),
-                                reason: e.to_string(),
-                            },
-                        },
+                        Ok(recorded) => {
+                            let (position, stream) = (recorded.position, recorded.stream.clone());
+                            match recorded.into_envelope() {
+                                Ok(envelope) => Item::Event(Box::new(envelope)),
+                                Err(e) => Item::Unreadable {
+                                    position,
+                                    stream: Some(stream),
+                                    reason: e.to_string(),
+                                },
+                            }
+                        }
                         Err(damaged) => Item::Unreadable {
                             position: damaged.position,
                             stream: damaged.stream,

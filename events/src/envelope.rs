@@ -127,6 +127,11 @@ pub struct RecordedEvent {
 impl RecordedEvent {
     /// Decodes the data into a typed [`Event`], upcasting older schema versions.
     pub fn decode(&self) -> Result<Envelope, DecodeError> {
+        self.clone().into_envelope()
+    }
+
+    /// Like [`RecordedEvent::decode`], without copying the envelope's strings.
+    pub fn into_envelope(self) -> Result<Envelope, DecodeError> {
         let event = Event::decode(
             &self.event.event_type,
             self.event.schema_version,
@@ -134,14 +139,14 @@ impl RecordedEvent {
         )?;
         Ok(Envelope {
             id: self.event.id,
-            stream: self.stream.clone(),
+            stream: self.stream,
             seq: self.seq,
             position: self.position,
             occurred_at: self.event.occurred_at,
-            account_sid: self.event.account_sid.clone(),
+            account_sid: self.event.account_sid,
             correlation_id: self.event.correlation_id,
             causation_id: self.event.causation_id,
-            region: self.event.region.clone(),
+            region: self.event.region,
             schema_version: event.schema_version(),
             event,
         })

@@ -10,6 +10,7 @@
 //! group commit through one writer task).
 
 pub mod memory;
+pub mod record;
 pub mod sqlite;
 
 use async_trait::async_trait;

@@ -18,9 +18,9 @@
 //! mmap and a large `wal_autocheckpoint` keep index pages in memory; integer stream ids keep
 //! the unique index small.
 
+use super::record;
 use super::{AppendError, Appended, Checkpoint, Damaged, EventLog, LogItem, ReadError};
 use async_trait::async_trait;
-use chrono::DateTime;
 use futures::stream::BoxStream;
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
@@ -29,16 +29,19 @@ use sqlx::sqlite::{
 use sqlx::{Connection, QueryBuilder, Row, Sqlite};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
-use switchboard_events::{ExpectedVersion, NewEvent, Position, RecordedEvent, Sid};
+use switchboard_events::{ExpectedVersion, NewEvent, Position, RecordedEvent};
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, instrument, warn};
-use uuid::Uuid;
 
-const SELECT_EVENTS: &str = include_str!("select_events.sql");
+const SELECT_EVENTS: &str = "SELECT position, stream_id, seq, header, data FROM events";
+
+/// Stream names by id, shared by the writer (which adds every stream it creates) and the
+/// readers (which load what they miss), so rows carry a small integer instead of the name.
+type Names = Arc<RwLock<HashMap<i64, Arc<str>>>>;
 
 /// How durable an acknowledged append is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -72,7 +75,7 @@ impl Default for SqliteLogOptions {
             max_batch_events: 8192,
             queue_depth: 16384,
             readers: 4,
-            read_batch: 4096,
+            read_batch: 8192,
         }
     }
 }
@@ -87,10 +90,17 @@ impl WriterObserver for () {
     fn committed(&self, _: usize, _: usize, _: Duration) {}
 }
 
+/// An event in its stored form, encoded by the appender (not the writer) to keep the one
+/// writer thread's work to SQL.
+struct StoredRow {
+    header: Vec<u8>,
+    data: String,
+}
+
 struct AppendRequest {
     stream: String,
     expected: ExpectedVersion,
-    events: Vec<NewEvent>,
+    events: Vec<StoredRow>,
     reply: oneshot::Sender<Result<Appended, AppendError>>,
 }
 
@@ -100,6 +110,7 @@ pub struct SqliteLog {
     tx: mpsc::Sender<AppendRequest>,
     readers: SqlitePool,
     head: watch::Receiver<u64>,
+    names: Names,
     read_batch: u32,
     stop: CancellationToken,
     writer: Arc<tokio::sync::Mutex<Option<JoinHandle<()>>>>,
@@ -119,6 +130,7 @@ pub(crate) fn connect_options(path: &Path, durability: Durability) -> SqliteConn
         .pragma("mmap_size", "1073741824")
         .pragma("wal_autocheckpoint", "100000")
         .pragma("temp_store", "memory")
+
         .busy_timeout(Duration::from_secs(5))
 }
 
@@ -164,10 +176,14 @@ impl SqliteLog {
             .map_err(|e| anyhow::anyhow!("cannot migrate the log at {}: {e}", path.display()))?;
         let readers = SqlitePoolOptions::new()
             .max_connections(options.readers.max(1))
-            .connect_with(opts.clone().read_only(true))
+            // Rows cross from sqlx's worker thread in a bounded channel; the default (50) makes
+            // a replay a ping-pong of thread wake-ups.
+            .connect_with(opts.clone().read_only(true).row_buffer_size(8192))
             .await?;
+        let names = Names::default();
         let mut writer = Writer {
             conn,
+            names: names.clone(),
             streams: HashMap::new(),
             next_position: 0,
             next_stream_id: 0,
@@ -179,10 +195,12 @@ impl SqliteLog {
         let (tx, rx) = mpsc::channel(options.queue_depth.max(1));
         let stop = CancellationToken::new();
         let task = tokio::spawn(writer.run(rx, options.max_batch_events.max(1), stop.clone()));
+
         Ok(SqliteLog {
             tx,
             readers,
             head,
+            names,
             read_batch: options.read_batch.max(1),
             stop,
             writer: Arc::new(tokio::sync::Mutex::new(Some(task))),
@@ -190,15 +208,38 @@ impl SqliteLog {
         })
     }
 
-    async fn read_after(&self, offset: u64, limit: u32) -> Result<Vec<LogItem>, ReadError> {
-        let sql = format!("{SELECT_EVENTS} WHERE e.position > ?1 ORDER BY e.position LIMIT ?2");
+    /// The events at positions in `(after, upto]`.
+    async fn read_range(&self, after: u64, upto: u64) -> Result<Vec<LogItem>, ReadError> {
+        let sql = format!("{SELECT_EVENTS} WHERE position > ?1 AND position <= ?2 ORDER BY position");
         let rows = sqlx::query(&sql)
-            .bind(offset as i64)
-            .bind(limit as i64)
+            .bind(after as i64)
+            .bind(upto as i64)
             .fetch_all(&self.readers)
             .await
             .map_err(unavailable)?;
-        Ok(rows.iter().map(decode_row).collect())
+        self.decode_rows(&rows).await
+    }
+
+    /// Decodes rows, loading any stream names not yet known.
+    async fn decode_rows(&self, rows: &[SqliteRow]) -> Result<Vec<LogItem>, ReadError> {
+        let known = |id: i64| self.names.read().map(|n| n.contains_key(&id)).unwrap_or(false);
+        if rows.iter().any(|r| r.try_get::<i64, _>(1).is_ok_and(|id| !known(id))) {
+            self.load_names().await?;
+        }
+        let names = self.names.read().map_err(|_| ReadError::Unavailable("stream name cache poisoned".into()))?;
+        Ok(rows.iter().map(|r| decode_row(r, &names)).collect())
+    }
+
+    async fn load_names(&self) -> Result<(), ReadError> {
+        let rows: Vec<(i64, String)> = sqlx::query_as("SELECT id, name FROM streams")
+            .fetch_all(&self.readers)
+            .await
+            .map_err(unavailable)?;
+        let mut names = self.names.write().map_err(|_| ReadError::Unavailable("stream name cache poisoned".into()))?;
+        for (id, name) in rows {
+            names.entry(id).or_insert_with(|| Arc::from(name));
+        }
+        Ok(())
     }
 
     /// Stops accepting appends, commits and answers every append already queued, and waits
@@ -219,47 +260,29 @@ fn unavailable(e: sqlx::Error) -> ReadError {
 }
 
 /// Turns a row into an event, or into a report of why it cannot be one. Never panics.
-fn decode_row(row: &SqliteRow) -> LogItem {
+fn decode_row(row: &SqliteRow, names: &HashMap<i64, Arc<str>>) -> LogItem {
     let position = Position::embedded(row.try_get::<i64, _>(0).unwrap_or(0).max(0) as u64);
-    let stream: Option<String> = row.try_get(1).ok();
-    let damaged = |reason: String| Damaged {
+    let stream = row
+        .try_get::<i64, _>(1)
+        .ok()
+        .and_then(|id| names.get(&id))
+        .map(|n| n.to_string());
+    let decode = || -> Result<RecordedEvent, String> {
+        let seq: i64 = row.try_get(2).map_err(|e| e.to_string())?;
+        let header: &[u8] = row.try_get(3).map_err(|e| format!("header: {e}"))?;
+        let data: String = row.try_get(4).map_err(|e| format!("data: {e}"))?;
+        Ok(RecordedEvent {
+            position,
+            stream: stream.clone().ok_or("stream id has no name")?,
+            seq: u64::try_from(seq).map_err(|_| format!("negative seq {seq}"))?,
+            event: record::decode(header, data)?,
+        })
+    };
+    decode().map_err(|reason| Damaged {
         position,
         stream: stream.clone(),
         reason,
-    };
-    let decode = || -> Result<RecordedEvent, String> {
-        let uuid = |i: usize| -> Result<Uuid, String> {
-            let bytes: Vec<u8> = row.try_get(i).map_err(|e| e.to_string())?;
-            Uuid::from_slice(&bytes).map_err(|e| format!("column {i}: {e}"))
-        };
-        let seq: i64 = row.try_get(2).map_err(|e| e.to_string())?;
-        let ms: i64 = row.try_get(4).map_err(|e| e.to_string())?;
-        let account: String = row.try_get(5).map_err(|e| e.to_string())?;
-        let causation: Option<Vec<u8>> = row.try_get(7).map_err(|e| e.to_string())?;
-        let schema_version: i64 = row.try_get(10).map_err(|e| e.to_string())?;
-        Ok(RecordedEvent {
-            position,
-            stream: stream.clone().ok_or("stream name missing")?,
-            seq: u64::try_from(seq).map_err(|_| format!("negative seq {seq}"))?,
-            event: NewEvent {
-                id: uuid(3)?,
-                occurred_at: DateTime::from_timestamp_millis(ms)
-                    .ok_or_else(|| format!("occurred_at {ms} out of range"))?,
-                account_sid: Sid::parse(&account).map_err(|e| format!("account_sid: {e}"))?,
-                correlation_id: uuid(6)?,
-                causation_id: match causation {
-                    None => None,
-                    Some(b) => Some(Uuid::from_slice(&b).map_err(|e| format!("causation_id: {e}"))?),
-                },
-                region: row.try_get(8).map_err(|e| e.to_string())?,
-                event_type: row.try_get(9).map_err(|e| e.to_string())?,
-                schema_version: u32::try_from(schema_version)
-                    .map_err(|_| format!("schema_version {schema_version} out of range"))?,
-                data: row.try_get(11).map_err(|e| format!("data: {e}"))?,
-            },
-        })
-    };
-    decode().map_err(damaged)
+    })
 }
 
 #[async_trait]
@@ -273,11 +296,18 @@ impl EventLog for SqliteLog {
         if stream.is_empty() {
             return Err(AppendError::Invalid("empty stream name".into()));
         }
+        let rows = events
+            .into_iter()
+            .map(|e| {
+                let header = record::encode_header(&e).map_err(|e| AppendError::Invalid(e.to_string()))?;
+                Ok(StoredRow { header, data: e.data })
+            })
+            .collect::<Result<Vec<StoredRow>, AppendError>>()?;
         let (reply, answer) = oneshot::channel();
         let request = AppendRequest {
             stream: stream.to_string(),
             expected,
-            events,
+            events: rows,
             reply,
         };
         self.tx
@@ -290,56 +320,77 @@ impl EventLog for SqliteLog {
     }
 
     async fn read_stream(&self, stream: &str) -> Result<Vec<RecordedEvent>, ReadError> {
-        let sql = format!("{SELECT_EVENTS} WHERE s.name = ?1 ORDER BY e.seq");
+        let sql = format!(
+            "{SELECT_EVENTS} WHERE stream_id = (SELECT id FROM streams WHERE name = ?1) ORDER BY seq"
+        );
         let rows = sqlx::query(&sql)
             .bind(stream)
             .fetch_all(&self.readers)
             .await
             .map_err(unavailable)?;
-        rows.iter()
-            .map(|r| decode_row(r).map_err(ReadError::Damaged))
+        self.decode_rows(&rows)
+            .await?
+            .into_iter()
+            .map(|item| item.map_err(ReadError::Damaged))
             .collect()
     }
 
     fn subscribe(&self, from: Checkpoint) -> BoxStream<'static, Result<Vec<LogItem>, ReadError>> {
+        // A reader task keeps up to two batches in flight on two reader connections (ranges
+        // of positions, which the single writer assigns densely), so fetching, decoding and
+        // the subscriber's own work overlap on the machine's cores.
+        let (tx, rx) = mpsc::channel(2);
         let log = self.clone();
-        let start = from.get(&0).copied().unwrap_or(0);
-        let head = self.head.clone();
-        Box::pin(futures::stream::unfold(
-            (start, head, false),
-            move |(mut offset, mut head, failed)| {
-                let log = log.clone();
-                async move {
-                    if failed {
-                        return None;
+        let mut offset = from.get(&0).copied().unwrap_or(0);
+        let mut head = self.head.clone();
+        tokio::spawn(async move {
+            let batch = u64::from(log.read_batch);
+            loop {
+                let committed = *head.borrow_and_update();
+                if committed <= offset {
+                    // Caught up: wait for the writer's next commit (polling as a fallback once
+                    // the writer has stopped), or for the subscriber to go away.
+                    tokio::select! {
+                        _ = tx.closed() => return,
+                        changed = head.changed() => if changed.is_err() {
+                            tokio::time::sleep(Duration::from_millis(500)).await;
+                        },
+                        _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                     }
-                    loop {
-                        head.borrow_and_update();
-                        match log.read_after(offset, log.read_batch).await {
-                            Err(e) => return Some((Err(e), (offset, head, true))),
-                            Ok(batch) if !batch.is_empty() => {
-                                let last = batch.last().map(|i| match i {
-                                    Ok(e) => e.position.offset,
-                                    Err(d) => d.position.offset,
-                                });
-                                offset = last.unwrap_or(offset);
-                                return Some((Ok(batch), (offset, head, false)));
-                            }
-                            Ok(_) => {
-                                // Caught up: wait for the writer's next commit (or poll, in
-                                // case the head watch is gone because the writer stopped).
-                                tokio::select! {
-                                    changed = head.changed() => if changed.is_err() {
-                                        tokio::time::sleep(Duration::from_millis(500)).await;
-                                    },
-                                    _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                                }
-                            }
+                    continue;
+                }
+                let first = (offset, (offset + batch).min(committed));
+                let second = (first.1, (first.1 + batch).min(committed));
+                let (a, b) = tokio::join!(
+                    log.read_range(first.0, first.1),
+                    async {
+                        if second.1 > second.0 {
+                            log.read_range(second.0, second.1).await
+                        } else {
+                            Ok(Vec::new())
                         }
                     }
+                );
+                for result in [a, b] {
+                    match result {
+                        Err(e) => {
+                            let _ = tx.send(Err(e)).await;
+                            return;
+                        }
+                        Ok(items) if !items.is_empty() => {
+                            if tx.send(Ok(items)).await.is_err() {
+                                return;
+                            }
+                        }
+                        Ok(_) => {}
+                    }
                 }
-            },
-        ))
+                offset = second.1.max(first.1);
+            }
+        });
+        Box::pin(futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|item| (item, rx))
+        }))
     }
 
     async fn heads(&self) -> Result<Checkpoint, ReadError> {
@@ -355,6 +406,7 @@ struct StreamHead {
 
 struct Writer {
     conn: SqliteConnection,
+    names: Names,
     streams: HashMap<String, StreamHead>,
     next_position: i64,
     next_stream_id: i64,
@@ -418,6 +470,7 @@ impl Writer {
         stop: CancellationToken,
     ) {
         let mut batch: Vec<AppendRequest> = Vec::new();
+        let mut last_appends = 1;
         loop {
             let first = tokio::select! {
                 next = rx.recv() => next,
@@ -430,15 +483,27 @@ impl Writer {
             let Some(first) = first else { break };
             let mut events = first.events.len();
             batch.push(first);
-            while events < max_batch {
+            // Group commit: take everything queued. When fewer appends are here than the last
+            // commit carried, the appenders that commit just answered are probably still
+            // preparing their next append: yield to let them run rather than commit a
+            // fragment (each commit costs the same whatever it carries). Two idle rounds end
+            // the wait, so a lone appender never waits at all.
+            let mut idle_rounds = 0;
+            while events < max_batch && idle_rounds < 2 {
                 match rx.try_recv() {
                     Ok(next) => {
                         events += next.events.len();
                         batch.push(next);
+                        idle_rounds = 0;
                     }
-                    Err(_) => break,
+                    Err(_) if batch.len() >= last_appends => break,
+                    Err(_) => {
+                        idle_rounds += 1;
+                        tokio::task::yield_now().await;
+                    }
                 }
             }
+            last_appends = batch.len();
             self.commit(&mut batch).await;
         }
         if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
@@ -518,6 +583,11 @@ impl Writer {
             Ok(()) => {
                 self.next_position = position;
                 self.next_stream_id = next_stream_id;
+                if let Ok(mut names) = self.names.write() {
+                    for p in placed.iter().filter(|p| p.new_stream) {
+                        names.insert(p.stream_id, Arc::from(batch[p.request].stream.as_str()));
+                    }
+                }
                 self.streams.extend(pending);
                 for p in &placed {
                     let n = batch[p.request].events.len() as u64;
@@ -567,7 +637,7 @@ impl Writer {
             });
             q.build().persistent(true).execute(&mut *tx).await?;
         }
-        let rows: Vec<(i64, i64, u64, &NewEvent)> = placed
+        let rows: Vec<(i64, i64, u64, &StoredRow)> = placed
             .iter()
             .flat_map(|p| {
                 batch[p.request]
@@ -579,22 +649,14 @@ impl Writer {
             .collect();
         for chunk in chunks(&rows) {
             let mut q = QueryBuilder::<Sqlite>::new(
-                "INSERT INTO events (position, stream_id, seq, id, occurred_at, account_sid, \
-                 correlation_id, causation_id, region, type, schema_version, data) ",
+                "INSERT INTO events (position, stream_id, seq, header, data) ",
             );
-            q.push_values(chunk, |mut b, (position, stream_id, seq, e)| {
+            q.push_values(chunk, |mut b, (position, stream_id, seq, row)| {
                 b.push_bind(*position)
                     .push_bind(*stream_id)
                     .push_bind(*seq as i64)
-                    .push_bind(e.id.as_bytes().as_slice())
-                    .push_bind(e.occurred_at.timestamp_millis())
-                    .push_bind(e.account_sid.as_str())
-                    .push_bind(e.correlation_id.as_bytes().as_slice())
-                    .push_bind(e.causation_id.as_ref().map(|c| c.as_bytes().as_slice()))
-                    .push_bind(e.region.as_str())
-                    .push_bind(e.event_type.as_str())
-                    .push_bind(i64::from(e.schema_version))
-                    .push_bind(e.data.as_str());
+                    .push_bind(row.header.as_slice())
+                    .push_bind(row.data.as_str());
             });
             q.build().persistent(true).execute(&mut *tx).await?;
         }
