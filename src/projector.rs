@@ -72,7 +72,10 @@ impl Projector {
         for p in &projections {
             let stored = store.stored_version(p.name()).await?;
             if stored != Some(p.version()) {
-                info!(projection = p.name(), ?stored, version = p.version(), "projection version changed: rebuilding from the log");
+                match stored {
+                    None => info!(projection = p.name(), version = p.version(), "new projection: building it from the log"),
+                    Some(old) => info!(projection = p.name(), old, version = p.version(), "projection version changed: rebuilding it from the log"),
+                }
                 store.reset(p.as_ref()).await?;
             }
             let checkpoint = store.checkpoint(p.name()).await?;

@@ -1,9 +1,8 @@
 //! HTTP Basic authentication with an account SID and auth token, as Twilio's API takes it.
 //!
 //! The token is checked against the SHA-256 kept in the `accounts` read model (the token
-//! itself is stored nowhere). A SID the read model does not know yet may belong to an account
-//! created a moment ago: the check then waits, briefly, for the read model to reach the log's
-//! head before it refuses.
+//! itself is stored nowhere), read once the read model has reached the log's head as of the
+//! request's arrival (bounded by `--read-wait-ms`).
 
 use super::error::ApiError;
 use super::AppState;
@@ -31,16 +30,14 @@ pub async fn require_auth(
     let (user, password) = credentials(&req)?;
     let sid = Sid::parse_as(&user, SidPrefix::Account)
         .map_err(|e| ApiError::unauthenticated(format!("Authentication failed: the username is not an account SID ({e})")))?;
-    let account = match lookup(&state, &sid).await? {
-        Some(a) => Some(a),
-        None => {
-            state
-                .projector()
-                .wait_for_head("accounts", state.config().read_wait)
-                .await;
-            lookup(&state, &sid).await?
-        }
-    };
+    // Credentials are checked against the read model as of the log's head when the request
+    // arrived, so a suspension, a new subaccount or a token change takes effect for the very
+    // next request (when the projector is caught up this costs nothing).
+    state
+        .projector()
+        .wait_for_head("accounts", state.config().read_wait)
+        .await;
+    let account = lookup(&state, &sid).await?;
     let account = account
         .filter(|a| constant_time_eq(a.auth_token_hash.as_bytes(), hash_token(&password).as_bytes()))
         .ok_or_else(|| ApiError::unauthenticated("Authentication failed: unknown account SID or wrong auth token"))?;

@@ -97,7 +97,22 @@ impl From<crate::commands::CommandError<switchboard_events::account::AccountErro
                 error!(cause = %e, "append failed");
                 ApiError::unavailable("The event log is unavailable; nothing was written. Retry later.")
             }
-            CommandError::Append(_) | CommandError::Read(_) => ApiError::internal("command failed", e),
+            CommandError::Read(crate::log::ReadError::Damaged(d)) => {
+                error!(position = %d.position, stream = ?d.stream, reason = %d.reason, "command refused: unreadable record in its stream");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    20500,
+                    format!(
+                        "The resource's history holds a record this server cannot read (log position {}: {}); nothing was written",
+                        d.position, d.reason
+                    ),
+                )
+            }
+            CommandError::Read(crate::log::ReadError::Unavailable(_)) => {
+                error!(cause = %e, "stream read failed");
+                ApiError::unavailable("The event log is unavailable; nothing was written. Retry later.")
+            }
+            CommandError::Append(_) => ApiError::internal("command failed", e),
         }
     }
 }

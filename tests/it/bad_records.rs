@@ -1,0 +1,140 @@
+//! Records the running build cannot read: an event type written by a newer version, and a
+//! damaged row. The server keeps serving, the read models step over them (and say so), and
+//! no other event is lost.
+
+use crate::{assert_twilio_error, cli, create_account, http, DataDir, Server};
+use serde_json::Value;
+use sqlx::sqlite::SqliteConnectOptions;
+use sqlx::{Connection, SqliteConnection};
+use switchboard_events::{Metadata, NewEvent, Sid};
+use uuid::Uuid;
+
+/// Writes a row straight into the log file (the server must be stopped), on `stream` (created
+/// when missing) at the stream's next seq.
+async fn append_raw(dir: &std::path::Path, stream: &str, header: Vec<u8>, data: &str) {
+    let mut conn = SqliteConnection::connect_with(
+        &SqliteConnectOptions::new().filename(dir.join("log.sqlite")),
+    )
+    .await
+    .expect("open log");
+    let existing: Option<i64> = sqlx::query_scalar("SELECT id FROM streams WHERE name = ?1")
+        .bind(stream)
+        .fetch_optional(&mut conn)
+        .await
+        .expect("lookup");
+    let stream_id = match existing {
+        Some(id) => id,
+        None => {
+            let id: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(id), 0) + 1 FROM streams")
+                .fetch_one(&mut conn)
+                .await
+                .expect("next id");
+            sqlx::query("INSERT INTO streams (id, name) VALUES (?1, ?2)")
+                .bind(id)
+                .bind(stream)
+                .execute(&mut conn)
+                .await
+                .expect("stream");
+            id
+        }
+    };
+    let (position, seq): (i64, i64) = sqlx::query_as(
+        "SELECT (SELECT COALESCE(MAX(position), 0) + 1 FROM events), \
+                (SELECT COALESCE(MAX(seq), 0) + 1 FROM events WHERE stream_id = ?1)",
+    )
+    .bind(stream_id)
+    .fetch_one(&mut conn)
+    .await
+    .expect("heads");
+    sqlx::query("INSERT INTO events (position, stream_id, seq, header, data) VALUES (?1, ?2, ?3, ?4, ?5)")
+        .bind(position)
+        .bind(stream_id)
+        .bind(seq)
+        .bind(header)
+        .bind(data)
+        .execute(&mut conn)
+        .await
+        .expect("event");
+    conn.close().await.expect("close");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unknown_types_and_damaged_rows_are_stepped_over_and_reported() {
+    let dir = DataDir::new("bad");
+    let acme = create_account(dir.path(), "Acme");
+
+    // An event type from the future, well formed otherwise, on its own stream.
+    let future_stream = switchboard::commands::new_sid(switchboard_events::SidPrefix::Account);
+    let meta = Metadata {
+        occurred_at: switchboard::commands::now_ms(),
+        account_sid: Sid::parse(&acme.sid).expect("sid"),
+        correlation_id: Uuid::now_v7(),
+        causation_id: None,
+        region: "test".into(),
+    };
+    let mut future = NewEvent::new(
+        Uuid::now_v7(),
+        &meta,
+        &switchboard_events::Event::AccountUpdated(switchboard_events::account::AccountUpdated {
+            friendly_name: Some("x".into()),
+            status: None,
+        }),
+    );
+    future.event_type = "account.teleported".into();
+    let header = switchboard::log::record::encode_header(&future).expect("header");
+    append_raw(dir.path(), future_stream.as_str(), header, "{\"to\": \"mars\"}").await;
+    // A damaged row in the caller's own account stream: the header is garbage.
+    append_raw(dir.path(), &acme.sid, vec![0xde, 0xad], "{}").await;
+
+    let server = Server::start(dir.path());
+    let client = http();
+    // Still serving: the account from before the bad records, and new writes after them.
+    let r = client
+        .get(server.url(&format!("/2010-04-01/Accounts/{}.json", acme.sid)))
+        .basic_auth(&acme.sid, Some(&acme.token))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 200);
+    let r = client
+        .post(server.url("/2010-04-01/Accounts.json"))
+        .basic_auth(&acme.sid, Some(&acme.token))
+        .form(&[("FriendlyName", "after the bad records")])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 201);
+    let sub: Value = r.json().await.expect("json");
+    let r = client
+        .get(server.url(&format!("/2010-04-01/Accounts/{}.json", sub["sid"].as_str().expect("sid"))))
+        .basic_auth(&acme.sid, Some(&acme.token))
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 200, "the event after the bad records reached the read model");
+    let health: Value = client.get(server.url("/healthz")).send().await.expect("sent").json().await.expect("json");
+    assert_eq!(health["log_head"]["0"], 4);
+    assert_eq!(health["projections"]["accounts"]["checkpoint"]["0"], 4);
+    let metrics = client.get(server.url("/metrics")).send().await.expect("sent").text().await.expect("text");
+    assert!(metrics.contains("switchboard_projection_skipped_records_total{projection=\"accounts\"} 2"), "{metrics}");
+
+    // Nothing can decide on a damaged stream: a clear 500 naming the problem, nothing written.
+    let r = client
+        .post(server.url(&format!("/2010-04-01/Accounts/{}.json", acme.sid)))
+        .basic_auth(&acme.sid, Some(&acme.token))
+        .form(&[("FriendlyName", "renamed")])
+        .send()
+        .await
+        .expect("sent");
+    assert_twilio_error(r, 500, 20500).await;
+    let health: Value = client.get(server.url("/healthz")).send().await.expect("sent").json().await.expect("json");
+    assert_eq!(health["log_head"]["0"], 4, "the refused command wrote nothing");
+    assert!(server.terminate());
+
+    let status: Value = serde_json::from_str(cli(dir.path(), &["projections", "status"]).trim()).expect("json");
+    let skipped = status["projections"]["accounts"]["skipped"].as_array().expect("skipped").clone();
+    assert_eq!(skipped.len(), 2, "{status}");
+    assert!(skipped[0]["reason"].as_str().unwrap_or_default().contains("account.teleported"), "{status}");
+    assert!(skipped[1]["reason"].as_str().unwrap_or_default().contains("header"), "{status}");
+    assert_eq!(skipped[1]["stream"], acme.sid.as_str());
+}

@@ -1,0 +1,253 @@
+//! The `EventLog` contract, run over every backend: the same tests, parameterised by how the
+//! log is opened.
+
+use futures::StreamExt;
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard::log::memory::MemoryLog;
+use switchboard::log::sqlite::{Durability, SqliteLog, SqliteLogOptions};
+use switchboard::log::{AppendError, Checkpoint, EventLog, LogItem};
+use switchboard_events::account::AccountUpdated;
+use switchboard_events::{Conflict, Event, ExpectedVersion, Metadata, NewEvent, Sid, SidPrefix};
+use uuid::Uuid;
+
+use crate::DataDir;
+
+fn event(stream: &Sid, n: u32) -> NewEvent {
+    let meta = Metadata {
+        occurred_at: switchboard::commands::now_ms(),
+        account_sid: stream.clone(),
+        correlation_id: Uuid::now_v7(),
+        causation_id: Some(Uuid::now_v7()),
+        region: "test".into(),
+    };
+    NewEvent::new(
+        Uuid::now_v7(),
+        &meta,
+        &Event::AccountUpdated(AccountUpdated {
+            friendly_name: Some(format!("name {n}")),
+            status: None,
+        }),
+    )
+}
+
+fn stream() -> Sid {
+    switchboard::commands::new_sid(SidPrefix::Account)
+}
+
+async fn next_items(
+    sub: &mut futures::stream::BoxStream<'static, Result<Vec<LogItem>, switchboard::log::ReadError>>,
+    want: usize,
+) -> Vec<LogItem> {
+    let mut got = Vec::new();
+    while got.len() < want {
+        let batch = tokio::time::timeout(Duration::from_secs(10), sub.next())
+            .await
+            .expect("subscription delivered in time")
+            .expect("subscription open")
+            .expect("no storage error");
+        got.extend(batch);
+    }
+    got
+}
+
+async fn appends_are_read_back_in_order_with_their_envelopes(log: Arc<dyn EventLog>) {
+    let s = stream();
+    let first = log
+        .append(s.as_str(), ExpectedVersion::NoStream, vec![event(&s, 1), event(&s, 2)])
+        .await
+        .expect("appended");
+    assert_eq!(first.version, 2);
+    let e3 = event(&s, 3);
+    let second = log
+        .append(s.as_str(), ExpectedVersion::Exact(2), vec![e3.clone()])
+        .await
+        .expect("appended");
+    assert_eq!(second.version, 3);
+    assert!(second.position > first.position);
+    let read = log.read_stream(s.as_str()).await.expect("read");
+    assert_eq!(read.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert_eq!(read[2].event, e3, "the envelope comes back field for field");
+    assert_eq!(read[2].position, second.position);
+    assert!(log.read_stream(stream().as_str()).await.expect("read").is_empty());
+}
+
+async fn concurrent_appends_with_the_same_expectation_let_exactly_one_through(log: Arc<dyn EventLog>) {
+    let s = stream();
+    log.append(s.as_str(), ExpectedVersion::NoStream, vec![event(&s, 0)])
+        .await
+        .expect("created");
+    let tasks: Vec<_> = (0..64)
+        .map(|i| {
+            let (log, s) = (log.clone(), s.clone());
+            tokio::spawn(async move {
+                log.append(s.as_str(), ExpectedVersion::Exact(1), vec![event(&s, i)]).await
+            })
+        })
+        .collect();
+    let mut ok = 0;
+    let mut conflicts = 0;
+    for t in tasks {
+        match t.await.expect("joined") {
+            Ok(a) => {
+                ok += 1;
+                assert_eq!(a.version, 2);
+            }
+            Err(AppendError::Conflict(Conflict { expected, actual })) => {
+                conflicts += 1;
+                assert_eq!(expected, ExpectedVersion::Exact(1));
+                assert_eq!(actual, 2);
+            }
+            Err(other) => panic!("unexpected error {other}"),
+        }
+    }
+    assert_eq!((ok, conflicts), (1, 63));
+    assert_eq!(log.read_stream(s.as_str()).await.expect("read").len(), 2);
+}
+
+async fn expectations_about_missing_and_existing_streams_are_enforced(log: Arc<dyn EventLog>) {
+    let s = stream();
+    let missing = log
+        .append(s.as_str(), ExpectedVersion::Exact(1), vec![event(&s, 1)])
+        .await;
+    assert!(matches!(missing, Err(AppendError::Conflict(Conflict { actual: 0, .. }))));
+    log.append(s.as_str(), ExpectedVersion::NoStream, vec![event(&s, 1)])
+        .await
+        .expect("created");
+    let again = log
+        .append(s.as_str(), ExpectedVersion::NoStream, vec![event(&s, 2)])
+        .await;
+    assert!(matches!(again, Err(AppendError::Conflict(Conflict { actual: 1, .. }))));
+    let any = log
+        .append(s.as_str(), ExpectedVersion::Any, vec![event(&s, 2)])
+        .await
+        .expect("any appends");
+    assert_eq!(any.version, 2);
+    assert!(matches!(
+        log.append("", ExpectedVersion::Any, vec![event(&s, 3)]).await,
+        Err(AppendError::Invalid(_))
+    ));
+}
+
+async fn a_subscription_starts_after_its_checkpoint_and_then_follows_live(log: Arc<dyn EventLog>) {
+    let s = stream();
+    let mut positions = Vec::new();
+    for i in 0..5u32 {
+        let a = log
+            .append(s.as_str(), ExpectedVersion::Any, vec![event(&s, i)])
+            .await
+            .expect("appended");
+        positions.push(a.position);
+    }
+    let from = Checkpoint::from([(positions[1].partition, positions[1].offset)]);
+    let mut sub = log.subscribe(from);
+    let items = next_items(&mut sub, 3).await;
+    let seen: Vec<_> = items.iter().map(|i| i.as_ref().expect("readable").position).collect();
+    assert_eq!(seen, positions[2..].to_vec());
+    // Live: an append after the subscription caught up arrives too.
+    let live = log
+        .append(s.as_str(), ExpectedVersion::Any, vec![event(&s, 9)])
+        .await
+        .expect("appended");
+    let items = next_items(&mut sub, 1).await;
+    assert_eq!(items[0].as_ref().expect("readable").position, live.position);
+    let heads = log.heads().await.expect("heads");
+    assert_eq!(heads.get(&live.position.partition), Some(&live.position.offset));
+}
+
+macro_rules! suite {
+    ($backend:ident, $open:expr) => {
+        mod $backend {
+            use super::*;
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn appends_are_read_back_in_order_with_their_envelopes() {
+                let (log, _dir) = $open.await;
+                super::appends_are_read_back_in_order_with_their_envelopes(log).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn concurrent_appends_with_the_same_expectation_let_exactly_one_through() {
+                let (log, _dir) = $open.await;
+                super::concurrent_appends_with_the_same_expectation_let_exactly_one_through(log).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn expectations_about_missing_and_existing_streams_are_enforced() {
+                let (log, _dir) = $open.await;
+                super::expectations_about_missing_and_existing_streams_are_enforced(log).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_subscription_starts_after_its_checkpoint_and_then_follows_live() {
+                let (log, _dir) = $open.await;
+                super::a_subscription_starts_after_its_checkpoint_and_then_follows_live(log).await;
+            }
+        }
+    };
+}
+
+async fn open_memory() -> (Arc<dyn EventLog>, Option<DataDir>) {
+    (Arc::new(MemoryLog::default()), None)
+}
+
+async fn open_sqlite(durability: Durability) -> (Arc<dyn EventLog>, Option<DataDir>) {
+    let dir = DataDir::new("log");
+    let log = SqliteLog::open(
+        &dir.path().join("log.sqlite"),
+        SqliteLogOptions {
+            durability,
+            ..SqliteLogOptions::default()
+        },
+        Arc::new(()),
+    )
+    .await
+    .expect("open");
+    (Arc::new(log), Some(dir))
+}
+
+suite!(memory, open_memory());
+suite!(sqlite_full, open_sqlite(Durability::Full));
+suite!(sqlite_normal, open_sqlite(Durability::Normal));
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_acknowledged_appends_survive_a_reopen_and_heads_are_reloaded() {
+    let dir = DataDir::new("reopen");
+    let path = dir.path().join("log.sqlite");
+    let s = stream();
+    {
+        let log = SqliteLog::open(&path, SqliteLogOptions::default(), Arc::new(())).await.expect("open");
+        log.append(s.as_str(), ExpectedVersion::NoStream, vec![event(&s, 1), event(&s, 2)])
+            .await
+            .expect("appended");
+        log.shutdown().await;
+    }
+    let log = SqliteLog::open(&path, SqliteLogOptions::default(), Arc::new(())).await.expect("reopen");
+    assert_eq!(log.read_stream(s.as_str()).await.expect("read").len(), 2);
+    // The writer knows the stream's head after a restart: a stale expectation conflicts.
+    assert!(matches!(
+        log.append(s.as_str(), ExpectedVersion::Exact(1), vec![event(&s, 3)]).await,
+        Err(AppendError::Conflict(Conflict { actual: 2, .. }))
+    ));
+    let a = log
+        .append(s.as_str(), ExpectedVersion::Exact(2), vec![event(&s, 3)])
+        .await
+        .expect("appended");
+    assert_eq!(a.version, 3);
+    log.shutdown().await;
+    assert!(matches!(
+        log.append(s.as_str(), ExpectedVersion::Any, vec![event(&s, 4)]).await,
+        Err(AppendError::Unavailable(_))
+    ));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_second_writer_on_the_same_log_is_refused() {
+    let dir = DataDir::new("lock");
+    let path = dir.path().join("log.sqlite");
+    let log = SqliteLog::open(&path, SqliteLogOptions::default(), Arc::new(())).await.expect("open");
+    let second = SqliteLog::open(&path, SqliteLogOptions::default(), Arc::new(())).await;
+    let err = second.err().expect("second writer refused").to_string();
+    assert!(err.contains("in use by another switchboard process"), "{err}");
+    log.shutdown().await;
+}

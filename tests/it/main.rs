@@ -1,0 +1,174 @@
+//! Black-box and adapter tests, in one test binary (one link, one set of helpers).
+//!
+//! - `log_suite`: the `EventLog` contract, run over every backend (memory, SQLite).
+//! - `server`: the real `switchboard` binary on port 0, driven over HTTP.
+//! - `crash`: appends under load, `kill -9`, restart; nothing acknowledged is lost and the
+//!   read models equal a full rebuild.
+//! - `bad_records`: unknown event types and damaged rows in the log.
+
+mod bad_records;
+mod crash;
+mod log_suite;
+mod server;
+
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_switchboard")
+}
+
+/// A fresh data directory, removed when dropped.
+pub struct DataDir(pub PathBuf);
+
+impl DataDir {
+    pub fn new(tag: &str) -> DataDir {
+        let dir = std::env::temp_dir().join(format!("switchboard-test-{tag}-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        DataDir(dir)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for DataDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Runs a CLI subcommand on `dir`, returning its stdout (panics with stderr on failure).
+pub fn cli(dir: &Path, args: &[&str]) -> String {
+    let out = cli_output(dir, args);
+    assert!(
+        out.status.success(),
+        "switchboard {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs a CLI subcommand on `dir` and returns everything it did.
+pub fn cli_output(dir: &Path, args: &[&str]) -> std::process::Output {
+    let mut all: Vec<&str> = args.to_vec();
+    let dir_str = dir.to_str().expect("utf-8 path");
+    all.extend(["--data-dir", dir_str]);
+    Command::new(bin())
+        .args(&all)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run switchboard")
+}
+
+/// An account made with `switchboard accounts create`.
+#[derive(Clone, Debug)]
+pub struct Creds {
+    pub sid: String,
+    pub token: String,
+}
+
+pub fn create_account(dir: &Path, name: &str) -> Creds {
+    let out = cli(dir, &["accounts", "create", "--friendly-name", name]);
+    let v: Value = serde_json::from_str(out.trim()).expect("one JSON object");
+    Creds {
+        sid: v["sid"].as_str().expect("sid").to_string(),
+        token: v["auth_token"].as_str().expect("auth_token").to_string(),
+    }
+}
+
+/// The real server, started on port 0.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+}
+
+impl Server {
+    pub fn start(dir: &Path) -> Server {
+        Self::start_with(dir, &[])
+    }
+
+    pub fn start_with(dir: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(bin())
+            .args(["serve", "--http-addr", "127.0.0.1:0", "--data-dir"])
+            .arg(dir)
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn server");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let base = loop {
+            assert!(Instant::now() < deadline, "server did not start");
+            match lines.next() {
+                Some(Ok(line)) => {
+                    if let Some(url) = line.strip_prefix("switchboard listening on ") {
+                        break url.trim().to_string();
+                    }
+                }
+                _ => panic!("server exited before listening"),
+            }
+        };
+        // Keep draining stdout so the server never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server { child, base }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// SIGTERM, then wait; returns whether it exited successfully.
+    pub fn terminate(mut self) -> bool {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return status.success();
+            }
+            assert!(Instant::now() < deadline, "server did not stop on SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// SIGKILL: no chance to flush anything.
+    pub fn kill9(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn http() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .expect("client")
+}
+
+/// Asserts a Twilio error body with this status and code.
+pub async fn assert_twilio_error(resp: reqwest::Response, status: u16, code: u64) -> Value {
+    assert_eq!(resp.status().as_u16(), status);
+    let body: Value = resp.json().await.expect("JSON error body");
+    assert_eq!(body["status"], status, "{body}");
+    assert_eq!(body["code"], code, "{body}");
+    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(body["more_info"].as_str().is_some_and(|m| m.contains(&code.to_string())), "{body}");
+    body
+}
