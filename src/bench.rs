@@ -40,7 +40,13 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                     (t.clone(), Some(t))
                 }
             };
-            let result = bench_log(&scratch.0, Duration::from_secs_f64(seconds), &appenders, &durability).await;
+            let result = bench_log(
+                &scratch.0,
+                Duration::from_secs_f64(seconds),
+                &appenders,
+                &durability,
+            )
+            .await;
             if let Some(t) = scratch.1 {
                 let _ = std::fs::remove_dir_all(t);
             }
@@ -71,13 +77,32 @@ fn sample_event(stream: &Sid, i: u64) -> NewEvent {
 }
 
 fn event_bytes(e: &NewEvent) -> usize {
-    16 + 8 + e.account_sid.as_str().len() + 16 + e.region.len() + e.event_type.len() + 4 + e.data.len() + 3 * 8
+    16 + 8
+        + e.account_sid.as_str().len()
+        + 16
+        + e.region.len()
+        + e.event_type.len()
+        + 4
+        + e.data.len()
+        + 3 * 8
 }
 
-async fn baseline(path: &Path, durability: Durability, window: Duration, per_txn: usize) -> anyhow::Result<f64> {
+/// position, stream id, seq, (header, data)
+type BaselineRow = (i64, i64, i64, (Vec<u8>, String));
+
+async fn baseline(
+    path: &Path,
+    durability: Durability,
+    window: Duration,
+    per_txn: usize,
+) -> anyhow::Result<f64> {
     let mut conn = SqliteConnection::connect_with(&connect_options(path, durability)).await?;
-    sqlx::migrate!("./migrations/sqlite/log").run(&mut conn).await?;
-    let streams: Vec<Sid> = (0..256).map(|_| crate::commands::new_sid(SidPrefix::Account)).collect();
+    sqlx::migrate!("./migrations/sqlite/log")
+        .run(&mut conn)
+        .await?;
+    let streams: Vec<Sid> = (0..256)
+        .map(|_| crate::commands::new_sid(SidPrefix::Account))
+        .collect();
     let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO streams (id, name) ");
     q.push_values(streams.iter().enumerate(), |mut b, (i, s)| {
         b.push_bind(i as i64 + 1).push_bind(s.as_str());
@@ -89,13 +114,18 @@ async fn baseline(path: &Path, durability: Durability, window: Duration, per_txn
     while started.elapsed() < window {
         // Events are generated outside the timed write, as the log's appenders generate
         // theirs before sending.
-        let batch: Vec<(i64, i64, i64, (Vec<u8>, String))> = (0..per_txn)
+        let batch: Vec<BaselineRow> = (0..per_txn)
             .map(|k| {
                 let s = (position as usize + k) % streams.len();
                 seqs[s] += 1;
                 let e = sample_event(&streams[s], seqs[s] as u64);
                 let header = crate::log::record::encode_header(&e).unwrap_or_default();
-                (position + k as i64 + 1, s as i64 + 1, seqs[s], (header, e.data))
+                (
+                    position + k as i64 + 1,
+                    s as i64 + 1,
+                    seqs[s],
+                    (header, e.data),
+                )
             })
             .collect();
         position += batch.len() as i64;
@@ -160,7 +190,11 @@ async fn appenders(log: &SqliteLog, n: usize, window: Duration) -> anyhow::Resul
                     let event = sample_event(&stream, version + 1);
                     let t = Instant::now();
                     let appended = log
-                        .append(stream.as_str(), ExpectedVersion::after_load(version), vec![event])
+                        .append(
+                            stream.as_str(),
+                            ExpectedVersion::after_load(version),
+                            vec![event],
+                        )
                         .await?;
                     latencies.push(t.elapsed());
                     version = appended.version;
@@ -175,7 +209,11 @@ async fn appenders(log: &SqliteLog, n: usize, window: Duration) -> anyhow::Resul
     }
     let elapsed = started.elapsed().as_secs_f64();
     all.sort();
-    let pick = |q: f64| all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1))).copied().unwrap_or_default();
+    let pick = |q: f64| {
+        all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
     Ok(Run {
         rate: all.len() as f64 / elapsed,
         p50: pick(0.5),
@@ -220,14 +258,30 @@ async fn bench_log(
     );
     println!("baseline: raw batched sqlx INSERTs of the same events (1,024 per transaction), same schema and pragmas, same process");
     println!();
-    println!("{:<11} {:>9} {:>12} {:>12} {:>7} {:>9} {:>9} {:>11}", "durability", "appenders", "events/s", "baseline/s", "ratio", "p50 ms", "p99 ms", "mean batch");
+    println!(
+        "{:<11} {:>9} {:>12} {:>12} {:>7} {:>9} {:>9} {:>11}",
+        "durability",
+        "appenders",
+        "events/s",
+        "baseline/s",
+        "ratio",
+        "p50 ms",
+        "p99 ms",
+        "mean batch"
+    );
     let mut replay_source = None;
     for durability in [Durability::Full, Durability::Normal] {
         if !durabilities.contains(&durability) {
             continue;
         }
         let tag = format!("{durability:?}").to_lowercase();
-        let base = baseline(&dir.join(format!("baseline-{tag}.sqlite")), durability, window, 1024).await?;
+        let base = baseline(
+            &dir.join(format!("baseline-{tag}.sqlite")),
+            durability,
+            window,
+            1024,
+        )
+        .await?;
         for &n in levels {
             let path = dir.join(format!("log-{tag}-{n}.sqlite"));
             let commits = Arc::new(Commits::default());
@@ -256,7 +310,13 @@ async fn bench_log(
             // The same inserts in transactions of the size the log's commits had: what the
             // log's own machinery costs, apart from how many appends it could group.
             let shape = commits.mean_batch().round().max(1.0) as usize;
-            let same = baseline(&dir.join(format!("same-{tag}-{n}.sqlite")), durability, window, shape).await?;
+            let same = baseline(
+                &dir.join(format!("same-{tag}-{n}.sqlite")),
+                durability,
+                window,
+                shape,
+            )
+            .await?;
             println!(
                 "{:<11} {:>9} {:>12} {:>12.0} {:>7.2}   (baseline in transactions of {shape}, the log's mean batch)",
                 "", "", "", same, run.rate / same

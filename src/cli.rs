@@ -91,9 +91,11 @@ async fn catch_up(opened: &Opened, name: Option<&str>, show: bool) -> anyhow::Re
         let bar = if show {
             let bar = ProgressBar::new(total);
             bar.set_style(
-                ProgressStyle::with_template("{msg:>12} [{bar:40}] {pos}/{len} events ({per_sec}, eta {eta})")
-                    .unwrap_or_else(|_| ProgressStyle::default_bar())
-                    .progress_chars("=> "),
+                ProgressStyle::with_template(
+                    "{msg:>12} [{bar:40}] {pos}/{len} events ({per_sec}, eta {eta})",
+                )
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
             );
             bar.set_message(projection.name());
             bar
@@ -102,9 +104,14 @@ async fn catch_up(opened: &Opened, name: Option<&str>, show: bool) -> anyhow::Re
         };
         opened
             .projector
-            .run(projection.clone(), Some(heads.clone()), CancellationToken::new(), |cp| {
-                bar.set_position(cp.values().sum());
-            })
+            .run(
+                projection.clone(),
+                Some(heads.clone()),
+                CancellationToken::new(),
+                |cp| {
+                    bar.set_position(cp.values().sum());
+                },
+            )
             .await;
         bar.finish();
     }
@@ -130,7 +137,10 @@ pub async fn projections(cmd: ProjectionsCommand) -> anyhow::Result<()> {
             catch_up(&opened, name.as_deref(), false).await?;
             let mut out = serde_json::Map::new();
             for p in selected(&opened.projector, name.as_deref())? {
-                out.insert(p.name().to_string(), json!(opened.store.digest(p.as_ref()).await?));
+                out.insert(
+                    p.name().to_string(),
+                    json!(opened.store.digest(p.as_ref()).await?),
+                );
             }
             println!("{}", serde_json::Value::Object(out));
             opened.close().await;

@@ -213,7 +213,10 @@ mod tests {
         assert_eq!(state.map(|a| a.friendly_name), Some("A".to_string()));
 
         let again = commands.account(&sid, &meta, |s| create.decide(s)).await;
-        assert!(matches!(again, Err(CommandError::Domain(AccountError::AlreadyExists(_)))));
+        assert!(matches!(
+            again,
+            Err(CommandError::Domain(AccountError::AlreadyExists(_)))
+        ));
 
         let noop = UpdateAccount {
             sid: sid.clone(),
@@ -238,7 +241,10 @@ mod tests {
             owner: None,
             auth_token_hash: new_auth_token().1,
         };
-        commands.account(&sid, &meta, |s| create.decide(s)).await.expect("created");
+        commands
+            .account(&sid, &meta, |s| create.decide(s))
+            .await
+            .expect("created");
         let tasks: Vec<_> = (0..6)
             .map(|i| {
                 let (commands, sid, meta) = (commands.clone(), sid.clone(), meta.clone());
@@ -248,7 +254,10 @@ mod tests {
                         friendly_name: Some(format!("name {i}")),
                         status: None,
                     };
-                    commands.account(&sid, &meta, |s| rename.decide(s)).await.map(|r| r.0)
+                    commands
+                        .account(&sid, &meta, |s| rename.decide(s))
+                        .await
+                        .map(|r| r.0)
                 })
             })
             .collect();

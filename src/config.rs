@@ -35,7 +35,11 @@ pub enum Command {
 #[derive(Debug, Clone, Args)]
 pub struct StoreArgs {
     /// Directory for the embedded log and read models.
-    #[arg(long, env = "SWITCHBOARD_DATA_DIR", default_value = "./switchboard-data")]
+    #[arg(
+        long,
+        env = "SWITCHBOARD_DATA_DIR",
+        default_value = "./switchboard-data"
+    )]
     pub data_dir: PathBuf,
     /// The event log: `sqlite://PATH`. Default: `log.sqlite` in the data dir.
     #[arg(long = "log", env = "SWITCHBOARD_LOG")]
@@ -45,7 +49,12 @@ pub struct StoreArgs {
     pub db_url: Option<String>,
     /// `full`: fsync every commit before acknowledging (survives power loss). `normal`:
     /// survives a process crash, may lose the last commits on power loss; several times faster.
-    #[arg(long, env = "SWITCHBOARD_DURABILITY", value_enum, default_value = "full")]
+    #[arg(
+        long,
+        env = "SWITCHBOARD_DURABILITY",
+        value_enum,
+        default_value = "full"
+    )]
     pub durability: Durability,
 }
 

@@ -55,7 +55,11 @@ impl Default for Metrics {
         let projection_lag = Family::<ProjectionLabel, Gauge>::default();
         let projection_skipped = Family::<ProjectionLabel, Counter>::default();
         let http_responses = Family::<HttpLabel, Counter>::default();
-        registry.register("log_appends", "Appends committed to the log", appends.clone());
+        registry.register(
+            "log_appends",
+            "Appends committed to the log",
+            appends.clone(),
+        );
         registry.register("log_events", "Events committed to the log", events.clone());
         registry.register(
             "log_batch_events",

@@ -73,8 +73,17 @@ impl Projector {
             let stored = store.stored_version(p.name()).await?;
             if stored != Some(p.version()) {
                 match stored {
-                    None => info!(projection = p.name(), version = p.version(), "new projection: building it from the log"),
-                    Some(old) => info!(projection = p.name(), old, version = p.version(), "projection version changed: rebuilding it from the log"),
+                    None => info!(
+                        projection = p.name(),
+                        version = p.version(),
+                        "new projection: building it from the log"
+                    ),
+                    Some(old) => info!(
+                        projection = p.name(),
+                        old,
+                        version = p.version(),
+                        "projection version changed: rebuilding it from the log"
+                    ),
                 }
                 store.reset(p.as_ref()).await?;
             }
@@ -225,7 +234,12 @@ impl Projector {
                     })
                     .collect();
                 for item in &items {
-                    if let Item::Unreadable { position, stream, reason } = item {
+                    if let Item::Unreadable {
+                        position,
+                        stream,
+                        reason,
+                    } = item
+                    {
                         error!(projection = name, %position, ?stream, %reason, "unreadable log record: recorded in projection_skipped and stepped over");
                     }
                 }
@@ -242,7 +256,9 @@ impl Projector {
                         if let Ok(heads) = self.log.heads().await {
                             let behind: u64 = heads
                                 .iter()
-                                .map(|(p, o)| o.saturating_sub(checkpoint.get(p).copied().unwrap_or(0)))
+                                .map(|(p, o)| {
+                                    o.saturating_sub(checkpoint.get(p).copied().unwrap_or(0))
+                                })
                                 .sum();
                             lag.set(behind as i64);
                         }

@@ -46,7 +46,8 @@ pub async fn open(store: &StoreArgs) -> anyhow::Result<Opened> {
         .await
         .with_context(|| format!("cannot open the read-model store {url}"))?;
     let shared: Arc<dyn EventLog> = Arc::new(log.clone());
-    let projector = Arc::new(Projector::new(shared, db.clone(), metrics.clone(), all_projections()).await?);
+    let projector =
+        Arc::new(Projector::new(shared, db.clone(), metrics.clone(), all_projections()).await?);
     Ok(Opened {
         log,
         store: db,
@@ -101,7 +102,11 @@ async fn wait_for_signal() {
 }
 
 /// Serves on `listener` until `shutdown` is cancelled (tests pass a listener on port 0).
-pub async fn run(args: ServeArgs, listener: TcpListener, shutdown: CancellationToken) -> anyhow::Result<()> {
+pub async fn run(
+    args: ServeArgs,
+    listener: TcpListener,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     let opened = open(&args.store).await?;
     let projector_stop = CancellationToken::new();
     let tasks = opened.projector.spawn(projector_stop.clone());

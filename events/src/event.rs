@@ -17,7 +17,9 @@ pub enum DecodeError {
     #[error("unknown event type {0:?} (written by a newer version of switchboard?)")]
     UnknownType(String),
     /// The schema version is newer than this build understands.
-    #[error("event type {event_type:?} has schema version {found}, this build knows up to {known}")]
+    #[error(
+        "event type {event_type:?} has schema version {found}, this build knows up to {known}"
+    )]
     NewerSchema {
         /// The type.
         event_type: String,

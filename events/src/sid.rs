@@ -132,7 +132,10 @@ impl Sid {
 
     fn check_digits(s: &str) -> Result<(), SidError> {
         let digits = s.as_bytes().get(2..).ok_or(SidError::Digits)?;
-        if digits.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+        if digits
+            .iter()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        {
             Ok(())
         } else {
             Err(SidError::Digits)

@@ -58,7 +58,10 @@ fn validate(schema: &serde_json::Value, instance: &serde_json::Value, what: &str
         .iter_errors(instance)
         .map(|e| format!("{} at {}", e, e.instance_path))
         .collect();
-    assert!(errors.is_empty(), "{what} is not valid: {errors:#?}\n{instance:#}");
+    assert!(
+        errors.is_empty(),
+        "{what} is not valid: {errors:#?}\n{instance:#}"
+    );
 }
 
 #[test]
@@ -75,20 +78,33 @@ fn every_event_type_has_exactly_one_schema_and_an_example() {
         .filter(|n| n.ends_with(".json") && n != "envelope.json")
         .collect();
     let missing: Vec<_> = declared.difference(&on_disk).collect();
-    assert!(missing.is_empty(), "event types without a schema file: {missing:?}");
+    assert!(
+        missing.is_empty(),
+        "event types without a schema file: {missing:?}"
+    );
     let orphans: Vec<_> = on_disk.difference(&declared).collect();
-    assert!(orphans.is_empty(), "schema files without an event type: {orphans:?}");
+    assert!(
+        orphans.is_empty(),
+        "schema files without an event type: {orphans:?}"
+    );
 
     let exemplified: BTreeSet<&str> = examples().iter().map(Event::type_name).collect();
     let all: BTreeSet<&str> = Event::TYPES.iter().map(|(t, _)| *t).collect();
-    assert_eq!(exemplified, all, "every variant needs an example in examples()");
+    assert_eq!(
+        exemplified, all,
+        "every variant needs an example in examples()"
+    );
 }
 
 #[test]
 fn every_variant_serialises_to_data_its_schema_accepts_inside_a_valid_envelope() {
     let envelope_schema = load("envelope.json");
     for (i, event) in examples().into_iter().enumerate() {
-        let schema = load(&format!("{}.v{}.json", event.type_name(), event.schema_version()));
+        let schema = load(&format!(
+            "{}.v{}.json",
+            event.type_name(),
+            event.schema_version()
+        ));
         let data: serde_json::Value =
             serde_json::from_str(&event.data_json()).expect("data is JSON");
         validate(&schema, &data, event.type_name());

@@ -23,7 +23,10 @@ pub fn fold(row: Option<AccountRow>, envelope: &Envelope) -> Option<AccountRow> 
     let Ok(sid) = Sid::parse(&envelope.stream) else {
         return row;
     };
-    if !matches!(envelope.event, Event::AccountCreated(_) | Event::AccountUpdated(_)) {
+    if !matches!(
+        envelope.event,
+        Event::AccountCreated(_) | Event::AccountUpdated(_)
+    ) {
         return row;
     }
     let version = envelope.seq;
@@ -70,10 +73,7 @@ pub fn decode(row: &sqlx::any::AnyRow) -> Option<AccountRow> {
 }
 
 /// One account by SID.
-pub async fn get(
-    conn: &mut AnyConnection,
-    sid: &str,
-) -> Result<Option<AccountRow>, sqlx::Error> {
+pub async fn get(conn: &mut AnyConnection, sid: &str) -> Result<Option<AccountRow>, sqlx::Error> {
     let sql = format!("SELECT {COLUMNS} FROM accounts WHERE sid = $1");
     let row = sqlx::query(&sql).bind(sid).fetch_optional(conn).await?;
     Ok(row.as_ref().and_then(decode))

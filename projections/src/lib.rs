@@ -33,8 +33,11 @@ pub trait Projection: Send + Sync + 'static {
     /// The tables this projection owns, each with the columns that order it for a digest.
     fn tables(&self) -> &'static [Table];
     /// Applies one event inside the caller's transaction.
-    async fn apply(&self, tx: &mut sqlx::AnyConnection, event: &Envelope)
-        -> Result<(), sqlx::Error>;
+    async fn apply(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        event: &Envelope,
+    ) -> Result<(), sqlx::Error>;
 }
 
 /// A read-model table.

@@ -79,7 +79,12 @@ fn path_sid(file: &str, full_path: &str) -> Result<Sid, ApiError> {
     })
 }
 
-async fn load_visible(state: &AppState, caller: &Account, sid: &Sid, path: &str) -> Result<Account, ApiError> {
+async fn load_visible(
+    state: &AppState,
+    caller: &Account,
+    sid: &Sid,
+    path: &str,
+) -> Result<Account, ApiError> {
     let mut conn = state
         .projector()
         .store()
@@ -104,7 +109,9 @@ async fn fetch(
 ) -> Result<Json<Value>, ApiError> {
     let path = format!("/2010-04-01/Accounts/{file}");
     let sid = path_sid(&file, &path)?;
-    state.read_your_writes(PROJECTION, &caller.sid, &headers).await;
+    state
+        .read_your_writes(PROJECTION, &caller.sid, &headers)
+        .await;
     let account = load_visible(&state, &caller, &sid, &path).await?;
     Ok(Json(account_json(&account, None)))
 }
@@ -122,24 +129,35 @@ async fn update(
     let status = match params.get("Status") {
         None => None,
         Some(s) => Some(AccountStatus::parse(s).ok_or_else(|| {
-            ApiError::bad_parameter(format!("Status must be active, suspended or closed, got {s:?}"))
+            ApiError::bad_parameter(format!(
+                "Status must be active, suspended or closed, got {s:?}"
+            ))
         })?),
     };
-    if sid == caller.sid && status.is_some_and(|s| s != AccountStatus::Active) && caller.owner_account_sid.is_none() {
-        return Err(ApiError::bad_parameter("A main account cannot suspend or close itself"));
+    if sid == caller.sid
+        && status.is_some_and(|s| s != AccountStatus::Active)
+        && caller.owner_account_sid.is_none()
+    {
+        return Err(ApiError::bad_parameter(
+            "A main account cannot suspend or close itself",
+        ));
     }
     let command = UpdateAccount {
         sid: sid.clone(),
         friendly_name: params.get("FriendlyName").map(str::to_string),
         status,
     };
-    let meta = state.commands().metadata(caller.sid.clone(), Uuid::now_v7());
+    let meta = state
+        .commands()
+        .metadata(caller.sid.clone(), Uuid::now_v7());
     let caller_sid = caller.sid.clone();
     let (executed, after) = state
         .commands()
         .account(&sid, &meta, |current| match current {
             Some(a) if visible(&caller, a) => command.decide(current),
-            _ => Err(switchboard_events::account::AccountError::NotFound(sid.clone())),
+            _ => Err(switchboard_events::account::AccountError::NotFound(
+                sid.clone(),
+            )),
         })
         .await?;
     let header = state.wrote(&caller_sid, &executed);
@@ -154,11 +172,18 @@ async fn create(
 ) -> Result<impl IntoResponse, ApiError> {
     let sid = new_sid(SidPrefix::Account);
     let (token, hash) = new_auth_token();
-    let meta = state.commands().metadata(caller.sid.clone(), Uuid::now_v7());
+    let meta = state
+        .commands()
+        .metadata(caller.sid.clone(), Uuid::now_v7());
     let friendly_name = params
         .get("FriendlyName")
         .map(str::to_string)
-        .unwrap_or_else(|| format!("SubAccount Created at {}", meta.occurred_at.format("%Y-%m-%d %I:%M %p")));
+        .unwrap_or_else(|| {
+            format!(
+                "SubAccount Created at {}",
+                meta.occurred_at.format("%Y-%m-%d %I:%M %p")
+            )
+        });
     let command = CreateAccount {
         sid: sid.clone(),
         friendly_name,
@@ -170,8 +195,13 @@ async fn create(
         .account(&sid, &meta, |current| command.decide(current))
         .await?;
     let header = state.wrote(&caller.sid, &executed);
-    let account = after.ok_or_else(|| ApiError::internal("account creation", "no state after create"))?;
-    Ok((StatusCode::CREATED, [header], Json(account_json(&account, Some(&token)))))
+    let account =
+        after.ok_or_else(|| ApiError::internal("account creation", "no state after create"))?;
+    Ok((
+        StatusCode::CREATED,
+        [header],
+        Json(account_json(&account, Some(&token))),
+    ))
 }
 
 async fn list(
@@ -188,12 +218,16 @@ async fn list(
         Some(t) => Some(
             t.strip_prefix("PA")
                 .and_then(|s| Sid::parse_as(s, SidPrefix::Account).ok())
-                .ok_or_else(|| ApiError::bad_parameter(format!("PageToken {t:?} is not one this API issued")))?,
+                .ok_or_else(|| {
+                    ApiError::bad_parameter(format!("PageToken {t:?} is not one this API issued"))
+                })?,
         ),
     };
     let friendly_name = params.get("FriendlyName");
     let status = params.get("Status");
-    state.read_your_writes(PROJECTION, &caller.sid, &headers).await;
+    state
+        .read_your_writes(PROJECTION, &caller.sid, &headers)
+        .await;
     let mut conn = state
         .projector()
         .store()
@@ -216,7 +250,10 @@ async fn list(
     let mut filters = String::new();
     for (k, v) in [("FriendlyName", friendly_name), ("Status", status)] {
         if let Some(v) = v {
-            filters.push_str(&format!("&{k}={}", form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()));
+            filters.push_str(&format!(
+                "&{k}={}",
+                form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
+            ));
         }
     }
     let base = "/2010-04-01/Accounts.json";

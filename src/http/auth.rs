@@ -28,8 +28,11 @@ pub async fn require_auth(
     next: Next,
 ) -> Result<Response, ApiError> {
     let (user, password) = credentials(&req)?;
-    let sid = Sid::parse_as(&user, SidPrefix::Account)
-        .map_err(|e| ApiError::unauthenticated(format!("Authentication failed: the username is not an account SID ({e})")))?;
+    let sid = Sid::parse_as(&user, SidPrefix::Account).map_err(|e| {
+        ApiError::unauthenticated(format!(
+            "Authentication failed: the username is not an account SID ({e})"
+        ))
+    })?;
     // Credentials are checked against the read model as of the log's head when the request
     // arrived, so a suspension, a new subaccount or a token change takes effect for the very
     // next request (when the projector is caught up this costs nothing).
@@ -39,8 +42,17 @@ pub async fn require_auth(
         .await;
     let account = lookup(&state, &sid).await?;
     let account = account
-        .filter(|a| constant_time_eq(a.auth_token_hash.as_bytes(), hash_token(&password).as_bytes()))
-        .ok_or_else(|| ApiError::unauthenticated("Authentication failed: unknown account SID or wrong auth token"))?;
+        .filter(|a| {
+            constant_time_eq(
+                a.auth_token_hash.as_bytes(),
+                hash_token(&password).as_bytes(),
+            )
+        })
+        .ok_or_else(|| {
+            ApiError::unauthenticated(
+                "Authentication failed: unknown account SID or wrong auth token",
+            )
+        })?;
     if !account.status.can_use_api() {
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
@@ -67,7 +79,11 @@ async fn lookup(state: &AppState, sid: &Sid) -> Result<Option<Account>, ApiError
 }
 
 fn credentials(req: &Request) -> Result<(String, String), ApiError> {
-    let missing = || ApiError::unauthenticated("Authentication required: HTTP Basic with your AccountSid and AuthToken");
+    let missing = || {
+        ApiError::unauthenticated(
+            "Authentication required: HTTP Basic with your AccountSid and AuthToken",
+        )
+    };
     let header = req
         .headers()
         .get(AUTHORIZATION)
@@ -80,12 +96,15 @@ fn credentials(req: &Request) -> Result<(String, String), ApiError> {
         .ok_or_else(missing)?;
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
-        .map_err(|_| ApiError::unauthenticated("Authentication failed: malformed Basic credentials"))?;
-    let text = String::from_utf8(decoded)
-        .map_err(|_| ApiError::unauthenticated("Authentication failed: malformed Basic credentials"))?;
-    let (user, password) = text
-        .split_once(':')
-        .ok_or_else(|| ApiError::unauthenticated("Authentication failed: malformed Basic credentials"))?;
+        .map_err(|_| {
+            ApiError::unauthenticated("Authentication failed: malformed Basic credentials")
+        })?;
+    let text = String::from_utf8(decoded).map_err(|_| {
+        ApiError::unauthenticated("Authentication failed: malformed Basic credentials")
+    })?;
+    let (user, password) = text.split_once(':').ok_or_else(|| {
+        ApiError::unauthenticated("Authentication failed: malformed Basic credentials")
+    })?;
     Ok((user.to_string(), password.to_string()))
 }
 

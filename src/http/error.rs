@@ -95,7 +95,9 @@ impl From<crate::commands::CommandError<switchboard_events::account::AccountErro
             CommandError::Contended(_) => ApiError::new(StatusCode::CONFLICT, 20409, e.to_string()),
             CommandError::Append(crate::log::AppendError::Unavailable(_)) => {
                 error!(cause = %e, "append failed");
-                ApiError::unavailable("The event log is unavailable; nothing was written. Retry later.")
+                ApiError::unavailable(
+                    "The event log is unavailable; nothing was written. Retry later.",
+                )
             }
             CommandError::Read(crate::log::ReadError::Damaged(d)) => {
                 error!(position = %d.position, stream = ?d.stream, reason = %d.reason, "command refused: unreadable record in its stream");
@@ -110,7 +112,9 @@ impl From<crate::commands::CommandError<switchboard_events::account::AccountErro
             }
             CommandError::Read(crate::log::ReadError::Unavailable(_)) => {
                 error!(cause = %e, "stream read failed");
-                ApiError::unavailable("The event log is unavailable; nothing was written. Retry later.")
+                ApiError::unavailable(
+                    "The event log is unavailable; nothing was written. Retry later.",
+                )
             }
             CommandError::Append(_) => ApiError::internal("command failed", e),
         }

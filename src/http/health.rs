@@ -24,7 +24,10 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
         .iter()
         .map(|p| {
             let cp = state.projector().checkpoint(p.name());
-            (p.name().to_string(), json!({"version": p.version(), "checkpoint": cp}))
+            (
+                p.name().to_string(),
+                json!({"version": p.version(), "checkpoint": cp}),
+            )
         })
         .collect();
     match heads {
@@ -41,7 +44,10 @@ async fn healthz(State(state): State<AppState>) -> impl IntoResponse {
 
 async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
     (
-        [(CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")],
+        [(
+            CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
         state.inner.metrics.render(),
     )
 }

@@ -107,12 +107,17 @@ impl AppState {
     /// header that tells the client.
     pub fn wrote(&self, account: &Sid, executed: &Executed) -> (HeaderName, HeaderValue) {
         let p = executed.position;
-        let mut sessions = self.inner.sessions.lock().unwrap_or_else(|e| e.into_inner());
+        let mut sessions = self
+            .inner
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         let entry = sessions.entry(account.clone()).or_default();
         let offset = entry.entry(p.partition).or_insert(0);
         *offset = (*offset).max(p.offset);
         drop(sessions);
-        let value = HeaderValue::from_str(&p.to_string()).unwrap_or(HeaderValue::from_static("0:0"));
+        let value =
+            HeaderValue::from_str(&p.to_string()).unwrap_or(HeaderValue::from_static("0:0"));
         (POSITION_HEADER, value)
     }
 
@@ -121,7 +126,11 @@ impl AppState {
     /// that, with a warning in the log.
     pub async fn read_your_writes(&self, projection: &str, account: &Sid, headers: &HeaderMap) {
         let mut wanted: Vec<Position> = {
-            let sessions = self.inner.sessions.lock().unwrap_or_else(|e| e.into_inner());
+            let sessions = self
+                .inner
+                .sessions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             sessions
                 .get(account)
                 .map(|cp| {
@@ -143,7 +152,12 @@ impl AppState {
         }
         let deadline = self.inner.config.read_wait;
         for position in wanted {
-            if !self.inner.projector.wait_for(projection, position, deadline).await {
+            if !self
+                .inner
+                .projector
+                .wait_for(projection, position, deadline)
+                .await
+            {
                 warn!(projection, %position, account_sid = %account, "read model did not reach the caller's write in time; answering from what it holds");
             }
         }
@@ -155,16 +169,25 @@ pub fn app(state: AppState) -> Router {
     let config = state.config().clone();
     let api = Router::new()
         .merge(accounts::router())
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_auth));
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_auth,
+        ));
     Router::new()
         .merge(health::router())
         .merge(api)
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(state.clone(), count_responses))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            count_responses,
+        ))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal("request handler panicked", "see the server log").into_response()
         }))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, config.request_timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            config.request_timeout,
+        ))
         .layer(RequestBodyLimitLayer::new(config.body_limit))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let path = req
@@ -195,7 +218,8 @@ async fn count_responses(State(state): State<AppState>, req: Request, next: Next
         })
         .inc();
     if status == StatusCode::REQUEST_TIMEOUT {
-        return ApiError::unavailable("The request took too long and was abandoned.").into_response();
+        return ApiError::unavailable("The request took too long and was abandoned.")
+            .into_response();
     }
     response
 }

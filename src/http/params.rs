@@ -30,7 +30,11 @@ impl Params {
     }
 
     /// A non-negative integer parameter within `range`.
-    pub fn int(&self, name: &str, range: std::ops::RangeInclusive<i64>) -> Result<Option<i64>, ApiError> {
+    pub fn int(
+        &self,
+        name: &str,
+        range: std::ops::RangeInclusive<i64>,
+    ) -> Result<Option<i64>, ApiError> {
         match self.get(name) {
             None => Ok(None),
             Some(v) => match v.trim().parse::<i64>() {

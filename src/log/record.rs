@@ -85,7 +85,9 @@ pub fn decode(header: &[u8], data: String) -> Result<NewEvent, String> {
     let mut r = Reader(header);
     let format = r.array::<1>()?[0];
     if format != FORMAT {
-        return Err(format!("unknown header format {format} (written by a newer version?)"));
+        return Err(format!(
+            "unknown header format {format} (written by a newer version?)"
+        ));
     }
     let id = Uuid::from_bytes(r.array()?);
     let ms = i64::from_le_bytes(r.array()?);

@@ -130,7 +130,6 @@ pub(crate) fn connect_options(path: &Path, durability: Durability) -> SqliteConn
         .pragma("mmap_size", "1073741824")
         .pragma("wal_autocheckpoint", "100000")
         .pragma("temp_store", "memory")
-
         .busy_timeout(Duration::from_secs(5))
 }
 
@@ -210,7 +209,8 @@ impl SqliteLog {
 
     /// The events at positions in `(after, upto]`.
     async fn read_range(&self, after: u64, upto: u64) -> Result<Vec<LogItem>, ReadError> {
-        let sql = format!("{SELECT_EVENTS} WHERE position > ?1 AND position <= ?2 ORDER BY position");
+        let sql =
+            format!("{SELECT_EVENTS} WHERE position > ?1 AND position <= ?2 ORDER BY position");
         let rows = sqlx::query(&sql)
             .bind(after as i64)
             .bind(upto as i64)
@@ -222,11 +222,22 @@ impl SqliteLog {
 
     /// Decodes rows, loading any stream names not yet known.
     async fn decode_rows(&self, rows: &[SqliteRow]) -> Result<Vec<LogItem>, ReadError> {
-        let known = |id: i64| self.names.read().map(|n| n.contains_key(&id)).unwrap_or(false);
-        if rows.iter().any(|r| r.try_get::<i64, _>(1).is_ok_and(|id| !known(id))) {
+        let known = |id: i64| {
+            self.names
+                .read()
+                .map(|n| n.contains_key(&id))
+                .unwrap_or(false)
+        };
+        if rows
+            .iter()
+            .any(|r| r.try_get::<i64, _>(1).is_ok_and(|id| !known(id)))
+        {
             self.load_names().await?;
         }
-        let names = self.names.read().map_err(|_| ReadError::Unavailable("stream name cache poisoned".into()))?;
+        let names = self
+            .names
+            .read()
+            .map_err(|_| ReadError::Unavailable("stream name cache poisoned".into()))?;
         Ok(rows.iter().map(|r| decode_row(r, &names)).collect())
     }
 
@@ -235,7 +246,10 @@ impl SqliteLog {
             .fetch_all(&self.readers)
             .await
             .map_err(unavailable)?;
-        let mut names = self.names.write().map_err(|_| ReadError::Unavailable("stream name cache poisoned".into()))?;
+        let mut names = self
+            .names
+            .write()
+            .map_err(|_| ReadError::Unavailable("stream name cache poisoned".into()))?;
         for (id, name) in rows {
             names.entry(id).or_insert_with(|| Arc::from(name));
         }
@@ -299,8 +313,12 @@ impl EventLog for SqliteLog {
         let rows = events
             .into_iter()
             .map(|e| {
-                let header = record::encode_header(&e).map_err(|e| AppendError::Invalid(e.to_string()))?;
-                Ok(StoredRow { header, data: e.data })
+                let header =
+                    record::encode_header(&e).map_err(|e| AppendError::Invalid(e.to_string()))?;
+                Ok(StoredRow {
+                    header,
+                    data: e.data,
+                })
             })
             .collect::<Result<Vec<StoredRow>, AppendError>>()?;
         let (reply, answer) = oneshot::channel();
@@ -314,9 +332,9 @@ impl EventLog for SqliteLog {
             .send(request)
             .await
             .map_err(|_| AppendError::Unavailable("the log writer has stopped".into()))?;
-        answer
-            .await
-            .map_err(|_| AppendError::Unavailable("the log writer stopped before answering".into()))?
+        answer.await.map_err(|_| {
+            AppendError::Unavailable("the log writer stopped before answering".into())
+        })?
     }
 
     async fn read_stream(&self, stream: &str) -> Result<Vec<RecordedEvent>, ReadError> {
@@ -361,16 +379,13 @@ impl EventLog for SqliteLog {
                 }
                 let first = (offset, (offset + batch).min(committed));
                 let second = (first.1, (first.1 + batch).min(committed));
-                let (a, b) = tokio::join!(
-                    log.read_range(first.0, first.1),
-                    async {
-                        if second.1 > second.0 {
-                            log.read_range(second.0, second.1).await
-                        } else {
-                            Ok(Vec::new())
-                        }
+                let (a, b) = tokio::join!(log.read_range(first.0, first.1), async {
+                    if second.1 > second.0 {
+                        log.read_range(second.0, second.1).await
+                    } else {
+                        Ok(Vec::new())
                     }
-                );
+                });
                 for result in [a, b] {
                     match result {
                         Err(e) => {
@@ -605,9 +620,8 @@ impl Writer {
             Err(e) => {
                 error!(cause = %e, appends = placed.len(), "log commit failed; nothing in this batch was written");
                 for p in &placed {
-                    outcomes[p.request] = Some(Err(AppendError::Unavailable(format!(
-                        "commit failed: {e}"
-                    ))));
+                    outcomes[p.request] =
+                        Some(Err(AppendError::Unavailable(format!("commit failed: {e}"))));
                 }
                 if let Err(e) = self.reload().await {
                     warn!(cause = %e, "cannot reload log writer state");
@@ -623,7 +637,11 @@ impl Writer {
         }
     }
 
-    async fn write(&mut self, batch: &[AppendRequest], placed: &[Placed]) -> Result<(), sqlx::Error> {
+    async fn write(
+        &mut self,
+        batch: &[AppendRequest],
+        placed: &[Placed],
+    ) -> Result<(), sqlx::Error> {
         let mut tx = self.conn.begin().await?;
         let new_streams: Vec<(i64, &str)> = placed
             .iter()
@@ -644,7 +662,14 @@ impl Writer {
                     .events
                     .iter()
                     .enumerate()
-                    .map(move |(k, e)| (p.first_position + k as i64, p.stream_id, p.first_seq + k as u64, e))
+                    .map(move |(k, e)| {
+                        (
+                            p.first_position + k as i64,
+                            p.stream_id,
+                            p.first_seq + k as u64,
+                            e,
+                        )
+                    })
             })
             .collect();
         for chunk in chunks(&rows) {
@@ -688,7 +713,9 @@ mod tests {
             let parts: Vec<&[usize]> = chunks(&rows).collect();
             let flat: Vec<usize> = parts.iter().flat_map(|c| c.iter().copied()).collect();
             assert_eq!(flat, rows);
-            assert!(parts.iter().all(|c| [512, 128, 32, 8, 2, 1].contains(&c.len())));
+            assert!(parts
+                .iter()
+                .all(|c| [512, 128, 32, 8, 2, 1].contains(&c.len())));
         }
     }
 }

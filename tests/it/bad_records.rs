@@ -46,15 +46,17 @@ async fn append_raw(dir: &std::path::Path, stream: &str, header: Vec<u8>, data: 
     .fetch_one(&mut conn)
     .await
     .expect("heads");
-    sqlx::query("INSERT INTO events (position, stream_id, seq, header, data) VALUES (?1, ?2, ?3, ?4, ?5)")
-        .bind(position)
-        .bind(stream_id)
-        .bind(seq)
-        .bind(header)
-        .bind(data)
-        .execute(&mut conn)
-        .await
-        .expect("event");
+    sqlx::query(
+        "INSERT INTO events (position, stream_id, seq, header, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )
+    .bind(position)
+    .bind(stream_id)
+    .bind(seq)
+    .bind(header)
+    .bind(data)
+    .execute(&mut conn)
+    .await
+    .expect("event");
     conn.close().await.expect("close");
 }
 
@@ -82,7 +84,13 @@ async fn unknown_types_and_damaged_rows_are_stepped_over_and_reported() {
     );
     future.event_type = "account.teleported".into();
     let header = switchboard::log::record::encode_header(&future).expect("header");
-    append_raw(dir.path(), future_stream.as_str(), header, "{\"to\": \"mars\"}").await;
+    append_raw(
+        dir.path(),
+        future_stream.as_str(),
+        header,
+        "{\"to\": \"mars\"}",
+    )
+    .await;
     // A damaged row in the caller's own account stream: the header is garbage.
     append_raw(dir.path(), &acme.sid, vec![0xde, 0xad], "{}").await;
 
@@ -106,17 +114,41 @@ async fn unknown_types_and_damaged_rows_are_stepped_over_and_reported() {
     assert_eq!(r.status(), 201);
     let sub: Value = r.json().await.expect("json");
     let r = client
-        .get(server.url(&format!("/2010-04-01/Accounts/{}.json", sub["sid"].as_str().expect("sid"))))
+        .get(server.url(&format!(
+            "/2010-04-01/Accounts/{}.json",
+            sub["sid"].as_str().expect("sid")
+        )))
         .basic_auth(&acme.sid, Some(&acme.token))
         .send()
         .await
         .expect("sent");
-    assert_eq!(r.status(), 200, "the event after the bad records reached the read model");
-    let health: Value = client.get(server.url("/healthz")).send().await.expect("sent").json().await.expect("json");
+    assert_eq!(
+        r.status(),
+        200,
+        "the event after the bad records reached the read model"
+    );
+    let health: Value = client
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
     assert_eq!(health["log_head"]["0"], 4);
     assert_eq!(health["projections"]["accounts"]["checkpoint"]["0"], 4);
-    let metrics = client.get(server.url("/metrics")).send().await.expect("sent").text().await.expect("text");
-    assert!(metrics.contains("switchboard_projection_skipped_records_total{projection=\"accounts\"} 2"), "{metrics}");
+    let metrics = client
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .expect("sent")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("switchboard_projection_skipped_records_total{projection=\"accounts\"} 2"),
+        "{metrics}"
+    );
 
     // Nothing can decide on a damaged stream: a clear 500 naming the problem, nothing written.
     let r = client
@@ -127,14 +159,40 @@ async fn unknown_types_and_damaged_rows_are_stepped_over_and_reported() {
         .await
         .expect("sent");
     assert_twilio_error(r, 500, 20500).await;
-    let health: Value = client.get(server.url("/healthz")).send().await.expect("sent").json().await.expect("json");
-    assert_eq!(health["log_head"]["0"], 4, "the refused command wrote nothing");
+    let health: Value = client
+        .get(server.url("/healthz"))
+        .send()
+        .await
+        .expect("sent")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        health["log_head"]["0"], 4,
+        "the refused command wrote nothing"
+    );
     assert!(server.terminate());
 
-    let status: Value = serde_json::from_str(cli(dir.path(), &["projections", "status"]).trim()).expect("json");
-    let skipped = status["projections"]["accounts"]["skipped"].as_array().expect("skipped").clone();
+    let status: Value =
+        serde_json::from_str(cli(dir.path(), &["projections", "status"]).trim()).expect("json");
+    let skipped = status["projections"]["accounts"]["skipped"]
+        .as_array()
+        .expect("skipped")
+        .clone();
     assert_eq!(skipped.len(), 2, "{status}");
-    assert!(skipped[0]["reason"].as_str().unwrap_or_default().contains("account.teleported"), "{status}");
-    assert!(skipped[1]["reason"].as_str().unwrap_or_default().contains("header"), "{status}");
+    assert!(
+        skipped[0]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("account.teleported"),
+        "{status}"
+    );
+    assert!(
+        skipped[1]["reason"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("header"),
+        "{status}"
+    );
     assert_eq!(skipped[1]["stream"], acme.sid.as_str());
 }

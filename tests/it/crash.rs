@@ -16,7 +16,11 @@ async fn acknowledged_appends_survive_kill_9(durability: &str) {
     let stop_at = Instant::now() + Duration::from_secs(3);
     let tasks: Vec<_> = (0..32)
         .map(|_| {
-            let (acked, url, acme) = (acked.clone(), server.url("/2010-04-01/Accounts.json"), acme.clone());
+            let (acked, url, acme) = (
+                acked.clone(),
+                server.url("/2010-04-01/Accounts.json"),
+                acme.clone(),
+            );
             tokio::spawn(async move {
                 let client = http();
                 while Instant::now() < stop_at {
@@ -30,7 +34,9 @@ async fn acknowledged_appends_survive_kill_9(durability: &str) {
                     if r.status() != 201 {
                         break;
                     }
-                    let Ok(v) = r.json::<Value>().await else { break };
+                    let Ok(v) = r.json::<Value>().await else {
+                        break;
+                    };
                     if let Some(sid) = v["sid"].as_str() {
                         acked.lock().expect("lock").push(sid.to_string());
                     }
@@ -44,7 +50,11 @@ async fn acknowledged_appends_survive_kill_9(durability: &str) {
         let _ = t.await;
     }
     let acked = acked.lock().expect("lock").clone();
-    assert!(acked.len() > 50, "the load ran before the kill ({} acknowledged)", acked.len());
+    assert!(
+        acked.len() > 50,
+        "the load ran before the kill ({} acknowledged)",
+        acked.len()
+    );
 
     let server = Server::start(dir.path());
     let client = http();
@@ -55,19 +65,31 @@ async fn acknowledged_appends_survive_kill_9(durability: &str) {
             .send()
             .await
             .expect("sent");
-        assert_eq!(r.status(), 200, "acknowledged subaccount {sid} lost after kill -9");
+        assert_eq!(
+            r.status(),
+            200,
+            "acknowledged subaccount {sid} lost after kill -9"
+        );
     }
     assert!(server.terminate());
 
     let listed = cli(dir.path(), &["accounts", "list"]);
-    assert!(listed.lines().count() > acked.len(), "every acknowledged account is listed");
+    assert!(
+        listed.lines().count() > acked.len(),
+        "every acknowledged account is listed"
+    );
     let caught_up = cli(dir.path(), &["projections", "digest"]);
     cli(dir.path(), &["projections", "rebuild"]);
     let rebuilt = cli(dir.path(), &["projections", "digest"]);
     let caught_up: Value = serde_json::from_str(caught_up.trim()).expect("json");
     let rebuilt: Value = serde_json::from_str(rebuilt.trim()).expect("json");
-    assert!(caught_up["accounts"].as_str().is_some_and(|d| d.len() == 64));
-    assert_eq!(caught_up, rebuilt, "read models after catch-up equal a full rebuild");
+    assert!(caught_up["accounts"]
+        .as_str()
+        .is_some_and(|d| d.len() == 64));
+    assert_eq!(
+        caught_up, rebuilt,
+        "read models after catch-up equal a full rebuild"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

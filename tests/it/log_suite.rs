@@ -36,7 +36,10 @@ fn stream() -> Sid {
 }
 
 async fn next_items(
-    sub: &mut futures::stream::BoxStream<'static, Result<Vec<LogItem>, switchboard::log::ReadError>>,
+    sub: &mut futures::stream::BoxStream<
+        'static,
+        Result<Vec<LogItem>, switchboard::log::ReadError>,
+    >,
     want: usize,
 ) -> Vec<LogItem> {
     let mut got = Vec::new();
@@ -54,7 +57,11 @@ async fn next_items(
 async fn appends_are_read_back_in_order_with_their_envelopes(log: Arc<dyn EventLog>) {
     let s = stream();
     let first = log
-        .append(s.as_str(), ExpectedVersion::NoStream, vec![event(&s, 1), event(&s, 2)])
+        .append(
+            s.as_str(),
+            ExpectedVersion::NoStream,
+            vec![event(&s, 1), event(&s, 2)],
+        )
         .await
         .expect("appended");
     assert_eq!(first.version, 2);
@@ -66,13 +73,22 @@ async fn appends_are_read_back_in_order_with_their_envelopes(log: Arc<dyn EventL
     assert_eq!(second.version, 3);
     assert!(second.position > first.position);
     let read = log.read_stream(s.as_str()).await.expect("read");
-    assert_eq!(read.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![1, 2, 3]);
+    assert_eq!(
+        read.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
     assert_eq!(read[2].event, e3, "the envelope comes back field for field");
     assert_eq!(read[2].position, second.position);
-    assert!(log.read_stream(stream().as_str()).await.expect("read").is_empty());
+    assert!(log
+        .read_stream(stream().as_str())
+        .await
+        .expect("read")
+        .is_empty());
 }
 
-async fn concurrent_appends_with_the_same_expectation_let_exactly_one_through(log: Arc<dyn EventLog>) {
+async fn concurrent_appends_with_the_same_expectation_let_exactly_one_through(
+    log: Arc<dyn EventLog>,
+) {
     let s = stream();
     log.append(s.as_str(), ExpectedVersion::NoStream, vec![event(&s, 0)])
         .await
@@ -81,7 +97,8 @@ async fn concurrent_appends_with_the_same_expectation_let_exactly_one_through(lo
         .map(|i| {
             let (log, s) = (log.clone(), s.clone());
             tokio::spawn(async move {
-                log.append(s.as_str(), ExpectedVersion::Exact(1), vec![event(&s, i)]).await
+                log.append(s.as_str(), ExpectedVersion::Exact(1), vec![event(&s, i)])
+                    .await
             })
         })
         .collect();
@@ -110,21 +127,28 @@ async fn expectations_about_missing_and_existing_streams_are_enforced(log: Arc<d
     let missing = log
         .append(s.as_str(), ExpectedVersion::Exact(1), vec![event(&s, 1)])
         .await;
-    assert!(matches!(missing, Err(AppendError::Conflict(Conflict { actual: 0, .. }))));
+    assert!(matches!(
+        missing,
+        Err(AppendError::Conflict(Conflict { actual: 0, .. }))
+    ));
     log.append(s.as_str(), ExpectedVersion::NoStream, vec![event(&s, 1)])
         .await
         .expect("created");
     let again = log
         .append(s.as_str(), ExpectedVersion::NoStream, vec![event(&s, 2)])
         .await;
-    assert!(matches!(again, Err(AppendError::Conflict(Conflict { actual: 1, .. }))));
+    assert!(matches!(
+        again,
+        Err(AppendError::Conflict(Conflict { actual: 1, .. }))
+    ));
     let any = log
         .append(s.as_str(), ExpectedVersion::Any, vec![event(&s, 2)])
         .await
         .expect("any appends");
     assert_eq!(any.version, 2);
     assert!(matches!(
-        log.append("", ExpectedVersion::Any, vec![event(&s, 3)]).await,
+        log.append("", ExpectedVersion::Any, vec![event(&s, 3)])
+            .await,
         Err(AppendError::Invalid(_))
     ));
 }
@@ -142,7 +166,10 @@ async fn a_subscription_starts_after_its_checkpoint_and_then_follows_live(log: A
     let from = Checkpoint::from([(positions[1].partition, positions[1].offset)]);
     let mut sub = log.subscribe(from);
     let items = next_items(&mut sub, 3).await;
-    let seen: Vec<_> = items.iter().map(|i| i.as_ref().expect("readable").position).collect();
+    let seen: Vec<_> = items
+        .iter()
+        .map(|i| i.as_ref().expect("readable").position)
+        .collect();
     assert_eq!(seen, positions[2..].to_vec());
     // Live: an append after the subscription caught up arrives too.
     let live = log
@@ -152,7 +179,10 @@ async fn a_subscription_starts_after_its_checkpoint_and_then_follows_live(log: A
     let items = next_items(&mut sub, 1).await;
     assert_eq!(items[0].as_ref().expect("readable").position, live.position);
     let heads = log.heads().await.expect("heads");
-    assert_eq!(heads.get(&live.position.partition), Some(&live.position.offset));
+    assert_eq!(
+        heads.get(&live.position.partition),
+        Some(&live.position.offset)
+    );
 }
 
 macro_rules! suite {
@@ -169,7 +199,8 @@ macro_rules! suite {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn concurrent_appends_with_the_same_expectation_let_exactly_one_through() {
                 let (log, _dir) = $open.await;
-                super::concurrent_appends_with_the_same_expectation_let_exactly_one_through(log).await;
+                super::concurrent_appends_with_the_same_expectation_let_exactly_one_through(log)
+                    .await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,17 +247,26 @@ async fn sqlite_acknowledged_appends_survive_a_reopen_and_heads_are_reloaded() {
     let path = dir.path().join("log.sqlite");
     let s = stream();
     {
-        let log = SqliteLog::open(&path, SqliteLogOptions::default(), Arc::new(())).await.expect("open");
-        log.append(s.as_str(), ExpectedVersion::NoStream, vec![event(&s, 1), event(&s, 2)])
+        let log = SqliteLog::open(&path, SqliteLogOptions::default(), Arc::new(()))
             .await
-            .expect("appended");
+            .expect("open");
+        log.append(
+            s.as_str(),
+            ExpectedVersion::NoStream,
+            vec![event(&s, 1), event(&s, 2)],
+        )
+        .await
+        .expect("appended");
         log.shutdown().await;
     }
-    let log = SqliteLog::open(&path, SqliteLogOptions::default(), Arc::new(())).await.expect("reopen");
+    let log = SqliteLog::open(&path, SqliteLogOptions::default(), Arc::new(()))
+        .await
+        .expect("reopen");
     assert_eq!(log.read_stream(s.as_str()).await.expect("read").len(), 2);
     // The writer knows the stream's head after a restart: a stale expectation conflicts.
     assert!(matches!(
-        log.append(s.as_str(), ExpectedVersion::Exact(1), vec![event(&s, 3)]).await,
+        log.append(s.as_str(), ExpectedVersion::Exact(1), vec![event(&s, 3)])
+            .await,
         Err(AppendError::Conflict(Conflict { actual: 2, .. }))
     ));
     let a = log
@@ -236,7 +276,8 @@ async fn sqlite_acknowledged_appends_survive_a_reopen_and_heads_are_reloaded() {
     assert_eq!(a.version, 3);
     log.shutdown().await;
     assert!(matches!(
-        log.append(s.as_str(), ExpectedVersion::Any, vec![event(&s, 4)]).await,
+        log.append(s.as_str(), ExpectedVersion::Any, vec![event(&s, 4)])
+            .await,
         Err(AppendError::Unavailable(_))
     ));
 }
@@ -245,9 +286,14 @@ async fn sqlite_acknowledged_appends_survive_a_reopen_and_heads_are_reloaded() {
 async fn sqlite_a_second_writer_on_the_same_log_is_refused() {
     let dir = DataDir::new("lock");
     let path = dir.path().join("log.sqlite");
-    let log = SqliteLog::open(&path, SqliteLogOptions::default(), Arc::new(())).await.expect("open");
+    let log = SqliteLog::open(&path, SqliteLogOptions::default(), Arc::new(()))
+        .await
+        .expect("open");
     let second = SqliteLog::open(&path, SqliteLogOptions::default(), Arc::new(())).await;
     let err = second.err().expect("second writer refused").to_string();
-    assert!(err.contains("in use by another switchboard process"), "{err}");
+    assert!(
+        err.contains("in use by another switchboard process"),
+        "{err}"
+    );
     log.shutdown().await;
 }

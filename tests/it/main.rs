@@ -27,7 +27,8 @@ pub struct DataDir(pub PathBuf);
 
 impl DataDir {
     pub fn new(tag: &str) -> DataDir {
-        let dir = std::env::temp_dir().join(format!("switchboard-test-{tag}-{}", uuid::Uuid::now_v7()));
+        let dir =
+            std::env::temp_dir().join(format!("switchboard-test-{tag}-{}", uuid::Uuid::now_v7()));
         std::fs::create_dir_all(&dir).expect("temp dir");
         DataDir(dir)
     }
@@ -168,7 +169,15 @@ pub async fn assert_twilio_error(resp: reqwest::Response, status: u16, code: u64
     let body: Value = resp.json().await.expect("JSON error body");
     assert_eq!(body["status"], status, "{body}");
     assert_eq!(body["code"], code, "{body}");
-    assert!(body["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
-    assert!(body["more_info"].as_str().is_some_and(|m| m.contains(&code.to_string())), "{body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["more_info"]
+            .as_str()
+            .is_some_and(|m| m.contains(&code.to_string())),
+        "{body}"
+    );
     body
 }

@@ -14,7 +14,11 @@ async fn the_account_api_authenticates_isolates_tenants_and_reads_its_own_writes
     let account_url = |sid: &str| server.url(&format!("/2010-04-01/Accounts/{sid}.json"));
 
     // No credentials, a wrong token, a username that is not a SID: 401 with Twilio's body.
-    let r = client.get(account_url(&acme.sid)).send().await.expect("sent");
+    let r = client
+        .get(account_url(&acme.sid))
+        .send()
+        .await
+        .expect("sent");
     assert_twilio_error(r, 401, 20003).await;
     let r = client
         .get(account_url(&acme.sid))
@@ -53,8 +57,16 @@ async fn the_account_api_authenticates_isolates_tenants_and_reads_its_own_writes
     assert_eq!(me["status"], "active");
     assert_eq!(me["owner_account_sid"], acme.sid.as_str());
     assert_eq!(me["uri"], format!("/2010-04-01/Accounts/{}.json", acme.sid));
-    assert!(me["date_created"].as_str().is_some_and(|d| d.ends_with("+0000")), "RFC 2822: {me}");
-    assert!(me.get("auth_token").is_some(), "every documented field is present");
+    assert!(
+        me["date_created"]
+            .as_str()
+            .is_some_and(|d| d.ends_with("+0000")),
+        "RFC 2822: {me}"
+    );
+    assert!(
+        me.get("auth_token").is_some(),
+        "every documented field is present"
+    );
 
     // Another account's resource looks exactly like one that does not exist.
     let r = client
@@ -72,8 +84,12 @@ async fn the_account_api_authenticates_isolates_tenants_and_reads_its_own_writes
         .expect("sent");
     let missing = assert_twilio_error(r, 404, 20404).await;
     assert_eq!(
-        hidden["message"].as_str().map(|m| m.replace(&globex.sid, "X")),
-        missing["message"].as_str().map(|m| m.replace(&"0".repeat(32), "X").replace("ACX", "X"))
+        hidden["message"]
+            .as_str()
+            .map(|m| m.replace(&globex.sid, "X")),
+        missing["message"]
+            .as_str()
+            .map(|m| m.replace(&"0".repeat(32), "X").replace("ACX", "X"))
     );
     // And changing it is refused the same way, leaving it unchanged.
     let r = client
@@ -93,7 +109,13 @@ async fn the_account_api_authenticates_isolates_tenants_and_reads_its_own_writes
         .await
         .expect("sent");
     let body = assert_twilio_error(r, 404, 20404).await;
-    assert!(body["message"].as_str().unwrap_or_default().contains("34 characters"), "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("34 characters"),
+        "{body}"
+    );
 
     // Create a subaccount: 201, its token shown once, and it can authenticate at once.
     let r = client
@@ -107,7 +129,10 @@ async fn the_account_api_authenticates_isolates_tenants_and_reads_its_own_writes
     assert!(r.headers().contains_key("switchboard-position"));
     let sub: Value = r.json().await.expect("json");
     let sub_sid = sub["sid"].as_str().expect("sid").to_string();
-    let sub_token = sub["auth_token"].as_str().expect("token shown once").to_string();
+    let sub_token = sub["auth_token"]
+        .as_str()
+        .expect("token shown once")
+        .to_string();
     assert_eq!(sub["owner_account_sid"], acme.sid.as_str());
     let r = client
         .get(account_url(&sub_sid))
@@ -253,7 +278,10 @@ async fn the_account_list_pages_with_next_page_uri_until_every_account_is_seen()
     }
     assert_eq!(pages, 2);
     created.sort();
-    assert_eq!(seen, created, "every account once, in SID order, and no other tenant's");
+    assert_eq!(
+        seen, created,
+        "every account once, in SID order, and no other tenant's"
+    );
     assert!(!seen.contains(&other.sid));
 
     let r = client
@@ -319,10 +347,22 @@ async fn health_and_metrics_report_the_log_and_the_projections() {
         .text()
         .await
         .expect("text");
-    assert!(metrics.contains("switchboard_log_appends_total 1"), "{metrics}");
-    assert!(metrics.contains("switchboard_log_commit_seconds_count 1"), "{metrics}");
-    assert!(metrics.contains("switchboard_projection_lag_events{projection=\"accounts\"}"), "{metrics}");
-    assert!(metrics.contains("switchboard_http_responses_total{method=\"POST\",status=\"201\"} 1"), "{metrics}");
+    assert!(
+        metrics.contains("switchboard_log_appends_total 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("switchboard_log_commit_seconds_count 1"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("switchboard_projection_lag_events{projection=\"accounts\"}"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("switchboard_http_responses_total{method=\"POST\",status=\"201\"} 1"),
+        "{metrics}"
+    );
 }
 
 #[tokio::test]
@@ -333,7 +373,10 @@ async fn the_command_line_refuses_a_data_dir_a_running_server_holds() {
     let out = cli_output(dir.path(), &["accounts", "create"]);
     assert!(!out.status.success());
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("in use by another switchboard process"), "{err}");
+    assert!(
+        err.contains("in use by another switchboard process"),
+        "{err}"
+    );
     assert!(server.terminate());
     // Once the server is gone the same command works.
     create_account(dir.path(), "Second");

@@ -1,7 +1,9 @@
 //! Opening an account or a subaccount. The SID and the token hash arrive in the command (the
 //! shell draws the token and hashes it), so the decision is pure.
 
-use super::{check_friendly_name, Account, AccountCreated, AccountError, AccountStatus, AccountType};
+use super::{
+    check_friendly_name, Account, AccountCreated, AccountError, AccountStatus, AccountType,
+};
 use crate::event::Event;
 use crate::sid::Sid;
 
@@ -68,7 +70,10 @@ mod tests {
     fn existing(n: u128) -> Account {
         let events = create(n, None).decide(None).unwrap_or_default();
         let at = DateTime::from_timestamp_millis(0).unwrap_or_default();
-        events.iter().fold(None, |s, e| evolve(s, &sid(n), at, e)).expect("created")
+        events
+            .iter()
+            .fold(None, |s, e| evolve(s, &sid(n), at, e))
+            .expect("created")
     }
 
     #[test]
@@ -87,15 +92,23 @@ mod tests {
     #[test]
     fn given_an_account_when_created_again_then_it_already_exists() {
         let a = existing(1);
-        assert_eq!(create(1, None).decide(Some(&a)), Err(AccountError::AlreadyExists(sid(1))));
+        assert_eq!(
+            create(1, None).decide(Some(&a)),
+            Err(AccountError::AlreadyExists(sid(1)))
+        );
     }
 
     #[test]
     fn a_subaccount_records_its_owner_and_cannot_own_subaccounts() {
         let parent = existing(1);
-        let events = create(2, Some(parent.clone())).decide(None).expect("decided");
+        let events = create(2, Some(parent.clone()))
+            .decide(None)
+            .expect("decided");
         let at = DateTime::from_timestamp_millis(0).unwrap_or_default();
-        let child = events.iter().fold(None, |s, e| evolve(s, &sid(2), at, e)).expect("created");
+        let child = events
+            .iter()
+            .fold(None, |s, e| evolve(s, &sid(2), at, e))
+            .expect("created");
         assert_eq!(child.owner_account_sid, Some(sid(1)));
         assert_eq!(
             create(3, Some(child)).decide(None),

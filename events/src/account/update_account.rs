@@ -88,7 +88,9 @@ mod tests {
     fn given_an_account_when_renamed_then_only_the_name_is_recorded_and_folded() {
         let mut history = created();
         let state = given(&history);
-        let events = update(Some("Support"), None).decide(state.as_ref()).expect("ok");
+        let events = update(Some("Support"), None)
+            .decide(state.as_ref())
+            .expect("ok");
         assert_eq!(
             events,
             vec![Event::AccountUpdated(AccountUpdated {
