@@ -185,6 +185,37 @@ async fn a_subscription_starts_after_its_checkpoint_and_then_follows_live(log: A
     );
 }
 
+async fn a_long_stream_reads_back_whole_across_seq_blocks(log: Arc<dyn EventLog>) {
+    let s = stream();
+    let other = stream();
+    let mut version = 0;
+    for chunk in 0..15u32 {
+        let events: Vec<_> = (0..10).map(|i| event(&s, chunk * 10 + i)).collect();
+        let a = log
+            .append(s.as_str(), ExpectedVersion::after_load(version), events)
+            .await
+            .expect("appended");
+        version = a.version;
+        log.append(
+            other.as_str(),
+            ExpectedVersion::Any,
+            vec![event(&other, chunk)],
+        )
+        .await
+        .expect("interleaved");
+    }
+    let read = log.read_stream(s.as_str()).await.expect("read");
+    assert_eq!(
+        read.iter().map(|r| r.seq).collect::<Vec<_>>(),
+        (1..=150).collect::<Vec<u64>>()
+    );
+    assert!(read.iter().all(|r| r.stream == s.as_str()));
+    assert_eq!(
+        log.read_stream(other.as_str()).await.expect("read").len(),
+        15
+    );
+}
+
 macro_rules! suite {
     ($backend:ident, $open:expr) => {
         mod $backend {
@@ -207,6 +238,12 @@ macro_rules! suite {
             async fn expectations_about_missing_and_existing_streams_are_enforced() {
                 let (log, _dir) = $open.await;
                 super::expectations_about_missing_and_existing_streams_are_enforced(log).await;
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_long_stream_reads_back_whole_across_seq_blocks() {
+                let (log, _dir) = $open.await;
+                super::a_long_stream_reads_back_whole_across_seq_blocks(log).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -250,30 +287,28 @@ async fn sqlite_acknowledged_appends_survive_a_reopen_and_heads_are_reloaded() {
         let log = SqliteLog::open(&path, SqliteLogOptions::default(), Arc::new(()))
             .await
             .expect("open");
-        log.append(
-            s.as_str(),
-            ExpectedVersion::NoStream,
-            vec![event(&s, 1), event(&s, 2)],
-        )
-        .await
-        .expect("appended");
+        // 130 events: the head lies in the third block of 64 seqs.
+        let events: Vec<_> = (0..130).map(|i| event(&s, i)).collect();
+        log.append(s.as_str(), ExpectedVersion::NoStream, events)
+            .await
+            .expect("appended");
         log.shutdown().await;
     }
     let log = SqliteLog::open(&path, SqliteLogOptions::default(), Arc::new(()))
         .await
         .expect("reopen");
-    assert_eq!(log.read_stream(s.as_str()).await.expect("read").len(), 2);
-    // The writer knows the stream's head after a restart: a stale expectation conflicts.
+    assert_eq!(log.read_stream(s.as_str()).await.expect("read").len(), 130);
+    // The writer finds the stream's head after a restart: a stale expectation conflicts.
     assert!(matches!(
-        log.append(s.as_str(), ExpectedVersion::Exact(1), vec![event(&s, 3)])
+        log.append(s.as_str(), ExpectedVersion::Exact(129), vec![event(&s, 3)])
             .await,
-        Err(AppendError::Conflict(Conflict { actual: 2, .. }))
+        Err(AppendError::Conflict(Conflict { actual: 130, .. }))
     ));
     let a = log
-        .append(s.as_str(), ExpectedVersion::Exact(2), vec![event(&s, 3)])
+        .append(s.as_str(), ExpectedVersion::Exact(130), vec![event(&s, 3)])
         .await
         .expect("appended");
-    assert_eq!(a.version, 3);
+    assert_eq!(a.version, 131);
     log.shutdown().await;
     assert!(matches!(
         log.append(s.as_str(), ExpectedVersion::Any, vec![event(&s, 4)])

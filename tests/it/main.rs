@@ -5,10 +5,12 @@
 //! - `crash`: appends under load, `kill -9`, restart; nothing acknowledged is lost and the
 //!   read models equal a full rebuild.
 //! - `bad_records`: unknown event types and damaged rows in the log.
+//! - `projections`: exactly-once effects and rebuilds on a version bump.
 
 mod bad_records;
 mod crash;
 mod log_suite;
+mod projections;
 mod server;
 
 use serde_json::Value;
