@@ -29,10 +29,17 @@ step "lints (cargo clippy --all-targets -D warnings)"
 cargo clippy --workspace --all-targets --release -- -D warnings
 
 step "tests (cargo test --workspace)"
-cargo test --workspace --release
+results=$(mktemp)
+trap 'rm -f "$results"' EXIT
+# No doc tests: the crates' examples live in tests, and an empty doc-test run would be the
+# runner's closing line.
+cargo test --workspace --release --lib --bins --tests 2>&1 | tee "$results"
+passed=$(grep -oE 'test result: [a-z]+\. [0-9]+ passed' "$results" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
+failed=$(grep -oE '; [0-9]+ failed' "$results" | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')
 
 step "benchmark smoke run (figures are not asserted; see README for real runs)"
 cargo run --release --quiet -- bench log --seconds 0.3
 
 echo
 echo "all checks passed"
+echo "tests: ${passed} passed, ${failed} failed"

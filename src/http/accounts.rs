@@ -85,18 +85,8 @@ async fn load_visible(
     sid: &Sid,
     path: &str,
 ) -> Result<Account, ApiError> {
-    let mut conn = state
-        .projector()
-        .store()
-        .pool()
-        .acquire()
-        .await
-        .map_err(|e| ApiError::internal("cannot reach the read-model store", e))?;
-    let row = accounts::get(&mut conn, sid.as_str())
-        .await
-        .map_err(|e| ApiError::internal("cannot read accounts", e))?;
-    match row {
-        Some(r) if visible(caller, &r.account) => Ok(r.account),
+    match state.account(sid).await? {
+        Some(a) if visible(caller, &a) => Ok(a),
         _ => Err(ApiError::not_found(path)),
     }
 }

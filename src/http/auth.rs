@@ -15,7 +15,6 @@ use axum::response::Response;
 use base64::Engine;
 use switchboard_events::account::Account;
 use switchboard_events::{Sid, SidPrefix};
-use switchboard_projections::accounts;
 
 /// The authenticated account, put into the request's extensions.
 #[derive(Debug, Clone)]
@@ -40,7 +39,7 @@ pub async fn require_auth(
         .projector()
         .wait_for_head("accounts", state.config().read_wait)
         .await;
-    let account = lookup(&state, &sid).await?;
+    let account = state.account(&sid).await?;
     let account = account
         .filter(|a| {
             constant_time_eq(
@@ -62,20 +61,6 @@ pub async fn require_auth(
     }
     req.extensions_mut().insert(Caller(account));
     Ok(next.run(req).await)
-}
-
-async fn lookup(state: &AppState, sid: &Sid) -> Result<Option<Account>, ApiError> {
-    let mut conn = state
-        .projector()
-        .store()
-        .pool()
-        .acquire()
-        .await
-        .map_err(|e| ApiError::internal("cannot reach the read-model store", e))?;
-    let row = accounts::get(&mut conn, sid.as_str())
-        .await
-        .map_err(|e| ApiError::internal("cannot read accounts", e))?;
-    Ok(row.map(|r| r.account))
 }
 
 fn credentials(req: &Request) -> Result<(String, String), ApiError> {

@@ -103,6 +103,25 @@ impl AppState {
         &self.inner.config
     }
 
+    /// An account from the read model (no tenancy check: callers decide what to show).
+    pub async fn account(
+        &self,
+        sid: &Sid,
+    ) -> Result<Option<switchboard_events::account::Account>, ApiError> {
+        let mut conn = self
+            .inner
+            .projector
+            .store()
+            .pool()
+            .acquire()
+            .await
+            .map_err(|e| ApiError::internal("cannot reach the read-model store", e))?;
+        let row = switchboard_projections::accounts::get(&mut conn, sid.as_str())
+            .await
+            .map_err(|e| ApiError::internal("cannot read accounts", e))?;
+        Ok(row.map(|r| r.account))
+    }
+
     /// Remembers that `account`'s command reached `executed.position`, and returns the
     /// header that tells the client.
     pub fn wrote(&self, account: &Sid, executed: &Executed) -> (HeaderName, HeaderValue) {

@@ -2,7 +2,7 @@
 //! damaged row. The server keeps serving, the read models step over them (and say so), and
 //! no other event is lost.
 
-use crate::{assert_twilio_error, cli, create_account, http, DataDir, Server};
+use crate::{account_path, assert_twilio_error, cli, create_account, Api, DataDir, Server};
 use serde_json::Value;
 use sqlx::sqlite::SqliteConnectOptions;
 use sqlx::{Connection, SqliteConnection};
@@ -95,80 +95,46 @@ async fn unknown_types_and_damaged_rows_are_stepped_over_and_reported() {
     append_raw(dir.path(), &acme.sid, vec![0xde, 0xad], "{}").await;
 
     let server = Server::start(dir.path());
-    let client = http();
+    let as_acme = Api::new(&server, &acme);
     // Still serving: the account from before the bad records, and new writes after them.
-    let r = client
-        .get(server.url(&format!("/2010-04-01/Accounts/{}.json", acme.sid)))
-        .basic_auth(&acme.sid, Some(&acme.token))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(r.status(), 200);
-    let r = client
-        .post(server.url("/2010-04-01/Accounts.json"))
-        .basic_auth(&acme.sid, Some(&acme.token))
-        .form(&[("FriendlyName", "after the bad records")])
-        .send()
-        .await
-        .expect("sent");
+    as_acme.get_json(&account_path(&acme.sid)).await;
+    let r = as_acme
+        .post(
+            "/2010-04-01/Accounts.json",
+            &[("FriendlyName", "after the bad records")],
+        )
+        .await;
     assert_eq!(r.status(), 201);
     let sub: Value = r.json().await.expect("json");
-    let r = client
-        .get(server.url(&format!(
-            "/2010-04-01/Accounts/{}.json",
-            sub["sid"].as_str().expect("sid")
-        )))
-        .basic_auth(&acme.sid, Some(&acme.token))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(
-        r.status(),
-        200,
-        "the event after the bad records reached the read model"
-    );
-    let health: Value = client
-        .get(server.url("/healthz"))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    // The event after the bad records reached the read model.
+    as_acme
+        .get_json(&account_path(sub["sid"].as_str().expect("sid")))
+        .await;
+    let anonymous = Api::with_auth(&server, None);
+    let health = anonymous.get_json("/healthz").await;
     assert_eq!(health["log_head"]["0"], 4);
     assert_eq!(health["projections"]["accounts"]["checkpoint"]["0"], 4);
-    let metrics = client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("text");
+    let metrics = anonymous.get("/metrics").await.text().await.expect("text");
     assert!(
         metrics.contains("switchboard_projection_skipped_records_total{projection=\"accounts\"} 2"),
         "{metrics}"
     );
 
     // Nothing can decide on a damaged stream: a clear 500 naming the problem, nothing written.
-    let r = client
-        .post(server.url(&format!("/2010-04-01/Accounts/{}.json", acme.sid)))
-        .basic_auth(&acme.sid, Some(&acme.token))
-        .form(&[("FriendlyName", "renamed")])
-        .send()
-        .await
-        .expect("sent");
-    assert_twilio_error(r, 500, 20500).await;
-    let health: Value = client
-        .get(server.url("/healthz"))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let r = as_acme
+        .post(&account_path(&acme.sid), &[("FriendlyName", "renamed")])
+        .await;
+    let body = assert_twilio_error(r, 500, 20500).await;
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("log position 0:3"),
+        "{body}"
+    );
     assert_eq!(
-        health["log_head"]["0"], 4,
+        anonymous.get_json("/healthz").await["log_head"]["0"],
+        4,
         "the refused command wrote nothing"
     );
     assert!(server.terminate());

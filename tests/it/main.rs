@@ -158,6 +158,75 @@ impl Drop for Server {
     }
 }
 
+/// A client of one server, acting as one account (or as nobody).
+pub struct Api {
+    client: reqwest::Client,
+    base: String,
+    auth: Option<(String, String)>,
+}
+
+impl Api {
+    pub fn new(server: &Server, creds: &Creds) -> Api {
+        Api::with_auth(server, Some((creds.sid.as_str(), creds.token.as_str())))
+    }
+
+    pub fn with_auth(server: &Server, auth: Option<(&str, &str)>) -> Api {
+        Api {
+            client: http(),
+            base: server.base.clone(),
+            auth: auth.map(|(u, p)| (u.to_string(), p.to_string())),
+        }
+    }
+
+    fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
+        let r = self.client.request(method, format!("{}{path}", self.base));
+        match &self.auth {
+            Some((user, password)) => r.basic_auth(user, Some(password)),
+            None => r,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.request(reqwest::Method::GET, path)
+            .send()
+            .await
+            .expect("sent")
+    }
+
+    pub async fn get_json(&self, path: &str) -> Value {
+        let r = self.get(path).await;
+        assert_eq!(r.status(), 200, "GET {path}");
+        r.json().await.expect("JSON")
+    }
+
+    pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
+        self.request(reqwest::Method::POST, path)
+            .form(form)
+            .send()
+            .await
+            .expect("sent")
+    }
+
+    pub async fn post_body(
+        &self,
+        path: &str,
+        content_type: &str,
+        body: String,
+    ) -> reqwest::Response {
+        self.request(reqwest::Method::POST, path)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .expect("sent")
+    }
+}
+
+/// The path of an account resource.
+pub fn account_path(sid: &str) -> String {
+    format!("/2010-04-01/Accounts/{sid}.json")
+}
+
 pub fn http() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(Duration::from_secs(30))

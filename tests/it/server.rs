@@ -1,8 +1,10 @@
 //! The real binary over HTTP: authentication, the account resource, tenancy, paging,
 //! read-your-writes, errors, health, metrics and shutdown.
 
-use crate::{assert_twilio_error, cli_output, create_account, http, DataDir, Server};
+use crate::{account_path, assert_twilio_error, cli_output, create_account, Api, DataDir, Server};
 use serde_json::Value;
+
+const ACCOUNTS: &str = "/2010-04-01/Accounts.json";
 
 #[tokio::test]
 async fn the_account_api_authenticates_isolates_tenants_and_reads_its_own_writes() {
@@ -10,53 +12,29 @@ async fn the_account_api_authenticates_isolates_tenants_and_reads_its_own_writes
     let acme = create_account(dir.path(), "Acme");
     let globex = create_account(dir.path(), "Globex");
     let server = Server::start(dir.path());
-    let client = http();
-    let account_url = |sid: &str| server.url(&format!("/2010-04-01/Accounts/{sid}.json"));
+    let as_acme = Api::new(&server, &acme);
+    let me_path = account_path(&acme.sid);
 
-    // No credentials, a wrong token, a username that is not a SID: 401 with Twilio's body.
-    let r = client
-        .get(account_url(&acme.sid))
-        .send()
-        .await
-        .expect("sent");
-    assert_twilio_error(r, 401, 20003).await;
-    let r = client
-        .get(account_url(&acme.sid))
-        .basic_auth(&acme.sid, Some("0".repeat(32)))
-        .send()
-        .await
-        .expect("sent");
-    assert_twilio_error(r, 401, 20003).await;
-    let r = client
-        .get(account_url(&acme.sid))
-        .basic_auth("not-a-sid", Some(&acme.token))
-        .send()
-        .await
-        .expect("sent");
-    assert_twilio_error(r, 401, 20003).await;
-    // Another tenant's token does not open this tenant.
-    let r = client
-        .get(account_url(&acme.sid))
-        .basic_auth(&acme.sid, Some(&globex.token))
-        .send()
-        .await
-        .expect("sent");
-    assert_twilio_error(r, 401, 20003).await;
+    // No credentials, a wrong token, a username that is not a SID, another tenant's token:
+    // 401 with Twilio's body.
+    let zeros = "0".repeat(32);
+    for auth in [
+        None,
+        Some((acme.sid.as_str(), zeros.as_str())),
+        Some(("not-a-sid", acme.token.as_str())),
+        Some((acme.sid.as_str(), globex.token.as_str())),
+    ] {
+        let r = Api::with_auth(&server, auth).get(&me_path).await;
+        assert_twilio_error(r, 401, 20003).await;
+    }
 
     // The account in Twilio's shape.
-    let r = client
-        .get(account_url(&acme.sid))
-        .basic_auth(&acme.sid, Some(&acme.token))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(r.status(), 200);
-    let me: Value = r.json().await.expect("json");
+    let me = as_acme.get_json(&me_path).await;
     assert_eq!(me["sid"], acme.sid.as_str());
     assert_eq!(me["friendly_name"], "Acme");
     assert_eq!(me["status"], "active");
     assert_eq!(me["owner_account_sid"], acme.sid.as_str());
-    assert_eq!(me["uri"], format!("/2010-04-01/Accounts/{}.json", acme.sid));
+    assert_eq!(me["uri"], me_path.as_str());
     assert!(
         me["date_created"]
             .as_str()
@@ -68,47 +46,30 @@ async fn the_account_api_authenticates_isolates_tenants_and_reads_its_own_writes
         "every documented field is present"
     );
 
-    // Another account's resource looks exactly like one that does not exist.
-    let r = client
-        .get(account_url(&globex.sid))
-        .basic_auth(&acme.sid, Some(&acme.token))
-        .send()
-        .await
-        .expect("sent");
-    let hidden = assert_twilio_error(r, 404, 20404).await;
-    let r = client
-        .get(account_url(&format!("AC{}", "0".repeat(32))))
-        .basic_auth(&acme.sid, Some(&acme.token))
-        .send()
-        .await
-        .expect("sent");
-    let missing = assert_twilio_error(r, 404, 20404).await;
+    // Another account's resource looks exactly like one that does not exist, and changing
+    // it is refused the same way.
+    let hidden =
+        assert_twilio_error(as_acme.get(&account_path(&globex.sid)).await, 404, 20404).await;
+    let nobody = format!("AC{zeros}");
+    let missing = assert_twilio_error(as_acme.get(&account_path(&nobody)).await, 404, 20404).await;
     assert_eq!(
         hidden["message"]
             .as_str()
             .map(|m| m.replace(&globex.sid, "X")),
-        missing["message"]
-            .as_str()
-            .map(|m| m.replace(&"0".repeat(32), "X").replace("ACX", "X"))
+        missing["message"].as_str().map(|m| m.replace(&nobody, "X"))
     );
-    // And changing it is refused the same way, leaving it unchanged.
-    let r = client
-        .post(account_url(&globex.sid))
-        .basic_auth(&acme.sid, Some(&acme.token))
-        .form(&[("FriendlyName", "pwned")])
-        .send()
-        .await
-        .expect("sent");
+    let r = as_acme
+        .post(&account_path(&globex.sid), &[("FriendlyName", "pwned")])
+        .await;
     assert_twilio_error(r, 404, 20404).await;
+    let as_globex = Api::new(&server, &globex);
+    assert_eq!(
+        as_globex.get_json(&account_path(&globex.sid)).await["friendly_name"],
+        "Globex"
+    );
 
     // A malformed SID in the path: 404 that says why.
-    let r = client
-        .get(account_url("ACnot-hex"))
-        .basic_auth(&acme.sid, Some(&acme.token))
-        .send()
-        .await
-        .expect("sent");
-    let body = assert_twilio_error(r, 404, 20404).await;
+    let body = assert_twilio_error(as_acme.get(&account_path("ACnot-hex")).await, 404, 20404).await;
     assert!(
         body["message"]
             .as_str()
@@ -118,121 +79,71 @@ async fn the_account_api_authenticates_isolates_tenants_and_reads_its_own_writes
     );
 
     // Create a subaccount: 201, its token shown once, and it can authenticate at once.
-    let r = client
-        .post(server.url("/2010-04-01/Accounts.json"))
-        .basic_auth(&acme.sid, Some(&acme.token))
-        .form(&[("FriendlyName", "Acme EU")])
-        .send()
-        .await
-        .expect("sent");
+    let r = as_acme.post(ACCOUNTS, &[("FriendlyName", "Acme EU")]).await;
     assert_eq!(r.status(), 201);
     assert!(r.headers().contains_key("switchboard-position"));
     let sub: Value = r.json().await.expect("json");
-    let sub_sid = sub["sid"].as_str().expect("sid").to_string();
-    let sub_token = sub["auth_token"]
-        .as_str()
-        .expect("token shown once")
-        .to_string();
-    assert_eq!(sub["owner_account_sid"], acme.sid.as_str());
-    let r = client
-        .get(account_url(&sub_sid))
-        .basic_auth(&sub_sid, Some(&sub_token))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(r.status(), 200);
-    let fetched: Value = r.json().await.expect("json");
+    let sub = crate::Creds {
+        sid: sub["sid"].as_str().expect("sid").to_string(),
+        token: sub["auth_token"]
+            .as_str()
+            .expect("token shown once")
+            .to_string(),
+    };
+    let as_sub = Api::new(&server, &sub);
+    let fetched = as_sub.get_json(&account_path(&sub.sid)).await;
+    assert_eq!(fetched["owner_account_sid"], acme.sid.as_str());
     assert_eq!(fetched["auth_token"], Value::Null, "only a hash is stored");
     // The parent sees the subaccount; the subaccount does not see the parent.
-    let r = client
-        .get(account_url(&sub_sid))
-        .basic_auth(&acme.sid, Some(&acme.token))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(r.status(), 200);
-    let r = client
-        .get(account_url(&acme.sid))
-        .basic_auth(&sub_sid, Some(&sub_token))
-        .send()
-        .await
-        .expect("sent");
-    assert_twilio_error(r, 404, 20404).await;
+    as_acme.get_json(&account_path(&sub.sid)).await;
+    assert_twilio_error(as_sub.get(&me_path).await, 404, 20404).await;
 
     // Read-your-writes: a rename is visible to the very next read.
     for i in 0..20 {
         let name = format!("Acme {i}");
-        let r = client
-            .post(account_url(&acme.sid))
-            .basic_auth(&acme.sid, Some(&acme.token))
-            .form(&[("FriendlyName", name.as_str())])
-            .send()
-            .await
-            .expect("sent");
-        assert_eq!(r.status(), 200);
-        let r = client
-            .get(account_url(&acme.sid))
-            .basic_auth(&acme.sid, Some(&acme.token))
-            .send()
-            .await
-            .expect("sent");
-        let v: Value = r.json().await.expect("json");
-        assert_eq!(v["friendly_name"], name.as_str());
+        assert_eq!(
+            as_acme
+                .post(&me_path, &[("FriendlyName", name.as_str())])
+                .await
+                .status(),
+            200
+        );
+        assert_eq!(
+            as_acme.get_json(&me_path).await["friendly_name"],
+            name.as_str()
+        );
     }
 
     // Bad parameters: Twilio's body, nothing changes.
-    let r = client
-        .post(account_url(&acme.sid))
-        .basic_auth(&acme.sid, Some(&acme.token))
-        .form(&[("FriendlyName", "x".repeat(65).as_str())])
-        .send()
-        .await
-        .expect("sent");
-    assert_twilio_error(r, 400, 20002).await;
-    let r = client
-        .post(account_url(&sub_sid))
-        .basic_auth(&acme.sid, Some(&acme.token))
-        .form(&[("Status", "dormant")])
-        .send()
-        .await
-        .expect("sent");
+    let long = "x".repeat(65);
+    assert_twilio_error(
+        as_acme
+            .post(&me_path, &[("FriendlyName", long.as_str())])
+            .await,
+        400,
+        20002,
+    )
+    .await;
+    let r = as_acme
+        .post(&account_path(&sub.sid), &[("Status", "dormant")])
+        .await;
     assert_twilio_error(r, 400, 20001).await;
-    let r = client
-        .post(account_url(&acme.sid))
-        .basic_auth(&acme.sid, Some(&acme.token))
-        .header("content-type", "application/json")
-        .body("{not json")
-        .send()
-        .await
-        .expect("sent");
+    let r = as_acme
+        .post_body(&me_path, "application/json", "{not json".into())
+        .await;
     assert_twilio_error(r, 400, 20001).await;
-    let r = client
-        .get(account_url(&acme.sid))
-        .basic_auth(&acme.sid, Some(&acme.token))
-        .send()
-        .await
-        .expect("sent");
-    let v: Value = r.json().await.expect("json");
-    assert_eq!(v["friendly_name"], "Acme 19");
+    assert_eq!(as_acme.get_json(&me_path).await["friendly_name"], "Acme 19");
 
-    // Suspending a subaccount locks it out (403) until it is active again.
-    let r = client
-        .post(account_url(&sub_sid))
-        .basic_auth(&acme.sid, Some(&acme.token))
-        .form(&[("Status", "suspended")])
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(r.status(), 200);
-    let r = client
-        .get(account_url(&sub_sid))
-        .basic_auth(&sub_sid, Some(&sub_token))
-        .send()
-        .await
-        .expect("sent");
-    assert_twilio_error(r, 403, 20005).await;
+    // Suspending a subaccount locks it out (403) at once.
+    assert_eq!(
+        as_acme
+            .post(&account_path(&sub.sid), &[("Status", "suspended")])
+            .await
+            .status(),
+        200
+    );
+    assert_twilio_error(as_sub.get(&account_path(&sub.sid)).await, 403, 20005).await;
 
-    drop(globex);
     assert!(server.terminate(), "SIGTERM gives a clean exit");
 }
 
@@ -242,33 +153,20 @@ async fn the_account_list_pages_with_next_page_uri_until_every_account_is_seen()
     let acme = create_account(dir.path(), "Acme");
     let other = create_account(dir.path(), "Other");
     let server = Server::start(dir.path());
-    let client = http();
+    let as_acme = Api::new(&server, &acme);
     let mut created = vec![acme.sid.clone()];
     for i in 0..6 {
-        let r = client
-            .post(server.url("/2010-04-01/Accounts.json"))
-            .basic_auth(&acme.sid, Some(&acme.token))
-            .header("content-type", "application/json")
-            .body(format!("{{\"FriendlyName\": \"sub {i}\"}}"))
-            .send()
-            .await
-            .expect("sent");
+        let body = format!("{{\"FriendlyName\": \"sub {i}\"}}");
+        let r = as_acme.post_body(ACCOUNTS, "application/json", body).await;
         assert_eq!(r.status(), 201);
         let v: Value = r.json().await.expect("json");
         created.push(v["sid"].as_str().expect("sid").to_string());
     }
     let mut seen = Vec::new();
-    let mut next = Some("/2010-04-01/Accounts.json?PageSize=4".to_string());
+    let mut next = Some(format!("{ACCOUNTS}?PageSize=4"));
     let mut pages = 0;
     while let Some(path) = next {
-        let r = client
-            .get(server.url(&path))
-            .basic_auth(&acme.sid, Some(&acme.token))
-            .send()
-            .await
-            .expect("sent");
-        assert_eq!(r.status(), 200);
-        let v: Value = r.json().await.expect("json");
+        let v = as_acme.get_json(&path).await;
         assert_eq!(v["page_size"], 4);
         for a in v["accounts"].as_array().expect("accounts") {
             seen.push(a["sid"].as_str().expect("sid").to_string());
@@ -284,36 +182,24 @@ async fn the_account_list_pages_with_next_page_uri_until_every_account_is_seen()
     );
     assert!(!seen.contains(&other.sid));
 
-    let r = client
-        .get(server.url("/2010-04-01/Accounts.json?FriendlyName=sub%203"))
-        .basic_auth(&acme.sid, Some(&acme.token))
-        .send()
-        .await
-        .expect("sent");
-    let v: Value = r.json().await.expect("json");
+    let v = as_acme
+        .get_json(&format!("{ACCOUNTS}?FriendlyName=sub%203"))
+        .await;
     assert_eq!(v["accounts"].as_array().map(Vec::len), Some(1));
 
-    let r = client
-        .get(server.url("/2010-04-01/Accounts.json?PageSize=0"))
-        .basic_auth(&acme.sid, Some(&acme.token))
-        .send()
-        .await
-        .expect("sent");
-    assert_twilio_error(r, 400, 20001).await;
-    let r = client
-        .get(server.url("/2010-04-01/Accounts.json?PageToken=bogus"))
-        .basic_auth(&acme.sid, Some(&acme.token))
-        .send()
-        .await
-        .expect("sent");
-    assert_twilio_error(r, 400, 20001).await;
-    let r = client
-        .get(server.url("/v1/Nothing/Here"))
-        .basic_auth(&acme.sid, Some(&acme.token))
-        .send()
-        .await
-        .expect("sent");
-    assert_twilio_error(r, 404, 20404).await;
+    assert_twilio_error(
+        as_acme.get(&format!("{ACCOUNTS}?PageSize=0")).await,
+        400,
+        20001,
+    )
+    .await;
+    assert_twilio_error(
+        as_acme.get(&format!("{ACCOUNTS}?PageToken=bogus")).await,
+        400,
+        20001,
+    )
+    .await;
+    assert_twilio_error(as_acme.get("/v1/Nothing/Here").await, 404, 20404).await;
 }
 
 #[tokio::test]
@@ -321,48 +207,21 @@ async fn health_and_metrics_report_the_log_and_the_projections() {
     let dir = DataDir::new("health");
     let acme = create_account(dir.path(), "Acme");
     let server = Server::start(dir.path());
-    let client = http();
-    let r = client
-        .post(server.url("/2010-04-01/Accounts.json"))
-        .basic_auth(&acme.sid, Some(&acme.token))
-        .send()
-        .await
-        .expect("sent");
-    assert_eq!(r.status(), 201);
-    let health: Value = client
-        .get(server.url("/healthz"))
-        .send()
-        .await
-        .expect("sent")
-        .json()
-        .await
-        .expect("json");
+    let as_acme = Api::new(&server, &acme);
+    assert_eq!(as_acme.post(ACCOUNTS, &[]).await.status(), 201);
+    let anonymous = Api::with_auth(&server, None);
+    let health = anonymous.get_json("/healthz").await;
     assert_eq!(health["status"], "ok");
     assert_eq!(health["log_head"]["0"], 2);
-    let metrics = client
-        .get(server.url("/metrics"))
-        .send()
-        .await
-        .expect("sent")
-        .text()
-        .await
-        .expect("text");
-    assert!(
-        metrics.contains("switchboard_log_appends_total 1"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("switchboard_log_commit_seconds_count 1"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("switchboard_projection_lag_events{projection=\"accounts\"}"),
-        "{metrics}"
-    );
-    assert!(
-        metrics.contains("switchboard_http_responses_total{method=\"POST\",status=\"201\"} 1"),
-        "{metrics}"
-    );
+    let metrics = anonymous.get("/metrics").await.text().await.expect("text");
+    for line in [
+        "switchboard_log_appends_total 1",
+        "switchboard_log_commit_seconds_count 1",
+        "switchboard_projection_lag_events{projection=\"accounts\"}",
+        "switchboard_http_responses_total{method=\"POST\",status=\"201\"} 1",
+    ] {
+        assert!(metrics.contains(line), "{line} missing from {metrics}");
+    }
 }
 
 #[tokio::test]
