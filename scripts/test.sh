@@ -2,10 +2,10 @@
 # The test command: installs and starts what the test suite needs (idempotently, skipping
 # what is already there), then runs every check and test. `.ci/run` calls exactly this.
 #
-# Today the suite needs only the Rust toolchain: the embedded log and read models are SQLite
-# files the tests create themselves. Services that later suites need (PostgreSQL, a
-# Kafka-protocol broker, SIPp, ...) are installed and started here, never by hand, and a
-# test that needs one fails rather than skips when it cannot start.
+# The embedded log and read models are SQLite files the tests create themselves. PostgreSQL
+# (Debian's package) is installed and started here; so will every later service (a
+# Kafka-protocol broker, SIPp, ...). Nothing is installed by hand, and a test that needs a
+# service fails rather than skips when it cannot reach it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,6 +21,39 @@ rustup component list --installed 2>/dev/null | grep -qE '^(rustfmt|clippy)' || 
     echo "installing rustfmt and clippy"
     rustup component add rustfmt clippy
 }
+
+# Root runs the installs directly (CI and these machines are root); anyone else via sudo.
+if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+as_postgres() { if [ "$(id -u)" = 0 ]; then su postgres -c "$1"; else sudo -u postgres sh -c "$1"; fi; }
+
+step "PostgreSQL (Debian's postgresql package; cluster started with pg_ctlcluster)"
+if ! ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1; then
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql
+fi
+pg_version=$(ls /usr/lib/postgresql | sort -n | tail -n 1)
+if ! pg_lsclusters -h | awk '{print $1, $2}' | grep -qx "$pg_version main"; then
+    $SUDO pg_createcluster "$pg_version" main
+fi
+if ! pg_lsclusters -h | awk -v v="$pg_version" '$1 == v && $2 == "main" {print $4}' | grep -q online; then
+    $SUDO pg_ctlcluster "$pg_version" main start
+fi
+pg_port=$(pg_lsclusters -h | awk -v v="$pg_version" '$1 == v && $2 == "main" {print $3}')
+for _ in $(seq 1 60); do
+    pg_isready -q -h 127.0.0.1 -p "$pg_port" && break
+    sleep 0.5
+done
+pg_isready -h 127.0.0.1 -p "$pg_port" || { echo "PostgreSQL did not start; see /var/log/postgresql/" >&2; exit 1; }
+as_postgres "psql -q -v ON_ERROR_STOP=1 -p $pg_port" <<'SQL'
+DO $$ BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'switchboard') THEN
+        CREATE ROLE switchboard LOGIN CREATEDB PASSWORD 'switchboard';
+    END IF;
+END $$;
+SQL
+# Tests create (and drop) a database of their own under this server.
+export SWITCHBOARD_TEST_POSTGRES="postgres://switchboard:switchboard@127.0.0.1:${pg_port}/postgres"
+echo "PostgreSQL $pg_version on port $pg_port: $SWITCHBOARD_TEST_POSTGRES"
 
 step "format (cargo fmt --check)"
 cargo fmt --all --check

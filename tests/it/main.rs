@@ -69,6 +69,61 @@ pub fn cli_output(dir: &Path, args: &[&str]) -> std::process::Output {
         .expect("run switchboard")
 }
 
+/// A database of its own on the test PostgreSQL server (`SWITCHBOARD_TEST_POSTGRES`, set by
+/// `scripts/test.sh`), dropped afterwards. A missing server fails the test: it never skips.
+pub struct PgDatabase {
+    pub url: String,
+    admin: String,
+    name: String,
+}
+
+impl PgDatabase {
+    pub async fn new() -> PgDatabase {
+        use sqlx::Connection;
+        let admin = std::env::var("SWITCHBOARD_TEST_POSTGRES").expect(
+            "SWITCHBOARD_TEST_POSTGRES is not set: run ./scripts/test.sh, which installs and starts PostgreSQL",
+        );
+        let name = format!("sb_test_{}", uuid::Uuid::now_v7().simple());
+        let mut conn = sqlx::PgConnection::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("cannot reach the test PostgreSQL at {admin}: {e}"));
+        sqlx::query(&format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .await
+            .expect("create database");
+        let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin);
+        PgDatabase {
+            url: format!("{base}/{name}"),
+            admin,
+            name,
+        }
+    }
+}
+
+impl Drop for PgDatabase {
+    fn drop(&mut self) {
+        let (admin, name) = (self.admin.clone(), self.name.clone());
+        // Drop runs outside any runtime: use one of its own on a plain thread.
+        let _ = std::thread::spawn(move || {
+            use sqlx::Connection;
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async move {
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .map_err(std::io::Error::other)?;
+                sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .execute(&mut conn)
+                    .await
+                    .map_err(std::io::Error::other)?;
+                Ok::<(), std::io::Error>(())
+            })
+        })
+        .join();
+    }
+}
+
 /// An account made with `switchboard accounts create`.
 #[derive(Clone, Debug)]
 pub struct Creds {

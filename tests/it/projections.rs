@@ -1,7 +1,7 @@
 //! Projections over a real SQLite store: checkpoints make effects exactly once, and a version
 //! bump rebuilds the read model from the log to the same digest.
 
-use crate::DataDir;
+use crate::{DataDir, PgDatabase};
 use async_trait::async_trait;
 use std::sync::Arc;
 use switchboard::commands::{new_auth_token, new_sid, Commands};
@@ -77,13 +77,7 @@ async fn catch_up(projector: &Projector, log: &Arc<dyn EventLog>) {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_version_bump_rebuilds_from_the_log_to_the_same_read_model() {
-    let dir = DataDir::new("bump");
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("p.sqlite").display()
-    );
+async fn a_version_bump_rebuilds_from_the_log_to_the_same_read_model(url: String) {
     let log: Arc<dyn EventLog> = Arc::new(MemoryLog::default());
     history(log.clone()).await;
     let metrics = Arc::new(Metrics::default());
@@ -124,13 +118,7 @@ async fn a_version_bump_rebuilds_from_the_log_to_the_same_read_model() {
     assert_eq!(store.digest(&Bumped(2)).await.expect("digest"), before);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn redelivered_events_at_or_below_the_checkpoint_change_nothing() {
-    let dir = DataDir::new("redeliver");
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("p.sqlite").display()
-    );
+async fn redelivered_events_at_or_below_the_checkpoint_change_nothing(url: String) {
     let log: Arc<dyn EventLog> = Arc::new(MemoryLog::default());
     history(log.clone()).await;
     let store = ProjectionStore::connect(&url).await.expect("store");
@@ -160,4 +148,35 @@ async fn redelivered_events_at_or_below_the_checkpoint_change_nothing() {
         .expect("applied");
     assert_eq!((again, skipped), (checkpoint, 0));
     assert_eq!(store.digest(&Accounts).await.expect("digest"), once);
+}
+
+fn sqlite_url(dir: &DataDir) -> String {
+    format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("p.sqlite").display()
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_a_version_bump_rebuilds_from_the_log_to_the_same_read_model() {
+    let dir = DataDir::new("bump");
+    a_version_bump_rebuilds_from_the_log_to_the_same_read_model(sqlite_url(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_redelivered_events_at_or_below_the_checkpoint_change_nothing() {
+    let dir = DataDir::new("redeliver");
+    redelivered_events_at_or_below_the_checkpoint_change_nothing(sqlite_url(&dir)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_version_bump_rebuilds_from_the_log_to_the_same_read_model() {
+    let db = PgDatabase::new().await;
+    a_version_bump_rebuilds_from_the_log_to_the_same_read_model(db.url.clone()).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_redelivered_events_at_or_below_the_checkpoint_change_nothing() {
+    let db = PgDatabase::new().await;
+    redelivered_events_at_or_below_the_checkpoint_change_nothing(db.url.clone()).await;
 }

@@ -4,14 +4,14 @@
 -- code rebuilds the projection from the log at start.
 CREATE TABLE projection_versions (
     projection TEXT    PRIMARY KEY,
-    version    INTEGER NOT NULL
+    version    BIGINT  NOT NULL
 );
 
 -- How far each projection has applied the log, per partition. Written in the same
 -- transaction as the read-model change, so a restart never applies an event twice.
 CREATE TABLE projection_checkpoints (
     projection TEXT    NOT NULL,
-    partition  INTEGER NOT NULL,
+    partition  BIGINT  NOT NULL,
     log_offset BIGINT  NOT NULL,
     PRIMARY KEY (projection, partition)
 );
@@ -20,7 +20,7 @@ CREATE TABLE projection_checkpoints (
 -- stepped over, so one bad record never stops the read models.
 CREATE TABLE projection_skipped (
     projection TEXT    NOT NULL,
-    partition  INTEGER NOT NULL,
+    partition  BIGINT  NOT NULL,
     log_offset BIGINT  NOT NULL,
     stream     TEXT,
     reason     TEXT    NOT NULL,
