@@ -155,7 +155,7 @@ struct Commits {
     events: std::sync::atomic::AtomicU64,
 }
 
-impl crate::log::sqlite::WriterObserver for Commits {
+impl crate::log::writer::WriterObserver for Commits {
     fn committed(&self, _: usize, events: usize, _: Duration) {
         use std::sync::atomic::Ordering::Relaxed;
         self.commits.fetch_add(1, Relaxed);

@@ -1,7 +1,7 @@
 //! Prometheus metrics, served at `GET /metrics`: log appends, batch sizes and commit latency
 //! (group commit at work), projection lag and skipped records, HTTP requests.
 
-use crate::log::sqlite::WriterObserver;
+use crate::log::writer::WriterObserver;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;

@@ -10,8 +10,10 @@
 //! group commit through one writer task).
 
 pub mod memory;
+mod reader;
 pub mod record;
 pub mod sqlite;
+pub mod writer;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;

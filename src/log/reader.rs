@@ -1,0 +1,140 @@
+//! Reading the SQL logs, shared by SQLite and PostgreSQL: turning rows into events (or into
+//! reports of damage), the stream-name cache, and subscriptions that keep reading ahead.
+
+use super::writer::Names;
+use super::{record, Checkpoint, Damaged, LogItem, ReadError};
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use sqlx::{ColumnIndex, Decode, Row, Type};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard_events::{Position, RecordedEvent};
+use tokio::sync::{mpsc, watch};
+
+/// The columns every read selects, in this order.
+pub(crate) const SELECT_EVENTS: &str = "SELECT position, stream_id, seq, header, data FROM events";
+
+/// A backend's range read.
+#[async_trait]
+pub(crate) trait RangeReader: Clone + Send + Sync + 'static {
+    /// The events at positions in `(after, upto]`.
+    async fn read_range(&self, after: u64, upto: u64) -> Result<Vec<LogItem>, ReadError>;
+}
+
+pub(crate) fn unavailable(e: sqlx::Error) -> ReadError {
+    ReadError::Unavailable(e.to_string())
+}
+
+/// Turns a row (`SELECT_EVENTS` columns) into an event, or into a report of why it cannot be
+/// one. Never panics: a row with a wrong type or a damaged header is a [`Damaged`] item.
+pub(crate) fn decode_row<'r, R>(row: &'r R, names: &HashMap<i64, Arc<str>>) -> LogItem
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    &'r [u8]: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+{
+    let position = Position::embedded(row.try_get::<i64, _>(0).unwrap_or(0).max(0) as u64);
+    let stream = row
+        .try_get::<i64, _>(1)
+        .ok()
+        .and_then(|id| names.get(&id))
+        .map(|n| n.to_string());
+    let decode = || -> Result<RecordedEvent, String> {
+        let seq: i64 = row.try_get(2).map_err(|e| e.to_string())?;
+        let header: &[u8] = row.try_get(3).map_err(|e| format!("header: {e}"))?;
+        let data: String = row.try_get(4).map_err(|e| format!("data: {e}"))?;
+        Ok(RecordedEvent {
+            position,
+            stream: stream.clone().ok_or("stream id has no name")?,
+            seq: u64::try_from(seq).map_err(|_| format!("negative seq {seq}"))?,
+            event: record::decode(header, data)?,
+        })
+    };
+    decode().map_err(|reason| Damaged {
+        position,
+        stream: stream.clone(),
+        reason,
+    })
+}
+
+/// Whether every stream id in `ids` has a name in the cache.
+pub(crate) fn all_named(names: &Names, ids: impl IntoIterator<Item = i64>) -> bool {
+    names
+        .read()
+        .map(|n| ids.into_iter().all(|id| n.contains_key(&id)))
+        .unwrap_or(false)
+}
+
+/// Adds loaded `(id, name)` pairs to the cache.
+pub(crate) fn remember(names: &Names, rows: Vec<(i64, String)>) -> Result<(), ReadError> {
+    let mut names = names
+        .write()
+        .map_err(|_| ReadError::Unavailable("stream name cache poisoned".into()))?;
+    for (id, name) in rows {
+        names.entry(id).or_insert_with(|| Arc::from(name));
+    }
+    Ok(())
+}
+
+/// Every event after `from`, then live. A reader task keeps up to two batches in flight
+/// (ranges of positions, which the single writer assigns densely), so fetching, decoding and
+/// the subscriber's own work overlap on the machine's cores.
+pub(crate) fn subscribe<R: RangeReader>(
+    reader: R,
+    mut head: watch::Receiver<u64>,
+    from: Checkpoint,
+    batch: u64,
+    poll: Duration,
+) -> BoxStream<'static, Result<Vec<LogItem>, ReadError>> {
+    let (tx, rx) = mpsc::channel(2);
+    let mut offset = from.get(&0).copied().unwrap_or(0);
+    let batch = batch.max(1);
+    tokio::spawn(async move {
+        loop {
+            let committed = *head.borrow_and_update();
+            if committed <= offset {
+                // Caught up: wait for the writer's next commit (polling, for commits by
+                // another process or once the writer has stopped), or for the subscriber to
+                // go away.
+                tokio::select! {
+                    _ = tx.closed() => return,
+                    changed = head.changed() => if changed.is_err() {
+                        tokio::time::sleep(poll).await;
+                    },
+                    _ = tokio::time::sleep(poll) => {}
+                }
+                continue;
+            }
+            let first = (offset, (offset + batch).min(committed));
+            let second = (first.1, (first.1 + batch).min(committed));
+            let (a, b) = tokio::join!(reader.read_range(first.0, first.1), async {
+                if second.1 > second.0 {
+                    reader.read_range(second.0, second.1).await
+                } else {
+                    Ok(Vec::new())
+                }
+            });
+            for result in [a, b] {
+                match result {
+                    Err(e) => {
+                        let _ = tx.send(Err(e)).await;
+                        return;
+                    }
+                    Ok(items) if !items.is_empty() => {
+                        if tx.send(Ok(items)).await.is_err() {
+                            return;
+                        }
+                    }
+                    Ok(_) => {}
+                }
+            }
+            offset = second.1.max(first.1);
+        }
+    });
+    Box::pin(futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    }))
+}
