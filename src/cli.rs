@@ -4,7 +4,6 @@
 use crate::commands::{new_auth_token, new_sid, Commands};
 use crate::config::{AccountsCommand, ProjectionsCommand};
 use crate::http::accounts::account_json;
-use crate::log::EventLog;
 use crate::projector::Projector;
 use crate::server::{open, Opened};
 use anyhow::Context;
@@ -27,7 +26,7 @@ pub async fn accounts(cmd: AccountsCommand) -> anyhow::Result<()> {
             let opened = open(&store).await?;
             let sid = new_sid(SidPrefix::Account);
             let (token, hash) = new_auth_token();
-            let commands = Commands::new(Arc::new(opened.log.clone()), "local".into());
+            let commands = Commands::new(opened.log.clone(), "local".into());
             let meta = commands.metadata(sid.clone(), Uuid::now_v7());
             let command = CreateAccount {
                 sid: sid.clone(),

@@ -41,10 +41,12 @@ pub struct StoreArgs {
         default_value = "./switchboard-data"
     )]
     pub data_dir: PathBuf,
-    /// The event log: `sqlite://PATH`. Default: `log.sqlite` in the data dir.
+    /// The event log: `sqlite://PATH` or `postgres://USER:PASSWORD@HOST:PORT/DB`.
+    /// Default: `log.sqlite` in the data dir.
     #[arg(long = "log", env = "SWITCHBOARD_LOG")]
     pub log_url: Option<String>,
-    /// The read-model store: `sqlite://PATH`. Default: `projections.sqlite` in the data dir.
+    /// The read-model store: `sqlite://PATH` or `postgres://…`. Default: `projections.sqlite`
+    /// in the data dir.
     #[arg(long = "db", env = "SWITCHBOARD_DB")]
     pub db_url: Option<String>,
     /// `full`: fsync every commit before acknowledging (survives power loss). `normal`:
@@ -59,16 +61,19 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    /// The log's file path (only SQLite logs exist so far).
-    pub fn log_path(&self) -> anyhow::Result<PathBuf> {
+    /// Which log backend the flags name.
+    pub fn log_backend(&self) -> anyhow::Result<LogBackend> {
         match &self.log_url {
-            None => Ok(self.data_dir.join("log.sqlite")),
-            Some(url) => match url.strip_prefix("sqlite://") {
-                Some(path) if !path.is_empty() => Ok(PathBuf::from(path)),
-                _ => anyhow::bail!(
-                    "unsupported --log {url:?}: this build's log backend is sqlite://PATH"
-                ),
-            },
+            None => Ok(LogBackend::Sqlite(self.data_dir.join("log.sqlite"))),
+            Some(url) => {
+                if let Some(path) = url.strip_prefix("sqlite://").filter(|p| !p.is_empty()) {
+                    Ok(LogBackend::Sqlite(PathBuf::from(path)))
+                } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+                    Ok(LogBackend::Postgres(url.clone()))
+                } else {
+                    anyhow::bail!("unsupported --log {url:?}: use sqlite://PATH or postgres://…")
+                }
+            }
         }
     }
 
@@ -83,6 +88,15 @@ impl StoreArgs {
             ),
         })
     }
+}
+
+/// A log backend and where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogBackend {
+    /// The embedded log, a SQLite file.
+    Sqlite(PathBuf),
+    /// A PostgreSQL database URL.
+    Postgres(String),
 }
 
 /// `switchboard serve`

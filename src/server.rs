@@ -3,8 +3,9 @@
 //! in-flight requests finish, stop the projector, then let the log writer commit and answer
 //! everything queued before it closes.
 
-use crate::config::{ServeArgs, StoreArgs};
+use crate::config::{LogBackend, ServeArgs, StoreArgs};
 use crate::http::{app, AppState, HttpConfig};
+use crate::log::postgres::{PostgresLog, PostgresLogOptions};
 use crate::log::sqlite::{SqliteLog, SqliteLogOptions};
 use crate::log::EventLog;
 use crate::metrics::Metrics;
@@ -20,8 +21,8 @@ use tracing::info;
 
 /// The log, the store and the projector, opened together.
 pub struct Opened {
-    /// The log (kept concrete for an orderly shutdown).
-    pub log: SqliteLog,
+    /// The log.
+    pub log: Arc<dyn EventLog>,
     /// The read-model store.
     pub store: ProjectionStore,
     /// The projector over them.
@@ -33,21 +34,31 @@ pub struct Opened {
 /// Opens what `store` names; projections whose version changed are reset for a rebuild.
 pub async fn open(store: &StoreArgs) -> anyhow::Result<Opened> {
     let metrics = Arc::new(Metrics::default());
-    let path = store.log_path()?;
-    let options = SqliteLogOptions {
-        durability: store.durability,
-        ..SqliteLogOptions::default()
+    let log: Arc<dyn EventLog> = match store.log_backend()? {
+        LogBackend::Sqlite(path) => {
+            let options = SqliteLogOptions {
+                durability: store.durability,
+                ..SqliteLogOptions::default()
+            };
+            Arc::new(
+                SqliteLog::open(&path, options, metrics.clone())
+                    .await
+                    .with_context(|| format!("cannot open the log at {}", path.display()))?,
+            )
+        }
+        LogBackend::Postgres(url) => Arc::new(
+            PostgresLog::open(&url, PostgresLogOptions::default(), metrics.clone())
+                .await
+                .context("cannot open the PostgreSQL log")?,
+        ),
     };
-    let log = SqliteLog::open(&path, options, metrics.clone())
-        .await
-        .with_context(|| format!("cannot open the log at {}", path.display()))?;
     let url = store.db_url()?;
     let db = ProjectionStore::connect(&url)
         .await
         .with_context(|| format!("cannot open the read-model store {url}"))?;
-    let shared: Arc<dyn EventLog> = Arc::new(log.clone());
-    let projector =
-        Arc::new(Projector::new(shared, db.clone(), metrics.clone(), all_projections()).await?);
+    let projector = Arc::new(
+        Projector::new(log.clone(), db.clone(), metrics.clone(), all_projections()).await?,
+    );
     Ok(Opened {
         log,
         store: db,
@@ -118,7 +129,7 @@ pub async fn run(
         .trim_end_matches('/')
         .to_string();
     let state = AppState::new(
-        crate::commands::Commands::new(Arc::new(opened.log.clone()), args.region.clone()),
+        crate::commands::Commands::new(opened.log.clone(), args.region.clone()),
         opened.projector.clone(),
         opened.metrics.clone(),
         HttpConfig {

@@ -6,10 +6,12 @@
 //! are per partition ([`Position`]): the embedded log has one partition, the Kafka log (a later
 //! backend) one per topic partition, so callers never rely on one global order.
 //!
-//! Backends: [`memory::MemoryLog`] for tests, [`sqlite::SqliteLog`] (the embedded default,
-//! group commit through one writer task).
+//! Backends: [`memory::MemoryLog`] for tests, [`sqlite::SqliteLog`] (the embedded default)
+//! and [`postgres::PostgresLog`], both with group commit through one writer task
+//! ([`writer`]).
 
 pub mod memory;
+pub mod postgres;
 mod reader;
 pub mod record;
 pub mod sqlite;
@@ -99,4 +101,8 @@ pub trait EventLog: Send + Sync + 'static {
 
     /// The last committed position in each partition.
     async fn heads(&self) -> Result<Checkpoint, ReadError>;
+
+    /// Stops accepting appends, answers every append already queued, and releases what the
+    /// backend holds. Appends afterwards fail with `Unavailable`.
+    async fn shutdown(&self) {}
 }

@@ -153,13 +153,6 @@ impl SqliteLog {
         })
     }
 
-    /// Stops accepting appends, commits and answers every append already queued, and waits
-    /// for the writer to finish. Appends after this fail with `Unavailable`.
-    pub async fn shutdown(&self) {
-        self.writer.shutdown().await;
-        self.readers.close().await;
-    }
-
     /// Decodes rows, loading any stream names not yet known.
     async fn decode_rows(&self, rows: &[SqliteRow]) -> Result<Vec<LogItem>, ReadError> {
         let names = self.writer.names();
@@ -241,6 +234,11 @@ impl EventLog for SqliteLog {
 
     async fn heads(&self) -> Result<Checkpoint, ReadError> {
         Ok(Checkpoint::from([(0, *self.writer.head().borrow())]))
+    }
+
+    async fn shutdown(&self) {
+        self.writer.shutdown().await;
+        self.readers.close().await;
     }
 }
 

@@ -3,15 +3,15 @@
 //! acknowledged (201) must be there, and the read models the projector caught up to must
 //! equal, by digest, a rebuild of them from the whole log.
 
-use crate::{cli, create_account, http, DataDir, Server};
+use crate::{cli_env, create_account_env, http, DataDir, Env, PgDatabase, Server};
 use serde_json::Value;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-async fn acknowledged_appends_survive_kill_9(durability: &str) {
+async fn acknowledged_appends_survive_kill_9(durability: &str, env: Env<'_>) {
     let dir = DataDir::new(&format!("crash-{durability}"));
-    let acme = create_account(dir.path(), "Acme");
-    let server = Server::start_with(dir.path(), &["--durability", durability]);
+    let acme = create_account_env(dir.path(), env, "Acme");
+    let server = Server::start_env(dir.path(), env, &["--durability", durability]);
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
     let stop_at = Instant::now() + Duration::from_secs(3);
     let tasks: Vec<_> = (0..32)
@@ -56,7 +56,7 @@ async fn acknowledged_appends_survive_kill_9(durability: &str) {
         acked.len()
     );
 
-    let server = Server::start(dir.path());
+    let server = Server::start_env(dir.path(), env, &[]);
     let client = http();
     for sid in &acked {
         let r = client
@@ -73,14 +73,14 @@ async fn acknowledged_appends_survive_kill_9(durability: &str) {
     }
     assert!(server.terminate());
 
-    let listed = cli(dir.path(), &["accounts", "list"]);
+    let listed = cli_env(dir.path(), env, &["accounts", "list"]);
     assert!(
         listed.lines().count() > acked.len(),
         "every acknowledged account is listed"
     );
-    let caught_up = cli(dir.path(), &["projections", "digest"]);
-    cli(dir.path(), &["projections", "rebuild"]);
-    let rebuilt = cli(dir.path(), &["projections", "digest"]);
+    let caught_up = cli_env(dir.path(), env, &["projections", "digest"]);
+    cli_env(dir.path(), env, &["projections", "rebuild"]);
+    let rebuilt = cli_env(dir.path(), env, &["projections", "digest"]);
     let caught_up: Value = serde_json::from_str(caught_up.trim()).expect("json");
     let rebuilt: Value = serde_json::from_str(rebuilt.trim()).expect("json");
     assert!(caught_up["accounts"]
@@ -94,10 +94,21 @@ async fn acknowledged_appends_survive_kill_9(durability: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_appends_survive_kill_9_at_durability_full() {
-    acknowledged_appends_survive_kill_9("full").await;
+    acknowledged_appends_survive_kill_9("full", &[]).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn acknowledged_appends_survive_kill_9_at_durability_normal() {
-    acknowledged_appends_survive_kill_9("normal").await;
+    acknowledged_appends_survive_kill_9("normal", &[]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_appends_survive_kill_9_on_postgresql() {
+    let log = PgDatabase::new().await;
+    let db = PgDatabase::new().await;
+    let env = [
+        ("SWITCHBOARD_LOG", log.url.as_str()),
+        ("SWITCHBOARD_DB", db.url.as_str()),
+    ];
+    acknowledged_appends_survive_kill_9("full", &env).await;
 }

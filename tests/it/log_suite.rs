@@ -5,13 +5,14 @@ use futures::StreamExt;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard::log::memory::MemoryLog;
+use switchboard::log::postgres::{PostgresLog, PostgresLogOptions};
 use switchboard::log::sqlite::{Durability, SqliteLog, SqliteLogOptions};
 use switchboard::log::{AppendError, Checkpoint, EventLog, LogItem};
 use switchboard_events::account::AccountUpdated;
 use switchboard_events::{Conflict, Event, ExpectedVersion, Metadata, NewEvent, Sid, SidPrefix};
 use uuid::Uuid;
 
-use crate::DataDir;
+use crate::{DataDir, PgDatabase};
 
 fn event(stream: &Sid, n: u32) -> NewEvent {
     let meta = Metadata {
@@ -223,43 +224,54 @@ macro_rules! suite {
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn appends_are_read_back_in_order_with_their_envelopes() {
-                let (log, _dir) = $open.await;
+                let (log, _guard) = $open.await;
                 super::appends_are_read_back_in_order_with_their_envelopes(log).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn concurrent_appends_with_the_same_expectation_let_exactly_one_through() {
-                let (log, _dir) = $open.await;
+                let (log, _guard) = $open.await;
                 super::concurrent_appends_with_the_same_expectation_let_exactly_one_through(log)
                     .await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn expectations_about_missing_and_existing_streams_are_enforced() {
-                let (log, _dir) = $open.await;
+                let (log, _guard) = $open.await;
                 super::expectations_about_missing_and_existing_streams_are_enforced(log).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_long_stream_reads_back_whole_across_seq_blocks() {
-                let (log, _dir) = $open.await;
+                let (log, _guard) = $open.await;
                 super::a_long_stream_reads_back_whole_across_seq_blocks(log).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_subscription_starts_after_its_checkpoint_and_then_follows_live() {
-                let (log, _dir) = $open.await;
+                let (log, _guard) = $open.await;
                 super::a_subscription_starts_after_its_checkpoint_and_then_follows_live(log).await;
             }
         }
     };
 }
 
-async fn open_memory() -> (Arc<dyn EventLog>, Option<DataDir>) {
-    (Arc::new(MemoryLog::default()), None)
+/// Whatever must live as long as the log (a temporary directory, a database).
+type Guard = Box<dyn std::any::Any + Send>;
+
+async fn open_memory() -> (Arc<dyn EventLog>, Guard) {
+    (Arc::new(MemoryLog::default()), Box::new(()))
 }
 
-async fn open_sqlite(durability: Durability) -> (Arc<dyn EventLog>, Option<DataDir>) {
+async fn open_postgres() -> (Arc<dyn EventLog>, Guard) {
+    let db = PgDatabase::new().await;
+    let log = PostgresLog::open(&db.url, PostgresLogOptions::default(), Arc::new(()))
+        .await
+        .expect("open");
+    (Arc::new(log), Box::new(db))
+}
+
+async fn open_sqlite(durability: Durability) -> (Arc<dyn EventLog>, Guard) {
     let dir = DataDir::new("log");
     let log = SqliteLog::open(
         &dir.path().join("log.sqlite"),
@@ -271,12 +283,49 @@ async fn open_sqlite(durability: Durability) -> (Arc<dyn EventLog>, Option<DataD
     )
     .await
     .expect("open");
-    (Arc::new(log), Some(dir))
+    (Arc::new(log), Box::new(dir))
 }
 
 suite!(memory, open_memory());
 suite!(sqlite_full, open_sqlite(Durability::Full));
 suite!(sqlite_normal, open_sqlite(Durability::Normal));
+suite!(postgres, open_postgres());
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_a_second_writer_is_refused_until_the_first_lets_go() {
+    let db = PgDatabase::new().await;
+    let first = PostgresLog::open(&db.url, PostgresLogOptions::default(), Arc::new(()))
+        .await
+        .expect("open");
+    let s = stream();
+    first
+        .append(s.as_str(), ExpectedVersion::NoStream, vec![event(&s, 1)])
+        .await
+        .expect("appended");
+    let second = PostgresLog::open(&db.url, PostgresLogOptions::default(), Arc::new(())).await;
+    let err = second.err().expect("second writer refused").to_string();
+    assert!(err.contains("another switchboard writer"), "{err}");
+    first.shutdown().await;
+    drop(first);
+    // The lock goes with the first writer's connection; a new writer picks up the heads.
+    let mut reopened = None;
+    for _ in 0..50 {
+        if let Ok(log) =
+            PostgresLog::open(&db.url, PostgresLogOptions::default(), Arc::new(())).await
+        {
+            reopened = Some(log);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let log = reopened.expect("a writer can take over once the first has gone");
+    assert!(matches!(
+        log.append(s.as_str(), ExpectedVersion::NoStream, vec![event(&s, 2)])
+            .await,
+        Err(AppendError::Conflict(Conflict { actual: 1, .. }))
+    ));
+    log.shutdown().await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_acknowledged_appends_survive_a_reopen_and_heads_are_reloaded() {

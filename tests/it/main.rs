@@ -46,9 +46,18 @@ impl Drop for DataDir {
     }
 }
 
+/// Environment for the binary: which log and store (`SWITCHBOARD_LOG`, `SWITCHBOARD_DB`);
+/// empty for the embedded defaults.
+pub type Env<'a> = &'a [(&'a str, &'a str)];
+
 /// Runs a CLI subcommand on `dir`, returning its stdout (panics with stderr on failure).
 pub fn cli(dir: &Path, args: &[&str]) -> String {
-    let out = cli_output(dir, args);
+    cli_env(dir, &[], args)
+}
+
+/// [`cli`] with an environment.
+pub fn cli_env(dir: &Path, env: Env, args: &[&str]) -> String {
+    let out = cli_output_env(dir, env, args);
     assert!(
         out.status.success(),
         "switchboard {args:?} failed: {}",
@@ -59,12 +68,18 @@ pub fn cli(dir: &Path, args: &[&str]) -> String {
 
 /// Runs a CLI subcommand on `dir` and returns everything it did.
 pub fn cli_output(dir: &Path, args: &[&str]) -> std::process::Output {
+    cli_output_env(dir, &[], args)
+}
+
+/// [`cli_output`] with an environment.
+pub fn cli_output_env(dir: &Path, env: Env, args: &[&str]) -> std::process::Output {
     let mut all: Vec<&str> = args.to_vec();
     let dir_str = dir.to_str().expect("utf-8 path");
     all.extend(["--data-dir", dir_str]);
     Command::new(bin())
         .args(&all)
         .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
         .output()
         .expect("run switchboard")
 }
@@ -132,7 +147,12 @@ pub struct Creds {
 }
 
 pub fn create_account(dir: &Path, name: &str) -> Creds {
-    let out = cli(dir, &["accounts", "create", "--friendly-name", name]);
+    create_account_env(dir, &[], name)
+}
+
+/// [`create_account`] with an environment.
+pub fn create_account_env(dir: &Path, env: Env, name: &str) -> Creds {
+    let out = cli_env(dir, env, &["accounts", "create", "--friendly-name", name]);
     let v: Value = serde_json::from_str(out.trim()).expect("one JSON object");
     Creds {
         sid: v["sid"].as_str().expect("sid").to_string(),
@@ -152,11 +172,16 @@ impl Server {
     }
 
     pub fn start_with(dir: &Path, extra: &[&str]) -> Server {
+        Self::start_env(dir, &[], extra)
+    }
+
+    pub fn start_env(dir: &Path, env: Env, extra: &[&str]) -> Server {
         let mut child = Command::new(bin())
             .args(["serve", "--http-addr", "127.0.0.1:0", "--data-dir"])
             .arg(dir)
             .args(extra)
             .env("RUST_LOG", "warn")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()

@@ -1,0 +1,253 @@
+//! The event log on PostgreSQL, for deployments past one machine: the same single writer
+//! with group commit as the embedded log ([`super::writer`]), on a PostgreSQL server.
+//!
+//! One writer per log: the writer's connection holds a session advisory lock for as long as
+//! it lives, and a second writer is refused at open. Because that one writer assigns
+//! positions densely in commit order, readers never meet the commit-order gap of a shared
+//! sequence (EVENTLOG-NOTES 2.5). If the writer's connection is lost, so is its lock: its
+//! appends then fail (503 at the API) until the process is restarted and takes the lock
+//! again; it never writes without it.
+//!
+//! Rows go in with one `INSERT … SELECT FROM UNNEST(…)` per table per commit: five array
+//! parameters whatever the batch size.
+
+use super::reader::{self, unavailable, RangeReader, SELECT_EVENTS};
+use super::writer::{RowRef, Storage, StreamHead, WriterHandle, WriterObserver};
+use super::{AppendError, Appended, Checkpoint, EventLog, LogItem, ReadError};
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::{Connection, Row};
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard_events::{ExpectedVersion, NewEvent, RecordedEvent};
+use tracing::instrument;
+
+/// The advisory lock key that makes a process the log's writer ("SWBDLOG" in ASCII).
+const WRITER_LOCK: i64 = 0x0053_5742_444C_4F47;
+
+/// Tuning for the PostgreSQL log.
+#[derive(Debug, Clone)]
+pub struct PostgresLogOptions {
+    /// Most events written in one transaction.
+    pub max_batch_events: usize,
+    /// Appends waiting for the writer before appenders are made to wait.
+    pub queue_depth: usize,
+    /// Reader connections.
+    pub readers: u32,
+    /// Events per subscription batch.
+    pub read_batch: u32,
+}
+
+impl Default for PostgresLogOptions {
+    fn default() -> Self {
+        PostgresLogOptions {
+            max_batch_events: 8192,
+            queue_depth: 16384,
+            readers: 4,
+            read_batch: 8192,
+        }
+    }
+}
+
+/// See the module doc.
+#[derive(Clone)]
+pub struct PostgresLog {
+    writer: WriterHandle,
+    readers: PgPool,
+    read_batch: u32,
+}
+
+impl PostgresLog {
+    /// Connects, migrates, takes the writer lock (or fails: another writer runs) and starts
+    /// the writer task.
+    #[instrument(skip(url, options, observer))]
+    pub async fn open(
+        url: &str,
+        options: PostgresLogOptions,
+        observer: Arc<dyn WriterObserver>,
+    ) -> anyhow::Result<PostgresLog> {
+        let mut conn = PgConnection::connect(url).await?;
+        sqlx::migrate!("./migrations/postgres/log")
+            .run(&mut conn)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot migrate the PostgreSQL log: {e}"))?;
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(WRITER_LOCK)
+            .fetch_one(&mut conn)
+            .await?;
+        if !locked {
+            anyhow::bail!(
+                "the PostgreSQL log is in use by another switchboard writer (advisory lock {WRITER_LOCK:#x} is held); stop it first"
+            );
+        }
+        let readers = PgPoolOptions::new()
+            .max_connections(options.readers.max(1))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        let writer = WriterHandle::start(
+            PgStorage { conn },
+            observer,
+            options.max_batch_events,
+            options.queue_depth,
+        )
+        .await?;
+        Ok(PostgresLog {
+            writer,
+            readers,
+            read_batch: options.read_batch.max(1),
+        })
+    }
+
+    /// Decodes rows, loading any stream names not yet known.
+    async fn decode_rows(&self, rows: &[PgRow]) -> Result<Vec<LogItem>, ReadError> {
+        let names = self.writer.names();
+        if !reader::all_named(
+            names,
+            rows.iter().filter_map(|r| r.try_get::<i64, _>(1).ok()),
+        ) {
+            let loaded: Vec<(i64, String)> = sqlx::query_as("SELECT id, name FROM streams")
+                .fetch_all(&self.readers)
+                .await
+                .map_err(unavailable)?;
+            reader::remember(names, loaded)?;
+        }
+        let names = names
+            .read()
+            .map_err(|_| ReadError::Unavailable("stream name cache poisoned".into()))?;
+        Ok(rows.iter().map(|r| reader::decode_row(r, &names)).collect())
+    }
+}
+
+#[async_trait]
+impl RangeReader for PostgresLog {
+    async fn read_range(&self, after: u64, upto: u64) -> Result<Vec<LogItem>, ReadError> {
+        let sql =
+            format!("{SELECT_EVENTS} WHERE position > $1 AND position <= $2 ORDER BY position");
+        let rows = sqlx::query(&sql)
+            .bind(after as i64)
+            .bind(upto as i64)
+            .fetch_all(&self.readers)
+            .await
+            .map_err(unavailable)?;
+        self.decode_rows(&rows).await
+    }
+}
+
+#[async_trait]
+impl EventLog for PostgresLog {
+    async fn append(
+        &self,
+        stream: &str,
+        expected: ExpectedVersion,
+        events: Vec<NewEvent>,
+    ) -> Result<Appended, AppendError> {
+        self.writer.append(stream, expected, events).await
+    }
+
+    async fn read_stream(&self, stream: &str) -> Result<Vec<RecordedEvent>, ReadError> {
+        let sql = format!(
+            "{SELECT_EVENTS} WHERE stream_id = (SELECT id FROM streams WHERE name = $1) ORDER BY seq"
+        );
+        let rows = sqlx::query(&sql)
+            .bind(stream)
+            .fetch_all(&self.readers)
+            .await
+            .map_err(unavailable)?;
+        self.decode_rows(&rows)
+            .await?
+            .into_iter()
+            .map(|item| item.map_err(ReadError::Damaged))
+            .collect()
+    }
+
+    fn subscribe(&self, from: Checkpoint) -> BoxStream<'static, Result<Vec<LogItem>, ReadError>> {
+        reader::subscribe(
+            self.clone(),
+            self.writer.head().clone(),
+            from,
+            u64::from(self.read_batch),
+            Duration::from_secs(1),
+        )
+    }
+
+    async fn heads(&self) -> Result<Checkpoint, ReadError> {
+        Ok(Checkpoint::from([(0, *self.writer.head().borrow())]))
+    }
+
+    async fn shutdown(&self) {
+        self.writer.shutdown().await;
+        self.readers.close().await;
+    }
+}
+
+/// The writer's SQL on PostgreSQL; its connection holds the writer lock.
+struct PgStorage {
+    conn: PgConnection,
+}
+
+#[async_trait]
+impl Storage for PgStorage {
+    async fn tops(&mut self) -> Result<(i64, i64), sqlx::Error> {
+        let (position, stream): (Option<i64>, Option<i64>) = sqlx::query_as(
+            "SELECT (SELECT MAX(position) FROM events), (SELECT MAX(id) FROM streams)",
+        )
+        .fetch_one(&mut self.conn)
+        .await?;
+        Ok((position.unwrap_or(0), stream.unwrap_or(0)))
+    }
+
+    async fn head(&mut self, stream: &str) -> Result<Option<StreamHead>, sqlx::Error> {
+        let row: Option<(i64, Option<i64>)> = sqlx::query_as(
+            "SELECT s.id, (SELECT MAX(seq) FROM events e WHERE e.stream_id = s.id) \
+             FROM streams s WHERE s.name = $1",
+        )
+        .bind(stream)
+        .fetch_optional(&mut self.conn)
+        .await?;
+        Ok(row.map(|(id, version)| StreamHead {
+            id,
+            version: version.unwrap_or(0).max(0) as u64,
+        }))
+    }
+
+    async fn write(
+        &mut self,
+        new_streams: &[(i64, &str)],
+        rows: &[RowRef<'_>],
+        _head: i64,
+    ) -> Result<(), sqlx::Error> {
+        let mut tx = self.conn.begin().await?;
+        if !new_streams.is_empty() {
+            let ids: Vec<i64> = new_streams.iter().map(|s| s.0).collect();
+            let names: Vec<&str> = new_streams.iter().map(|s| s.1).collect();
+            sqlx::query(
+                "INSERT INTO streams (id, name) SELECT * FROM UNNEST($1::bigint[], $2::text[])",
+            )
+            .bind(&ids)
+            .bind(&names)
+            .execute(&mut *tx)
+            .await?;
+        }
+        let positions: Vec<i64> = rows.iter().map(|r| r.0).collect();
+        let stream_ids: Vec<i64> = rows.iter().map(|r| r.1).collect();
+        let seqs: Vec<i64> = rows.iter().map(|r| r.2 as i64).collect();
+        let headers: Vec<&[u8]> = rows.iter().map(|r| r.3.header.as_slice()).collect();
+        let data: Vec<&str> = rows.iter().map(|r| r.3.data.as_str()).collect();
+        sqlx::query(
+            "INSERT INTO events (position, stream_id, seq, header, data) \
+             SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bytea[], $5::text[])",
+        )
+        .bind(&positions)
+        .bind(&stream_ids)
+        .bind(&seqs)
+        .bind(&headers)
+        .bind(&data)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await
+    }
+
+    async fn finish(&mut self) {}
+}
