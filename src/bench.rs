@@ -25,10 +25,17 @@ use uuid::Uuid;
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Log {
+            postgres: Some(admin),
+            seconds,
+            appenders,
+            ..
+        } => bench_postgres(&admin, Duration::from_secs_f64(seconds), &appenders).await,
+        BenchCommand::Log {
             seconds,
             appenders,
             durability,
             dir,
+            postgres: None,
         } => {
             let scratch = match dir {
                 Some(d) => {
@@ -176,7 +183,7 @@ struct Run {
     p99: Duration,
 }
 
-async fn appenders(log: &SqliteLog, n: usize, window: Duration) -> anyhow::Result<Run> {
+async fn appenders(log: &Arc<dyn EventLog>, n: usize, window: Duration) -> anyhow::Result<Run> {
     let deadline = Instant::now() + window;
     let started = Instant::now();
     let tasks: Vec<_> = (0..n)
@@ -221,7 +228,7 @@ async fn appenders(log: &SqliteLog, n: usize, window: Duration) -> anyhow::Resul
     })
 }
 
-async fn replay(log: &SqliteLog) -> anyhow::Result<(u64, f64)> {
+async fn replay(log: &dyn EventLog) -> anyhow::Result<(u64, f64)> {
     let head = log.heads().await?.get(&0).copied().unwrap_or(0);
     let started = Instant::now();
     let mut fold: HashMap<String, u64> = HashMap::new();
@@ -285,15 +292,17 @@ async fn bench_log(
         for &n in levels {
             let path = dir.join(format!("log-{tag}-{n}.sqlite"));
             let commits = Arc::new(Commits::default());
-            let log = SqliteLog::open(
-                &path,
-                SqliteLogOptions {
-                    durability,
-                    ..SqliteLogOptions::default()
-                },
-                commits.clone(),
-            )
-            .await?;
+            let log: Arc<dyn EventLog> = Arc::new(
+                SqliteLog::open(
+                    &path,
+                    SqliteLogOptions {
+                        durability,
+                        ..SqliteLogOptions::default()
+                    },
+                    commits.clone(),
+                )
+                .await?,
+            );
             let run = appenders(&log, n, window).await?;
             println!(
                 "{:<11} {:>9} {:>12.0} {:>12.0} {:>7.2} {:>9.2} {:>9.2} {:>11.1}",
@@ -330,6 +339,126 @@ async fn bench_log(
         println!();
         println!("replay: {count} events read through a subscription, decoded (typed) and folded: {rate:.0} events/s");
         log.shutdown().await;
+    }
+    Ok(())
+}
+
+/// A database of its own on the benchmark's PostgreSQL server, dropped by [`pg_drop`].
+async fn pg_fresh(admin: &str) -> anyhow::Result<(String, String)> {
+    let name = format!("sb_bench_{}", Uuid::now_v7().simple());
+    let mut conn = sqlx::PgConnection::connect(admin).await?;
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await?;
+    let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(admin);
+    Ok((format!("{base}/{name}"), name))
+}
+
+async fn pg_drop(admin: &str, name: &str) -> anyhow::Result<()> {
+    let mut conn = sqlx::PgConnection::connect(admin).await?;
+    sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+        .execute(&mut conn)
+        .await?;
+    Ok(())
+}
+
+/// Raw batched inserts into the PostgreSQL log's own schema: one `UNNEST` INSERT and one
+/// commit per `per_txn` events.
+async fn pg_baseline(admin: &str, window: Duration, per_txn: usize) -> anyhow::Result<f64> {
+    let (url, name) = pg_fresh(admin).await?;
+    let mut conn = sqlx::PgConnection::connect(&url).await?;
+    sqlx::migrate!("./migrations/postgres/log")
+        .run(&mut conn)
+        .await?;
+    let streams: Vec<Sid> = (0..256)
+        .map(|_| crate::commands::new_sid(SidPrefix::Account))
+        .collect();
+    let ids: Vec<i64> = (1..=streams.len() as i64).collect();
+    let names: Vec<&str> = streams.iter().map(Sid::as_str).collect();
+    sqlx::query("INSERT INTO streams (id, name) SELECT * FROM UNNEST($1::bigint[], $2::text[])")
+        .bind(&ids)
+        .bind(&names)
+        .execute(&mut conn)
+        .await?;
+    let mut seqs = vec![0i64; streams.len()];
+    let mut position = 0i64;
+    let started = Instant::now();
+    while started.elapsed() < window {
+        let mut cols: (Vec<i64>, Vec<i64>, Vec<i64>, Vec<Vec<u8>>, Vec<String>) =
+            Default::default();
+        for k in 0..per_txn {
+            let s = (position as usize + k) % streams.len();
+            seqs[s] += 1;
+            let e = sample_event(&streams[s], seqs[s] as u64);
+            cols.0.push(position + k as i64 + 1);
+            cols.1.push(s as i64 + 1);
+            cols.2.push(seqs[s]);
+            cols.3
+                .push(crate::log::record::encode_header(&e).unwrap_or_default());
+            cols.4.push(e.data);
+        }
+        position += per_txn as i64;
+        let mut tx = conn.begin().await?;
+        sqlx::query(
+            "INSERT INTO events (position, stream_id, seq, header, data) \
+             SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bytea[], $5::text[])",
+        )
+        .bind(&cols.0)
+        .bind(&cols.1)
+        .bind(&cols.2)
+        .bind(&cols.3)
+        .bind(&cols.4)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+    }
+    let rate = position as f64 / started.elapsed().as_secs_f64();
+    conn.close().await?;
+    pg_drop(admin, &name).await?;
+    Ok(rate)
+}
+
+/// The PostgreSQL log against raw batched inserts on the same server.
+async fn bench_postgres(admin: &str, window: Duration, levels: &[usize]) -> anyhow::Result<()> {
+    println!(
+        "switchboard bench log --postgres: the PostgreSQL log, {:.1} s per configuration",
+        window.as_secs_f64()
+    );
+    println!("baseline: raw UNNEST INSERTs of the same events (1,024 per transaction) into the same schema, same server, same process");
+    println!();
+    println!(
+        "{:<11} {:>9} {:>12} {:>12} {:>7} {:>9} {:>9} {:>11}",
+        "backend", "appenders", "events/s", "baseline/s", "ratio", "p50 ms", "p99 ms", "mean batch"
+    );
+    let base = pg_baseline(admin, window, 1024).await?;
+    for &n in levels {
+        let (url, name) = pg_fresh(admin).await?;
+        let commits = Arc::new(Commits::default());
+        let log: Arc<dyn EventLog> = Arc::new(
+            crate::log::postgres::PostgresLog::open(&url, Default::default(), commits.clone())
+                .await?,
+        );
+        let run = appenders(&log, n, window).await?;
+        log.shutdown().await;
+        drop(log);
+        pg_drop(admin, &name).await?;
+        println!(
+            "{:<11} {:>9} {:>12.0} {:>12.0} {:>7.2} {:>9.2} {:>9.2} {:>11.1}",
+            "postgres",
+            n,
+            run.rate,
+            base,
+            run.rate / base,
+            run.p50.as_secs_f64() * 1e3,
+            run.p99.as_secs_f64() * 1e3,
+            commits.mean_batch()
+        );
+        let shape = commits.mean_batch().round().max(1.0) as usize;
+        let same = pg_baseline(admin, window, shape).await?;
+        println!(
+            "{:<11} {:>9} {:>12} {:>12.0} {:>7.2}   (baseline in transactions of {shape}, the log's mean batch)",
+            "", "", "", same, run.rate / same
+        );
     }
     Ok(())
 }

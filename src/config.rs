@@ -192,5 +192,9 @@ pub enum BenchCommand {
         /// Scratch directory (a temporary one when omitted).
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Measure the PostgreSQL log instead, on this server (a URL whose user may create
+        /// databases; each run gets a fresh one, dropped afterwards).
+        #[arg(long)]
+        postgres: Option<String>,
     },
 }
