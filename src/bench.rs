@@ -362,6 +362,16 @@ async fn pg_drop(admin: &str, name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// One batch of the PostgreSQL baseline, column by column (UNNEST takes arrays).
+#[derive(Default)]
+struct PgColumns {
+    positions: Vec<i64>,
+    streams: Vec<i64>,
+    seqs: Vec<i64>,
+    headers: Vec<Vec<u8>>,
+    data: Vec<String>,
+}
+
 /// Raw batched inserts into the PostgreSQL log's own schema: one `UNNEST` INSERT and one
 /// commit per `per_txn` events.
 async fn pg_baseline(admin: &str, window: Duration, per_txn: usize) -> anyhow::Result<f64> {
@@ -384,18 +394,17 @@ async fn pg_baseline(admin: &str, window: Duration, per_txn: usize) -> anyhow::R
     let mut position = 0i64;
     let started = Instant::now();
     while started.elapsed() < window {
-        let mut cols: (Vec<i64>, Vec<i64>, Vec<i64>, Vec<Vec<u8>>, Vec<String>) =
-            Default::default();
+        let mut cols = PgColumns::default();
         for k in 0..per_txn {
             let s = (position as usize + k) % streams.len();
             seqs[s] += 1;
             let e = sample_event(&streams[s], seqs[s] as u64);
-            cols.0.push(position + k as i64 + 1);
-            cols.1.push(s as i64 + 1);
-            cols.2.push(seqs[s]);
-            cols.3
+            cols.positions.push(position + k as i64 + 1);
+            cols.streams.push(s as i64 + 1);
+            cols.seqs.push(seqs[s]);
+            cols.headers
                 .push(crate::log::record::encode_header(&e).unwrap_or_default());
-            cols.4.push(e.data);
+            cols.data.push(e.data);
         }
         position += per_txn as i64;
         let mut tx = conn.begin().await?;
@@ -403,11 +412,11 @@ async fn pg_baseline(admin: &str, window: Duration, per_txn: usize) -> anyhow::R
             "INSERT INTO events (position, stream_id, seq, header, data) \
              SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bytea[], $5::text[])",
         )
-        .bind(&cols.0)
-        .bind(&cols.1)
-        .bind(&cols.2)
-        .bind(&cols.3)
-        .bind(&cols.4)
+        .bind(&cols.positions)
+        .bind(&cols.streams)
+        .bind(&cols.seqs)
+        .bind(&cols.headers)
+        .bind(&cols.data)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
