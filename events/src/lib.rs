@@ -15,11 +15,13 @@
 //! - [`envelope`]: the envelope, log positions, and the raw (stored) form of an event.
 //! - [`event`]: the [`Event`] enum, its wire names, schema versions and decoding.
 //! - [`account`]: account events, commands, the decider and the fold.
+//! - [`taskrouter`]: work distribution (so far: the expression language).
 
 pub mod account;
 pub mod envelope;
 pub mod event;
 pub mod sid;
+pub mod taskrouter;
 pub mod version;
 
 pub use envelope::{Envelope, Metadata, NewEvent, Position, RecordedEvent};

@@ -1,0 +1,8 @@
+//! TaskRouter: work distribution. A workspace stream (`WS…`) holds its activities, workers,
+//! task queues, workflows, tasks and reservations, so the matcher decides on one consistent
+//! state.
+//!
+//! - [`expression`]: the expression language of target workers, workflow filters, target
+//!   expressions and `skip_if`.
+
+pub mod expression;
