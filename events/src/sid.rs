@@ -18,16 +18,37 @@ pub enum SidPrefix {
     Queue,
     /// A media resource (`ME`).
     Media,
+    /// A TaskRouter activity (`WA`), in its workspace's stream.
+    Activity,
+    /// A TaskRouter task queue (`WQ`).
+    TaskQueue,
+    /// A TaskRouter workflow (`WW`).
+    Workflow,
+    /// A TaskRouter worker (`WK`).
+    Worker,
+    /// A TaskRouter task (`WT`).
+    Task,
+    /// A TaskRouter reservation (`WR`).
+    Reservation,
+    /// A TaskRouter task channel (`TC`).
+    TaskChannel,
 }
 
 impl SidPrefix {
     /// Every prefix, for parsing without an expected kind.
-    pub const ALL: [SidPrefix; 5] = [
+    pub const ALL: [SidPrefix; 12] = [
         SidPrefix::Account,
         SidPrefix::Workspace,
         SidPrefix::Call,
         SidPrefix::Queue,
         SidPrefix::Media,
+        SidPrefix::Activity,
+        SidPrefix::TaskQueue,
+        SidPrefix::Workflow,
+        SidPrefix::Worker,
+        SidPrefix::Task,
+        SidPrefix::Reservation,
+        SidPrefix::TaskChannel,
     ];
 
     /// The two letters.
@@ -38,14 +59,29 @@ impl SidPrefix {
             SidPrefix::Call => "CA",
             SidPrefix::Queue => "QU",
             SidPrefix::Media => "ME",
+            SidPrefix::Activity => "WA",
+            SidPrefix::TaskQueue => "WQ",
+            SidPrefix::Workflow => "WW",
+            SidPrefix::Worker => "WK",
+            SidPrefix::Task => "WT",
+            SidPrefix::Reservation => "WR",
+            SidPrefix::TaskChannel => "TC",
         }
     }
 
-    /// The stream category this prefix maps to (one Kafka topic each, later).
+    /// The stream category this prefix maps to (one Kafka topic each, later). TaskRouter
+    /// resources live in their workspace's stream.
     pub fn category(self) -> &'static str {
         match self {
             SidPrefix::Account => "account",
-            SidPrefix::Workspace => "workspace",
+            SidPrefix::Workspace
+            | SidPrefix::Activity
+            | SidPrefix::TaskQueue
+            | SidPrefix::Workflow
+            | SidPrefix::Worker
+            | SidPrefix::Task
+            | SidPrefix::Reservation
+            | SidPrefix::TaskChannel => "workspace",
             SidPrefix::Call => "call",
             SidPrefix::Queue => "queue",
             SidPrefix::Media => "media",
@@ -229,7 +265,7 @@ mod tests {
 
     proptest! {
         #[test]
-        fn every_generated_sid_parses_back(value in any::<u128>(), i in 0usize..5) {
+        fn every_generated_sid_parses_back(value in any::<u128>(), i in 0usize..SidPrefix::ALL.len()) {
             let sid = Sid::from_u128(SidPrefix::ALL[i], value);
             prop_assert_eq!(Sid::parse(sid.as_str()), Ok(sid));
         }

@@ -140,3 +140,30 @@ fn schemas_reject_what_the_types_would_never_produce() {
     });
     assert!(validator.iter_errors(&bad).count() >= 4);
 }
+
+#[test]
+fn the_workflow_configuration_schema_accepts_what_compiles_and_refuses_bad_shapes() {
+    use switchboard_events::taskrouter::workflow::Workflow;
+    let schema = load("api/workflow-configuration.json");
+    let validator = jsonschema::validator_for(&schema).expect("compiles");
+    let queue = Sid::from_u128(SidPrefix::TaskQueue, 7).to_string();
+    let good = serde_json::json!({"task_routing": {
+        "filters": [{"filter_friendly_name": "Gold", "expression": "tier == 'gold'",
+                     "targets": [{"queue": queue, "priority": 5, "timeout": 30},
+                                 {"expression": "task.lang IN worker.langs", "order_by": "worker.level DESC"}]}],
+        "default_filter": {"queue": queue}}});
+    validate(&schema, &good, "workflow configuration");
+    assert!(Workflow::compile(&good.to_string()).is_ok());
+    for bad in [
+        serde_json::json!({}),
+        serde_json::json!({"task_routing": {"filters": [{"expression": "1==1", "targets": []}]}}),
+        serde_json::json!({"task_routing": {"filters": [{"targets": [{"queue": queue}]}]}}),
+        serde_json::json!({"task_routing": {"default_filter": {"queue": "WQ1", "timeout": -1}}}),
+    ] {
+        assert!(!validator.is_valid(&bad), "schema accepted {bad}");
+        assert!(
+            Workflow::compile(&bad.to_string()).is_err(),
+            "compiled {bad}"
+        );
+    }
+}

@@ -378,15 +378,17 @@ impl Parser {
                     match self.next() {
                         Some(Tok::Comma) => continue,
                         Some(Tok::RBracket) => return Ok(Operand::Array(items)),
-                        _ => return Err(error(
-                            self.toks
-                                .get(self.at - 1)
-                                .map(|(p, _)| *p)
-                                .unwrap_or(self.end),
-                            format!(
+                        _ => {
+                            return Err(error(
+                                self.toks
+                                    .get(self.at - 1)
+                                    .map(|(p, _)| *p)
+                                    .unwrap_or(self.end),
+                                format!(
                                 "expected `,` or `]` in the list opened at character {position}"
                             ),
-                        )),
+                            ))
+                        }
                     }
                 }
             }

@@ -4,5 +4,8 @@
 //!
 //! - [`expression`]: the expression language of target workers, workflow filters, target
 //!   expressions and `skip_if`.
+//! - [`workflow`]: workflow configuration documents, compiled, and routing through their
+//!   filters and targets.
 
 pub mod expression;
+pub mod workflow;
