@@ -55,6 +55,22 @@ SQL
 export SWITCHBOARD_TEST_POSTGRES="postgres://switchboard:switchboard@127.0.0.1:${pg_port}/postgres"
 echo "PostgreSQL $pg_version on port $pg_port: $SWITCHBOARD_TEST_POSTGRES"
 
+step "Python with the official Twilio helper library (PyPI: twilio), in a venv under target/"
+if ! command -v python3 >/dev/null 2>&1; then
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3 python3-venv
+fi
+venv="target/sdk-venv"
+if [ ! -x "$venv/bin/python" ]; then
+    python3 -m venv "$venv" 2>/dev/null || {
+        DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq python3-venv
+        python3 -m venv "$venv"
+    }
+fi
+"$venv/bin/python" -c "import twilio" 2>/dev/null || "$venv/bin/python" -m pip install --quiet twilio
+export SWITCHBOARD_TEST_PYTHON="$PWD/$venv/bin/python"
+"$SWITCHBOARD_TEST_PYTHON" -c "import twilio; print('twilio', twilio.__version__)"
+
 step "format (cargo fmt --check)"
 cargo fmt --all --check
 

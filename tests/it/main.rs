@@ -6,11 +6,13 @@
 //!   read models equal a full rebuild.
 //! - `bad_records`: unknown event types and damaged rows in the log.
 //! - `projections`: exactly-once effects and rebuilds on a version bump.
+//! - `sdk`: the official Twilio Python library against the real server.
 
 mod bad_records;
 mod crash;
 mod log_suite;
 mod projections;
+mod sdk;
 mod server;
 
 use serde_json::Value;
