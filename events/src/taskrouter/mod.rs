@@ -4,8 +4,10 @@
 //!
 //! - [`expression`]: the expression language of target workers, workflow filters, target
 //!   expressions and `skip_if`.
+//! - [`matcher`]: which pending tasks are offered to which workers (pure, deterministic).
 //! - [`workflow`]: workflow configuration documents, compiled, and routing through their
 //!   filters and targets.
 
 pub mod expression;
+pub mod matcher;
 pub mod workflow;
