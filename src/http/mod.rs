@@ -196,10 +196,6 @@ pub fn app(state: AppState) -> Router {
         .merge(health::router())
         .merge(api)
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            count_responses,
-        ))
         .layer(CatchPanicLayer::custom(|_| {
             ApiError::internal("request handler panicked", "see the server log").into_response()
         }))
@@ -216,6 +212,10 @@ pub fn app(state: AppState) -> Router {
                 .unwrap_or_default();
             tracing::info_span!("http", method = %req.method(), path)
         }))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            finish_response,
+        ))
         .with_state(state)
 }
 
@@ -223,22 +223,47 @@ async fn not_found(req: Request) -> ApiError {
     ApiError::not_found(req.uri().path())
 }
 
-async fn count_responses(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// Outermost: counts every response, and gives the bare ones the layers below produce
+/// (405 from routing, 408 from the timeout, 413 from the body limit) Twilio's error body.
+async fn finish_response(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let method = req.method().to_string();
+    let path = req.uri().path().to_string();
     let response = next.run(req).await;
-    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    let response = match response.status() {
+        _ if is_json => response,
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            20004,
+            format!("Method {method} is not allowed on {path}"),
+        )
+        .into_response(),
+        StatusCode::REQUEST_TIMEOUT => {
+            ApiError::unavailable("The request took too long and was abandoned.").into_response()
+        }
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            20001,
+            format!(
+                "The request body is larger than {} bytes",
+                state.config().body_limit
+            ),
+        )
+        .into_response(),
+        _ => response,
+    };
     state
         .inner
         .metrics
         .http_responses
         .get_or_create(&HttpLabel {
             method,
-            status: status.as_u16(),
+            status: response.status().as_u16(),
         })
         .inc();
-    if status == StatusCode::REQUEST_TIMEOUT {
-        return ApiError::unavailable("The request took too long and was abandoned.")
-            .into_response();
-    }
     response
 }

@@ -281,6 +281,13 @@ impl Api {
         r.json().await.expect("JSON")
     }
 
+    pub async fn delete(&self, path: &str) -> reqwest::Response {
+        self.request(reqwest::Method::DELETE, path)
+            .send()
+            .await
+            .expect("sent")
+    }
+
     pub async fn post(&self, path: &str, form: &[(&str, &str)]) -> reqwest::Response {
         self.request(reqwest::Method::POST, path)
             .form(form)

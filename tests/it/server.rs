@@ -240,3 +240,22 @@ async fn the_command_line_refuses_a_data_dir_a_running_server_holds() {
     // Once the server is gone the same command works.
     create_account(dir.path(), "Second");
 }
+
+#[tokio::test]
+async fn bare_errors_from_routing_and_limits_come_back_in_twilio_shape() {
+    let dir = DataDir::new("limits");
+    let acme = create_account(dir.path(), "Acme");
+    let server = Server::start_with(dir.path(), &["--body-limit", "2000"]);
+    let as_acme = Api::new(&server, &acme);
+    assert_twilio_error(as_acme.delete(ACCOUNTS).await, 405, 20004).await;
+    let big = "x".repeat(5000);
+    let r = as_acme
+        .post(&account_path(&acme.sid), &[("FriendlyName", big.as_str())])
+        .await;
+    assert_twilio_error(r, 413, 20001).await;
+    // Nothing changed, and the server still serves.
+    assert_eq!(
+        as_acme.get_json(&account_path(&acme.sid)).await["friendly_name"],
+        "Acme"
+    );
+}
