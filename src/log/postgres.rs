@@ -4,9 +4,10 @@
 //! One writer per log: the writer's connection holds a session advisory lock for as long as
 //! it lives, and a second writer is refused at open. Because that one writer assigns
 //! positions densely in commit order, readers never meet the commit-order gap of a shared
-//! sequence (EVENTLOG-NOTES 2.5). If the writer's connection is lost, so is its lock: its
-//! appends then fail (503 at the API) until the process is restarted and takes the lock
-//! again; it never writes without it.
+//! sequence (EVENTLOG-NOTES 2.5). If the writer's connection is lost, so is its lock: the
+//! appends in flight fail (503 at the API, nothing acknowledged), and the next append
+//! reconnects and takes the lock again — or keeps failing if another writer took it. It never
+//! writes without the lock.
 //!
 //! Rows go in with one `INSERT … SELECT FROM UNNEST(…)` per table per commit: five array
 //! parameters whatever the batch size.
@@ -72,22 +73,17 @@ impl PostgresLog {
             .run(&mut conn)
             .await
             .map_err(|e| anyhow::anyhow!("cannot migrate the PostgreSQL log: {e}"))?;
-        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(WRITER_LOCK)
-            .fetch_one(&mut conn)
-            .await?;
-        if !locked {
-            anyhow::bail!(
-                "the PostgreSQL log is in use by another switchboard writer (advisory lock {WRITER_LOCK:#x} is held); stop it first"
-            );
-        }
+        take_writer_lock(&mut conn).await?;
         let readers = PgPoolOptions::new()
             .max_connections(options.readers.max(1))
             .acquire_timeout(Duration::from_secs(10))
             .connect(url)
             .await?;
         let writer = WriterHandle::start(
-            PgStorage { conn },
+            PgStorage {
+                conn: Some(conn),
+                url: url.to_string(),
+            },
             observer,
             options.max_batch_events,
             options.queue_depth,
@@ -182,30 +178,76 @@ impl EventLog for PostgresLog {
     }
 }
 
-/// The writer's SQL on PostgreSQL; its connection holds the writer lock.
+/// Takes the writer lock on `conn`, or says who has it.
+async fn take_writer_lock(conn: &mut PgConnection) -> anyhow::Result<()> {
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+        .bind(WRITER_LOCK)
+        .fetch_one(&mut *conn)
+        .await?;
+    if !locked {
+        anyhow::bail!(
+            "the PostgreSQL log is in use by another switchboard writer (advisory lock {WRITER_LOCK:#x} is held); stop it first"
+        );
+    }
+    Ok(())
+}
+
+/// The writer's SQL on PostgreSQL. Its connection holds the writer lock; after any failure
+/// the connection is dropped (and the lock with it), and the next use reconnects and takes
+/// the lock again — or fails, if another writer took it meanwhile, so this one never writes
+/// without it.
 struct PgStorage {
-    conn: PgConnection,
+    conn: Option<PgConnection>,
+    url: String,
+}
+
+impl PgStorage {
+    async fn conn(&mut self) -> Result<&mut PgConnection, sqlx::Error> {
+        if self.conn.is_none() {
+            let mut conn = PgConnection::connect(&self.url).await?;
+            take_writer_lock(&mut conn)
+                .await
+                .map_err(|e| sqlx::Error::Protocol(e.to_string()))?;
+            tracing::info!("log writer reconnected to PostgreSQL and holds the writer lock again");
+            self.conn = Some(conn);
+        }
+        self.conn
+            .as_mut()
+            .ok_or_else(|| sqlx::Error::Protocol("no writer connection".into()))
+    }
+
+    /// Drops the connection after a failure (see the type's doc).
+    fn forget<T>(&mut self, result: Result<T, sqlx::Error>) -> Result<T, sqlx::Error> {
+        if result.is_err() {
+            self.conn = None;
+        }
+        result
+    }
 }
 
 #[async_trait]
 impl Storage for PgStorage {
     async fn tops(&mut self) -> Result<(i64, i64), sqlx::Error> {
-        let (position, stream): (Option<i64>, Option<i64>) = sqlx::query_as(
+        let conn = self.conn().await?;
+        let result: Result<(Option<i64>, Option<i64>), sqlx::Error> = sqlx::query_as(
             "SELECT (SELECT MAX(position) FROM events), (SELECT MAX(id) FROM streams)",
         )
-        .fetch_one(&mut self.conn)
-        .await?;
+        .fetch_one(conn)
+        .await;
+        let (position, stream) = self.forget(result)?;
         Ok((position.unwrap_or(0), stream.unwrap_or(0)))
     }
 
     async fn head(&mut self, stream: &str) -> Result<Option<StreamHead>, sqlx::Error> {
-        let row: Option<(i64, Option<i64>)> = sqlx::query_as(
+        let conn = self.conn().await?;
+        let result: Result<Option<(i64, Option<i64>)>, sqlx::Error> = sqlx::query_as(
             "SELECT s.id, (SELECT MAX(seq) FROM events e WHERE e.stream_id = s.id) \
              FROM streams s WHERE s.name = $1",
         )
         .bind(stream)
-        .fetch_optional(&mut self.conn)
-        .await?;
+        .fetch_optional(conn)
+        .await;
+        let row = self.forget(result)?;
         Ok(row.map(|(id, version)| StreamHead {
             id,
             version: version.unwrap_or(0).max(0) as u64,
@@ -216,26 +258,39 @@ impl Storage for PgStorage {
         &mut self,
         new_streams: &[(i64, &str)],
         rows: &[RowRef<'_>],
-        _head: i64,
+        head: i64,
     ) -> Result<(), sqlx::Error> {
-        let mut tx = self.conn.begin().await?;
-        if !new_streams.is_empty() {
-            let ids: Vec<i64> = new_streams.iter().map(|s| s.0).collect();
-            let names: Vec<&str> = new_streams.iter().map(|s| s.1).collect();
-            sqlx::query(
-                "INSERT INTO streams (id, name) SELECT * FROM UNNEST($1::bigint[], $2::text[])",
-            )
-            .bind(&ids)
-            .bind(&names)
-            .execute(&mut *tx)
-            .await?;
-        }
-        let positions: Vec<i64> = rows.iter().map(|r| r.0).collect();
-        let stream_ids: Vec<i64> = rows.iter().map(|r| r.1).collect();
-        let seqs: Vec<i64> = rows.iter().map(|r| r.2 as i64).collect();
-        let headers: Vec<&[u8]> = rows.iter().map(|r| r.3.header.as_slice()).collect();
-        let data: Vec<&str> = rows.iter().map(|r| r.3.data.as_str()).collect();
+        let result = write_batch(self.conn().await?, new_streams, rows, head).await;
+        self.forget(result)
+    }
+
+    async fn finish(&mut self) {}
+}
+
+async fn write_batch(
+    conn: &mut PgConnection,
+    new_streams: &[(i64, &str)],
+    rows: &[RowRef<'_>],
+    _head: i64,
+) -> Result<(), sqlx::Error> {
+    let mut tx = conn.begin().await?;
+    if !new_streams.is_empty() {
+        let ids: Vec<i64> = new_streams.iter().map(|s| s.0).collect();
+        let names: Vec<&str> = new_streams.iter().map(|s| s.1).collect();
         sqlx::query(
+            "INSERT INTO streams (id, name) SELECT * FROM UNNEST($1::bigint[], $2::text[])",
+        )
+        .bind(&ids)
+        .bind(&names)
+        .execute(&mut *tx)
+        .await?;
+    }
+    let positions: Vec<i64> = rows.iter().map(|r| r.0).collect();
+    let stream_ids: Vec<i64> = rows.iter().map(|r| r.1).collect();
+    let seqs: Vec<i64> = rows.iter().map(|r| r.2 as i64).collect();
+    let headers: Vec<&[u8]> = rows.iter().map(|r| r.3.header.as_slice()).collect();
+    let data: Vec<&str> = rows.iter().map(|r| r.3.data.as_str()).collect();
+    sqlx::query(
             "INSERT INTO events (position, stream_id, seq, header, data) \
              SELECT * FROM UNNEST($1::bigint[], $2::bigint[], $3::bigint[], $4::bytea[], $5::text[])",
         )
@@ -246,8 +301,5 @@ impl Storage for PgStorage {
         .bind(&data)
         .execute(&mut *tx)
         .await?;
-        tx.commit().await
-    }
-
-    async fn finish(&mut self) {}
+    tx.commit().await
 }

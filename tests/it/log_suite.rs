@@ -381,3 +381,57 @@ async fn sqlite_a_second_writer_on_the_same_log_is_refused() {
     );
     log.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_the_writer_reconnects_and_retakes_its_lock_after_losing_its_connection() {
+    use sqlx::Connection;
+    let db = PgDatabase::new().await;
+    let log = PostgresLog::open(&db.url, PostgresLogOptions::default(), Arc::new(()))
+        .await
+        .expect("open");
+    let s = stream();
+    log.append(s.as_str(), ExpectedVersion::NoStream, vec![event(&s, 1)])
+        .await
+        .expect("appended");
+    // Kill the writer's server process: its connection, and the lock with it, are gone.
+    let mut admin = sqlx::PgConnection::connect(&db.url).await.expect("admin");
+    let pids: Vec<i32> = sqlx::query_scalar(
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .expect("locks");
+    assert_eq!(pids.len(), 1, "exactly one writer holds the lock");
+    sqlx::query("SELECT pg_terminate_backend($1)")
+        .bind(pids[0])
+        .execute(&mut admin)
+        .await
+        .expect("terminated");
+    // The append that meets the dead connection fails without being acknowledged; the next
+    // one reconnects, takes the lock again, and lands where the stream really is.
+    let version = match log
+        .append(s.as_str(), ExpectedVersion::Exact(1), vec![event(&s, 2)])
+        .await
+    {
+        Ok(a) => a.version,
+        Err(AppendError::Unavailable(_)) => {
+            log.append(s.as_str(), ExpectedVersion::Exact(1), vec![event(&s, 2)])
+                .await
+                .expect("appended after reconnecting")
+                .version
+        }
+        Err(other) => panic!("unexpected {other}"),
+    };
+    assert_eq!(version, 2);
+    assert_eq!(log.read_stream(s.as_str()).await.expect("read").len(), 2);
+    let holders: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND granted \
+         AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .fetch_one(&mut admin)
+    .await
+    .expect("locks");
+    assert_eq!(holders, 1, "the writer holds the lock again");
+    log.shutdown().await;
+}
