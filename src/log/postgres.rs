@@ -18,7 +18,7 @@ use super::{AppendError, Appended, Checkpoint, EventLog, LogItem, ReadError};
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Connection, Row};
+use sqlx::Connection;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_events::{ExpectedVersion, NewEvent, RecordedEvent};
@@ -98,21 +98,10 @@ impl PostgresLog {
 
     /// Decodes rows, loading any stream names not yet known.
     async fn decode_rows(&self, rows: &[PgRow]) -> Result<Vec<LogItem>, ReadError> {
-        let names = self.writer.names();
-        if !reader::all_named(
-            names,
-            rows.iter().filter_map(|r| r.try_get::<i64, _>(1).ok()),
-        ) {
-            let loaded: Vec<(i64, String)> = sqlx::query_as("SELECT id, name FROM streams")
-                .fetch_all(&self.readers)
-                .await
-                .map_err(unavailable)?;
-            reader::remember(names, loaded)?;
-        }
-        let names = names
-            .read()
-            .map_err(|_| ReadError::Unavailable("stream name cache poisoned".into()))?;
-        Ok(rows.iter().map(|r| reader::decode_row(r, &names)).collect())
+        reader::decode_rows(self.writer.names(), rows, || {
+            sqlx::query_as(reader::SELECT_NAMES).fetch_all(&self.readers)
+        })
+        .await
     }
 }
 

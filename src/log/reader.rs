@@ -60,23 +60,40 @@ where
     })
 }
 
-/// Whether every stream id in `ids` has a name in the cache.
-pub(crate) fn all_named(names: &Names, ids: impl IntoIterator<Item = i64>) -> bool {
-    names
-        .read()
-        .map(|n| ids.into_iter().all(|id| n.contains_key(&id)))
-        .unwrap_or(false)
-}
+/// The query that loads the stream-name cache.
+pub(crate) const SELECT_NAMES: &str = "SELECT id, name FROM streams";
 
-/// Adds loaded `(id, name)` pairs to the cache.
-pub(crate) fn remember(names: &Names, rows: Vec<(i64, String)>) -> Result<(), ReadError> {
-    let mut names = names
-        .write()
-        .map_err(|_| ReadError::Unavailable("stream name cache poisoned".into()))?;
-    for (id, name) in rows {
-        names.entry(id).or_insert_with(|| Arc::from(name));
+/// Decodes rows, first loading the stream names (with `load`) when some are not cached.
+pub(crate) async fn decode_rows<'r, R, F, Fut>(
+    names: &Names,
+    rows: &'r [R],
+    load: F,
+) -> Result<Vec<LogItem>, ReadError>
+where
+    R: Row,
+    usize: ColumnIndex<R>,
+    i64: Decode<'r, R::Database> + Type<R::Database>,
+    &'r [u8]: Decode<'r, R::Database> + Type<R::Database>,
+    String: Decode<'r, R::Database> + Type<R::Database>,
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<(i64, String)>, sqlx::Error>>,
+{
+    let poisoned = || ReadError::Unavailable("stream name cache poisoned".into());
+    let missing = {
+        let known = names.read().map_err(|_| poisoned())?;
+        rows.iter()
+            .filter_map(|r| r.try_get::<i64, _>(1).ok())
+            .any(|id| !known.contains_key(&id))
+    };
+    if missing {
+        let loaded = load().await.map_err(unavailable)?;
+        let mut known = names.write().map_err(|_| poisoned())?;
+        for (id, name) in loaded {
+            known.entry(id).or_insert_with(|| Arc::from(name));
+        }
     }
-    Ok(())
+    let known = names.read().map_err(|_| poisoned())?;
+    Ok(rows.iter().map(|r| decode_row(r, &known)).collect())
 }
 
 /// Every event after `from`, then live. A reader task keeps up to two batches in flight

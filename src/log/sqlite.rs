@@ -18,7 +18,7 @@ use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteRow, SqliteSynchronous,
 };
-use sqlx::{Connection, QueryBuilder, Row, Sqlite};
+use sqlx::{Connection, QueryBuilder, Sqlite};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
@@ -155,21 +155,10 @@ impl SqliteLog {
 
     /// Decodes rows, loading any stream names not yet known.
     async fn decode_rows(&self, rows: &[SqliteRow]) -> Result<Vec<LogItem>, ReadError> {
-        let names = self.writer.names();
-        if !reader::all_named(
-            names,
-            rows.iter().filter_map(|r| r.try_get::<i64, _>(1).ok()),
-        ) {
-            let loaded: Vec<(i64, String)> = sqlx::query_as("SELECT id, name FROM streams")
-                .fetch_all(&self.readers)
-                .await
-                .map_err(unavailable)?;
-            reader::remember(names, loaded)?;
-        }
-        let names = names
-            .read()
-            .map_err(|_| ReadError::Unavailable("stream name cache poisoned".into()))?;
-        Ok(rows.iter().map(|r| reader::decode_row(r, &names)).collect())
+        reader::decode_rows(self.writer.names(), rows, || {
+            sqlx::query_as(reader::SELECT_NAMES).fetch_all(&self.readers)
+        })
+        .await
     }
 }
 
