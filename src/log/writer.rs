@@ -183,6 +183,9 @@ impl WriterHandle {
     }
 }
 
+/// Stream heads the writer keeps in memory before it starts over (about 100 bytes each).
+const MAX_CACHED_HEADS: usize = 1_000_000;
+
 struct Writer<S: Storage> {
     storage: S,
     names: Names,
@@ -346,6 +349,11 @@ impl<S: Storage> Writer<S> {
                     }
                 }
                 self.streams.extend(pending);
+                if self.streams.len() > MAX_CACHED_HEADS {
+                    // The database is the truth: a forgotten head costs one lookup on the
+                    // stream's next append, and memory stays bounded.
+                    self.streams.clear();
+                }
                 for p in &placed {
                     let n = batch[p.request].events.len() as u64;
                     outcomes[p.request] = Some(Ok(Appended {
