@@ -24,6 +24,18 @@ use uuid::Uuid;
 /// Runs a benchmark subcommand.
 pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     match cmd {
+        BenchCommand::Lag {
+            seconds,
+            appenders,
+            postgres,
+        } => {
+            bench_lag(
+                Duration::from_secs_f64(seconds),
+                appenders,
+                postgres.as_deref(),
+            )
+            .await
+        }
         BenchCommand::Log {
             postgres: Some(admin),
             seconds,
@@ -83,13 +95,11 @@ fn sample_event(stream: &Sid, i: u64) -> NewEvent {
     NewEvent::new(Uuid::now_v7(), &meta, &event)
 }
 
+/// Bytes stored per event: the packed header, the JSON data, and three integers.
 fn event_bytes(e: &NewEvent) -> usize {
-    16 + 8
-        + e.account_sid.as_str().len()
-        + 16
-        + e.region.len()
-        + e.event_type.len()
-        + 4
+    crate::log::record::encode_header(e)
+        .map(|h| h.len())
+        .unwrap_or(0)
         + e.data.len()
         + 3 * 8
 }
@@ -469,5 +479,184 @@ async fn bench_postgres(admin: &str, window: Duration, levels: &[usize]) -> anyh
             "", "", "", same, run.rate / same
         );
     }
+    Ok(())
+}
+
+/// Projection lag: appenders create an account each and then rename it over and over, while
+/// the projector keeps the `accounts` read model; for every acknowledged append, the time
+/// until the read model's checkpoint passed its position.
+async fn bench_lag(
+    window: Duration,
+    appenders: usize,
+    postgres: Option<&str>,
+) -> anyhow::Result<()> {
+    use crate::projector::Projector;
+    use std::sync::Mutex;
+    use switchboard_projections::store::ProjectionStore;
+    use tokio_util::sync::CancellationToken;
+
+    let scratch = tempfile_dir()?;
+    let mut drop_dbs = Vec::new();
+    let (log, store): (Arc<dyn EventLog>, ProjectionStore) = match postgres {
+        None => (
+            Arc::new(
+                SqliteLog::open(
+                    &scratch.join("log.sqlite"),
+                    SqliteLogOptions {
+                        durability: Durability::Normal,
+                        ..SqliteLogOptions::default()
+                    },
+                    Arc::new(()),
+                )
+                .await?,
+            ),
+            ProjectionStore::connect(&format!(
+                "sqlite://{}?mode=rwc",
+                scratch.join("views.sqlite").display()
+            ))
+            .await?,
+        ),
+        Some(admin) => {
+            let (log_url, log_db) = pg_fresh(admin).await?;
+            let (views_url, views_db) = pg_fresh(admin).await?;
+            drop_dbs = vec![log_db, views_db];
+            (
+                Arc::new(
+                    crate::log::postgres::PostgresLog::open(
+                        &log_url,
+                        Default::default(),
+                        Arc::new(()),
+                    )
+                    .await?,
+                ),
+                ProjectionStore::connect(&views_url).await?,
+            )
+        }
+    };
+    let metrics = Arc::new(crate::metrics::Metrics::default());
+    let projector = Arc::new(
+        Projector::new(
+            log.clone(),
+            store.clone(),
+            metrics,
+            crate::projector::all_projections(),
+        )
+        .await?,
+    );
+    let progress: Arc<Mutex<Vec<(u64, Instant)>>> = Arc::default();
+    let stop = CancellationToken::new();
+    let runner = {
+        let (projector, progress, stop) = (projector.clone(), progress.clone(), stop.clone());
+        tokio::spawn(async move {
+            let accounts = projector.projections()[0].clone();
+            projector
+                .run(accounts, None, stop, |cp| {
+                    if let Ok(mut p) = progress.lock() {
+                        p.push((cp.get(&0).copied().unwrap_or(0), Instant::now()));
+                    }
+                })
+                .await
+        })
+    };
+    let deadline = Instant::now() + window;
+    let started = Instant::now();
+    let tasks: Vec<_> = (0..appenders)
+        .map(|_| {
+            let log = log.clone();
+            tokio::spawn(async move {
+                let sid = crate::commands::new_sid(SidPrefix::Account);
+                let meta = Metadata {
+                    occurred_at: crate::commands::now_ms(),
+                    account_sid: sid.clone(),
+                    correlation_id: Uuid::now_v7(),
+                    causation_id: None,
+                    region: "bench".into(),
+                };
+                let created = Event::AccountCreated(switchboard_events::account::AccountCreated {
+                    friendly_name: "lag".into(),
+                    owner_account_sid: None,
+                    auth_token_hash: "00".repeat(32),
+                    status: AccountStatus::Active,
+                    account_type: switchboard_events::account::AccountType::Full,
+                });
+                let mut acks = Vec::new();
+                let a = log
+                    .append(
+                        sid.as_str(),
+                        ExpectedVersion::NoStream,
+                        vec![NewEvent::new(Uuid::now_v7(), &meta, &created)],
+                    )
+                    .await?;
+                acks.push((a.position.offset, Instant::now()));
+                let mut version = a.version;
+                while Instant::now() < deadline {
+                    let a = log
+                        .append(
+                            sid.as_str(),
+                            ExpectedVersion::Exact(version),
+                            vec![sample_event(&sid, version)],
+                        )
+                        .await?;
+                    acks.push((a.position.offset, Instant::now()));
+                    version = a.version;
+                }
+                anyhow::Ok(acks)
+            })
+        })
+        .collect();
+    let mut acks = Vec::new();
+    for t in tasks {
+        acks.extend(t.await??);
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let head = acks.iter().map(|a| a.0).max().unwrap_or(0);
+    let catch_up = Instant::now() + Duration::from_secs(60);
+    while progress
+        .lock()
+        .map(|p| p.last().map(|l| l.0).unwrap_or(0))
+        .unwrap_or(0)
+        < head
+        && Instant::now() < catch_up
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    stop.cancel();
+    runner.await?;
+    let progress = progress.lock().map(|p| p.clone()).unwrap_or_default();
+    let mut lags: Vec<Duration> = acks
+        .iter()
+        .filter_map(|(offset, acked)| {
+            let i = progress.partition_point(|(o, _)| o < offset);
+            progress
+                .get(i)
+                .map(|(_, seen)| seen.saturating_duration_since(*acked))
+        })
+        .collect();
+    lags.sort();
+    let pick = |q: f64| {
+        lags.get(((lags.len() as f64 * q) as usize).min(lags.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or_default()
+    };
+    println!(
+        "switchboard bench lag ({}): {appenders} appenders, {:.1} s: {:.0} appends/s acknowledged; \
+         projection lag from acknowledgement to read model (accounts): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} of {} measured)",
+        if postgres.is_some() { "PostgreSQL log and read models" } else { "SQLite log (normal) and read models" },
+        window.as_secs_f64(),
+        acks.len() as f64 / elapsed,
+        pick(0.5).as_secs_f64() * 1e3,
+        pick(0.99).as_secs_f64() * 1e3,
+        lags.last().copied().unwrap_or_default().as_secs_f64() * 1e3,
+        lags.len(),
+        acks.len()
+    );
+    log.shutdown().await;
+    store.close().await;
+    if let Some(admin) = postgres {
+        for db in drop_dbs {
+            pg_drop(admin, &db).await?;
+        }
+    }
+    let _ = std::fs::remove_dir_all(scratch);
     Ok(())
 }

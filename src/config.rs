@@ -197,4 +197,18 @@ pub enum BenchCommand {
         #[arg(long)]
         postgres: Option<String>,
     },
+    /// Projection lag under load: from an append's acknowledgement to the read model having
+    /// it (p50, p99), with the appends/s achieved meanwhile.
+    Lag {
+        /// Seconds of load.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// Concurrent appenders.
+        #[arg(long, default_value_t = 256)]
+        appenders: usize,
+        /// Use this PostgreSQL server for the log and the read models (fresh databases,
+        /// dropped afterwards) instead of SQLite files.
+        #[arg(long)]
+        postgres: Option<String>,
+    },
 }
