@@ -89,6 +89,7 @@ failed=$(grep -oE '; [0-9]+ failed' "$results" | grep -oE '[0-9]+' | awk '{s+=$1
 step "benchmark smoke run (figures are not asserted; see README for real runs)"
 cargo run --release --quiet -- bench log --seconds 0.3
 cargo run --release --quiet -- bench log --seconds 0.3 --appenders 1,16 --postgres "$SWITCHBOARD_TEST_POSTGRES"
+cargo run --release --quiet -- bench lag --seconds 0.3 --appenders 16
 
 echo
 echo "all checks passed"

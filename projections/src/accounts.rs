@@ -6,6 +6,7 @@ use crate::{Projection, Table};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{AnyConnection, Row};
+use std::collections::BTreeMap;
 use switchboard_events::account::{self, Account, AccountStatus, AccountType};
 use switchboard_events::{Envelope, Event, Sid};
 
@@ -111,6 +112,30 @@ pub async fn list_all(conn: &mut AnyConnection) -> Result<Vec<AccountRow>, sqlx:
     Ok(rows.iter().filter_map(decode).collect())
 }
 
+async fn upsert(tx: &mut AnyConnection, row: &AccountRow) -> Result<(), sqlx::Error> {
+    let a = &row.account;
+    let sql = format!(
+        "INSERT INTO accounts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+         ON CONFLICT (sid) DO UPDATE SET owner_account_sid = excluded.owner_account_sid, \
+         friendly_name = excluded.friendly_name, status = excluded.status, type = excluded.type, \
+         auth_token_hash = excluded.auth_token_hash, date_created = excluded.date_created, \
+         date_updated = excluded.date_updated, version = excluded.version"
+    );
+    sqlx::query(&sql)
+        .bind(a.sid.as_str())
+        .bind(a.owner_account_sid.as_ref().map(|s| s.as_str().to_string()))
+        .bind(a.friendly_name.as_str())
+        .bind(a.status.as_str())
+        .bind(account_type_str(a.account_type))
+        .bind(a.auth_token_hash.as_str())
+        .bind(a.date_created.timestamp_millis())
+        .bind(a.date_updated.timestamp_millis())
+        .bind(row.version as i64)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
 fn account_type_str(t: AccountType) -> &'static str {
     match t {
         AccountType::Trial => "Trial",
@@ -135,6 +160,58 @@ impl Projection for Accounts {
         }]
     }
 
+    /// Folds the batch in memory — each account's row read once and written once — which
+    /// gives the same row as applying the events one by one (a fold is applied in order).
+    async fn apply_batch(
+        &self,
+        tx: &mut AnyConnection,
+        events: &[&Envelope],
+    ) -> Result<(), sqlx::Error> {
+        let relevant: Vec<&Envelope> = events
+            .iter()
+            .copied()
+            .filter(|e| matches!(e.event, Event::AccountCreated(_) | Event::AccountUpdated(_)))
+            .collect();
+        if relevant.is_empty() {
+            return Ok(());
+        }
+        let mut rows: BTreeMap<&str, Option<AccountRow>> = BTreeMap::new();
+        let keys: Vec<&str> = {
+            let mut k: Vec<&str> = relevant.iter().map(|e| e.stream.as_str()).collect();
+            k.sort_unstable();
+            k.dedup();
+            k
+        };
+        for chunk in keys.chunks(500) {
+            let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT {COLUMNS} FROM accounts WHERE sid IN ({})",
+                placeholders.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for k in chunk {
+                q = q.bind(*k);
+            }
+            for row in q.fetch_all(&mut *tx).await?.iter().filter_map(decode) {
+                let sid = keys
+                    .binary_search(&row.account.sid.as_str())
+                    .ok()
+                    .map(|i| keys[i]);
+                if let Some(sid) = sid {
+                    rows.insert(sid, Some(row));
+                }
+            }
+        }
+        for e in &relevant {
+            let slot = rows.entry(e.stream.as_str()).or_insert(None);
+            *slot = fold(slot.take(), e);
+        }
+        for row in rows.values().flatten() {
+            upsert(tx, row).await?;
+        }
+        Ok(())
+    }
+
     async fn apply(&self, tx: &mut AnyConnection, envelope: &Envelope) -> Result<(), sqlx::Error> {
         if !matches!(
             envelope.event,
@@ -146,26 +223,7 @@ impl Projection for Accounts {
         let Some(after) = fold(before, envelope) else {
             return Ok(());
         };
-        let a = &after.account;
-        let sql = format!(
-            "INSERT INTO accounts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
-             ON CONFLICT (sid) DO UPDATE SET owner_account_sid = excluded.owner_account_sid, \
-             friendly_name = excluded.friendly_name, status = excluded.status, type = excluded.type, \
-             auth_token_hash = excluded.auth_token_hash, date_created = excluded.date_created, \
-             date_updated = excluded.date_updated, version = excluded.version"
-        );
-        sqlx::query(&sql)
-            .bind(a.sid.as_str())
-            .bind(a.owner_account_sid.as_ref().map(|s| s.as_str().to_string()))
-            .bind(a.friendly_name.as_str())
-            .bind(a.status.as_str())
-            .bind(account_type_str(a.account_type))
-            .bind(a.auth_token_hash.as_str())
-            .bind(a.date_created.timestamp_millis())
-            .bind(a.date_updated.timestamp_millis())
-            .bind(after.version as i64)
-            .execute(tx)
-            .await?;
+        upsert(tx, &after).await?;
         Ok(())
     }
 }

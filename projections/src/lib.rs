@@ -38,6 +38,20 @@ pub trait Projection: Send + Sync + 'static {
         tx: &mut sqlx::AnyConnection,
         event: &Envelope,
     ) -> Result<(), sqlx::Error>;
+
+    /// Applies a batch of events, in order, inside the caller's transaction. The default
+    /// applies them one by one; a projection can fold a batch in memory and write each row
+    /// once, which must give the same tables.
+    async fn apply_batch(
+        &self,
+        tx: &mut sqlx::AnyConnection,
+        events: &[&Envelope],
+    ) -> Result<(), sqlx::Error> {
+        for event in events {
+            self.apply(tx, event).await?;
+        }
+        Ok(())
+    }
 }
 
 /// A read-model table.

@@ -191,13 +191,14 @@ impl ProjectionStore {
         let mut skipped = 0;
         let mut conn = self.pool.acquire().await?;
         let mut tx = conn.begin().await?;
+        let mut events: Vec<&Envelope> = Vec::with_capacity(items.len());
         for item in items {
             let at = item.position();
             if next.get(&at.partition).is_some_and(|o| *o >= at.offset) {
                 continue; // already applied: at-least-once delivery, exactly-once effect
             }
             match item {
-                Item::Event(envelope) => projection.apply(&mut tx, envelope).await?,
+                Item::Event(envelope) => events.push(envelope),
                 Item::Unreadable {
                     position,
                     stream,
@@ -219,6 +220,7 @@ impl ProjectionStore {
             }
             next.insert(at.partition, at.offset);
         }
+        projection.apply_batch(&mut tx, &events).await?;
         for (partition, offset) in &next {
             if checkpoint.get(partition) == Some(offset) {
                 continue;

@@ -180,3 +180,51 @@ async fn postgres_redelivered_events_at_or_below_the_checkpoint_change_nothing()
     let db = PgDatabase::new().await;
     redelivered_events_at_or_below_the_checkpoint_change_nothing(db.url.clone()).await;
 }
+
+/// The accounts projection applied event by event (the trait's default `apply_batch`).
+struct OneByOne;
+
+#[async_trait]
+impl Projection for OneByOne {
+    fn name(&self) -> &'static str {
+        Accounts.name()
+    }
+    fn version(&self) -> u32 {
+        Accounts.version()
+    }
+    fn tables(&self) -> &'static [Table] {
+        Accounts.tables()
+    }
+    async fn apply(&self, tx: &mut sqlx::AnyConnection, e: &Envelope) -> Result<(), sqlx::Error> {
+        Accounts.apply(tx, e).await
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn folding_a_batch_in_memory_gives_the_tables_event_by_event_application_gives() {
+    let log: Arc<dyn EventLog> = Arc::new(MemoryLog::default());
+    history(log.clone()).await;
+    let mut digests = Vec::new();
+    for batched in [true, false] {
+        let dir = DataDir::new("batch");
+        let store = ProjectionStore::connect(&sqlite_url(&dir))
+            .await
+            .expect("store");
+        let projection: Arc<dyn Projection> = if batched {
+            Arc::new(Accounts)
+        } else {
+            Arc::new(OneByOne)
+        };
+        let projector = Projector::new(
+            log.clone(),
+            store.clone(),
+            Arc::new(Metrics::default()),
+            vec![projection.clone()],
+        )
+        .await
+        .expect("projector");
+        catch_up(&projector, &log).await;
+        digests.push(store.digest(projection.as_ref()).await.expect("digest"));
+    }
+    assert_eq!(digests[0], digests[1]);
+}
