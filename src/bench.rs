@@ -187,6 +187,12 @@ impl Commits {
     }
 }
 
+/// The `q` quantile of sorted durations (zero when there are none).
+fn percentile(sorted: &[Duration], q: f64) -> Duration {
+    let i = ((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1));
+    sorted.get(i).copied().unwrap_or_default()
+}
+
 struct Run {
     rate: f64,
     p50: Duration,
@@ -226,11 +232,7 @@ async fn appenders(log: &Arc<dyn EventLog>, n: usize, window: Duration) -> anyho
     }
     let elapsed = started.elapsed().as_secs_f64();
     all.sort();
-    let pick = |q: f64| {
-        all.get(((all.len() as f64 * q) as usize).min(all.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
+    let pick = |q: f64| percentile(&all, q);
     Ok(Run {
         rate: all.len() as f64 / elapsed,
         p50: pick(0.5),
@@ -633,11 +635,7 @@ async fn bench_lag(
         })
         .collect();
     lags.sort();
-    let pick = |q: f64| {
-        lags.get(((lags.len() as f64 * q) as usize).min(lags.len().saturating_sub(1)))
-            .copied()
-            .unwrap_or_default()
-    };
+    let pick = |q: f64| percentile(&lags, q);
     println!(
         "switchboard bench lag ({}): {appenders} appenders, {:.1} s: {:.0} appends/s acknowledged; \
          projection lag from acknowledgement to read model (accounts): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} of {} measured)",

@@ -12,12 +12,12 @@
 //! Rows go in with one `INSERT … SELECT FROM UNNEST(…)` per table per commit: five array
 //! parameters whatever the batch size.
 
-use super::reader::{self, unavailable, RangeReader, SELECT_EVENTS};
+use super::reader::{self, Readers, SELECT_EVENTS};
 use super::writer::{RowRef, Storage, StreamHead, WriterHandle, WriterObserver};
 use super::{AppendError, Appended, Checkpoint, EventLog, LogItem, ReadError};
 use async_trait::async_trait;
 use futures::stream::BoxStream;
-use sqlx::postgres::{PgConnection, PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnection, PgPoolOptions, Postgres};
 use sqlx::Connection;
 use std::sync::Arc;
 use std::time::Duration;
@@ -55,7 +55,7 @@ impl Default for PostgresLogOptions {
 #[derive(Clone)]
 pub struct PostgresLog {
     writer: WriterHandle,
-    readers: PgPool,
+    readers: Readers<Postgres>,
     read_batch: u32,
 }
 
@@ -89,34 +89,15 @@ impl PostgresLog {
             options.queue_depth,
         )
         .await?;
+        let names = writer.names().clone();
         Ok(PostgresLog {
             writer,
-            readers,
+            readers: Readers {
+                pool: readers,
+                names: names.clone(),
+            },
             read_batch: options.read_batch.max(1),
         })
-    }
-
-    /// Decodes rows, loading any stream names not yet known.
-    async fn decode_rows(&self, rows: &[PgRow]) -> Result<Vec<LogItem>, ReadError> {
-        reader::decode_rows(self.writer.names(), rows, || {
-            sqlx::query_as(reader::SELECT_NAMES).fetch_all(&self.readers)
-        })
-        .await
-    }
-}
-
-#[async_trait]
-impl RangeReader for PostgresLog {
-    async fn read_range(&self, after: u64, upto: u64) -> Result<Vec<LogItem>, ReadError> {
-        let sql =
-            format!("{SELECT_EVENTS} WHERE position > $1 AND position <= $2 ORDER BY position");
-        let rows = sqlx::query(&sql)
-            .bind(after as i64)
-            .bind(upto as i64)
-            .fetch_all(&self.readers)
-            .await
-            .map_err(unavailable)?;
-        self.decode_rows(&rows).await
     }
 }
 
@@ -135,21 +116,12 @@ impl EventLog for PostgresLog {
         let sql = format!(
             "{SELECT_EVENTS} WHERE stream_id = (SELECT id FROM streams WHERE name = $1) ORDER BY seq"
         );
-        let rows = sqlx::query(&sql)
-            .bind(stream)
-            .fetch_all(&self.readers)
-            .await
-            .map_err(unavailable)?;
-        self.decode_rows(&rows)
-            .await?
-            .into_iter()
-            .map(|item| item.map_err(ReadError::Damaged))
-            .collect()
+        self.readers.stream(&sql, stream.to_string()).await
     }
 
     fn subscribe(&self, from: Checkpoint) -> BoxStream<'static, Result<Vec<LogItem>, ReadError>> {
         reader::subscribe(
-            self.clone(),
+            self.readers.clone(),
             self.writer.head().clone(),
             from,
             u64::from(self.read_batch),
@@ -163,7 +135,7 @@ impl EventLog for PostgresLog {
 
     async fn shutdown(&self) {
         self.writer.shutdown().await;
-        self.readers.close().await;
+        self.readers.pool.close().await;
     }
 }
 

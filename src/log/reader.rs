@@ -5,7 +5,7 @@ use super::writer::Names;
 use super::{record, Checkpoint, Damaged, LogItem, ReadError};
 use async_trait::async_trait;
 use futures::stream::BoxStream;
-use sqlx::{ColumnIndex, Decode, Row, Type};
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Row, Type};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,6 +20,85 @@ pub(crate) const SELECT_EVENTS: &str = "SELECT position, stream_id, seq, header,
 pub(crate) trait RangeReader: Clone + Send + Sync + 'static {
     /// The events at positions in `(after, upto]`.
     async fn read_range(&self, after: u64, upto: u64) -> Result<Vec<LogItem>, ReadError>;
+}
+
+/// A backend's reader pool and the stream-name cache its rows are decoded with. The same
+/// code reads SQLite and PostgreSQL: only the pool's database differs.
+pub(crate) struct Readers<DB: Database> {
+    pub pool: Pool<DB>,
+    pub names: Names,
+}
+
+impl<DB: Database> Clone for Readers<DB> {
+    fn clone(&self) -> Self {
+        Readers {
+            pool: self.pool.clone(),
+            names: self.names.clone(),
+        }
+    }
+}
+
+impl<DB> Readers<DB>
+where
+    DB: Database,
+    usize: ColumnIndex<DB::Row>,
+    for<'r> i64: Decode<'r, DB> + Encode<'r, DB> + Type<DB>,
+    for<'r> &'r [u8]: Decode<'r, DB> + Type<DB>,
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+    for<'r> &'r str: Encode<'r, DB> + Type<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+{
+    /// Decodes rows, loading any stream names not yet known.
+    pub async fn decode(&self, rows: &[DB::Row]) -> Result<Vec<LogItem>, ReadError> {
+        decode_rows(&self.names, rows, || {
+            sqlx::query_as::<DB, (i64, String)>(SELECT_NAMES).fetch_all(&self.pool)
+        })
+        .await
+    }
+
+    /// Reads one stream with `sql`, which selects `SELECT_EVENTS` columns in `seq` order
+    /// given one parameter (the stream's name or id). A damaged record fails the read.
+    pub async fn stream<T>(&self, sql: &str, param: T) -> Result<Vec<RecordedEvent>, ReadError>
+    where
+        T: for<'q> Encode<'q, DB> + Type<DB> + Send,
+    {
+        let rows = sqlx::query::<DB>(sql)
+            .bind(param)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        self.decode(&rows)
+            .await?
+            .into_iter()
+            .map(|item| item.map_err(ReadError::Damaged))
+            .collect()
+    }
+}
+
+#[async_trait]
+impl<DB> RangeReader for Readers<DB>
+where
+    DB: Database,
+    usize: ColumnIndex<DB::Row>,
+    for<'r> i64: Decode<'r, DB> + Encode<'r, DB> + Type<DB>,
+    for<'r> &'r [u8]: Decode<'r, DB> + Type<DB>,
+    for<'r> String: Decode<'r, DB> + Type<DB>,
+    for<'r> &'r str: Encode<'r, DB> + Type<DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+{
+    async fn read_range(&self, after: u64, upto: u64) -> Result<Vec<LogItem>, ReadError> {
+        let sql =
+            format!("{SELECT_EVENTS} WHERE position > $1 AND position <= $2 ORDER BY position");
+        let rows = sqlx::query::<DB>(&sql)
+            .bind(after as i64)
+            .bind(upto as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(unavailable)?;
+        self.decode(&rows).await
+    }
 }
 
 pub(crate) fn unavailable(e: sqlx::Error) -> ReadError {

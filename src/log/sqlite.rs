@@ -9,14 +9,13 @@
 //! unique index led by the seq block (see `migrations/sqlite/log`) keep the pages each commit
 //! rewrites few; a large row buffer lets readers take rows without a thread wake-up per row.
 
-use super::reader::{self, unavailable, RangeReader, SELECT_EVENTS};
+use super::reader::{self, unavailable, Readers};
 use super::writer::{RowRef, Storage, StreamHead, WriterHandle, WriterObserver};
 use super::{AppendError, Appended, Checkpoint, EventLog, LogItem, ReadError};
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 use sqlx::sqlite::{
-    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
-    SqliteRow, SqliteSynchronous,
+    SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous,
 };
 use sqlx::{Connection, QueryBuilder, Sqlite};
 use std::path::{Path, PathBuf};
@@ -72,7 +71,7 @@ impl Default for SqliteLogOptions {
 #[derive(Clone)]
 pub struct SqliteLog {
     writer: WriterHandle,
-    readers: SqlitePool,
+    readers: Readers<Sqlite>,
     read_batch: u32,
     _lock: Arc<std::fs::File>,
 }
@@ -145,35 +144,16 @@ impl SqliteLog {
             options.queue_depth,
         )
         .await?;
+        let names = writer.names().clone();
         Ok(SqliteLog {
             writer,
-            readers,
+            readers: Readers {
+                pool: readers,
+                names: names.clone(),
+            },
             read_batch: options.read_batch.max(1),
             _lock: Arc::new(lock),
         })
-    }
-
-    /// Decodes rows, loading any stream names not yet known.
-    async fn decode_rows(&self, rows: &[SqliteRow]) -> Result<Vec<LogItem>, ReadError> {
-        reader::decode_rows(self.writer.names(), rows, || {
-            sqlx::query_as(reader::SELECT_NAMES).fetch_all(&self.readers)
-        })
-        .await
-    }
-}
-
-#[async_trait]
-impl RangeReader for SqliteLog {
-    async fn read_range(&self, after: u64, upto: u64) -> Result<Vec<LogItem>, ReadError> {
-        let sql =
-            format!("{SELECT_EVENTS} WHERE position > $1 AND position <= $2 ORDER BY position");
-        let rows = sqlx::query(&sql)
-            .bind(after as i64)
-            .bind(upto as i64)
-            .fetch_all(&self.readers)
-            .await
-            .map_err(unavailable)?;
-        self.decode_rows(&rows).await
     }
 }
 
@@ -191,7 +171,7 @@ impl EventLog for SqliteLog {
     async fn read_stream(&self, stream: &str) -> Result<Vec<RecordedEvent>, ReadError> {
         let id: Option<i64> = sqlx::query_scalar("SELECT id FROM streams WHERE name = ?1")
             .bind(stream)
-            .fetch_optional(&self.readers)
+            .fetch_optional(&self.readers.pool)
             .await
             .map_err(unavailable)?;
         let Some(id) = id else { return Ok(Vec::new()) };
@@ -199,21 +179,12 @@ impl EventLog for SqliteLog {
             "{STREAM_BLOCKS} SELECT e.position, e.stream_id, e.seq, e.header, e.data FROM blocks \
              JOIN events e ON e.seq >> 6 = blocks.b AND e.stream_id = ?1 ORDER BY e.seq"
         );
-        let rows = sqlx::query(&sql)
-            .bind(id)
-            .fetch_all(&self.readers)
-            .await
-            .map_err(unavailable)?;
-        self.decode_rows(&rows)
-            .await?
-            .into_iter()
-            .map(|item| item.map_err(ReadError::Damaged))
-            .collect()
+        self.readers.stream(&sql, id).await
     }
 
     fn subscribe(&self, from: Checkpoint) -> BoxStream<'static, Result<Vec<LogItem>, ReadError>> {
         reader::subscribe(
-            self.clone(),
+            self.readers.clone(),
             self.writer.head().clone(),
             from,
             u64::from(self.read_batch),
@@ -227,7 +198,7 @@ impl EventLog for SqliteLog {
 
     async fn shutdown(&self) {
         self.writer.shutdown().await;
-        self.readers.close().await;
+        self.readers.pool.close().await;
     }
 }
 
