@@ -23,7 +23,7 @@ pub async fn accounts(cmd: AccountsCommand) -> anyhow::Result<()> {
             friendly_name,
             store,
         } => {
-            let opened = open(&store).await?;
+            let opened = open(&store, true).await?;
             let sid = new_sid(SidPrefix::Account);
             let (token, hash) = new_auth_token();
             let commands = Commands::new(opened.log.clone(), "local".into());
@@ -53,7 +53,7 @@ pub async fn accounts(cmd: AccountsCommand) -> anyhow::Result<()> {
             Ok(())
         }
         AccountsCommand::List { store } => {
-            let opened = open(&store).await?;
+            let opened = open(&store, false).await?;
             catch_up(&opened, None, false).await?;
             let mut conn = opened.store.pool().acquire().await?;
             for row in accounts::list_all(&mut conn).await? {
@@ -121,7 +121,7 @@ async fn catch_up(opened: &Opened, name: Option<&str>, show: bool) -> anyhow::Re
 pub async fn projections(cmd: ProjectionsCommand) -> anyhow::Result<()> {
     match cmd {
         ProjectionsCommand::Rebuild { name, store } => {
-            let opened = open(&store).await?;
+            let opened = open(&store, false).await?;
             for p in selected(&opened.projector, name.as_deref())? {
                 opened.store.reset(p.as_ref()).await?;
             }
@@ -132,7 +132,7 @@ pub async fn projections(cmd: ProjectionsCommand) -> anyhow::Result<()> {
             Ok(())
         }
         ProjectionsCommand::Digest { name, store } => {
-            let opened = open(&store).await?;
+            let opened = open(&store, false).await?;
             catch_up(&opened, name.as_deref(), false).await?;
             let mut out = serde_json::Map::new();
             for p in selected(&opened.projector, name.as_deref())? {
@@ -146,7 +146,7 @@ pub async fn projections(cmd: ProjectionsCommand) -> anyhow::Result<()> {
             Ok(())
         }
         ProjectionsCommand::Status { store } => {
-            let opened = open(&store).await?;
+            let opened = open(&store, false).await?;
             let heads = opened.log.heads().await?;
             let mut out = serde_json::Map::new();
             for p in opened.projector.projections() {

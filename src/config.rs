@@ -58,6 +58,24 @@ pub struct StoreArgs {
         default_value = "full"
     )]
     pub durability: Durability,
+    /// Kafka log: topics are `{prefix}.{category}`.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_KAFKA_TOPIC_PREFIX",
+        default_value = "switchboard"
+    )]
+    pub kafka_topic_prefix: String,
+    /// Kafka log: partitions of each topic created at start (fix it up front: changing it
+    /// moves streams between partitions).
+    #[arg(long, env = "SWITCHBOARD_KAFKA_PARTITIONS", default_value_t = 3)]
+    pub kafka_partitions: i32,
+    /// Kafka log: replication factor of topics created at start.
+    #[arg(long, env = "SWITCHBOARD_KAFKA_REPLICATION", default_value_t = 1)]
+    pub kafka_replication: i32,
+    /// Kafka log: how long the writer lease (held in the `--db` store) lasts unless renewed
+    /// (milliseconds); a writer that dies is replaced after at most this long.
+    #[arg(long, env = "SWITCHBOARD_KAFKA_LEASE_MS", default_value_t = 10_000)]
+    pub kafka_lease_ms: u64,
 }
 
 impl StoreArgs {
@@ -70,8 +88,13 @@ impl StoreArgs {
                     Ok(LogBackend::Sqlite(PathBuf::from(path)))
                 } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
                     Ok(LogBackend::Postgres(url.clone()))
+                } else if let Some(brokers) = url.strip_prefix("kafka://").filter(|b| !b.is_empty())
+                {
+                    Ok(LogBackend::Kafka(brokers.trim_end_matches('/').to_string()))
                 } else {
-                    anyhow::bail!("unsupported --log {url:?}: use sqlite://PATH or postgres://…")
+                    anyhow::bail!(
+                        "unsupported --log {url:?}: use sqlite://PATH, postgres://… or kafka://HOST:PORT[,HOST:PORT]"
+                    )
                 }
             }
         }
@@ -97,6 +120,19 @@ pub enum LogBackend {
     Sqlite(PathBuf),
     /// A PostgreSQL database URL.
     Postgres(String),
+    /// Kafka bootstrap servers, `host:port[,host:port]`.
+    Kafka(String),
+}
+
+/// A component `serve` can run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Role {
+    /// Holds the log's writer lease and appends (one per Kafka log).
+    Writer,
+    /// Serves the HTTP API.
+    Api,
+    /// Folds the log into the read models.
+    Projector,
 }
 
 /// `switchboard serve`
@@ -105,6 +141,16 @@ pub struct ServeArgs {
     /// Log and read-model store.
     #[command(flatten)]
     pub store: StoreArgs,
+    /// Which components run in this process: `writer` (appends; with Kafka, one node holds
+    /// the writer lease), `api` (HTTP API), `projector` (read models).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_ROLES",
+        value_enum,
+        value_delimiter = ',',
+        default_value = "writer,api,projector"
+    )]
+    pub roles: Vec<Role>,
     /// Address for the HTTP API (`127.0.0.1:0` picks a free port; the bound address is printed).
     #[arg(long, env = "SWITCHBOARD_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     pub http_addr: SocketAddr,

@@ -142,6 +142,36 @@ impl Projector {
             .is_ok_and(|r| r.is_ok())
     }
 
+    /// Follows the checkpoints that projectors in other processes commit (every 50 ms), so
+    /// reads here can wait for a caller's write without running the projections here.
+    pub fn follow(self: &Arc<Self>, cancel: CancellationToken) -> JoinHandle<()> {
+        let this = self.clone();
+        tokio::spawn(async move {
+            loop {
+                for p in &this.projections {
+                    match this.store.checkpoint(p.name()).await {
+                        Ok(cp) => {
+                            if let Some(progress) = this.progress.get(p.name()) {
+                                progress.send_if_modified(|old| {
+                                    let changed = *old != cp;
+                                    *old = cp;
+                                    changed
+                                });
+                            }
+                        }
+                        Err(e) => {
+                            warn!(projection = p.name(), cause = %e, "cannot read the checkpoint")
+                        }
+                    }
+                }
+                tokio::select! {
+                    _ = cancel.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+                }
+            }
+        })
+    }
+
     /// Runs every projection until `cancel`.
     pub fn spawn(self: &Arc<Self>, cancel: CancellationToken) -> Vec<JoinHandle<()>> {
         self.projections

@@ -3,8 +3,10 @@
 //! in-flight requests finish, stop the projector, then let the log writer commit and answer
 //! everything queued before it closes.
 
-use crate::config::{LogBackend, ServeArgs, StoreArgs};
+use crate::config::{LogBackend, Role, ServeArgs, StoreArgs};
 use crate::http::{app, AppState, HttpConfig};
+use crate::log::kafka::lease::Lease;
+use crate::log::kafka::{KafkaLog, KafkaLogOptions};
 use crate::log::postgres::{PostgresLog, PostgresLogOptions};
 use crate::log::sqlite::{SqliteLog, SqliteLogOptions};
 use crate::log::EventLog;
@@ -32,8 +34,14 @@ pub struct Opened {
 }
 
 /// Opens what `store` names; projections whose version changed are reset for a rebuild.
-pub async fn open(store: &StoreArgs) -> anyhow::Result<Opened> {
+/// `writer`: this process appends (on Kafka it takes the writer lease; on the SQL logs the
+/// log is always opened for writing and refuses a second writer itself).
+pub async fn open(store: &StoreArgs, writer: bool) -> anyhow::Result<Opened> {
     let metrics = Arc::new(Metrics::default());
+    let url = store.db_url()?;
+    let db = ProjectionStore::connect(&url)
+        .await
+        .with_context(|| format!("cannot open the read-model store {url}"))?;
     let log: Arc<dyn EventLog> = match store.log_backend()? {
         LogBackend::Sqlite(path) => {
             let options = SqliteLogOptions {
@@ -51,11 +59,10 @@ pub async fn open(store: &StoreArgs) -> anyhow::Result<Opened> {
                 .await
                 .context("cannot open the PostgreSQL log")?,
         ),
+        LogBackend::Kafka(brokers) => {
+            Arc::new(open_kafka(store, &brokers, &db, writer, &metrics).await?)
+        }
     };
-    let url = store.db_url()?;
-    let db = ProjectionStore::connect(&url)
-        .await
-        .with_context(|| format!("cannot open the read-model store {url}"))?;
     let projector = Arc::new(
         Projector::new(log.clone(), db.clone(), metrics.clone(), all_projections()).await?,
     );
@@ -65,6 +72,39 @@ pub async fn open(store: &StoreArgs) -> anyhow::Result<Opened> {
         projector,
         metrics,
     })
+}
+
+async fn open_kafka(
+    store: &StoreArgs,
+    brokers: &str,
+    db: &ProjectionStore,
+    writer: bool,
+    metrics: &Arc<Metrics>,
+) -> anyhow::Result<KafkaLog> {
+    let mut options = KafkaLogOptions::new(brokers);
+    options.topic_prefix = store.kafka_topic_prefix.clone();
+    options.partitions = store.kafka_partitions.max(1);
+    options.replication = store.kafka_replication.max(1);
+    let ttl = Duration::from_millis(store.kafka_lease_ms.max(1000));
+    if ttl < options.message_timeout * 2 {
+        options.message_timeout = ttl / 3;
+    }
+    if writer {
+        let lease =
+            Lease::acquire(db.pool().clone(), db.dialect(), &options.lease_name(), ttl).await?;
+        options.lease = Some(lease.clone());
+        match KafkaLog::open(options, metrics.clone()).await {
+            Ok(log) => Ok(log),
+            Err(e) => {
+                lease.release().await;
+                Err(e.context(format!("cannot open the Kafka log on {brokers}")))
+            }
+        }
+    } else {
+        KafkaLog::open(options, metrics.clone())
+            .await
+            .with_context(|| format!("cannot open the Kafka log on {brokers}"))
+    }
 }
 
 impl Opened {
@@ -118,9 +158,15 @@ pub async fn run(
     listener: TcpListener,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
-    let opened = open(&args.store).await?;
+    let roles = &args.roles;
+    let opened = open(&args.store, roles.contains(&Role::Writer)).await?;
     let projector_stop = CancellationToken::new();
-    let tasks = opened.projector.spawn(projector_stop.clone());
+    let tasks = if roles.contains(&Role::Projector) {
+        opened.projector.spawn(projector_stop.clone())
+    } else {
+        // Read-your-writes still holds: follow the checkpoints other nodes' projectors commit.
+        vec![opened.projector.follow(projector_stop.clone())]
+    };
     let addr = listener.local_addr()?;
     let public_url = args
         .public_url
@@ -143,7 +189,12 @@ pub async fn run(
     // One line on stdout that scripts and tests can wait for.
     println!("switchboard listening on http://{addr}");
     let _ = std::io::stdout().flush();
-    axum::serve(listener, app(state))
+    let router = if roles.contains(&Role::Api) {
+        app(state)
+    } else {
+        crate::http::ops_only(state)
+    };
+    axum::serve(listener, router)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
         .context("HTTP server failed")?;

@@ -183,6 +183,14 @@ impl AppState {
     }
 }
 
+/// Only `/healthz` and `/metrics`, for nodes without the `api` role.
+pub fn ops_only(state: AppState) -> Router {
+    Router::new()
+        .merge(health::router())
+        .fallback(not_found)
+        .with_state(state)
+}
+
 /// The whole API as a router, ready to serve (or to `oneshot` in tests).
 pub fn app(state: AppState) -> Router {
     let config = state.config().clone();

@@ -10,6 +10,7 @@
 //! and [`postgres::PostgresLog`], both with group commit through one writer task
 //! ([`writer`]).
 
+pub mod kafka;
 pub mod memory;
 pub mod postgres;
 mod reader;

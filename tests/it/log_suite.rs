@@ -13,6 +13,9 @@ use switchboard_events::{Conflict, Event, ExpectedVersion, Metadata, NewEvent, S
 use uuid::Uuid;
 
 use crate::{DataDir, PgDatabase};
+use switchboard::log::kafka::lease::{Lease, LeaseError};
+use switchboard::log::kafka::{KafkaLog, KafkaLogOptions};
+use switchboard_projections::store::ProjectionStore;
 
 fn event(stream: &Sid, n: u32) -> NewEvent {
     let meta = Metadata {
@@ -290,6 +293,149 @@ suite!(memory, open_memory());
 suite!(sqlite_full, open_sqlite(Durability::Full));
 suite!(sqlite_normal, open_sqlite(Durability::Normal));
 suite!(postgres, open_postgres());
+suite!(kafka_mock, open_kafka_mock());
+suite!(kafka_tansu_postgres, open_kafka_tansu());
+
+/// librdkafka's in-process mock cluster, kept on a thread of its own (it is not `Send`)
+/// until the guard drops.
+pub struct MockKafka {
+    pub brokers: String,
+    _stop: std::sync::mpsc::Sender<()>,
+}
+
+impl MockKafka {
+    pub fn start(prefix: &str, partitions: i32) -> MockKafka {
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+        let prefix = prefix.to_string();
+        std::thread::spawn(move || {
+            let cluster = rdkafka::mocking::MockCluster::new(1).expect("mock cluster");
+            for c in switchboard::log::kafka::CATEGORIES {
+                cluster
+                    .create_topic(&format!("{prefix}.{c}"), partitions, 1)
+                    .expect("mock topic");
+            }
+            let _ = ready_tx.send(cluster.bootstrap_servers());
+            let _ = stop_rx.recv();
+        });
+        MockKafka {
+            brokers: ready_rx.recv().expect("mock cluster started"),
+            _stop: stop_tx,
+        }
+    }
+}
+
+/// A Kafka log with its writer lease in `store`.
+pub async fn open_kafka_log(brokers: &str, prefix: &str, store: &ProjectionStore) -> KafkaLog {
+    let mut options = KafkaLogOptions::new(brokers);
+    options.topic_prefix = prefix.to_string();
+    let lease = Lease::acquire(
+        store.pool().clone(),
+        store.dialect(),
+        &options.lease_name(),
+        Duration::from_secs(10),
+    )
+    .await
+    .expect("lease");
+    options.lease = Some(lease);
+    KafkaLog::open(options, Arc::new(Default::default()))
+        .await
+        .expect("open the Kafka log")
+}
+
+pub fn test_prefix() -> String {
+    format!("sbtest{}", Uuid::now_v7().simple())
+}
+
+async fn open_kafka_mock() -> (Arc<dyn EventLog>, Guard) {
+    let prefix = test_prefix();
+    let mock = MockKafka::start(&prefix, 3);
+    let dir = DataDir::new("kafka");
+    let store = ProjectionStore::connect(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("p.sqlite").display()
+    ))
+    .await
+    .expect("store");
+    let log = open_kafka_log(&mock.brokers, &prefix, &store).await;
+    (Arc::new(log), Box::new((mock, dir, store)))
+}
+
+/// The real broker the test script started (tansu), with PostgreSQL as the lease store.
+pub fn tansu_brokers() -> String {
+    std::env::var("SWITCHBOARD_TEST_KAFKA").expect(
+        "SWITCHBOARD_TEST_KAFKA is not set: run ./scripts/test.sh, which installs and starts a Kafka-protocol broker (tansu)",
+    )
+}
+
+async fn open_kafka_tansu() -> (Arc<dyn EventLog>, Guard) {
+    let db = PgDatabase::new().await;
+    let store = ProjectionStore::connect(&db.url).await.expect("store");
+    let log = open_kafka_log(&tansu_brokers(), &test_prefix(), &store).await;
+    (Arc::new(log), Box::new((store, db)))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_a_second_writer_is_refused_while_the_lease_is_held_and_a_new_one_rebuilds_heads() {
+    let prefix = test_prefix();
+    let mock = MockKafka::start(&prefix, 3);
+    let dir = DataDir::new("kafka");
+    let store = ProjectionStore::connect(&format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("p.sqlite").display()
+    ))
+    .await
+    .expect("store");
+    let first = open_kafka_log(&mock.brokers, &prefix, &store).await;
+    let s = stream();
+    first
+        .append(
+            s.as_str(),
+            ExpectedVersion::NoStream,
+            vec![event(&s, 1), event(&s, 2)],
+        )
+        .await
+        .expect("appended");
+    let mut options = KafkaLogOptions::new(&mock.brokers);
+    options.topic_prefix = prefix.clone();
+    let refused = Lease::acquire(
+        store.pool().clone(),
+        store.dialect(),
+        &options.lease_name(),
+        Duration::from_secs(10),
+    )
+    .await;
+    let Err(LeaseError::Held { holder, .. }) = refused else {
+        panic!("a second writer must be refused while the lease is held");
+    };
+    assert!(!holder.is_empty());
+    first.shutdown().await;
+    assert!(matches!(
+        first
+            .append(s.as_str(), ExpectedVersion::Exact(2), vec![event(&s, 3)])
+            .await,
+        Err(AppendError::Unavailable(_))
+    ));
+    // Released at shutdown: the next writer takes over and knows the stream's head.
+    let second = open_kafka_log(&mock.brokers, &prefix, &store).await;
+    assert!(matches!(
+        second
+            .append(s.as_str(), ExpectedVersion::Exact(1), vec![event(&s, 3)])
+            .await,
+        Err(AppendError::Conflict(_))
+    ));
+    let a = second
+        .append(s.as_str(), ExpectedVersion::Exact(2), vec![event(&s, 3)])
+        .await
+        .expect("appended after the hand-over");
+    assert_eq!(a.version, 3);
+    let read = second.read_stream(s.as_str()).await.expect("read");
+    assert_eq!(
+        read.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![1, 2, 3]
+    );
+    second.shutdown().await;
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_a_second_writer_is_refused_until_the_first_lets_go() {
