@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use std::sync::Arc;
 use switchboard_events::account::CreateAccount;
-use switchboard_events::SidPrefix;
+use switchboard_events::{Sid, SidPrefix};
 use switchboard_projections::{accounts, Projection};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -171,4 +171,79 @@ pub async fn projections(cmd: ProjectionsCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `switchboard tail`: the events of one topic (category) as JSON lines, each checked
+/// against `schemas/envelope.json` and its type's schema; a record that fails is reported on
+/// stderr and the command exits non-zero at the end.
+pub async fn tail(args: crate::config::TailArgs) -> anyhow::Result<()> {
+    use futures::StreamExt;
+    use std::io::Write;
+    let category = args
+        .topic
+        .strip_prefix(&format!("{}.", args.store.kafka_topic_prefix))
+        .unwrap_or(&args.topic)
+        .to_string();
+    if !crate::log::kafka::CATEGORIES.contains(&category.as_str()) {
+        anyhow::bail!(
+            "no topic {:?}: topics are {}.{{{}}}",
+            args.topic,
+            args.store.kafka_topic_prefix,
+            crate::log::kafka::CATEGORIES.join(",")
+        );
+    }
+    let opened = open(&args.store, false).await?;
+    let heads = opened.log.heads().await?;
+    let from = if args.from_beginning {
+        Default::default()
+    } else {
+        heads.clone()
+    };
+    let validator = crate::schemas::Validator::new()?;
+    let mut seen = from.clone();
+    let mut invalid = 0usize;
+    let mut sub = opened.log.subscribe(from);
+    let stdout = std::io::stdout();
+    loop {
+        if args.exit_at_end && crate::projector::caught_up(&seen, &heads) {
+            break;
+        }
+        let Some(batch) = sub.next().await else { break };
+        let mut out = stdout.lock();
+        for item in batch? {
+            match item {
+                Ok(event) => {
+                    seen.insert(event.position.partition, event.position.offset);
+                    let in_category =
+                        Sid::parse(&event.stream).is_ok_and(|s| s.prefix().category() == category);
+                    if !in_category {
+                        continue;
+                    }
+                    let json = match event.decode() {
+                        Ok(envelope) => serde_json::to_value(&envelope)?,
+                        Err(e) => {
+                            invalid += 1;
+                            eprintln!("event at {} cannot be read: {e}", event.position);
+                            continue;
+                        }
+                    };
+                    if let Err(e) = validator.check(&json) {
+                        invalid += 1;
+                        eprintln!("event at {} does not match its schema: {e}", event.position);
+                    }
+                    writeln!(out, "{json}")?;
+                }
+                Err(damaged) => {
+                    seen.insert(damaged.position.partition, damaged.position.offset);
+                    eprintln!("{damaged}");
+                }
+            }
+        }
+        out.flush()?;
+    }
+    opened.close().await;
+    if invalid > 0 {
+        anyhow::bail!("{invalid} events did not match their schemas");
+    }
+    Ok(())
 }

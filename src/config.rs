@@ -26,6 +26,9 @@ pub enum Command {
     /// Inspect and rebuild read models.
     #[command(subcommand)]
     Projections(ProjectionsCommand),
+    /// Print the events of one topic as JSON lines (envelopes, each validated against its
+    /// schema): `tail --topic switchboard.metering` is the billing consumer's view.
+    Tail(TailArgs),
     /// Benchmarks that print their figures next to a baseline measured in the same run.
     #[command(subcommand)]
     Bench(BenchCommand),
@@ -76,6 +79,10 @@ pub struct StoreArgs {
     /// (milliseconds); a writer that dies is replaced after at most this long.
     #[arg(long, env = "SWITCHBOARD_KAFKA_LEASE_MS", default_value_t = 10_000)]
     pub kafka_lease_ms: u64,
+    /// Kafka log: how long a writer waits for a lease another writer holds before giving up
+    /// (milliseconds; 0 refuses at once). A standby writer sets it high.
+    #[arg(long, env = "SWITCHBOARD_KAFKA_LEASE_WAIT_MS", default_value_t = 0)]
+    pub kafka_lease_wait_ms: u64,
 }
 
 impl StoreArgs {
@@ -151,6 +158,10 @@ pub struct ServeArgs {
         default_value = "writer,api,projector"
     )]
     pub roles: Vec<Role>,
+    /// Without the `writer` role: the base URL of the writer node's API; commands (POST,
+    /// DELETE) are forwarded there and reads are served here.
+    #[arg(long, env = "SWITCHBOARD_WRITER_URL")]
+    pub writer_url: Option<String>,
     /// Address for the HTTP API (`127.0.0.1:0` picks a free port; the bound address is printed).
     #[arg(long, env = "SWITCHBOARD_HTTP_ADDR", default_value = "127.0.0.1:8080")]
     pub http_addr: SocketAddr,
@@ -170,6 +181,24 @@ pub struct ServeArgs {
     /// Largest accepted request body (bytes).
     #[arg(long, env = "SWITCHBOARD_BODY_LIMIT", default_value_t = 1 << 20)]
     pub body_limit: usize,
+}
+
+/// `switchboard tail`
+#[derive(Debug, Clone, Args)]
+pub struct TailArgs {
+    /// The topic: `{prefix}.{category}` (category: account, workspace, call, queue, media,
+    /// metering). On the SQL logs, the events of that category.
+    #[arg(long)]
+    pub topic: String,
+    /// Start at the first event instead of the end.
+    #[arg(long)]
+    pub from_beginning: bool,
+    /// Stop once the events that were in the log at start are printed.
+    #[arg(long)]
+    pub exit_at_end: bool,
+    /// Log and read-model store.
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// `switchboard accounts …`

@@ -31,4 +31,5 @@ pub mod http;
 pub mod log;
 pub mod metrics;
 pub mod projector;
+pub mod schemas;
 pub mod server;

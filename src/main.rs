@@ -17,6 +17,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Serve(args) => switchboard::server::serve(args).await,
         Command::Accounts(cmd) => switchboard::cli::accounts(cmd).await,
         Command::Projections(cmd) => switchboard::cli::projections(cmd).await,
+        Command::Tail(args) => switchboard::cli::tail(args).await,
         Command::Bench(cmd) => switchboard::bench::run(cmd).await,
     }
 }

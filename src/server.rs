@@ -5,7 +5,7 @@
 
 use crate::config::{LogBackend, Role, ServeArgs, StoreArgs};
 use crate::http::{app, AppState, HttpConfig};
-use crate::log::kafka::lease::Lease;
+use crate::log::kafka::lease::{Lease, LeaseError};
 use crate::log::kafka::{KafkaLog, KafkaLogOptions};
 use crate::log::postgres::{PostgresLog, PostgresLogOptions};
 use crate::log::sqlite::{SqliteLog, SqliteLogOptions};
@@ -86,12 +86,26 @@ async fn open_kafka(
     options.partitions = store.kafka_partitions.max(1);
     options.replication = store.kafka_replication.max(1);
     let ttl = Duration::from_millis(store.kafka_lease_ms.max(1000));
-    if ttl < options.message_timeout * 2 {
+    // A record must be delivered or failed well within the lease (see `lease`).
+    if ttl < options.message_timeout * 5 / 2 {
         options.message_timeout = ttl / 3;
     }
     if writer {
-        let lease =
-            Lease::acquire(db.pool().clone(), db.dialect(), &options.lease_name(), ttl).await?;
+        let deadline = std::time::Instant::now() + Duration::from_millis(store.kafka_lease_wait_ms);
+        let lease = loop {
+            match Lease::acquire(db.pool().clone(), db.dialect(), &options.lease_name(), ttl).await
+            {
+                Ok(lease) => break lease,
+                Err(LeaseError::Held { remaining_ms, .. })
+                    if std::time::Instant::now() < deadline =>
+                {
+                    info!(remaining_ms, "waiting for the Kafka writer lease");
+                    tokio::time::sleep(Duration::from_millis(remaining_ms.clamp(100, 1000) as u64))
+                        .await;
+                }
+                Err(e) => return Err(e.into()),
+            }
+        };
         options.lease = Some(lease.clone());
         match KafkaLog::open(options, metrics.clone()).await {
             Ok(log) => Ok(log),
@@ -183,6 +197,13 @@ pub async fn run(
             read_wait: Duration::from_millis(args.read_wait_ms),
             request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
             body_limit: args.body_limit,
+            writer_url: if roles.contains(&Role::Writer) {
+                None
+            } else {
+                args.writer_url
+                    .as_ref()
+                    .map(|u| u.trim_end_matches('/').to_string())
+            },
         },
     );
     info!(%addr, data_dir = %args.store.data_dir.display(), "switchboard listening");

@@ -126,19 +126,8 @@ impl ProjectionStore {
 
     /// The projection's checkpoint (empty when it has applied nothing).
     pub async fn checkpoint(&self, projection: &str) -> Result<Checkpoint, sqlx::Error> {
-        let rows = sqlx::query(
-            "SELECT partition, log_offset FROM projection_checkpoints WHERE projection = $1",
-        )
-        .bind(projection)
-        .fetch_all(&self.pool)
-        .await?;
-        rows.iter()
-            .map(|r| {
-                let p: i64 = r.try_get(0)?;
-                let o: i64 = r.try_get(1)?;
-                Ok((p as u32, o.max(0) as u64))
-            })
-            .collect()
+        let mut conn = self.pool.acquire().await?;
+        read_checkpoint(&mut conn, projection).await
     }
 
     /// The version that built the projection's tables, if any.
@@ -187,10 +176,24 @@ impl ProjectionStore {
         checkpoint: &Checkpoint,
         items: &[Item],
     ) -> Result<(Checkpoint, usize), sqlx::Error> {
-        let mut next = checkpoint.clone();
         let mut skipped = 0;
         let mut conn = self.pool.acquire().await?;
         let mut tx = conn.begin().await?;
+        // Several projector processes may share the store: serialise their batches per
+        // projection and start from the checkpoint as committed, so none applies an event
+        // another already applied.
+        if self.dialect == Dialect::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(hashtext($1))::TEXT")
+                .bind(format!("projection:{}", projection.name()))
+                .execute(&mut *tx)
+                .await?;
+        }
+        let stored = read_checkpoint(&mut tx, projection.name()).await?;
+        let mut next = checkpoint.clone();
+        for (partition, offset) in &stored {
+            let at = next.entry(*partition).or_insert(*offset);
+            *at = (*at).max(*offset);
+        }
         let mut events: Vec<&Envelope> = Vec::with_capacity(items.len());
         for item in items {
             let at = item.position();
@@ -222,7 +225,7 @@ impl ProjectionStore {
         }
         projection.apply_batch(&mut tx, &events).await?;
         for (partition, offset) in &next {
-            if checkpoint.get(partition) == Some(offset) {
+            if stored.get(partition) == Some(offset) {
                 continue;
             }
             sqlx::query(
@@ -309,4 +312,24 @@ async fn digest_table(pool: &AnyPool, table: &Table, hash: &mut Sha256) -> Resul
         hash.update(b"\n");
     }
     Ok(())
+}
+
+/// A projection's checkpoint as committed, read on `conn` (inside a transaction, if open).
+async fn read_checkpoint(
+    conn: &mut sqlx::AnyConnection,
+    projection: &str,
+) -> Result<Checkpoint, sqlx::Error> {
+    let rows = sqlx::query(
+        "SELECT partition, log_offset FROM projection_checkpoints WHERE projection = $1",
+    )
+    .bind(projection)
+    .fetch_all(&mut *conn)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            let p: i64 = r.try_get(0)?;
+            let o: i64 = r.try_get(1)?;
+            Ok((p as u32, o.max(0) as u64))
+        })
+        .collect()
 }

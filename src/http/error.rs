@@ -93,11 +93,11 @@ impl From<crate::commands::CommandError<switchboard_events::account::AccountErro
                 | AccountError::NestedSubaccount(_),
             ) => ApiError::new(StatusCode::BAD_REQUEST, 20001, e.to_string()),
             CommandError::Contended(_) => ApiError::new(StatusCode::CONFLICT, 20409, e.to_string()),
-            CommandError::Append(crate::log::AppendError::Unavailable(_)) => {
+            CommandError::Append(crate::log::AppendError::Unavailable(ref why)) => {
                 error!(cause = %e, "append failed");
-                ApiError::unavailable(
-                    "The event log is unavailable; nothing was written. Retry later.",
-                )
+                ApiError::unavailable(format!(
+                    "The event log is unavailable ({why}); the change was not acknowledged. Retry later."
+                ))
             }
             CommandError::Read(crate::log::ReadError::Damaged(d)) => {
                 error!(position = %d.position, stream = ?d.stream, reason = %d.reason, "command refused: unreadable record in its stream");
@@ -110,11 +110,11 @@ impl From<crate::commands::CommandError<switchboard_events::account::AccountErro
                     ),
                 )
             }
-            CommandError::Read(crate::log::ReadError::Unavailable(_)) => {
+            CommandError::Read(crate::log::ReadError::Unavailable(ref why)) => {
                 error!(cause = %e, "stream read failed");
-                ApiError::unavailable(
-                    "The event log is unavailable; nothing was written. Retry later.",
-                )
+                ApiError::unavailable(format!(
+                    "The event log is unavailable ({why}); nothing was written. Retry later."
+                ))
             }
             CommandError::Append(_) => ApiError::internal("command failed", e),
         }

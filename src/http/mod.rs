@@ -13,6 +13,7 @@
 pub mod accounts;
 pub mod auth;
 pub mod error;
+mod forward;
 pub mod health;
 pub mod params;
 
@@ -52,6 +53,8 @@ pub struct HttpConfig {
     pub request_timeout: Duration,
     /// Largest body.
     pub body_limit: usize,
+    /// On a node without the writer role: where commands go (`--writer-url`).
+    pub writer_url: Option<String>,
 }
 
 /// Shared state of every handler.
@@ -140,6 +143,21 @@ impl AppState {
         (POSITION_HEADER, value)
     }
 
+    /// Remembers a position `account`'s command reached on another node.
+    pub fn wrote_at(&self, account: &Sid, p: Position) {
+        let mut sessions = self
+            .inner
+            .sessions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let offset = sessions
+            .entry(account.clone())
+            .or_default()
+            .entry(p.partition)
+            .or_insert(0);
+        *offset = (*offset).max(p.offset);
+    }
+
     /// Waits until `projection` has passed the caller's last write (and any position the
     /// client named), at most `--read-wait-ms`. Answers from what the read model holds after
     /// that, with a warning in the log.
@@ -199,6 +217,10 @@ pub fn app(state: AppState) -> Router {
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_auth,
+        ))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            forward::forward_writes,
         ));
     Router::new()
         .merge(health::router())

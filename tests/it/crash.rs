@@ -112,3 +112,19 @@ async fn acknowledged_appends_survive_kill_9_on_postgresql() {
     ];
     acknowledged_appends_survive_kill_9("full", &env).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn acknowledged_appends_survive_kill_9_on_kafka_with_postgresql_read_models() {
+    let db = PgDatabase::new().await;
+    let log = format!("kafka://{}", crate::log_suite::tansu_brokers());
+    let prefix = crate::log_suite::test_prefix();
+    let env = [
+        ("SWITCHBOARD_LOG", log.as_str()),
+        ("SWITCHBOARD_DB", db.url.as_str()),
+        ("SWITCHBOARD_KAFKA_TOPIC_PREFIX", prefix.as_str()),
+        // The killed writer's lease runs out after 9 s; the restarted one waits for it.
+        ("SWITCHBOARD_KAFKA_LEASE_MS", "9000"),
+        ("SWITCHBOARD_KAFKA_LEASE_WAIT_MS", "30000"),
+    ];
+    acknowledged_appends_survive_kill_9("full", &env).await;
+}

@@ -10,6 +10,7 @@
 
 mod bad_records;
 mod crash;
+mod kafka;
 mod log_suite;
 mod projections;
 mod sdk;
@@ -159,6 +160,86 @@ pub fn create_account_env(dir: &Path, env: Env, name: &str) -> Creds {
     Creds {
         sid: v["sid"].as_str().expect("sid").to_string(),
         token: v["auth_token"].as_str().expect("auth_token").to_string(),
+    }
+}
+
+/// A real Kafka-protocol broker: tansu (`SWITCHBOARD_TEST_TANSU`, installed by
+/// `scripts/test.sh`) with its SQLite storage engine, on a port of its own, for tests that
+/// kill and restart the broker. A missing binary fails the test.
+pub struct Tansu {
+    pub port: u16,
+    dir: PathBuf,
+    child: Option<Child>,
+}
+
+impl Tansu {
+    pub fn start(dir: &Path) -> Tansu {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let mut t = Tansu {
+            port,
+            dir: dir.to_path_buf(),
+            child: None,
+        };
+        t.restart();
+        t
+    }
+
+    pub fn brokers(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Starts the broker (again, on the same port and storage) and waits until it listens.
+    pub fn restart(&mut self) {
+        let bin = std::env::var("SWITCHBOARD_TEST_TANSU").expect(
+            "SWITCHBOARD_TEST_TANSU is not set: run ./scripts/test.sh, which installs tansu",
+        );
+        let url = format!("tcp://127.0.0.1:{}", self.port);
+        let log = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(self.dir.join("tansu.log"))
+            .expect("tansu log file");
+        let child = Command::new(&bin)
+            .args([
+                "broker",
+                "--listener-url",
+                &url,
+                "--advertised-listener-url",
+                &url,
+            ])
+            .args(["--storage-engine", "sqlite://tansu.db"])
+            .current_dir(&self.dir)
+            .stdout(log.try_clone().expect("log"))
+            .stderr(log)
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start tansu ({bin}): {e}"));
+        self.child = Some(child);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(("127.0.0.1", self.port)).is_err() {
+            assert!(
+                Instant::now() < deadline,
+                "tansu did not listen on {}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL.
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        self.kill9();
     }
 }
 

@@ -138,6 +138,11 @@ impl Lease {
         self.inner.epoch
     }
 
+    /// How long a renewal makes it last.
+    pub fn ttl(&self) -> Duration {
+        self.inner.ttl
+    }
+
     /// Who holds it (this process).
     pub fn holder(&self) -> &str {
         &self.inner.holder

@@ -4,8 +4,9 @@
 //! `.media`, `.metering`), created at open when missing with a fixed partition count; the
 //! record key is the stream (a SID), so a stream's events share one partition and keep their
 //! order; the value is the event's envelope as JSON ([`wire`]). Positions are per partition:
-//! partition `c << 16 | p` is partition `p` of the `c`-th category topic, offsets are Kafka
-//! offsets, so a checkpoint taken on one node means the same on every node.
+//! partition `c << 16 | p` is partition `p` of the `c`-th category topic, and offset `o + 1`
+//! is Kafka offset `o` (positions count from 1 in every backend), so a checkpoint taken on
+//! one node means the same on every node.
 //!
 //! Optimistic concurrency comes from one writer ([`writer`]): the node holding the writer
 //! lease ([`lease`]) rebuilds every stream's head from the partitions at start and checks
@@ -142,11 +143,110 @@ pub(crate) struct Shared {
     pub index: RwLock<Index>,
     pub meta: Arc<BaseConsumer>,
     pub fetchers: std::sync::Mutex<Vec<rdkafka::consumer::StreamConsumer>>,
+    /// Set by the producer when librdkafka reports every broker down; cleared once the
+    /// writer has rebuilt its index against the brokers again. Reads fail fast while set.
+    pub down: Arc<std::sync::atomic::AtomicBool>,
+    /// Recently read or written streams, whole (the writer is the only writer, so it keeps
+    /// them exact).
+    pub cache: StreamCache,
+    /// On the writer node: every partition's head as of the last acknowledged append (the
+    /// writer is the only writer, so this is the log's head without asking the brokers).
+    pub heads: std::sync::Mutex<Option<Checkpoint>>,
+}
+
+/// Whole streams kept in memory so a command on a hot stream does not fetch it from Kafka.
+/// Bounded by events held: past the bound it starts over empty.
+#[derive(Default)]
+pub(crate) struct StreamCache {
+    inner: std::sync::Mutex<Cached>,
+}
+
+/// The cached streams and how many events they hold.
+type Cached = (HashMap<String, Arc<Vec<RecordedEvent>>>, usize);
+
+/// Events the stream cache holds at most.
+const CACHED_EVENTS: usize = 200_000;
+
+impl StreamCache {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Cached> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The stream if cached with exactly `len` events.
+    pub fn get(&self, stream: &str, len: usize) -> Option<Arc<Vec<RecordedEvent>>> {
+        self.lock()
+            .0
+            .get(stream)
+            .filter(|events| events.len() == len)
+            .cloned()
+    }
+
+    /// Keeps a stream read whole.
+    pub fn put(&self, stream: &str, events: Vec<RecordedEvent>) {
+        let mut inner = self.lock();
+        if inner.1 + events.len() > CACHED_EVENTS {
+            *inner = Default::default();
+        }
+        inner.1 += events.len();
+        inner.0.insert(stream.to_string(), Arc::new(events));
+    }
+
+    /// Extends a cached stream with acknowledged events from `first_seq` (a new stream when
+    /// `first_seq` is 1); a stream cached at another length is dropped.
+    pub fn appended(&self, stream: &str, first_seq: u64, events: Vec<RecordedEvent>) {
+        let mut inner = self.lock();
+        let current = inner.0.remove(stream);
+        let mut all = match current {
+            Some(cached) if cached.len() as u64 + 1 == first_seq => {
+                Arc::try_unwrap(cached).unwrap_or_else(|a| (*a).clone())
+            }
+            None if first_seq == 1 => Vec::new(),
+            _ => return,
+        };
+        if inner.1 + events.len() > CACHED_EVENTS {
+            *inner = Default::default();
+        }
+        inner.1 += events.len();
+        all.extend(events);
+        inner.0.insert(stream.to_string(), Arc::new(all));
+    }
+
+    /// Forgets everything (after a rebuild).
+    pub fn clear(&self) {
+        *self.lock() = Default::default();
+    }
 }
 
 impl Shared {
     pub fn index(&self) -> std::sync::RwLockReadGuard<'_, Index> {
         self.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Fails at once while the brokers are known to be down.
+    pub fn check_up(&self) -> Result<(), ReadError> {
+        if self.down.load(std::sync::atomic::Ordering::SeqCst) {
+            Err(ReadError::Unavailable(
+                "all Kafka brokers are unreachable".into(),
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    pub fn set_heads(&self, heads: Option<Checkpoint>) {
+        *self.heads.lock().unwrap_or_else(|e| e.into_inner()) = heads;
+    }
+
+    pub fn advance_head(&self, p: Position) {
+        if let Some(heads) = self
+            .heads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_mut()
+        {
+            let at = heads.entry(p.partition).or_insert(0);
+            *at = (*at).max(p.offset);
+        }
     }
 
     pub fn index_mut(&self) -> std::sync::RwLockWriteGuard<'_, Index> {
@@ -183,6 +283,9 @@ impl KafkaLog {
             index: RwLock::new(Index::new()),
             meta,
             fetchers: std::sync::Mutex::new(Vec::new()),
+            down: Arc::default(),
+            cache: StreamCache::default(),
+            heads: std::sync::Mutex::new(None),
         });
         let writer = match options.lease.clone() {
             Some(lease) => Some(writer::WriterHandle::start(shared.clone(), lease, metrics).await?),
@@ -322,11 +425,27 @@ impl EventLog for KafkaLog {
                     .into(),
             ));
         }
+        self.shared.check_up()?;
         let entry = self.shared.index().get(stream).cloned();
         match entry {
             None => Ok(Vec::new()),
             Some(entry) if entry.offsets.is_empty() => Ok(Vec::new()),
-            Some(entry) => scan::fetch(&self.shared, stream, &entry).await,
+            Some(entry) => {
+                if let Some(events) = self.shared.cache.get(stream, entry.offsets.len()) {
+                    return Ok(events.as_ref().clone());
+                }
+                let events = scan::fetch(&self.shared, stream, &entry).await?;
+                // Only an unchanged stream is kept: an append may have landed meanwhile.
+                let unchanged = self
+                    .shared
+                    .index()
+                    .get(stream)
+                    .is_some_and(|now| now.offsets.len() == events.len());
+                if unchanged {
+                    self.shared.cache.put(stream, events.clone());
+                }
+                Ok(events)
+            }
         }
     }
 
@@ -335,6 +454,16 @@ impl EventLog for KafkaLog {
     }
 
     async fn heads(&self) -> Result<Checkpoint, ReadError> {
+        self.shared.check_up()?;
+        if let Some(heads) = self
+            .shared
+            .heads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+        {
+            return Ok(heads);
+        }
         let shared = self.shared.clone();
         tokio::task::spawn_blocking(move || {
             let mut heads = Checkpoint::new();
@@ -345,7 +474,7 @@ impl EventLog for KafkaLog {
                         .fetch_watermarks(&topic.name, p, Duration::from_secs(5))
                         .map_err(kafka_unavailable)?;
                     if high > 0 {
-                        heads.insert(global_partition(t, p), high as u64 - 1);
+                        heads.insert(global_partition(t, p), high as u64);
                     }
                 }
             }
@@ -363,9 +492,12 @@ impl EventLog for KafkaLog {
 }
 
 /// The position of record `offset` of Kafka partition `partition` of category `topic`.
+/// Position offsets count from 1, as in the SQL logs (0 means "nothing yet" in a
+/// checkpoint), so a record's position offset is its Kafka offset + 1, and a checkpoint's
+/// offset is the Kafka offset to resume at.
 pub(crate) fn position(topic: usize, partition: i32, offset: i64) -> Position {
     Position {
         partition: global_partition(topic, partition),
-        offset: offset.max(0) as u64,
+        offset: offset.max(0) as u64 + 1,
     }
 }

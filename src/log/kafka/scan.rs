@@ -78,7 +78,8 @@ async fn run_subscription(
         }
         for p in 0..topic.partitions {
             let offset = match from.get(&super::global_partition(t, p)) {
-                Some(seen) => Offset::Offset(*seen as i64 + 1),
+                // A position offset is the Kafka offset + 1: the next record to read.
+                Some(seen) => Offset::Offset(*seen as i64),
                 None if from_end => Offset::End,
                 None => Offset::Beginning,
             };
@@ -137,7 +138,7 @@ fn item<M: Message>(shared: &Shared, m: &M, seen: &mut HashMap<String, u64>) -> 
 
 /// Reads every partition from its start to its current end and returns each stream's
 /// version and offsets. Duplicate records (a retried send written twice) are skipped.
-pub(crate) async fn rebuild_index(shared: &Arc<Shared>) -> Result<Index, ReadError> {
+pub(crate) async fn rebuild_index(shared: &Arc<Shared>) -> Result<(Index, Checkpoint), ReadError> {
     let consumer = consumer(shared)?;
     let marks = {
         let shared = shared.clone();
@@ -147,7 +148,7 @@ pub(crate) async fn rebuild_index(shared: &Arc<Shared>) -> Result<Index, ReadErr
                 for p in 0..topic.partitions {
                     let (low, high) = shared
                         .meta
-                        .fetch_watermarks(&topic.name, p, Duration::from_secs(5))
+                        .fetch_watermarks(&topic.name, p, Duration::from_secs(2))
                         .map_err(unavailable)?;
                     marks.push((t, p, low, high));
                 }
@@ -159,6 +160,11 @@ pub(crate) async fn rebuild_index(shared: &Arc<Shared>) -> Result<Index, ReadErr
     };
     let mut assignment = TopicPartitionList::new();
     let mut remaining: HashMap<(usize, i32), i64> = HashMap::new();
+    let heads: Checkpoint = marks
+        .iter()
+        .filter(|(_, _, _, high)| *high > 0)
+        .map(|(t, p, _, high)| (super::global_partition(*t, *p), *high as u64))
+        .collect();
     for (t, p, low, high) in marks {
         if high > low {
             assignment
@@ -169,7 +175,7 @@ pub(crate) async fn rebuild_index(shared: &Arc<Shared>) -> Result<Index, ReadErr
     }
     let mut index = Index::new();
     if remaining.is_empty() {
-        return Ok(index);
+        return Ok((index, heads));
     }
     consumer.assign(&assignment).map_err(unavailable)?;
     let (mut records, mut duplicates) = (0u64, 0u64);
@@ -231,7 +237,7 @@ pub(crate) async fn rebuild_index(shared: &Arc<Shared>) -> Result<Index, ReadErr
             "duplicate records in the log skipped while rebuilding the index"
         );
     }
-    Ok(index)
+    Ok((index, heads))
 }
 
 /// Largest gap between two of a stream's offsets still read through rather than sought.

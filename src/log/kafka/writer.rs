@@ -14,14 +14,17 @@ use rdkafka::ClientContext;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use switchboard_events::{ExpectedVersion, NewEvent};
+use switchboard_events::{ExpectedVersion, NewEvent, RecordedEvent};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-/// Time kept in hand beyond the message timeout before the lease runs out.
-const LEASE_MARGIN: Duration = Duration::from_secs(2);
+/// Time kept in hand beyond the message timeout before the lease runs out: a tenth of the
+/// lease, at most two seconds.
+fn lease_margin(ttl: Duration) -> Duration {
+    (ttl / 10).min(Duration::from_secs(2))
+}
 
 /// Most records one append may carry.
 const MAX_APPEND_EVENTS: usize = 10_000;
@@ -83,14 +86,15 @@ impl WriterHandle {
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<WriterHandle> {
         let started = Instant::now();
-        let index = scan::rebuild_index(&shared).await?;
+        let (index, heads) = scan::rebuild_index(&shared).await?;
         info!(
             streams = index.len(),
             elapsed_ms = started.elapsed().as_millis() as u64,
             "Kafka writer: stream index rebuilt"
         );
         *shared.index_mut() = index;
-        let down = Arc::new(AtomicBool::new(false));
+        shared.set_heads(Some(heads));
+        let down = shared.down.clone();
         let producer = producer(&shared, &down)?;
         let (tx, rx) = mpsc::channel(16_384);
         let stop = CancellationToken::new();
@@ -162,6 +166,7 @@ enum State {
 /// What one append became once the broker answered for all its records.
 struct Done {
     request_stream: String,
+    events: Vec<NewEvent>,
     topic: usize,
     first_seq: u64,
     reply: oneshot::Sender<Result<Appended, AppendError>>,
@@ -184,12 +189,16 @@ struct Writer {
     in_flight: usize,
 }
 
-type Rebuilt = Result<super::Index, crate::log::ReadError>;
+type Rebuilt = Result<(super::Index, crate::log::Checkpoint), crate::log::ReadError>;
 
 impl Writer {
     async fn run(mut self, mut rx: mpsc::Receiver<Request>, stop: CancellationToken) {
         let mut pending = FuturesUnordered::new();
         let mut rebuild: Option<JoinHandle<Rebuilt>> = None;
+        // The brokers can go away while no append arrives: notice it on a tick too, so the
+        // rebuild that brings the writer back starts without waiting for an append.
+        let mut tick = tokio::time::interval(Duration::from_millis(200));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             if matches!(self.state, State::Failed(_)) && pending.is_empty() && rebuild.is_none() {
                 let reason = match std::mem::replace(&mut self.state, State::Healthy) {
@@ -210,7 +219,7 @@ impl Writer {
                             Ok(index) => return Ok(index),
                             Err(e) => {
                                 warn!(cause = %e, "Kafka writer: rebuild failed; retrying");
-                                tokio::time::sleep(Duration::from_secs(1)).await;
+                                tokio::time::sleep(Duration::from_millis(500)).await;
                             }
                         }
                     }
@@ -225,6 +234,9 @@ impl Writer {
                     self.rebuilt(rebuilt);
                 }
                 _ = stop.cancelled() => break,
+                _ = tick.tick() => {
+                    let _ = self.refusal();
+                }
                 request = rx.recv(), if can_take => match request {
                     Some(request) => {
                         if let Some(f) = self.start(request) {
@@ -269,7 +281,9 @@ impl Writer {
             self.state = State::Failed(reason.clone());
             return Some(reason);
         }
-        if self.lease.remaining() < self.shared.options.message_timeout + LEASE_MARGIN {
+        if self.lease.remaining()
+            < self.shared.options.message_timeout + lease_margin(self.lease.ttl())
+        {
             return Some(
                 "the Kafka writer lease could not be renewed in time (is the database reachable?)"
                     .into(),
@@ -353,12 +367,14 @@ impl Writer {
             stream,
             topic,
             reply,
+            events,
             ..
         } = request;
         Some(async move {
             Done {
                 results: futures::future::join_all(futures).await,
                 request_stream: stream,
+                events,
                 topic,
                 first_seq: version + 1,
                 reply,
@@ -404,6 +420,23 @@ impl Writer {
                 }
             }
         }
+        let recorded: Vec<RecordedEvent> = done
+            .events
+            .into_iter()
+            .zip(&offsets)
+            .enumerate()
+            .map(|(i, (event, offset))| RecordedEvent {
+                position: position(done.topic, partition, *offset),
+                stream: done.request_stream.clone(),
+                seq: done.first_seq + i as u64,
+                event,
+            })
+            .collect();
+        self.shared
+            .cache
+            .appended(&done.request_stream, done.first_seq, recorded);
+        self.shared
+            .advance_head(position(done.topic, partition, last));
         self.metrics
             .committed(1, offsets.len(), done.started.elapsed());
         let _ = done.reply.send(Ok(Appended {
@@ -414,12 +447,14 @@ impl Writer {
 
     fn rebuilt(&mut self, rebuilt: Result<Rebuilt, tokio::task::JoinError>) {
         match rebuilt {
-            Ok(Ok(index)) => {
+            Ok(Ok((index, heads))) => {
                 info!(
                     streams = index.len(),
                     "Kafka writer: stream index rebuilt; taking appends again"
                 );
                 *self.shared.index_mut() = index;
+                self.shared.set_heads(Some(heads));
+                self.shared.cache.clear();
                 match producer(&self.shared, &self.down) {
                     Ok(p) => {
                         self.producer = p;

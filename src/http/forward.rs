@@ -1,0 +1,125 @@
+//! Commands on a node without the writer role: forwarded to the writer node's API as they
+//! came (method, path, query, body, credentials), the answer passed back as it came. Reads
+//! stay here, on the shared read models; the position the writer reports is remembered so the
+//! caller's next read here waits for its write (read-your-writes across nodes).
+
+use super::{ApiError, AppState, MIN_POSITION_HEADER, POSITION_HEADER};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderName, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use base64::Engine;
+use std::sync::OnceLock;
+use std::time::Duration;
+use switchboard_events::{Position, Sid};
+
+/// Request headers passed to the writer.
+const REQUEST_HEADERS: [HeaderName; 5] = [
+    header::AUTHORIZATION,
+    header::CONTENT_TYPE,
+    header::ACCEPT,
+    header::IF_MATCH,
+    MIN_POSITION_HEADER,
+];
+
+/// Response headers passed back.
+const RESPONSE_HEADERS: [HeaderName; 4] = [
+    header::CONTENT_TYPE,
+    header::ETAG,
+    header::LOCATION,
+    POSITION_HEADER,
+];
+
+fn client() -> &'static reqwest::Client {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .pool_max_idle_per_host(64)
+            .timeout(Duration::from_secs(30))
+            .build()
+            .unwrap_or_default()
+    })
+}
+
+/// The account SID a request claims in its Basic credentials (checked by the writer, not
+/// here: it only keys the read-your-writes record of a successful command).
+fn claimed_account(req: &axum::http::HeaderMap) -> Option<Sid> {
+    let value = req.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let encoded = value.strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, _) = text.split_once(':')?;
+    Sid::parse(user).ok()
+}
+
+pub async fn forward_writes(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let Some(writer) = state.config().writer_url.clone() else {
+        return next.run(req).await;
+    };
+    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+        return next.run(req).await;
+    }
+    let account = claimed_account(req.headers());
+    let (parts, body) = req.into_parts();
+    let body = match axum::body::to_bytes(body, state.config().body_limit).await {
+        Ok(b) => b,
+        Err(_) => {
+            return ApiError::new(
+                axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+                20001,
+                "request body too large",
+            )
+            .into_response()
+        }
+    };
+    let path = parts.uri.path_and_query().map_or("/", |p| p.as_str());
+    let mut request = client()
+        .request(parts.method.clone(), format!("{writer}{path}"))
+        .body(body);
+    for name in REQUEST_HEADERS {
+        if let Some(v) = parts.headers.get(&name) {
+            request = request.header(name, v);
+        }
+    }
+    let answer = match request.send().await {
+        Ok(a) => a,
+        Err(e) => {
+            return ApiError::unavailable(format!(
+            "this node forwards commands to the writer node at {writer}, which did not answer: {e}"
+        ))
+            .into_response()
+        }
+    };
+    let status = answer.status();
+    let headers = answer.headers().clone();
+    let bytes = match answer.bytes().await {
+        Ok(b) => b,
+        Err(e) => {
+            return ApiError::unavailable(format!(
+                "the writer node at {writer} broke off its answer: {e}"
+            ))
+            .into_response()
+        }
+    };
+    if status.is_success() {
+        let position = headers
+            .get(&POSITION_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<Position>().ok());
+        if let (Some(account), Some(position)) = (account, position) {
+            state.wrote_at(&account, position);
+        }
+    }
+    let mut response = Response::builder().status(status);
+    for name in RESPONSE_HEADERS {
+        if let Some(v) = headers.get(&name) {
+            response = response.header(name, v);
+        }
+    }
+    response.body(Body::from(bytes)).unwrap_or_else(|e| {
+        ApiError::internal("cannot pass on the writer's answer", e).into_response()
+    })
+}
