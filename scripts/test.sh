@@ -3,8 +3,8 @@
 # what is already there), then runs every check and test. `.ci/run` calls exactly this.
 #
 # The embedded log and read models are SQLite files the tests create themselves. PostgreSQL
-# (Debian's package) is installed and started here; so will every later service (a
-# Kafka-protocol broker, SIPp, ...). Nothing is installed by hand, and a test that needs a
+# (Debian's package) and a Kafka-protocol broker (tansu, built from crates.io) are installed
+# and started here; so will every later service (SIPp, ...). Nothing is installed by hand, and a test that needs a
 # service fails rather than skips when it cannot reach it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -54,6 +54,38 @@ SQL
 # Tests create (and drop) a database of their own under this server.
 export SWITCHBOARD_TEST_POSTGRES="postgres://switchboard:switchboard@127.0.0.1:${pg_port}/postgres"
 echo "PostgreSQL $pg_version on port $pg_port: $SWITCHBOARD_TEST_POSTGRES"
+
+step "Kafka-protocol broker (tansu 0.6.0 from crates.io, SQLite storage engine)"
+# tansu 0.6.0 is the last tansu release; its SQLite engine reads mid-batch correctly (its
+# memory:// engine does not) and it has no Kafka transactions (see README, "Kafka").
+tansu_bin="${CARGO_HOME:-$HOME/.cargo}/bin/tansu"
+tansu_crates="${CARGO_HOME:-$HOME/.cargo}/.crates2.json"
+if ! { "$tansu_bin" --version 2>/dev/null | grep -qx "tansu 0.6.0" \
+        && grep -q '"tansu 0.6.0 [^}]*"features":\["dynostore","libsql","postgres"\]' "$tansu_crates" 2>/dev/null; }; then
+    echo "building tansu 0.6.0 with its SQLite engine (about 15 minutes on 2 cores; once)"
+    # --locked: without it the postgres feature fails to compile against a newer deadpool.
+    cargo install tansu@0.6.0 --locked --features dynostore,libsql,postgres
+fi
+tansu_dir="$PWD/target/tansu"
+tansu_port="${SWITCHBOARD_TEST_KAFKA_PORT:-19092}"
+mkdir -p "$tansu_dir"
+listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+if ! listening "$tansu_port"; then
+    (cd "$tansu_dir" && nohup "$tansu_bin" broker \
+        --listener-url "tcp://127.0.0.1:$tansu_port" \
+        --advertised-listener-url "tcp://127.0.0.1:$tansu_port" \
+        --storage-engine sqlite://tansu.db >>tansu.log 2>&1 &)
+    for _ in $(seq 1 100); do listening "$tansu_port" && break; sleep 0.2; done
+    listening "$tansu_port" || {
+        echo "tansu did not start on port $tansu_port:" >&2
+        tail -n 20 "$tansu_dir/tansu.log" >&2
+        exit 1
+    }
+fi
+# The shared broker for the log suite; tests that kill a broker start their own from this binary.
+export SWITCHBOARD_TEST_KAFKA="127.0.0.1:$tansu_port"
+export SWITCHBOARD_TEST_TANSU="$tansu_bin"
+echo "tansu $("$tansu_bin" --version | awk '{print $2}') on $SWITCHBOARD_TEST_KAFKA"
 
 step "Python with the official Twilio helper library (PyPI: twilio), in a venv under target/"
 if ! command -v python3 >/dev/null 2>&1; then

@@ -28,11 +28,28 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             seconds,
             appenders,
             postgres,
+            kafka,
         } => {
             bench_lag(
                 Duration::from_secs_f64(seconds),
                 appenders,
                 postgres.as_deref(),
+                kafka.as_deref(),
+            )
+            .await
+        }
+        BenchCommand::Log {
+            kafka: Some(brokers),
+            postgres,
+            seconds,
+            appenders,
+            ..
+        } => {
+            crate::bench_kafka::bench_kafka(
+                &brokers,
+                postgres.as_deref(),
+                Duration::from_secs_f64(seconds),
+                &appenders,
             )
             .await
         }
@@ -48,6 +65,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             durability,
             dir,
             postgres: None,
+            kafka: None,
         } => {
             let scratch = match dir {
                 Some(d) => {
@@ -74,13 +92,13 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
     }
 }
 
-fn tempfile_dir() -> anyhow::Result<PathBuf> {
+pub(crate) fn tempfile_dir() -> anyhow::Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("switchboard-bench-{}", Uuid::now_v7()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }
 
-fn sample_event(stream: &Sid, i: u64) -> NewEvent {
+pub(crate) fn sample_event(stream: &Sid, i: u64) -> NewEvent {
     let meta = Metadata {
         occurred_at: crate::commands::now_ms(),
         account_sid: stream.clone(),
@@ -188,18 +206,18 @@ impl Commits {
 }
 
 /// The `q` quantile of sorted durations (zero when there are none).
-fn percentile(sorted: &[Duration], q: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], q: f64) -> Duration {
     let i = ((sorted.len() as f64 * q) as usize).min(sorted.len().saturating_sub(1));
     sorted.get(i).copied().unwrap_or_default()
 }
 
-struct Run {
-    rate: f64,
-    p50: Duration,
-    p99: Duration,
+pub(crate) struct Run {
+    pub rate: f64,
+    pub p50: Duration,
+    pub p99: Duration,
 }
 
-async fn appenders(log: &Arc<dyn EventLog>, n: usize, window: Duration) -> anyhow::Result<Run> {
+pub(crate) async fn appenders(log: &Arc<dyn EventLog>, n: usize, window: Duration) -> anyhow::Result<Run> {
     let deadline = Instant::now() + window;
     let started = Instant::now();
     let tasks: Vec<_> = (0..n)
@@ -356,7 +374,7 @@ async fn bench_log(
 }
 
 /// A database of its own on the benchmark's PostgreSQL server, dropped by [`pg_drop`].
-async fn pg_fresh(admin: &str) -> anyhow::Result<(String, String)> {
+pub(crate) async fn pg_fresh(admin: &str) -> anyhow::Result<(String, String)> {
     let name = format!("sb_bench_{}", Uuid::now_v7().simple());
     let mut conn = sqlx::PgConnection::connect(admin).await?;
     sqlx::query(&format!("CREATE DATABASE {name}"))
@@ -366,7 +384,7 @@ async fn pg_fresh(admin: &str) -> anyhow::Result<(String, String)> {
     Ok((format!("{base}/{name}"), name))
 }
 
-async fn pg_drop(admin: &str, name: &str) -> anyhow::Result<()> {
+pub(crate) async fn pg_drop(admin: &str, name: &str) -> anyhow::Result<()> {
     let mut conn = sqlx::PgConnection::connect(admin).await?;
     sqlx::query(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
         .execute(&mut conn)
@@ -491,6 +509,7 @@ async fn bench_lag(
     window: Duration,
     appenders: usize,
     postgres: Option<&str>,
+    kafka: Option<&str>,
 ) -> anyhow::Result<()> {
     use crate::projector::Projector;
     use std::sync::Mutex;
@@ -499,8 +518,15 @@ async fn bench_lag(
 
     let scratch = tempfile_dir()?;
     let mut drop_dbs = Vec::new();
-    let (log, store): (Arc<dyn EventLog>, ProjectionStore) = match postgres {
-        None => (
+    let (log, store): (Arc<dyn EventLog>, ProjectionStore) = match (postgres, kafka) {
+        (Some(admin), Some(brokers)) => {
+            let (views_url, views_db) = pg_fresh(admin).await?;
+            drop_dbs = vec![views_db];
+            let store = ProjectionStore::connect(&views_url).await?;
+            let log = crate::bench_kafka::open_log(brokers, &store).await?;
+            (Arc::new(log), store)
+        }
+        (None, _) => (
             Arc::new(
                 SqliteLog::open(
                     &scratch.join("log.sqlite"),
@@ -518,7 +544,7 @@ async fn bench_lag(
             ))
             .await?,
         ),
-        Some(admin) => {
+        (Some(admin), None) => {
             let (log_url, log_db) = pg_fresh(admin).await?;
             let (views_url, views_db) = pg_fresh(admin).await?;
             drop_dbs = vec![log_db, views_db];
@@ -545,7 +571,7 @@ async fn bench_lag(
         )
         .await?,
     );
-    let progress: Arc<Mutex<Vec<(u64, Instant)>>> = Arc::default();
+    let progress: Arc<Mutex<Vec<(Checkpoint, Instant)>>> = Arc::default();
     let stop = CancellationToken::new();
     let runner = {
         let (projector, progress, stop) = (projector.clone(), progress.clone(), stop.clone());
@@ -554,7 +580,7 @@ async fn bench_lag(
             projector
                 .run(accounts, None, stop, |cp| {
                     if let Ok(mut p) = progress.lock() {
-                        p.push((cp.get(&0).copied().unwrap_or(0), Instant::now()));
+                        p.push((cp.clone(), Instant::now()));
                     }
                 })
                 .await
@@ -589,7 +615,7 @@ async fn bench_lag(
                         vec![NewEvent::new(Uuid::now_v7(), &meta, &created)],
                     )
                     .await?;
-                acks.push((a.position.offset, Instant::now()));
+                acks.push((a.position, Instant::now()));
                 let mut version = a.version;
                 while Instant::now() < deadline {
                     let a = log
@@ -599,7 +625,7 @@ async fn bench_lag(
                             vec![sample_event(&sid, version)],
                         )
                         .await?;
-                    acks.push((a.position.offset, Instant::now()));
+                    acks.push((a.position, Instant::now()));
                     version = a.version;
                 }
                 anyhow::Ok(acks)
@@ -611,13 +637,19 @@ async fn bench_lag(
         acks.extend(t.await??);
     }
     let elapsed = started.elapsed().as_secs_f64();
-    let head = acks.iter().map(|a| a.0).max().unwrap_or(0);
+    let mut head = Checkpoint::new();
+    for (p, _) in &acks {
+        let at = head.entry(p.partition).or_insert(0);
+        *at = (*at).max(p.offset);
+    }
     let catch_up = Instant::now() + Duration::from_secs(60);
-    while progress
+    while !progress
         .lock()
-        .map(|p| p.last().map(|l| l.0).unwrap_or(0))
-        .unwrap_or(0)
-        < head
+        .map(|p| {
+            p.last()
+                .is_some_and(|l| crate::projector::caught_up(&l.0, &head))
+        })
+        .unwrap_or(false)
         && Instant::now() < catch_up
     {
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -627,8 +659,12 @@ async fn bench_lag(
     let progress = progress.lock().map(|p| p.clone()).unwrap_or_default();
     let mut lags: Vec<Duration> = acks
         .iter()
-        .filter_map(|(offset, acked)| {
-            let i = progress.partition_point(|(o, _)| o < offset);
+        .filter_map(|(position, acked)| {
+            let passed = |cp: &Checkpoint| {
+                cp.get(&position.partition)
+                    .is_some_and(|o| *o >= position.offset)
+            };
+            let i = progress.partition_point(|(cp, _)| !passed(cp));
             progress
                 .get(i)
                 .map(|(_, seen)| seen.saturating_duration_since(*acked))
@@ -639,7 +675,11 @@ async fn bench_lag(
     println!(
         "switchboard bench lag ({}): {appenders} appenders, {:.1} s: {:.0} appends/s acknowledged; \
          projection lag from acknowledgement to read model (accounts): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms ({} of {} measured)",
-        if postgres.is_some() { "PostgreSQL log and read models" } else { "SQLite log (normal) and read models" },
+        match (postgres, kafka) {
+            (Some(_), Some(_)) => "Kafka log, PostgreSQL read models",
+            (Some(_), None) => "PostgreSQL log and read models",
+            _ => "SQLite log (normal) and read models",
+        },
         window.as_secs_f64(),
         acks.len() as f64 / elapsed,
         pick(0.5).as_secs_f64() * 1e3,

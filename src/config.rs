@@ -268,9 +268,14 @@ pub enum BenchCommand {
         #[arg(long)]
         dir: Option<PathBuf>,
         /// Measure the PostgreSQL log instead, on this server (a URL whose user may create
-        /// databases; each run gets a fresh one, dropped afterwards).
+        /// databases; each run gets a fresh one, dropped afterwards). With `--kafka`, the
+        /// server holding the writer lease.
         #[arg(long)]
         postgres: Option<String>,
+        /// Measure the Kafka log instead, on these brokers (fresh topics per run), next to a
+        /// raw rdkafka producer sending the same records in this process.
+        #[arg(long)]
+        kafka: Option<String>,
     },
     /// Projection lag under load: from an append's acknowledgement to the read model having
     /// it (p50, p99), with the appends/s achieved meanwhile.
@@ -285,5 +290,9 @@ pub enum BenchCommand {
         /// dropped afterwards) instead of SQLite files.
         #[arg(long)]
         postgres: Option<String>,
+        /// Use a Kafka log on these brokers (fresh topics) with the read models (and the
+        /// writer lease) on `--postgres`.
+        #[arg(long, requires = "postgres")]
+        kafka: Option<String>,
     },
 }

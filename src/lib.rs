@@ -24,6 +24,7 @@
 //! - [`bench`]: `switchboard bench log`.
 
 pub mod bench;
+pub mod bench_kafka;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -23,7 +23,7 @@
 pub mod lease;
 mod scan;
 pub mod wire;
-mod writer;
+pub mod writer;
 
 use super::{AppendError, Appended, Checkpoint, EventLog, LogItem, ReadError};
 use crate::metrics::Metrics;

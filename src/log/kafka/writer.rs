@@ -3,7 +3,7 @@
 //! records. See the module doc of [`super`] for the rules, [`super::lease`] for fencing.
 
 use super::lease::Lease;
-use super::{category_of, position, scan, wire, Shared, StreamEntry};
+use super::{category_of, position, scan, wire, KafkaLogOptions, Shared, StreamEntry};
 use crate::log::writer::WriterObserver;
 use crate::log::{AppendError, Appended};
 use crate::metrics::Metrics;
@@ -46,9 +46,11 @@ impl ClientContext for ProducerContext {
 
 type Producer_ = FutureProducer<ProducerContext>;
 
-fn producer(shared: &Shared, down: &Arc<AtomicBool>) -> Result<Producer_, KafkaError> {
-    let timeout = shared.options.message_timeout.as_millis().to_string();
-    let mut config = shared.options.client_config();
+/// The writer's producer settings: idempotent, `acks=all`, a short linger so concurrent
+/// appends share a batch, and the message timeout the lease rule depends on.
+pub fn producer_config(options: &KafkaLogOptions) -> rdkafka::config::ClientConfig {
+    let timeout = options.message_timeout.as_millis().to_string();
+    let mut config = options.client_config();
     config
         .set("enable.idempotence", "true")
         .set("acks", "all")
@@ -56,10 +58,14 @@ fn producer(shared: &Shared, down: &Arc<AtomicBool>) -> Result<Producer_, KafkaE
         .set("message.timeout.ms", &timeout)
         .set("request.timeout.ms", &timeout)
         .set("queue.buffering.max.messages", "1000000");
-    for (k, v) in &shared.options.extra {
+    for (k, v) in &options.extra {
         config.set(k, v);
     }
-    config.create_with_context(ProducerContext { down: down.clone() })
+    config
+}
+
+fn producer(shared: &Shared, down: &Arc<AtomicBool>) -> Result<Producer_, KafkaError> {
+    producer_config(&shared.options).create_with_context(ProducerContext { down: down.clone() })
 }
 
 struct Request {
