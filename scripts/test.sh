@@ -122,6 +122,8 @@ step "benchmark smoke run (figures are not asserted; see README for real runs)"
 cargo run --release --quiet -- bench log --seconds 0.3
 cargo run --release --quiet -- bench log --seconds 0.3 --appenders 1,16 --postgres "$SWITCHBOARD_TEST_POSTGRES"
 cargo run --release --quiet -- bench lag --seconds 0.3 --appenders 16
+cargo run --release --quiet -- bench log --seconds 0.3 --appenders 16 --kafka "$SWITCHBOARD_TEST_KAFKA" --postgres "$SWITCHBOARD_TEST_POSTGRES"
+cargo run --release --quiet -- bench lag --seconds 0.3 --appenders 16 --kafka "$SWITCHBOARD_TEST_KAFKA" --postgres "$SWITCHBOARD_TEST_POSTGRES"
 
 echo
 echo "all checks passed"

@@ -217,7 +217,11 @@ pub(crate) struct Run {
     pub p99: Duration,
 }
 
-pub(crate) async fn appenders(log: &Arc<dyn EventLog>, n: usize, window: Duration) -> anyhow::Result<Run> {
+pub(crate) async fn appenders(
+    log: &Arc<dyn EventLog>,
+    n: usize,
+    window: Duration,
+) -> anyhow::Result<Run> {
     let deadline = Instant::now() + window;
     let started = Instant::now();
     let tasks: Vec<_> = (0..n)

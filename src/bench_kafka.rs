@@ -7,7 +7,7 @@
 //! own stream with an exact expected version and waiting for the acknowledgement. Last, for
 //! scale, the raw producer fully pipelined (one task, up to 50,000 records in flight).
 
-use crate::bench::{appenders, pg_drop, pg_fresh, percentile, sample_event, tempfile_dir};
+use crate::bench::{appenders, percentile, pg_drop, pg_fresh, sample_event, tempfile_dir};
 use crate::log::kafka::lease::Lease;
 use crate::log::kafka::{wire, KafkaLog, KafkaLogOptions};
 use crate::log::EventLog;
@@ -42,7 +42,11 @@ pub async fn open_log(brokers: &str, store: &ProjectionStore) -> anyhow::Result<
 }
 
 /// `n` tasks each encoding an event and awaiting its send; records/s and latencies.
-async fn raw_senders(brokers: &str, n: usize, window: Duration) -> anyhow::Result<crate::bench::Run> {
+async fn raw_senders(
+    brokers: &str,
+    n: usize,
+    window: Duration,
+) -> anyhow::Result<crate::bench::Run> {
     let options = fresh_options(brokers);
     // Opening the log read-only creates the topics.
     let log = KafkaLog::open(options.clone(), Arc::new(Default::default())).await?;
@@ -165,7 +169,15 @@ pub async fn bench_kafka(
     println!();
     println!(
         "{:<7} {:>9} {:>12} {:>12} {:>7} {:>9} {:>9} {:>13} {:>13}",
-        "backend", "appenders", "events/s", "baseline/s", "ratio", "p50 ms", "p99 ms", "raw p50 ms", "raw p99 ms"
+        "backend",
+        "appenders",
+        "events/s",
+        "baseline/s",
+        "ratio",
+        "p50 ms",
+        "p99 ms",
+        "raw p50 ms",
+        "raw p99 ms"
     );
     for &n in levels {
         let raw = raw_senders(brokers, n, window).await?;
