@@ -8,6 +8,7 @@
 //! newer schema version, or damaged JSON each give a [`DecodeError`] that says which.
 
 use crate::account::{AccountCreated, AccountUpdated};
+use crate::taskrouter::events::*;
 use serde::{Deserialize, Serialize};
 
 /// Why a recorded event could not be decoded.
@@ -94,4 +95,78 @@ event_types! {
     AccountCreated(AccountCreated) = "account.created", version 1;
     /// An account's friendly name or status changed.
     AccountUpdated(AccountUpdated) = "account.updated", version 1;
+    /// A TaskRouter workspace was created.
+    WorkspaceCreated(WorkspaceCreated) = "workspace.created", version 1;
+    /// A workspace's settings changed.
+    WorkspaceUpdated(WorkspaceUpdated) = "workspace.updated", version 1;
+    /// A workspace was deleted (with everything in it).
+    WorkspaceDeleted(WorkspaceDeleted) = "workspace.deleted", version 1;
+    /// An activity was created.
+    ActivityCreated(ActivityCreated) = "activity.created", version 1;
+    /// An activity was renamed.
+    ActivityUpdated(ActivityUpdated) = "activity.updated", version 1;
+    /// An activity was deleted.
+    ActivityDeleted(ResourceRef) = "activity.deleted", version 1;
+    /// A task channel was created.
+    TaskChannelCreated(TaskChannelCreated) = "task-channel.created", version 1;
+    /// A task channel changed.
+    TaskChannelUpdated(TaskChannelUpdated) = "task-channel.updated", version 1;
+    /// A task channel was deleted.
+    TaskChannelDeleted(ResourceRef) = "task-channel.deleted", version 1;
+    /// A worker was created.
+    WorkerCreated(WorkerCreated) = "worker.created", version 1;
+    /// A worker was renamed.
+    WorkerRenamed(WorkerRenamed) = "worker.updated", version 1;
+    /// A worker changed activity.
+    WorkerActivityUpdated(WorkerActivityUpdated) = "worker.activity.update", version 1;
+    /// A worker's attributes changed.
+    WorkerAttributesUpdated(WorkerAttributesUpdated) = "worker.attributes.update", version 1;
+    /// A worker's capacity on a channel changed.
+    WorkerCapacityUpdated(WorkerCapacityUpdated) = "worker.capacity.update", version 1;
+    /// A worker's availability on a channel changed.
+    WorkerChannelAvailabilityUpdated(WorkerChannelAvailabilityUpdated) = "worker.channel.availability.update", version 1;
+    /// A worker was deleted.
+    WorkerDeleted(ResourceRef) = "worker.deleted", version 1;
+    /// A task queue was created.
+    TaskQueueCreated(TaskQueueCreated) = "task-queue.created", version 1;
+    /// A task queue changed.
+    TaskQueueUpdated(TaskQueueUpdated) = "task-queue.updated", version 1;
+    /// A task queue was deleted.
+    TaskQueueDeleted(ResourceRef) = "task-queue.deleted", version 1;
+    /// A workflow was created.
+    WorkflowCreated(WorkflowCreated) = "workflow.created", version 1;
+    /// A workflow changed.
+    WorkflowUpdated(WorkflowUpdated) = "workflow.updated", version 1;
+    /// A workflow was deleted.
+    WorkflowDeleted(ResourceRef) = "workflow.deleted", version 1;
+    /// A task was created.
+    TaskCreated(TaskCreated) = "task.created", version 1;
+    /// A task's attributes or priority changed.
+    TaskUpdated(TaskUpdated) = "task.updated", version 1;
+    /// A task entered a queue through a workflow step.
+    TargetMatched(TargetMatched) = "workflow.target-matched", version 1;
+    /// A task was canceled (by a caller, its TTL, or the end of its workflow).
+    TaskCanceled(TaskClosed) = "task.canceled", version 1;
+    /// A task moved to wrapping.
+    TaskWrapup(TaskClosed) = "task.wrapup", version 1;
+    /// A task was completed.
+    TaskCompleted(TaskClosed) = "task.completed", version 1;
+    /// A task was deleted.
+    TaskDeleted(ResourceRef) = "task.deleted", version 1;
+    /// A task was offered to a worker.
+    ReservationCreated(ReservationCreated) = "reservation.created", version 1;
+    /// A worker accepted a reservation.
+    ReservationAccepted(ResourceRef) = "reservation.accepted", version 1;
+    /// A worker rejected a reservation.
+    ReservationRejected(ReservationRejected) = "reservation.rejected", version 1;
+    /// A reservation was not answered in time.
+    ReservationTimeout(ResourceRef) = "reservation.timeout", version 1;
+    /// A reservation was withdrawn because another worker accepted the task.
+    ReservationRescinded(ResourceRef) = "reservation.rescinded", version 1;
+    /// A reservation was withdrawn because its task was canceled.
+    ReservationCanceled(ResourceRef) = "reservation.canceled", version 1;
+    /// An accepted reservation moved to wrapping.
+    ReservationWrapup(ResourceRef) = "reservation.wrapup", version 1;
+    /// An accepted reservation's task was completed.
+    ReservationCompleted(ResourceRef) = "reservation.completed", version 1;
 }

@@ -7,6 +7,7 @@ use chrono::DateTime;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use switchboard_events::account::{AccountCreated, AccountStatus, AccountType, AccountUpdated};
+use switchboard_events::taskrouter::events::*;
 use switchboard_events::{Event, Metadata, NewEvent, Position, RecordedEvent, Sid, SidPrefix};
 use uuid::Uuid;
 
@@ -25,7 +26,7 @@ fn load(name: &str) -> serde_json::Value {
 /// completeness check below.
 fn examples() -> Vec<Event> {
     let owner = Sid::from_u128(SidPrefix::Account, 0xfeed);
-    vec![
+    let mut events = vec![
         Event::AccountCreated(AccountCreated {
             friendly_name: "Main account".into(),
             owner_account_sid: None,
@@ -47,6 +48,291 @@ fn examples() -> Vec<Event> {
         Event::AccountUpdated(AccountUpdated {
             friendly_name: None,
             status: Some(AccountStatus::Suspended),
+        }),
+    ];
+    events.extend(taskrouter_examples());
+    events
+}
+
+/// Examples of the workspace stream's events: every optional field both present and absent,
+/// nullable fields both set and null.
+fn taskrouter_examples() -> Vec<Event> {
+    let activity = |n| Sid::from_u128(SidPrefix::Activity, n);
+    let channel = |n| Sid::from_u128(SidPrefix::TaskChannel, n);
+    let worker = |n| Sid::from_u128(SidPrefix::Worker, n);
+    let queue = |n| Sid::from_u128(SidPrefix::TaskQueue, n);
+    let workflow = |n| Sid::from_u128(SidPrefix::Workflow, n);
+    let task = |n| Sid::from_u128(SidPrefix::Task, n);
+    let reservation = |n| Sid::from_u128(SidPrefix::Reservation, n);
+    let configuration = format!(
+        r#"{{"task_routing": {{"filters": [{{"filter_friendly_name": "Gold", "expression": "tier == 'gold'", "targets": [{{"queue": "{}", "priority": 5, "timeout": 30}}]}}], "default_filter": {{"queue": "{}"}}}}}}"#,
+        queue(1),
+        queue(2)
+    );
+    let routing = RoutingDecision {
+        filter: "Gold".into(),
+        target_index: 0,
+        ordering: "longest idle".into(),
+        eligible: 3,
+    };
+    vec![
+        Event::WorkspaceCreated(WorkspaceCreated {
+            friendly_name: "Support".into(),
+            event_callback_url: Some("https://example.com/taskrouter/events".into()),
+            events_filter: Some("task.created,reservation.accepted".into()),
+            multi_task_enabled: true,
+            prioritize_queue_order: QueueOrder::Fifo,
+        }),
+        Event::WorkspaceCreated(WorkspaceCreated {
+            friendly_name: "Sales".into(),
+            event_callback_url: None,
+            events_filter: None,
+            multi_task_enabled: false,
+            prioritize_queue_order: QueueOrder::Lifo,
+        }),
+        Event::WorkspaceUpdated(WorkspaceUpdated {
+            friendly_name: Some("Support (EMEA)".into()),
+            event_callback_url: Some(String::new()),
+            events_filter: Some("task.canceled".into()),
+            multi_task_enabled: Some(false),
+            prioritize_queue_order: Some(QueueOrder::Lifo),
+            default_activity_sid: Some(activity(1)),
+            timeout_activity_sid: Some(activity(2)),
+        }),
+        Event::WorkspaceUpdated(WorkspaceUpdated {
+            friendly_name: Some("Support".into()),
+            ..WorkspaceUpdated::default()
+        }),
+        Event::WorkspaceDeleted(WorkspaceDeleted {}),
+        Event::ActivityCreated(ActivityCreated {
+            sid: activity(1),
+            friendly_name: "Available".into(),
+            available: true,
+        }),
+        Event::ActivityCreated(ActivityCreated {
+            sid: activity(2),
+            friendly_name: "Offline".into(),
+            available: false,
+        }),
+        Event::ActivityUpdated(ActivityUpdated {
+            sid: activity(2),
+            friendly_name: "Away".into(),
+        }),
+        Event::ActivityDeleted(ResourceRef { sid: activity(2) }),
+        Event::TaskChannelCreated(TaskChannelCreated {
+            sid: channel(1),
+            unique_name: "voice".into(),
+            friendly_name: "Voice".into(),
+            channel_optimized_routing: false,
+        }),
+        Event::TaskChannelUpdated(TaskChannelUpdated {
+            sid: channel(1),
+            friendly_name: Some("Voice calls".into()),
+            channel_optimized_routing: Some(true),
+        }),
+        Event::TaskChannelUpdated(TaskChannelUpdated {
+            sid: channel(1),
+            friendly_name: None,
+            channel_optimized_routing: Some(false),
+        }),
+        Event::TaskChannelDeleted(ResourceRef { sid: channel(1) }),
+        Event::WorkerCreated(WorkerCreated {
+            sid: worker(1),
+            friendly_name: "Alice".into(),
+            attributes: r#"{"languages": ["en", "fr"], "tier": "gold"}"#.into(),
+            activity_sid: activity(2),
+        }),
+        Event::WorkerRenamed(WorkerRenamed {
+            sid: worker(1),
+            friendly_name: "Alice B.".into(),
+        }),
+        Event::WorkerActivityUpdated(WorkerActivityUpdated {
+            sid: worker(1),
+            activity_sid: activity(1),
+        }),
+        Event::WorkerAttributesUpdated(WorkerAttributesUpdated {
+            sid: worker(1),
+            attributes: r#"{"languages": ["en"]}"#.into(),
+        }),
+        Event::WorkerCapacityUpdated(WorkerCapacityUpdated {
+            sid: worker(1),
+            task_channel_sid: channel(1),
+            capacity: 0,
+        }),
+        Event::WorkerCapacityUpdated(WorkerCapacityUpdated {
+            sid: worker(1),
+            task_channel_sid: channel(2),
+            capacity: 50,
+        }),
+        Event::WorkerChannelAvailabilityUpdated(WorkerChannelAvailabilityUpdated {
+            sid: worker(1),
+            task_channel_sid: channel(1),
+            available: false,
+        }),
+        Event::WorkerDeleted(ResourceRef { sid: worker(1) }),
+        Event::TaskQueueCreated(TaskQueueCreated {
+            sid: queue(1),
+            friendly_name: "Gold support".into(),
+            target_workers: "tier == 'gold'".into(),
+            task_order: QueueOrder::Fifo,
+            max_reserved_workers: 1,
+            reservation_activity_sid: None,
+            assignment_activity_sid: None,
+        }),
+        Event::TaskQueueCreated(TaskQueueCreated {
+            sid: queue(2),
+            friendly_name: "Everyone".into(),
+            target_workers: "1 == 1".into(),
+            task_order: QueueOrder::Lifo,
+            max_reserved_workers: 50,
+            reservation_activity_sid: Some(activity(3)),
+            assignment_activity_sid: Some(activity(4)),
+        }),
+        Event::TaskQueueUpdated(TaskQueueUpdated {
+            sid: queue(1),
+            friendly_name: Some("Gold".into()),
+            target_workers: Some("tier IN ['gold', 'platinum']".into()),
+            task_order: Some(QueueOrder::Lifo),
+            max_reserved_workers: Some(5),
+            reservation_activity_sid: Some(activity(3)),
+            assignment_activity_sid: Some(activity(4)),
+        }),
+        Event::TaskQueueUpdated(TaskQueueUpdated {
+            sid: queue(1),
+            friendly_name: None,
+            target_workers: None,
+            task_order: None,
+            max_reserved_workers: Some(2),
+            reservation_activity_sid: None,
+            assignment_activity_sid: None,
+        }),
+        Event::TaskQueueDeleted(ResourceRef { sid: queue(2) }),
+        Event::WorkflowCreated(WorkflowCreated {
+            sid: workflow(1),
+            friendly_name: "Support routing".into(),
+            configuration: configuration.clone(),
+            assignment_callback_url: Some("https://example.com/assign".into()),
+            fallback_assignment_callback_url: Some("https://fallback.example.com/assign".into()),
+            task_reservation_timeout: 120,
+        }),
+        Event::WorkflowCreated(WorkflowCreated {
+            sid: workflow(2),
+            friendly_name: "Default".into(),
+            configuration: configuration.clone(),
+            assignment_callback_url: None,
+            fallback_assignment_callback_url: None,
+            task_reservation_timeout: 86_400,
+        }),
+        Event::WorkflowUpdated(WorkflowUpdated {
+            sid: workflow(1),
+            friendly_name: Some("Support".into()),
+            configuration: Some(configuration),
+            assignment_callback_url: Some(String::new()),
+            fallback_assignment_callback_url: Some(String::new()),
+            task_reservation_timeout: Some(1),
+        }),
+        Event::WorkflowUpdated(WorkflowUpdated {
+            sid: workflow(1),
+            friendly_name: None,
+            configuration: None,
+            assignment_callback_url: None,
+            fallback_assignment_callback_url: None,
+            task_reservation_timeout: Some(60),
+        }),
+        Event::WorkflowDeleted(ResourceRef { sid: workflow(2) }),
+        Event::TaskCreated(TaskCreated {
+            sid: task(1),
+            attributes: r#"{"tier": "gold", "lang": "fr"}"#.into(),
+            priority: 10,
+            timeout: 86_400,
+            task_channel_sid: channel(1),
+            workflow_sid: workflow(1),
+            virtual_start_time: None,
+        }),
+        Event::TaskCreated(TaskCreated {
+            sid: task(2),
+            attributes: "{}".into(),
+            priority: 2_147_483_647,
+            timeout: 1_209_600,
+            task_channel_sid: channel(1),
+            workflow_sid: workflow(1),
+            virtual_start_time: DateTime::from_timestamp_millis(1_763_990_000_000),
+        }),
+        Event::TaskUpdated(TaskUpdated {
+            sid: task(1),
+            attributes: Some(r#"{"tier": "platinum"}"#.into()),
+            priority: Some(0),
+        }),
+        Event::TaskUpdated(TaskUpdated {
+            sid: task(1),
+            attributes: None,
+            priority: Some(20),
+        }),
+        Event::TargetMatched(TargetMatched {
+            task_sid: task(1),
+            workflow_sid: workflow(1),
+            filter_index: Some(0),
+            filter_name: "Gold".into(),
+            target_index: 0,
+            task_queue_sid: queue(1),
+            priority: Some(5),
+            timeout: Some(30),
+        }),
+        Event::TargetMatched(TargetMatched {
+            task_sid: task(2),
+            workflow_sid: workflow(1),
+            filter_index: None,
+            filter_name: "default".into(),
+            target_index: 0,
+            task_queue_sid: queue(2),
+            priority: None,
+            timeout: None,
+        }),
+        Event::TaskCanceled(TaskClosed {
+            sid: task(2),
+            reason: "Task TTL Exceeded".into(),
+        }),
+        Event::TaskWrapup(TaskClosed {
+            sid: task(1),
+            reason: "call ended".into(),
+        }),
+        Event::TaskCompleted(TaskClosed {
+            sid: task(1),
+            reason: "resolved".into(),
+        }),
+        Event::TaskDeleted(ResourceRef { sid: task(1) }),
+        Event::ReservationCreated(ReservationCreated {
+            sid: reservation(1),
+            task_sid: task(1),
+            worker_sid: worker(1),
+            task_queue_sid: queue(1),
+            routing,
+        }),
+        Event::ReservationAccepted(ResourceRef {
+            sid: reservation(1),
+        }),
+        Event::ReservationRejected(ReservationRejected {
+            sid: reservation(2),
+            activity_sid: Some(activity(2)),
+        }),
+        Event::ReservationRejected(ReservationRejected {
+            sid: reservation(3),
+            activity_sid: None,
+        }),
+        Event::ReservationTimeout(ResourceRef {
+            sid: reservation(4),
+        }),
+        Event::ReservationRescinded(ResourceRef {
+            sid: reservation(5),
+        }),
+        Event::ReservationCanceled(ResourceRef {
+            sid: reservation(6),
+        }),
+        Event::ReservationWrapup(ResourceRef {
+            sid: reservation(1),
+        }),
+        Event::ReservationCompleted(ResourceRef {
+            sid: reservation(1),
         }),
     ]
 }
@@ -139,6 +425,58 @@ fn schemas_reject_what_the_types_would_never_produce() {
         "status": "dormant", "type": "Full"
     });
     assert!(validator.iter_errors(&bad).count() >= 4);
+}
+
+#[test]
+fn taskrouter_schemas_reject_wrong_prefixes_ranges_and_missing_fields() {
+    let reject = |name: &str, bad: serde_json::Value| {
+        let schema = load(&format!("{name}.v1.json"));
+        let validator = jsonschema::validator_for(&schema).expect("compiles");
+        assert!(!validator.is_valid(&bad), "{name} accepted {bad}");
+    };
+    let worker = Sid::from_u128(SidPrefix::Worker, 1).to_string();
+    let task = Sid::from_u128(SidPrefix::Task, 1).to_string();
+    let channel = Sid::from_u128(SidPrefix::TaskChannel, 1).to_string();
+    let workflow = Sid::from_u128(SidPrefix::Workflow, 1).to_string();
+    // A shared payload (ResourceRef, TaskClosed) is checked against its type's own prefix.
+    reject("task.deleted", serde_json::json!({ "sid": worker }));
+    reject("reservation.accepted", serde_json::json!({ "sid": task }));
+    reject(
+        "task.completed",
+        serde_json::json!({ "sid": worker, "reason": "done" }),
+    );
+    reject("workspace.deleted", serde_json::json!({ "sid": worker }));
+    reject(
+        "worker.capacity.update",
+        serde_json::json!({"sid": worker, "task_channel_sid": channel, "capacity": 51}),
+    );
+    reject(
+        "task.created",
+        serde_json::json!({"sid": task, "attributes": "{}", "priority": -1, "timeout": 60,
+                           "task_channel_sid": channel, "workflow_sid": workflow}),
+    );
+    reject(
+        "task.created",
+        serde_json::json!({"sid": task, "attributes": "{}", "priority": 1, "timeout": 1_209_601,
+                           "task_channel_sid": channel, "workflow_sid": workflow}),
+    );
+    // Nullable fields are always present: null, not missing.
+    reject(
+        "workspace.created",
+        serde_json::json!({"friendly_name": "W", "multi_task_enabled": true,
+                           "prioritize_queue_order": "FIFO"}),
+    );
+    reject(
+        "workspace.created",
+        serde_json::json!({"friendly_name": "W", "event_callback_url": null, "events_filter": null,
+                           "multi_task_enabled": true, "prioritize_queue_order": "RANDOM"}),
+    );
+    // Skipped optionals are absent, never null.
+    reject(
+        "reservation.rejected",
+        serde_json::json!({"sid": Sid::from_u128(SidPrefix::Reservation, 1).to_string(),
+                           "activity_sid": null}),
+    );
 }
 
 #[test]

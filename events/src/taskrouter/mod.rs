@@ -8,6 +8,9 @@
 //! - [`workflow`]: workflow configuration documents, compiled, and routing through their
 //!   filters and targets.
 
+pub mod decide;
+pub mod events;
 pub mod expression;
 pub mod matcher;
+pub mod state;
 pub mod workflow;
