@@ -34,3 +34,4 @@ pub mod metrics;
 pub mod projector;
 pub mod schemas;
 pub mod server;
+pub mod taskrouter;

@@ -27,7 +27,10 @@ use tracing::{error, info, warn};
 
 /// Every projection this build has.
 pub fn all_projections() -> Vec<Arc<dyn Projection>> {
-    vec![Arc::new(switchboard_projections::accounts::Accounts)]
+    vec![
+        Arc::new(switchboard_projections::accounts::Accounts),
+        Arc::new(switchboard_projections::workspaces::Workspaces),
+    ]
 }
 
 /// See the module doc.

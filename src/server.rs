@@ -206,6 +206,18 @@ pub async fn run(
             },
         },
     );
+    if roles.contains(&Role::Writer) {
+        // Workspace actors run the TaskRouter timers (reservation and workflow timeouts, task
+        // TTLs): start one for every workspace, not only those a request touches.
+        let mut conn = opened.store.pool().acquire().await?;
+        let workspaces = switchboard_projections::workspaces::all(&mut conn).await?;
+        drop(conn);
+        state.taskrouter().warm(
+            workspaces
+                .iter()
+                .filter_map(|w| switchboard_events::Sid::parse(&w.sid).ok()),
+        );
+    }
     info!(%addr, data_dir = %args.store.data_dir.display(), "switchboard listening");
     // One line on stdout that scripts and tests can wait for.
     println!("switchboard listening on http://{addr}");

@@ -19,6 +19,7 @@
 
 pub mod accounts;
 pub mod store;
+pub mod workspaces;
 
 use async_trait::async_trait;
 use switchboard_events::Envelope;

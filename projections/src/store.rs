@@ -178,7 +178,13 @@ impl ProjectionStore {
     ) -> Result<(Checkpoint, usize), sqlx::Error> {
         let mut skipped = 0;
         let mut conn = self.pool.acquire().await?;
-        let mut tx = conn.begin().await?;
+        // SQLite: take the write lock up front. A deferred transaction that reads (the
+        // checkpoint) and then writes fails at once with "database is locked" when another
+        // projection is writing, instead of waiting for it.
+        let mut tx = match self.dialect {
+            Dialect::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => conn.begin().await?,
+        };
         // Several projector processes may share the store: serialise their batches per
         // projection and start from the checkpoint as committed, so none applies an event
         // another already applied.

@@ -9,7 +9,7 @@ use serde_json::json;
 use tracing::error;
 
 /// See the module doc.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct ApiError {
     /// HTTP status.
     pub status: StatusCode,

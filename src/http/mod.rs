@@ -16,6 +16,7 @@ pub mod error;
 mod forward;
 pub mod health;
 pub mod params;
+pub mod taskrouter;
 
 use crate::commands::{Commands, Executed};
 use crate::log::Checkpoint;
@@ -70,6 +71,8 @@ struct Inner {
     config: HttpConfig,
     /// Last position each account's commands reached (read-your-writes).
     sessions: Mutex<HashMap<Sid, Checkpoint>>,
+    /// TaskRouter's workspace actors.
+    taskrouter: crate::taskrouter::Engine,
 }
 
 impl AppState {
@@ -80,8 +83,10 @@ impl AppState {
         metrics: Arc<Metrics>,
         config: HttpConfig,
     ) -> AppState {
+        let taskrouter = crate::taskrouter::Engine::new(commands.log().clone());
         AppState {
             inner: Arc::new(Inner {
+                taskrouter,
                 commands,
                 projector,
                 metrics,
@@ -94,6 +99,11 @@ impl AppState {
     /// The application service.
     pub fn commands(&self) -> &Commands {
         &self.inner.commands
+    }
+
+    /// TaskRouter's workspace actors.
+    pub fn taskrouter(&self) -> &crate::taskrouter::Engine {
+        &self.inner.taskrouter
     }
 
     /// The projector (read models and their progress).
@@ -214,6 +224,7 @@ pub fn app(state: AppState) -> Router {
     let config = state.config().clone();
     let api = Router::new()
         .merge(accounts::router())
+        .merge(taskrouter::router())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_auth,

@@ -37,3 +37,11 @@ async fn the_twilio_python_library_drives_the_account_api_unchanged() {
     let server = Server::start(dir.path());
     run_sdk_script("accounts.py", &server, &main.sid, &main.token);
 }
+
+#[tokio::test]
+async fn the_twilio_python_library_drives_taskrouter_unchanged() {
+    let dir = DataDir::new("sdk-taskrouter");
+    let main = create_account(dir.path(), "SDK TaskRouter");
+    let server = Server::start(dir.path());
+    run_sdk_script("taskrouter.py", &server, &main.sid, &main.token);
+}

@@ -1,0 +1,170 @@
+"""TaskRouter through the unmodified Twilio SDK: a workspace with activities, workers, two
+queues and a workflow with two filters and an escalation; tasks routed, reservations
+accepted by update and by an assignment-callback instruction, a rejection, completion, a
+list longer than one page, and Twilio's exceptions for bad input. Exits non-zero on any
+mismatch."""
+
+import json
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from urllib.parse import parse_qs
+
+from twilio.base.exceptions import TwilioRestException
+
+from twilio_client import client
+
+tr = client().taskrouter.v1
+
+# An assignment callback endpoint: accepts tasks whose attributes say auto, else says nothing.
+calls = []
+
+
+class Callback(BaseHTTPRequestHandler):
+    def do_POST(self):
+        form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+        calls.append(form)
+        attributes = json.loads(form["TaskAttributes"][0])
+        body = json.dumps({"instruction": "accept"} if attributes.get("auto") else {}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+server = HTTPServer(("127.0.0.1", 0), Callback)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+callback_url = f"http://127.0.0.1:{server.server_port}/assignment"
+
+
+def expect_error(status, code, f):
+    try:
+        f()
+    except TwilioRestException as e:
+        assert (e.status, e.code) == (status, code), (e.status, e.code, e.msg)
+        return e
+    sys.exit(f"expected HTTP {status} / {code}")
+
+
+def wait(what, f, timeout=5.0):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = f()
+        if value:
+            return value
+        time.sleep(0.05)
+    sys.exit(f"timed out waiting for {what}")
+
+
+ws = tr.workspaces.create(friendly_name="Support", event_callback_url=None)
+assert ws.sid.startswith("WS") and ws.default_activity_name == "Offline", (ws.sid, ws.default_activity_name)
+assert [w.sid for w in tr.workspaces.list()].count(ws.sid) == 1
+workspace = tr.workspaces(ws.sid)
+
+activities = {a.friendly_name: a for a in workspace.activities.list()}
+assert {"Offline", "Available", "Unavailable", "Break"} <= set(activities), activities
+lunch = workspace.activities.create(friendly_name="Lunch", available=False)
+assert lunch.available is False
+available = activities["Available"].sid
+
+english = workspace.task_queues.create(friendly_name="English", target_workers="languages HAS 'en'")
+spanish = workspace.task_queues.create(
+    friendly_name="Spanish", target_workers="languages HAS 'es'", max_reserved_workers=2
+)
+assert english.task_order == "FIFO" and spanish.max_reserved_workers == 2
+
+configuration = {
+    "task_routing": {
+        "filters": [
+            {
+                "filter_friendly_name": "Spanish speakers",
+                "expression": "language == 'es'",
+                "targets": [{"queue": spanish.sid, "timeout": 1}, {"queue": english.sid, "priority": 5}],
+            },
+            {"filter_friendly_name": "Everyone else", "expression": "1==1", "targets": [{"queue": english.sid}]},
+        ]
+    }
+}
+wf = workspace.workflows.create(
+    friendly_name="Languages",
+    configuration=json.dumps(configuration),
+    assignment_callback_url=callback_url,
+    task_reservation_timeout=120,
+)
+assert json.loads(wf.configuration) == configuration
+
+alice = workspace.workers.create(friendly_name="alice", activity_sid=available, attributes=json.dumps({"languages": ["en"]}))
+bob = workspace.workers.create(friendly_name="bob", activity_sid=available, attributes=json.dumps({"languages": ["en", "es"]}))
+assert alice.available and alice.activity_name == "Available"
+channels = workspace.workers(alice.sid).worker_channels.list()
+assert {c.task_channel_unique_name for c in channels} >= {"default", "voice", "chat"}
+
+# English task: goes to the English queue, reserved to the longest-idle eligible worker.
+t1 = workspace.tasks.create(attributes=json.dumps({"language": "en"}), workflow_sid=wf.sid)
+assert t1.assignment_status == "reserved", t1.assignment_status
+assert t1.task_queue_sid == english.sid, t1.task_queue_friendly_name
+r1 = workspace.tasks(t1.sid).reservations.list()
+assert len(r1) == 1 and r1[0].reservation_status == "pending"
+first_worker = r1[0].worker_sid
+# Rejected by that worker, it goes to the other one.
+rejected = workspace.tasks(t1.sid).reservations(r1[0].sid).update(reservation_status="rejected")
+assert rejected.reservation_status == "rejected"
+r1b = [r for r in workspace.tasks(t1.sid).reservations.list() if r.reservation_status == "pending"]
+assert len(r1b) == 1 and r1b[0].worker_sid != first_worker, r1b
+# Accepted by update, under the worker's reservations.
+accepted = workspace.workers(r1b[0].worker_sid).reservations(r1b[0].sid).update(reservation_status="accepted")
+assert accepted.reservation_status == "accepted"
+assert workspace.tasks(t1.sid).fetch().assignment_status == "assigned"
+
+# A task whose callback instruction accepts it.
+t2 = workspace.tasks.create(attributes=json.dumps({"language": "en", "auto": True}), workflow_sid=wf.sid)
+wait("the callback's accept", lambda: workspace.tasks(t2.sid).fetch().assignment_status == "assigned")
+assert any(c["TaskSid"] == [t2.sid] for c in calls), calls
+call = next(c for c in calls if c["TaskSid"] == [t2.sid])
+assert call["WorkspaceSid"] == [ws.sid] and call["WorkflowSid"] == [wf.sid] and call["ReservationSid"][0].startswith("WR")
+
+# Complete both; the workers are free again.
+done = workspace.tasks(t1.sid).update(assignment_status="completed", reason="resolved")
+assert (done.assignment_status, done.reason) == ("completed", "resolved")
+workspace.tasks(t2.sid).update(assignment_status="completed", reason="resolved")
+assert all(r.reservation_status == "completed" for r in workspace.tasks(t2.sid).reservations.list() if r.reservation_status != "rejected")
+
+# Spanish task: Spanish queue first (bob), then escalated to English after its 1 s timeout.
+workspace.workers(bob.sid).update(activity_sid=lunch.sid)
+t3 = workspace.tasks.create(attributes=json.dumps({"language": "es"}), workflow_sid=wf.sid, priority=1)
+assert t3.task_queue_sid == spanish.sid and t3.assignment_status == "pending", (t3.task_queue_sid, t3.assignment_status)
+escalated = wait("the escalation", lambda: (lambda t: t if t.task_queue_sid == english.sid else None)(workspace.tasks(t3.sid).fetch()), timeout=6)
+assert escalated.priority == 5, escalated.priority
+workspace.tasks(t3.sid).update(assignment_status="canceled", reason="caller hung up")
+
+# A list longer than one page.
+for i in range(7):
+    workspace.tasks.create(attributes=json.dumps({"language": "fr", "n": i}), workflow_sid=wf.sid)
+listed = workspace.tasks.list(page_size=3)
+assert len(listed) == 10 and len({t.sid for t in listed}) == 10, len(listed)
+assert len(workspace.tasks.list(assignment_status="completed")) == 2
+
+# Errors: Twilio's exceptions, and nothing changes.
+expect_error(400, 20001, lambda: workspace.task_queues.create(friendly_name="bad", target_workers="languages HAS"))
+expect_error(400, 20001, lambda: workspace.workflows.create(friendly_name="bad", configuration='{"task_routing": {"filters": 3}}'))
+expect_error(400, 20001, lambda: workspace.tasks.create(attributes=json.dumps({"x": "y" * 5000}), workflow_sid=wf.sid))
+expect_error(400, 20001, lambda: workspace.tasks.create(priority=-1, workflow_sid=wf.sid))
+expect_error(404, 20404, lambda: workspace.tasks("WT" + "0" * 32).fetch())
+assert len(workspace.tasks.list()) == 10
+assert len(workspace.task_queues.list()) == 2
+
+# Tenancy: another account (a subaccount here) sees none of it, and cannot change it.
+other = client().api.v2010.accounts.create(friendly_name="Other tenant")
+their = client(other.sid, other.auth_token).taskrouter.v1
+assert ws.sid not in [w.sid for w in their.workspaces.list()]
+expect_error(404, 20404, lambda: their.workspaces(ws.sid).fetch())
+expect_error(404, 20404, lambda: their.workspaces(ws.sid).tasks(t1.sid).fetch())
+expect_error(404, 20404, lambda: their.workspaces(ws.sid).tasks.create(attributes="{}", workflow_sid=wf.sid))
+assert len(workspace.tasks.list()) == 10
+
+print("sdk taskrouter: ok")
