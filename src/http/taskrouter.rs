@@ -213,11 +213,7 @@ fn worker_channel_json(
 ) -> Option<Value> {
     let wc = w.channels.get(&channel.sid)?;
     let free = wc.capacity.saturating_sub(wc.busy);
-    let pct = if wc.capacity == 0 {
-        0
-    } else {
-        free * 100 / wc.capacity
-    };
+    let pct = (free * 100).checked_div(wc.capacity).unwrap_or(0);
     Some(json!({
         "account_sid": c.account, "assigned_tasks": wc.busy, "available": wc.available,
         "available_capacity_percentage": pct, "configured_capacity": wc.capacity,

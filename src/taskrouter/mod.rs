@@ -58,7 +58,7 @@ pub struct Done<T> {
 
 enum Request {
     Command {
-        command: Command,
+        command: Box<Command>,
         meta: Metadata,
         render: Render,
         reply: oneshot::Sender<Result<Position, EngineError>>,
@@ -116,7 +116,7 @@ impl Engine {
         let (reply, answer) = oneshot::channel();
         let (body_tx, body_rx) = oneshot::channel();
         let request = Request::Command {
-            command,
+            command: Box::new(command),
             meta,
             render: Box::new(move |l, e| {
                 let _ = body_tx.send(render(l, e));
@@ -241,7 +241,7 @@ async fn run(engine: Engine, sid: Sid, mut rx: mpsc::Receiver<Request>) {
                     if loaded.state.as_ref().is_some_and(|w| !w.deleted) {
                         let meta = tick_meta(&loaded);
                         let (reply, _) = oneshot::channel();
-                        Request::Command { command: Command::Tick, meta, render: Box::new(|_, _| {}), reply }
+                        Request::Command { command: Box::new(Command::Tick), meta, render: Box::new(|_, _| {}), reply }
                     } else {
                         continue;
                     }
@@ -331,7 +331,7 @@ async fn commit(
             continue;
         };
         // Tenancy: a workspace is visible to the account that created it only.
-        let foreign = matches!((&loaded.account_sid, &command), (Some(owner), c) if *owner != meta.account_sid && !matches!(c, Command::Tick));
+        let foreign = matches!((&loaded.account_sid, &command), (Some(owner), c) if *owner != meta.account_sid && !matches!(**c, Command::Tick));
         if foreign {
             let _ = reply.send(Err(TaskRouterError::NotFound("workspace".into()).into()));
             continue;
