@@ -123,6 +123,7 @@ cargo run --release --quiet -- bench log --seconds 0.3
 cargo run --release --quiet -- bench log --seconds 0.3 --appenders 1,16 --postgres "$SWITCHBOARD_TEST_POSTGRES"
 cargo run --release --quiet -- bench lag --seconds 0.3 --appenders 16
 cargo run --release --quiet -- bench log --seconds 0.3 --appenders 16 --kafka "$SWITCHBOARD_TEST_KAFKA" --postgres "$SWITCHBOARD_TEST_POSTGRES"
+cargo run --release --quiet -- bench taskrouter --seconds 0.5 --rate 500 --workers 100 --queues 5
 cargo run --release --quiet -- bench lag --seconds 0.3 --appenders 16 --kafka "$SWITCHBOARD_TEST_KAFKA" --postgres "$SWITCHBOARD_TEST_POSTGRES"
 
 echo

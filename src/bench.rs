@@ -38,6 +38,22 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             )
             .await
         }
+        BenchCommand::Taskrouter {
+            seconds,
+            rate,
+            workers,
+            queues,
+            clients,
+        } => {
+            crate::bench_taskrouter::run(
+                Duration::from_secs_f64(seconds),
+                rate,
+                workers,
+                queues,
+                clients,
+            )
+            .await
+        }
         BenchCommand::Log {
             kafka: Some(brokers),
             postgres,

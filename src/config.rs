@@ -277,6 +277,26 @@ pub enum BenchCommand {
         #[arg(long)]
         kafka: Option<String>,
     },
+    /// TaskRouter under a steady rate of task creations over HTTP (workers in queues on the
+    /// embedded defaults): tasks routed per second and create→reservation latency, next to
+    /// the raw log append rate measured in the same run.
+    Taskrouter {
+        /// Seconds of load.
+        #[arg(long, default_value_t = 3.0)]
+        seconds: f64,
+        /// Tasks created per second (the schedule the clients keep to).
+        #[arg(long, default_value_t = 5000)]
+        rate: u32,
+        /// Workers.
+        #[arg(long, default_value_t = 1000)]
+        workers: u32,
+        /// Task queues (workers and tasks spread evenly over them).
+        #[arg(long, default_value_t = 20)]
+        queues: u32,
+        /// Concurrent HTTP clients.
+        #[arg(long, default_value_t = 64)]
+        clients: u32,
+    },
     /// Projection lag under load: from an append's acknowledgement to the read model having
     /// it (p50, p99), with the appends/s achieved meanwhile.
     Lag {

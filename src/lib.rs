@@ -25,6 +25,7 @@
 
 pub mod bench;
 pub mod bench_kafka;
+pub mod bench_taskrouter;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -151,6 +151,7 @@ async fn update(
         })
         .await?;
     let header = state.wrote(&caller_sid, &executed);
+    state.account_written(executed.position);
     let account = after.ok_or_else(|| ApiError::not_found(&path))?;
     Ok(([header], Json(account_json(&account, None))))
 }
@@ -185,6 +186,7 @@ async fn create(
         .account(&sid, &meta, |current| command.decide(current))
         .await?;
     let header = state.wrote(&caller.sid, &executed);
+    state.account_written(executed.position);
     let account =
         after.ok_or_else(|| ApiError::internal("account creation", "no state after create"))?;
     Ok((

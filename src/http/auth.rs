@@ -32,13 +32,10 @@ pub async fn require_auth(
             "Authentication failed: the username is not an account SID ({e})"
         ))
     })?;
-    // Credentials are checked against the read model as of the log's head when the request
-    // arrived, so a suspension, a new subaccount or a token change takes effect for the very
-    // next request (when the projector is caught up this costs nothing).
-    state
-        .projector()
-        .wait_for_head("accounts", state.config().read_wait)
-        .await;
+    // Credentials are checked against a read model that has every account command this node
+    // took (and the whole log as of start), so a suspension, a new subaccount or a token
+    // change takes effect for the very next request.
+    state.accounts_barrier().await;
     let account = state.account(&sid).await?;
     let account = account
         .filter(|a| {

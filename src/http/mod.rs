@@ -73,6 +73,10 @@ struct Inner {
     sessions: Mutex<HashMap<Sid, Checkpoint>>,
     /// TaskRouter's workspace actors.
     taskrouter: crate::taskrouter::Engine,
+    /// Whether the accounts read model has caught up with the log as it was at start.
+    accounts_synced: std::sync::atomic::AtomicBool,
+    /// The last position an account command reached on this node.
+    last_account_write: Mutex<Option<Position>>,
 }
 
 impl AppState {
@@ -87,6 +91,8 @@ impl AppState {
         AppState {
             inner: Arc::new(Inner {
                 taskrouter,
+                accounts_synced: Default::default(),
+                last_account_write: Mutex::default(),
                 commands,
                 projector,
                 metrics,
@@ -151,6 +157,41 @@ impl AppState {
         let value =
             HeaderValue::from_str(&p.to_string()).unwrap_or(HeaderValue::from_static("0:0"));
         (POSITION_HEADER, value)
+    }
+
+    /// Records that an account command reached `p`: authentication waits for it.
+    pub fn account_written(&self, p: Position) {
+        let mut last = self
+            .inner
+            .last_account_write
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if last.is_none_or(|l| l < p) {
+            *last = Some(p);
+        }
+    }
+
+    /// Waits until the accounts read model can be trusted for authentication: caught up with
+    /// the whole log once (at start), and afterwards with every account command this node has
+    /// taken, so a suspension or a new subaccount counts from the very next request. Other
+    /// writes (tasks, calls) do not hold authentication up.
+    pub async fn accounts_barrier(&self) {
+        use std::sync::atomic::Ordering;
+        let wait = self.inner.config.read_wait;
+        if !self.inner.accounts_synced.load(Ordering::Acquire) {
+            if self.inner.projector.wait_for_head("accounts", wait).await {
+                self.inner.accounts_synced.store(true, Ordering::Release);
+            }
+            return;
+        }
+        let last = *self
+            .inner
+            .last_account_write
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = last {
+            self.inner.projector.wait_for("accounts", p, wait).await;
+        }
     }
 
     /// Remembers a position `account`'s command reached on another node.

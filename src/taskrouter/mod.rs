@@ -12,7 +12,9 @@ use crate::log::{AppendError, EventLog, ReadError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use switchboard_events::taskrouter::decide::{decide, Command, Ctx, TaskRouterError};
+use switchboard_events::taskrouter::decide::{
+    decide_mut, route_mut, Command, Ctx, TaskRouterError,
+};
 use switchboard_events::taskrouter::state::{evolve, Workspace};
 use switchboard_events::{Event, ExpectedVersion, Metadata, NewEvent, Position, Sid};
 use tokio::sync::{mpsc, oneshot};
@@ -319,7 +321,7 @@ async fn commit(
 ) -> Result<Vec<callback::Call>, EngineError> {
     let mut accepted = Vec::new();
     let mut new_events = Vec::new();
-    let mut region = String::new();
+    let mut last_meta: Option<Metadata> = None;
     for request in batch {
         let Request::Command {
             command,
@@ -341,16 +343,17 @@ async fn commit(
             now: meta.occurred_at,
             new_sid: &mut new_sid,
         };
-        match decide(loaded.state.as_ref(), sid, &command, &mut ctx) {
+        match decide_mut(&mut loaded.state, sid, &command, &mut ctx) {
             Ok(events) => {
                 for e in &events {
-                    loaded.state = evolve(loaded.state.take(), sid, meta.occurred_at, e);
                     new_events.push(NewEvent::new(Uuid::now_v7(), &meta, e));
                 }
                 if loaded.account_sid.is_none() && !events.is_empty() {
                     loaded.account_sid = Some(meta.account_sid.clone());
                 }
-                region.clone_from(&meta.region);
+                if !events.is_empty() {
+                    last_meta = Some(meta);
+                }
                 accepted.push((events, render, reply));
             }
             Err(e) => {
@@ -358,7 +361,19 @@ async fn commit(
             }
         }
     }
-    let _ = region;
+    // One routing pass for the whole batch: the reservations go into the same append.
+    let mut routed = Vec::new();
+    if let Some(meta) = &last_meta {
+        let mut new_sid = |p| crate::commands::new_sid(p);
+        let mut ctx = Ctx {
+            now: meta.occurred_at,
+            new_sid: &mut new_sid,
+        };
+        routed = route_mut(&mut loaded.state, sid, &mut ctx);
+        for e in &routed {
+            new_events.push(NewEvent::new(Uuid::now_v7(), meta, e));
+        }
+    }
     if new_events.is_empty() {
         for (events, render, reply) in accepted {
             render(loaded, &events);
@@ -378,10 +393,10 @@ async fn commit(
             loaded.version = appended.version;
             loaded.head = appended.position;
             let mut calls = Vec::new();
+            if let (Some(ws), Some(account)) = (&loaded.state, &loaded.account_sid) {
+                calls.extend(callback::calls(ws, account, &routed));
+            }
             for (events, render, reply) in accepted {
-                if let (Some(ws), Some(account)) = (&loaded.state, &loaded.account_sid) {
-                    calls.extend(callback::calls(ws, account, &events));
-                }
                 render(loaded, &events);
                 let _ = reply.send(Ok(appended.position));
             }

@@ -346,18 +346,53 @@ pub fn decide(
     command: &Command,
     ctx: &mut Ctx<'_>,
 ) -> Result<Vec<Event>, TaskRouterError> {
-    let mut events = decide_only(state, command, ctx)?;
-    if events.is_empty() {
-        return Ok(events);
-    }
     let mut scratch = state.cloned();
-    for e in &events {
-        scratch = evolve(scratch, workspace_sid, ctx.now, e);
-    }
-    if let Some(ws) = scratch.as_ref().filter(|w| !w.deleted) {
-        events.extend(route(ws, workspace_sid, ctx));
+    let mut events = decide_mut(&mut scratch, workspace_sid, command, ctx)?;
+    if !events.is_empty() {
+        events.extend(route_mut(&mut scratch, workspace_sid, ctx));
     }
     Ok(events)
+}
+
+/// [`decide`] without the routing, folding the events into `state` as it goes (nothing is
+/// folded when the command is refused). The shell decides a batch of commands this way and
+/// routes once after them ([`route_mut`]), without copying the workspace.
+pub fn decide_mut(
+    state: &mut Option<Workspace>,
+    workspace_sid: &Sid,
+    command: &Command,
+    ctx: &mut Ctx<'_>,
+) -> Result<Vec<Event>, TaskRouterError> {
+    let events = decide_only(state.as_ref(), command, ctx)?;
+    for e in &events {
+        *state = evolve(state.take(), workspace_sid, ctx.now, e);
+    }
+    Ok(events)
+}
+
+/// Routes on `state` and folds the routing events into it.
+pub fn route_mut(
+    state: &mut Option<Workspace>,
+    workspace_sid: &Sid,
+    ctx: &mut Ctx<'_>,
+) -> Vec<Event> {
+    let Some(ws) = state.as_ref().filter(|w| !w.deleted) else {
+        return Vec::new();
+    };
+    let steps = route_steps(ws, ctx.now);
+    for e in &steps {
+        *state = evolve(state.take(), workspace_sid, ctx.now, e);
+    }
+    let Some(ws) = state.as_ref() else {
+        return steps;
+    };
+    let offers = route_offers(ws, ctx);
+    for e in &offers {
+        *state = evolve(state.take(), workspace_sid, ctx.now, e);
+    }
+    let mut out = steps;
+    out.extend(offers);
+    out
 }
 
 fn live(state: Option<&Workspace>) -> Result<&Workspace, TaskRouterError> {
@@ -1210,9 +1245,9 @@ pub fn timeouts(ws: &Workspace, now: DateTime<Utc>) -> Vec<Event> {
     out
 }
 
-/// Routes on `ws`: tasks without a step enter their workflow's first matching target (or are
-/// canceled when nothing matches); then waiting tasks are offered to eligible workers.
-pub fn route(ws: &Workspace, workspace_sid: &Sid, ctx: &mut Ctx<'_>) -> Vec<Event> {
+/// Tasks without a step enter their workflow's first matching target (or are canceled when
+/// nothing matches).
+fn route_steps(ws: &Workspace, now: DateTime<Utc>) -> Vec<Event> {
     let mut out = Vec::new();
     for t in ws
         .tasks
@@ -1222,7 +1257,7 @@ pub fn route(ws: &Workspace, workspace_sid: &Sid, ctx: &mut Ctx<'_>) -> Vec<Even
         let Some(workflow) = ws.workflows.get(&t.workflow_sid) else {
             continue;
         };
-        match workflow.compiled.route(&t.document, ctx.now) {
+        match workflow.compiled.route(&t.document, now) {
             Some(step) => out.push(matched(&workflow.compiled, &workflow.sid, &t.sid, step)),
             None => out.push(Event::TaskCanceled(TaskClosed {
                 sid: t.sid.clone(),
@@ -1230,21 +1265,12 @@ pub fn route(ws: &Workspace, workspace_sid: &Sid, ctx: &mut Ctx<'_>) -> Vec<Even
             })),
         }
     }
-    // Offers are made on the state the steps above lead to.
-    let stepped;
-    let ws = if out.is_empty() {
-        ws
-    } else {
-        let mut s = Some(ws.clone());
-        for e in &out {
-            s = evolve(s, workspace_sid, ctx.now, e);
-        }
-        stepped = s;
-        match stepped.as_ref() {
-            Some(s) => s,
-            None => return out,
-        }
-    };
+    out
+}
+
+/// Offers waiting tasks to eligible workers.
+fn route_offers(ws: &Workspace, ctx: &mut Ctx<'_>) -> Vec<Event> {
+    let mut out = Vec::new();
     let queues: Vec<QueueView<'_>> = ws
         .queues
         .values()
@@ -1258,55 +1284,54 @@ pub fn route(ws: &Workspace, workspace_sid: &Sid, ctx: &mut Ctx<'_>) -> Vec<Even
             max_reserved_workers: q.max_reserved_workers as usize,
         })
         .collect();
-    let pending_by_task: BTreeMap<&Sid, Vec<Sid>> = ws
-        .reservations
-        .values()
-        .filter(|r| r.status == ReservationStatus::Pending)
-        .fold(BTreeMap::new(), |mut m, r| {
-            m.entry(&r.task_sid).or_default().push(r.worker_sid.clone());
-            m
-        });
-    let empty: Vec<Sid> = Vec::new();
-    let targets: BTreeMap<&Sid, Option<&super::workflow::Target>> = ws
-        .tasks
-        .values()
-        .filter_map(|t| {
-            let step = t.step.as_ref()?;
-            let workflow = ws.workflows.get(&t.workflow_sid)?;
-            Some((
-                &t.sid,
-                workflow.compiled.target(Step {
-                    filter: step.filter_index.map(|f| f as usize),
-                    target: step.target_index as usize,
-                }),
-            ))
-        })
-        .collect();
     let channel_names: BTreeMap<&Sid, &str> = ws
         .channels
         .values()
         .map(|c| (&c.sid, c.unique_name.as_str()))
         .collect();
-    let tasks: Vec<TaskView<'_>> = ws
+    // Only tasks that can take another offer: routable, stepped, and holding fewer pending
+    // reservations than their queue allows (a reserved task with its one offer out is skipped
+    // without building anything for it).
+    let wanting: Vec<(&super::state::Task, &super::state::TaskStep, Vec<Sid>)> = ws
         .tasks
         .values()
         .filter(|t| t.status.routable())
         .filter_map(|t| {
             let step = t.step.as_ref()?;
-            Some(TaskView {
-                sid: &t.sid,
-                queue: &step.queue_sid,
-                priority: t.effective_priority(),
-                age_from: t.age_from(),
-                channel: channel_names
-                    .get(&t.task_channel_sid)
-                    .copied()
-                    .unwrap_or(""),
-                attributes: &t.document,
-                target: targets.get(&t.sid).copied().flatten(),
-                reserved_by: pending_by_task.get(&t.sid).map_or(&empty[..], |v| &v[..]),
-                rejected_by: &t.rejected_by,
-            })
+            let max = ws.queues.get(&step.queue_sid)?.max_reserved_workers as usize;
+            if t.pending_reservations as usize >= max {
+                return None;
+            }
+            let pending: Vec<Sid> = t
+                .reservations
+                .iter()
+                .filter_map(|r| ws.reservations.get(r))
+                .filter(|r| r.status == ReservationStatus::Pending)
+                .map(|r| r.worker_sid.clone())
+                .collect();
+            (pending.len() < max).then_some((t, step, pending))
+        })
+        .collect();
+    let tasks: Vec<TaskView<'_>> = wanting
+        .iter()
+        .map(|(t, step, pending)| TaskView {
+            sid: &t.sid,
+            queue: &step.queue_sid,
+            priority: t.effective_priority(),
+            age_from: t.age_from(),
+            channel: channel_names
+                .get(&t.task_channel_sid)
+                .copied()
+                .unwrap_or(""),
+            attributes: &t.document,
+            target: ws.workflows.get(&t.workflow_sid).and_then(|w| {
+                w.compiled.target(Step {
+                    filter: step.filter_index.map(|f| f as usize),
+                    target: step.target_index as usize,
+                })
+            }),
+            reserved_by: pending,
+            rejected_by: &t.rejected_by,
         })
         .collect();
     if tasks.is_empty() {

@@ -173,10 +173,37 @@ pub fn offers(
     order.sort_by(|a, b| task_order(a, b, queues));
     let mut busy: BTreeMap<(&Sid, &str), u32> = BTreeMap::new();
     let mut out = Vec::new();
+    // Only workers with spare capacity somewhere can be offered anything: checking that once
+    // keeps a long queue of waiting tasks cheap when everyone is busy.
+    let candidates: Vec<&WorkerView<'_>> = workers
+        .iter()
+        .filter(|w| {
+            w.available
+                && w.channels
+                    .values()
+                    .any(|c| c.available && c.busy < c.capacity)
+        })
+        .collect();
+    if candidates.is_empty() {
+        return out;
+    }
+    // A queue's `target_workers` is evaluated once per worker per call, not once per task.
+    let mut members: BTreeMap<&Sid, Vec<&WorkerView<'_>>> = BTreeMap::new();
     for task in order {
         let Some(queue) = queues.iter().find(|q| q.sid == task.queue) else {
             continue;
         };
+        let in_queue = members.entry(queue.sid).or_insert_with(|| {
+            candidates
+                .iter()
+                .copied()
+                .filter(|w| {
+                    queue
+                        .target_workers
+                        .matches(&Context::document(w.attributes).at(now))
+                })
+                .collect()
+        });
         let wanted = queue
             .max_reserved_workers
             .saturating_sub(task.reserved_by.len());
@@ -184,9 +211,9 @@ pub fn offers(
             continue;
         }
         let target = task.target;
-        let mut eligible: Vec<&WorkerView<'_>> = workers
+        let mut eligible: Vec<&WorkerView<'_>> = in_queue
             .iter()
-            .filter(|w| w.available)
+            .copied()
             .filter(|w| {
                 target
                     .and_then(|t| t.known_worker_sid.as_ref())
@@ -199,11 +226,6 @@ pub fn offers(
                 })
             })
             .filter(|w| !task.rejected_by.contains(w.sid) && !task.reserved_by.contains(w.sid))
-            .filter(|w| {
-                queue
-                    .target_workers
-                    .matches(&Context::document(w.attributes).at(now))
-            })
             .filter(|w| {
                 target.and_then(|t| t.expression.as_ref()).is_none_or(|e| {
                     e.matches(

@@ -220,6 +220,8 @@ pub struct Task {
     pub reservations: Vec<Sid>,
     /// Workers who rejected it or let it time out.
     pub rejected_by: Vec<Sid>,
+    /// How many of its reservations are pending now.
+    pub pending_reservations: u32,
     /// Bumped by every change (the `If-Match` value).
     pub version: u64,
     /// Created.
@@ -435,18 +437,22 @@ fn release(ws: &mut Workspace, reservation: &Sid, status: ReservationStatus, at:
     }
 }
 
-/// Recomputes a routable task's status from its reservations.
+/// Recomputes a task's pending-reservation count, and a routable task's status from it.
 fn settle(ws: &mut Workspace, task: &Sid) {
-    let pending = ws.tasks.get(task).is_some_and(|t| {
-        t.reservations.iter().any(|r| {
-            ws.reservations
-                .get(r)
-                .is_some_and(|r| r.status == ReservationStatus::Pending)
-        })
+    let pending = ws.tasks.get(task).map_or(0, |t| {
+        t.reservations
+            .iter()
+            .filter(|r| {
+                ws.reservations
+                    .get(*r)
+                    .is_some_and(|r| r.status == ReservationStatus::Pending)
+            })
+            .count() as u32
     });
     if let Some(t) = ws.tasks.get_mut(task) {
+        t.pending_reservations = pending;
         if t.status.routable() {
-            t.status = if pending {
+            t.status = if pending > 0 {
                 TaskStatus::Reserved
             } else {
                 TaskStatus::Pending
@@ -777,6 +783,7 @@ pub fn evolve(
                     step: None,
                     reservations: Vec::new(),
                     rejected_by: Vec::new(),
+                    pending_reservations: 0,
                     version: 0,
                     date_created: at,
                     date_updated: at,
@@ -840,6 +847,7 @@ pub fn evolve(
                     release(&mut ws, &r, next, at);
                 }
             }
+            settle(&mut ws, &e.sid);
         }
         Event::TaskDeleted(e) => {
             let reservations = ws
@@ -893,6 +901,7 @@ pub fn evolve(
                 if let Some(t) = touch_task(&mut ws, &task, at) {
                     t.status = TaskStatus::Assigned;
                 }
+                settle(&mut ws, &task);
             }
         }
         Event::ReservationRejected(ReservationRejectedRef { sid, .. }) => {
