@@ -739,6 +739,34 @@ fn matches_filters(w: &Workspace, kind: Kind, sid: &Sid, p: &Params) -> bool {
     }
 }
 
+/// Parses `/v1/Workspaces/{ws}/{kind}/{sid}`: its path (for errors), kind, workspace and SID.
+fn resource(ws: &str, kind: &str, sid: &str) -> Result<(String, Kind, Sid, Sid), ApiError> {
+    let path = format!("/v1/Workspaces/{ws}/{kind}/{sid}");
+    let k = kind_or_404(kind, &path)?;
+    let ws_sid = path_sid(ws, SidPrefix::Workspace, &path)?;
+    let sid = path_sid(sid, k.prefix(), &path)?;
+    Ok((path, k, ws_sid, sid))
+}
+
+/// Parses `/v1/Workspaces/{ws}/{kind}/{parent}/{sub}[/{sid}]`: its path, the parent's SID
+/// prefix and the list key, the workspace and the parent.
+fn sub_resource(
+    ws: &str,
+    kind: &str,
+    parent: &str,
+    sub: &str,
+    sid: Option<&str>,
+) -> Result<(String, SidPrefix, &'static str, Sid, Sid), ApiError> {
+    let path = match sid {
+        Some(sid) => format!("/v1/Workspaces/{ws}/{kind}/{parent}/{sub}/{sid}"),
+        None => format!("/v1/Workspaces/{ws}/{kind}/{parent}/{sub}"),
+    };
+    let (prefix, key) = sub_kind(kind, sub, &path)?;
+    let ws_sid = path_sid(ws, SidPrefix::Workspace, &path)?;
+    let parent = path_sid(parent, prefix, &path)?;
+    Ok((path, prefix, key, ws_sid, parent))
+}
+
 fn kind_or_404(kind: &str, path: &str) -> Result<Kind, ApiError> {
     Kind::parse(kind).ok_or_else(|| ApiError::not_found(path))
 }
@@ -793,10 +821,7 @@ async fn fetch(
     Extension(Caller(caller)): Extension<Caller>,
     Path((ws, kind, sid)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let path = format!("/v1/Workspaces/{ws}/{kind}/{sid}");
-    let k = kind_or_404(&kind, &path)?;
-    let ws_sid = path_sid(&ws, SidPrefix::Workspace, &path)?;
-    let sid = path_sid(&sid, k.prefix(), &path)?;
+    let (path, k, ws_sid, sid) = resource(&ws, &kind, &sid)?;
     let c = ctx(&state, &caller.sid);
     let now = crate::commands::now_ms();
     let not_found = ApiError::not_found(&path);
@@ -923,10 +948,7 @@ async fn update(
     headers: HeaderMap,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let path = format!("/v1/Workspaces/{ws}/{kind}/{sid}");
-    let k = kind_or_404(&kind, &path)?;
-    let ws_sid = path_sid(&ws, SidPrefix::Workspace, &path)?;
-    let sid = path_sid(&sid, k.prefix(), &path)?;
+    let (path, k, ws_sid, sid) = resource(&ws, &kind, &sid)?;
     let command_ = match k {
         Kind::Activities => Command::UpdateActivity {
             sid: sid.clone(),
@@ -1004,10 +1026,7 @@ async fn delete(
     Path((ws, kind, sid)): Path<(String, String, String)>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let path = format!("/v1/Workspaces/{ws}/{kind}/{sid}");
-    let k = kind_or_404(&kind, &path)?;
-    let ws_sid = path_sid(&ws, SidPrefix::Workspace, &path)?;
-    let sid = path_sid(&sid, k.prefix(), &path)?;
+    let (path, k, ws_sid, sid) = resource(&ws, &kind, &sid)?;
     let command_ = match k {
         Kind::Activities => Command::DeleteActivity { sid },
         Kind::TaskChannels => Command::DeleteTaskChannel { sid },
@@ -1083,10 +1102,7 @@ async fn list_sub(
     Path((ws, kind, parent, sub)): Path<(String, String, String, String)>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let path = format!("/v1/Workspaces/{ws}/{kind}/{parent}/{sub}");
-    let (prefix, key) = sub_kind(&kind, &sub, &path)?;
-    let ws_sid = path_sid(&ws, SidPrefix::Workspace, &path)?;
-    let parent = path_sid(&parent, prefix, &path)?;
+    let (path, _, key, ws_sid, parent) = sub_resource(&ws, &kind, &parent, &sub, None)?;
     let c = ctx(&state, &caller.sid);
     let url = format!("{}{}", c.base, path);
     let params = Params::from_query(query.as_deref());
@@ -1113,10 +1129,7 @@ async fn fetch_sub(
     Extension(Caller(caller)): Extension<Caller>,
     Path((ws, kind, parent, sub, sid)): Path<(String, String, String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
-    let path = format!("/v1/Workspaces/{ws}/{kind}/{parent}/{sub}/{sid}");
-    let (prefix, key) = sub_kind(&kind, &sub, &path)?;
-    let ws_sid = path_sid(&ws, SidPrefix::Workspace, &path)?;
-    let parent = path_sid(&parent, prefix, &path)?;
+    let (path, _, key, ws_sid, parent) = sub_resource(&ws, &kind, &parent, &sub, Some(&sid))?;
     let c = ctx(&state, &caller.sid);
     let not_found = ApiError::not_found(&path);
     Ok(Json(
@@ -1139,10 +1152,7 @@ async fn update_sub(
     headers: HeaderMap,
     params: Params,
 ) -> Result<Response, ApiError> {
-    let path = format!("/v1/Workspaces/{ws}/{kind}/{parent}/{sub}/{sid}");
-    let (prefix, key) = sub_kind(&kind, &sub, &path)?;
-    let ws_sid = path_sid(&ws, SidPrefix::Workspace, &path)?;
-    let parent = path_sid(&parent, prefix, &path)?;
+    let (path, prefix, key, ws_sid, parent) = sub_resource(&ws, &kind, &parent, &sub, Some(&sid))?;
     let c = ctx(&state, &caller.sid);
     if key == "channels" {
         let command_ = Command::UpdateWorkerChannel {

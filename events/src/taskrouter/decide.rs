@@ -328,6 +328,23 @@ fn not_found(what: &str, sid: &impl std::fmt::Display) -> TaskRouterError {
     TaskRouterError::NotFound(format!("{what} {sid}"))
 }
 
+/// A deletion refused while the resource is in use (`in_use` says why), or the event.
+fn delete_unless(
+    exists: bool,
+    what: &str,
+    sid: &Sid,
+    in_use: Option<&str>,
+    event: fn(ResourceRef) -> Event,
+) -> Result<Vec<Event>, TaskRouterError> {
+    if !exists {
+        return Err(not_found(what, sid));
+    }
+    if let Some(why) = in_use {
+        return Err(TaskRouterError::Conflict(why.to_string()));
+    }
+    Ok(vec![event(ResourceRef { sid: sid.clone() })])
+}
+
 fn activity_exists(ws: &Workspace, param: &'static str, sid: &Sid) -> Result<(), TaskRouterError> {
     if ws.activities.contains_key(sid) {
         Ok(())
@@ -599,21 +616,17 @@ fn decide_only(
         }
         Command::DeleteTaskChannel { sid } => {
             let ws = live(state)?;
-            ws.channels
-                .get(sid)
-                .ok_or_else(|| not_found("task channel", sid))?;
-            if ws
+            let used = ws
                 .tasks
                 .values()
-                .any(|t| t.task_channel_sid == *sid && !t.status.closed())
-            {
-                return Err(TaskRouterError::Conflict(
-                    "open tasks use this channel".into(),
-                ));
-            }
-            Ok(vec![Event::TaskChannelDeleted(ResourceRef {
-                sid: sid.clone(),
-            })])
+                .any(|t| t.task_channel_sid == *sid && !t.status.closed());
+            delete_unless(
+                ws.channels.contains_key(sid),
+                "task channel",
+                sid,
+                used.then_some("open tasks use this channel"),
+                Event::TaskChannelDeleted,
+            )
         }
         Command::CreateWorker {
             friendly_name,
@@ -825,19 +838,16 @@ fn decide_only(
         }
         Command::DeleteTaskQueue { sid } => {
             let ws = live(state)?;
-            ws.queues
-                .get(sid)
-                .ok_or_else(|| not_found("task queue", sid))?;
-            if ws.tasks.values().any(|t| {
+            let used = ws.tasks.values().any(|t| {
                 t.status.routable() && t.step.as_ref().is_some_and(|s| s.queue_sid == *sid)
-            }) {
-                return Err(TaskRouterError::Conflict(
-                    "tasks are waiting in this queue".into(),
-                ));
-            }
-            Ok(vec![Event::TaskQueueDeleted(ResourceRef {
-                sid: sid.clone(),
-            })])
+            });
+            delete_unless(
+                ws.queues.contains_key(sid),
+                "task queue",
+                sid,
+                used.then_some("tasks are waiting in this queue"),
+                Event::TaskQueueDeleted,
+            )
         }
         Command::CreateWorkflow {
             friendly_name,
@@ -891,9 +901,8 @@ fn decide_only(
                 }
             }
             let mut out = vec![Event::WorkflowUpdated(change.clone())];
-            if *re_evaluate_tasks {
-                let workflow =
-                    compiled.unwrap_or_else(|| ws.workflows[&change.sid].compiled.clone());
+            let current = ws.workflows.get(&change.sid).map(|w| w.compiled.clone());
+            if let (true, Some(workflow)) = (*re_evaluate_tasks, compiled.or(current)) {
                 for t in ws
                     .tasks
                     .values()
@@ -912,21 +921,17 @@ fn decide_only(
         }
         Command::DeleteWorkflow { sid } => {
             let ws = live(state)?;
-            ws.workflows
-                .get(sid)
-                .ok_or_else(|| not_found("workflow", sid))?;
-            if ws
+            let used = ws
                 .tasks
                 .values()
-                .any(|t| t.workflow_sid == *sid && !t.status.closed())
-            {
-                return Err(TaskRouterError::Conflict(
-                    "open tasks are routed by this workflow".into(),
-                ));
-            }
-            Ok(vec![Event::WorkflowDeleted(ResourceRef {
-                sid: sid.clone(),
-            })])
+                .any(|t| t.workflow_sid == *sid && !t.status.closed());
+            delete_unless(
+                ws.workflows.contains_key(sid),
+                "workflow",
+                sid,
+                used.then_some("open tasks are routed by this workflow"),
+                Event::WorkflowDeleted,
+            )
         }
         Command::CreateTask {
             attributes,
@@ -1068,13 +1073,20 @@ fn decide_only(
                 ("accepted", ReservationStatus::Accepted) => Ok(vec![]),
                 ("accepted", ReservationStatus::Pending) => {
                     let mut out = vec![Event::ReservationAccepted(this)];
-                    for other in ws.tasks[&r.task_sid].reservations.iter().filter(|o| {
-                        *o != sid
-                            && ws
-                                .reservations
-                                .get(*o)
-                                .is_some_and(|o| o.status == ReservationStatus::Pending)
-                    }) {
+                    for other in ws
+                        .tasks
+                        .get(&r.task_sid)
+                        .map(|t| t.reservations.as_slice())
+                        .unwrap_or_default()
+                        .iter()
+                        .filter(|o| {
+                            *o != sid
+                                && ws
+                                    .reservations
+                                    .get(*o)
+                                    .is_some_and(|o| o.status == ReservationStatus::Pending)
+                        })
+                    {
                         out.push(Event::ReservationRescinded(ResourceRef {
                             sid: other.clone(),
                         }));
@@ -1227,7 +1239,12 @@ pub fn timeouts(ws: &Workspace, now: DateTime<Utc>) -> Vec<Event> {
         let Some(timeout) = step.timeout else {
             continue;
         };
-        if now < step.entered_at + chrono::Duration::seconds(timeout as i64) {
+        // A timeout too large to add to a date never fires (the document is the user's).
+        let due = i64::try_from(timeout)
+            .ok()
+            .and_then(chrono::Duration::try_seconds)
+            .and_then(|d| step.entered_at.checked_add_signed(d));
+        if due.is_none_or(|due| now < due) {
             continue;
         }
         let current = Step {
@@ -1707,6 +1724,27 @@ mod tests {
             w.ws().tasks[&task].reason.as_deref(),
             Some("Workflow Timeout")
         );
+    }
+
+    #[test]
+    fn a_target_timeout_too_large_for_a_date_never_fires_and_never_panics() {
+        let mut w = World::new();
+        let q = w.queue("1==1", 1, QueueOrder::Fifo);
+        let wf = w.workflow(json!({"task_routing": {"filters": [
+            {"expression": "1==1", "targets": [{"queue": q.as_str(), "timeout": u64::MAX}]},
+            {"expression": "1==1", "targets": [{"queue": q.as_str(), "timeout": 1_000_000_000_000_000u64}]}
+        ]}}));
+        let (task, _) = w.task(&wf, json!({}), 0);
+        w.now = t(80_000); // before the task's 86,400 s TTL
+        w.run(Command::Tick).expect("tick");
+        assert_eq!(w.ws().tasks[&task].status, TaskStatus::Pending);
+        // Past the first target (never due), then the second (10^15 s: past any date).
+        let wf2 = w.workflow(json!({"task_routing": {"filters": [
+            {"expression": "1==1", "targets": [{"queue": q.as_str(), "timeout": 1_000_000_000_000_000u64}]}
+        ]}}));
+        let (task2, _) = w.task(&wf2, json!({}), 0);
+        w.run(Command::Tick).expect("tick");
+        assert_eq!(w.ws().tasks[&task2].status, TaskStatus::Pending);
     }
 
     #[test]
