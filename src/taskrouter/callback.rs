@@ -145,3 +145,157 @@ pub async fn assignment(engine: Engine, call: Call) {
         }
     }
 }
+
+/// One workspace event to POST to the workspace's `EventCallbackUrl`.
+pub struct Notice {
+    url: String,
+    form: Vec<(&'static str, String)>,
+}
+
+/// The resource an event is about: (type, SID).
+fn resource(event: &Event) -> Option<(&'static str, &Sid)> {
+    Some(match event {
+        Event::WorkspaceCreated(_) | Event::WorkspaceUpdated(_) | Event::WorkspaceDeleted(_) => {
+            return None
+        }
+        Event::ActivityCreated(e) => ("activity", &e.sid),
+        Event::ActivityUpdated(e) => ("activity", &e.sid),
+        Event::ActivityDeleted(e) => ("activity", &e.sid),
+        Event::TaskChannelCreated(e) => ("task_channel", &e.sid),
+        Event::TaskChannelUpdated(e) => ("task_channel", &e.sid),
+        Event::TaskChannelDeleted(e) => ("task_channel", &e.sid),
+        Event::WorkerCreated(e) => ("worker", &e.sid),
+        Event::WorkerRenamed(e) => ("worker", &e.sid),
+        Event::WorkerActivityUpdated(e) => ("worker", &e.sid),
+        Event::WorkerAttributesUpdated(e) => ("worker", &e.sid),
+        Event::WorkerCapacityUpdated(e) => ("worker", &e.sid),
+        Event::WorkerChannelAvailabilityUpdated(e) => ("worker", &e.sid),
+        Event::WorkerDeleted(e) => ("worker", &e.sid),
+        Event::TaskQueueCreated(e) => ("task_queue", &e.sid),
+        Event::TaskQueueUpdated(e) => ("task_queue", &e.sid),
+        Event::TaskQueueDeleted(e) => ("task_queue", &e.sid),
+        Event::WorkflowCreated(e) => ("workflow", &e.sid),
+        Event::WorkflowUpdated(e) => ("workflow", &e.sid),
+        Event::WorkflowDeleted(e) => ("workflow", &e.sid),
+        Event::TaskCreated(e) => ("task", &e.sid),
+        Event::TaskUpdated(e) => ("task", &e.sid),
+        Event::TargetMatched(e) => ("task", &e.task_sid),
+        Event::TaskCanceled(e) | Event::TaskWrapup(e) | Event::TaskCompleted(e) => ("task", &e.sid),
+        Event::TaskDeleted(e) => ("task", &e.sid),
+        Event::ReservationCreated(e) => ("reservation", &e.sid),
+        Event::ReservationRejected(e) => ("reservation", &e.sid),
+        Event::ReservationAccepted(e)
+        | Event::ReservationTimeout(e)
+        | Event::ReservationRescinded(e)
+        | Event::ReservationCanceled(e)
+        | Event::ReservationWrapup(e)
+        | Event::ReservationCompleted(e) => ("reservation", &e.sid),
+        _ => return None,
+    })
+}
+
+/// The workspace event callbacks `events` call for, filtered by `EventsFilter`, with the
+/// task, worker and reservation fields Twilio sends (as of the state after the commit).
+pub fn notices(ws: &Workspace, account: &Sid, events: &[Event]) -> Vec<Notice> {
+    let Some(url) = ws.event_callback_url.clone() else {
+        return Vec::new();
+    };
+    let filter: Option<Vec<&str>> = ws.events_filter.as_deref().map(|f| {
+        f.split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect()
+    });
+    let now = crate::commands::now_ms();
+    let mut out = Vec::new();
+    for event in events {
+        let event_type = event.type_name();
+        if filter.as_ref().is_some_and(|f| !f.contains(&event_type)) {
+            continue;
+        }
+        let mut form = vec![
+            ("EventType", event_type.to_string()),
+            ("AccountSid", account.to_string()),
+            ("WorkspaceSid", ws.sid.to_string()),
+            ("WorkspaceName", ws.friendly_name.clone()),
+            ("Timestamp", now.timestamp().to_string()),
+            (
+                "EventDescription",
+                format!("{event_type} in workspace {}", ws.friendly_name),
+            ),
+        ];
+        let (kind, sid) = match resource(event) {
+            Some((kind, sid)) => (kind, sid.clone()),
+            None => ("workspace", ws.sid.clone()),
+        };
+        form.push(("ResourceType", kind.to_string()));
+        form.push(("ResourceSid", sid.to_string()));
+        let (task, worker) = match kind {
+            "task" => (Some(sid.clone()), None),
+            "worker" => (None, Some(sid.clone())),
+            "reservation" => match ws.reservations.get(&sid) {
+                Some(r) => {
+                    form.push(("ReservationSid", r.sid.to_string()));
+                    form.push(("TaskQueueSid", r.queue_sid.to_string()));
+                    (Some(r.task_sid.clone()), Some(r.worker_sid.clone()))
+                }
+                None => (None, None),
+            },
+            _ => (None, None),
+        };
+        if let Some(t) = task.as_ref().and_then(|t| ws.tasks.get(t)) {
+            form.push(("TaskSid", t.sid.to_string()));
+            form.push(("TaskAttributes", t.attributes.clone()));
+            form.push((
+                "TaskAge",
+                (now - t.date_created).num_seconds().max(0).to_string(),
+            ));
+            form.push(("TaskPriority", t.effective_priority().to_string()));
+            form.push(("TaskAssignmentStatus", t.status.as_str().to_string()));
+            form.push(("WorkflowSid", t.workflow_sid.to_string()));
+            if let Some(reason) = &t.reason {
+                match event {
+                    Event::TaskCanceled(_) => form.push(("TaskCanceledReason", reason.clone())),
+                    Event::TaskCompleted(_) => form.push(("TaskCompletedReason", reason.clone())),
+                    _ => {}
+                }
+            }
+        }
+        if let Some(w) = worker.as_ref().and_then(|w| ws.workers.get(w)) {
+            form.push(("WorkerSid", w.sid.to_string()));
+            form.push(("WorkerName", w.friendly_name.clone()));
+            form.push(("WorkerAttributes", w.attributes.clone()));
+            form.push(("WorkerActivitySid", w.activity_sid.to_string()));
+            form.push((
+                "WorkerActivityName",
+                ws.activity_name(&w.activity_sid)
+                    .unwrap_or_default()
+                    .to_string(),
+            ));
+        }
+        out.push(Notice {
+            url: url.clone(),
+            form,
+        });
+    }
+    out
+}
+
+/// Delivers a workspace's event callbacks in order, one at a time (15 s each, as Twilio
+/// allows), until the workspace's actor goes away.
+pub async fn deliver(mut rx: tokio::sync::mpsc::Receiver<Notice>) {
+    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
+    let client = CLIENT.get_or_init(|| {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(15))
+            .build()
+            .unwrap_or_default()
+    });
+    while let Some(notice) = rx.recv().await {
+        match client.post(&notice.url).form(&notice.form).send().await {
+            Ok(r) if r.status().is_success() => {}
+            Ok(r) => warn!(url = %notice.url, status = %r.status(), "event callback refused"),
+            Err(e) => warn!(url = %notice.url, cause = %e, "event callback failed"),
+        }
+    }
+}

@@ -198,6 +198,9 @@ async fn load(log: &dyn EventLog, sid: &Sid) -> Result<Loaded, EngineError> {
 
 async fn run(engine: Engine, sid: Sid, mut rx: mpsc::Receiver<Request>) {
     let log = engine.log.clone();
+    // Workspace event callbacks go out in order, from a task of their own.
+    let (notices, pending_notices) = mpsc::channel(16_384);
+    tokio::spawn(callback::deliver(pending_notices));
     let mut loaded = match load(log.as_ref(), &sid).await {
         Ok(l) => l,
         Err(e) => {
@@ -220,7 +223,7 @@ async fn run(engine: Engine, sid: Sid, mut rx: mpsc::Receiver<Request>) {
                 match request {
                     Request::Read { read } => read(&loaded),
                     command => {
-                        if let Ok(calls) =
+                        if let Ok((calls, _)) =
                             commit(log.as_ref(), &sid, &mut loaded, vec![command]).await
                         {
                             for call in calls {
@@ -271,9 +274,14 @@ async fn run(engine: Engine, sid: Sid, mut rx: mpsc::Receiver<Request>) {
         }
         let committed = commit(log.as_ref(), &sid, &mut loaded, batch).await;
         match committed {
-            Ok(calls) => {
+            Ok((calls, events)) => {
                 for call in calls {
                     tokio::spawn(callback::assignment(engine.clone(), call));
+                }
+                for notice in events {
+                    if notices.try_send(notice).is_err() {
+                        warn!(workspace = %sid, "event callback queue full: a workspace event was not sent");
+                    }
                 }
             }
             Err(e) => {
@@ -318,9 +326,10 @@ async fn commit(
     sid: &Sid,
     loaded: &mut Loaded,
     batch: Vec<Request>,
-) -> Result<Vec<callback::Call>, EngineError> {
+) -> Result<(Vec<callback::Call>, Vec<callback::Notice>), EngineError> {
     let mut accepted = Vec::new();
     let mut new_events = Vec::new();
+    let mut typed: Vec<Event> = Vec::new();
     let mut last_meta: Option<Metadata> = None;
     for request in batch {
         let Request::Command {
@@ -348,6 +357,7 @@ async fn commit(
                 for e in &events {
                     new_events.push(NewEvent::new(Uuid::now_v7(), &meta, e));
                 }
+                typed.extend(events.iter().cloned());
                 if loaded.account_sid.is_none() && !events.is_empty() {
                     loaded.account_sid = Some(meta.account_sid.clone());
                 }
@@ -379,7 +389,7 @@ async fn commit(
             render(loaded, &events);
             let _ = reply.send(Ok(loaded.head));
         }
-        return Ok(Vec::new());
+        return Ok((Vec::new(), Vec::new()));
     }
     match log
         .append(
@@ -393,14 +403,17 @@ async fn commit(
             loaded.version = appended.version;
             loaded.head = appended.position;
             let mut calls = Vec::new();
+            let mut notices = Vec::new();
             if let (Some(ws), Some(account)) = (&loaded.state, &loaded.account_sid) {
                 calls.extend(callback::calls(ws, account, &routed));
+                typed.extend(routed.iter().cloned());
+                notices = callback::notices(ws, account, &typed);
             }
             for (events, render, reply) in accepted {
                 render(loaded, &events);
                 let _ = reply.send(Ok(appended.position));
             }
-            Ok(calls)
+            Ok((calls, notices))
         }
         Err(e) => {
             let message = e.to_string();

@@ -17,13 +17,21 @@ from twilio_client import client
 
 tr = client().taskrouter.v1
 
-# An assignment callback endpoint: accepts tasks whose attributes say auto, else says nothing.
+# An assignment callback endpoint (accepts tasks whose attributes say auto, else says
+# nothing) and a workspace event callback endpoint (records what it is sent).
 calls = []
+events = []
 
 
 class Callback(BaseHTTPRequestHandler):
     def do_POST(self):
         form = parse_qs(self.rfile.read(int(self.headers["Content-Length"])).decode())
+        if self.path == "/events":
+            events.append(form)
+            self.send_response(204)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            return
         calls.append(form)
         attributes = json.loads(form["TaskAttributes"][0])
         body = json.dumps({"instruction": "accept"} if attributes.get("auto") else {}).encode()
@@ -40,6 +48,7 @@ class Callback(BaseHTTPRequestHandler):
 server = HTTPServer(("127.0.0.1", 0), Callback)
 threading.Thread(target=server.serve_forever, daemon=True).start()
 callback_url = f"http://127.0.0.1:{server.server_port}/assignment"
+events_url = f"http://127.0.0.1:{server.server_port}/events"
 
 
 def expect_error(status, code, f):
@@ -61,7 +70,8 @@ def wait(what, f, timeout=5.0):
     sys.exit(f"timed out waiting for {what}")
 
 
-ws = tr.workspaces.create(friendly_name="Support", event_callback_url=None)
+ws = tr.workspaces.create(friendly_name="Support", event_callback_url=events_url)
+assert ws.event_callback_url == events_url, ws.event_callback_url
 assert ws.sid.startswith("WS") and ws.default_activity_name == "Offline", (ws.sid, ws.default_activity_name)
 assert [w.sid for w in tr.workspaces.list()].count(ws.sid) == 1
 workspace = tr.workspaces(ws.sid)
@@ -133,6 +143,21 @@ done = workspace.tasks(t1.sid).update(assignment_status="completed", reason="res
 assert (done.assignment_status, done.reason) == ("completed", "resolved")
 workspace.tasks(t2.sid).update(assignment_status="completed", reason="resolved")
 assert all(r.reservation_status == "completed" for r in workspace.tasks(t2.sid).reservations.list() if r.reservation_status != "rejected")
+
+# The workspace event callback saw t1's life, in order, with Twilio's fields.
+def t1_events():
+    return [e["EventType"][0] for e in events if e.get("TaskSid") == [t1.sid]]
+
+
+wait("t1's events", lambda: "task.completed" in t1_events())
+seen = t1_events()
+for expected in ["task.created", "workflow.target-matched", "reservation.created", "reservation.rejected", "reservation.accepted", "task.completed"]:
+    assert expected in seen, (expected, seen)
+assert seen.index("task.created") < seen.index("reservation.created") < seen.index("reservation.accepted") < seen.index("task.completed"), seen
+completed = next(e for e in events if e["EventType"] == ["task.completed"] and e["TaskSid"] == [t1.sid])
+assert completed["TaskCompletedReason"] == ["resolved"] and completed["WorkspaceSid"] == [ws.sid], completed
+accepted_event = next(e for e in events if e["EventType"] == ["reservation.accepted"] and e["TaskSid"] == [t1.sid])
+assert accepted_event["WorkerSid"][0].startswith("WK") and accepted_event["ResourceType"] == ["reservation"], accepted_event
 
 # Spanish task: Spanish queue first (bob), then escalated to English after its 1 s timeout.
 workspace.workers(bob.sid).update(activity_sid=lunch.sid)
