@@ -32,11 +32,13 @@ pub enum SidPrefix {
     Reservation,
     /// A TaskRouter task channel (`TC`).
     TaskChannel,
+    /// `EV`: a TaskRouter event as the Events resource shows it.
+    Event,
 }
 
 impl SidPrefix {
     /// Every prefix, for parsing without an expected kind.
-    pub const ALL: [SidPrefix; 12] = [
+    pub const ALL: [SidPrefix; 13] = [
         SidPrefix::Account,
         SidPrefix::Workspace,
         SidPrefix::Call,
@@ -49,6 +51,7 @@ impl SidPrefix {
         SidPrefix::Task,
         SidPrefix::Reservation,
         SidPrefix::TaskChannel,
+        SidPrefix::Event,
     ];
 
     /// The two letters.
@@ -66,6 +69,7 @@ impl SidPrefix {
             SidPrefix::Task => "WT",
             SidPrefix::Reservation => "WR",
             SidPrefix::TaskChannel => "TC",
+            SidPrefix::Event => "EV",
         }
     }
 
@@ -81,7 +85,8 @@ impl SidPrefix {
             | SidPrefix::Worker
             | SidPrefix::Task
             | SidPrefix::Reservation
-            | SidPrefix::TaskChannel => "workspace",
+            | SidPrefix::TaskChannel
+            | SidPrefix::Event => "workspace",
             SidPrefix::Call => "call",
             SidPrefix::Queue => "queue",
             SidPrefix::Media => "media",

@@ -778,6 +778,12 @@ async fn list(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let path = format!("/v1/Workspaces/{ws}/{kind}");
+    if kind == "Events" {
+        let sid = path_sid(&ws, SidPrefix::Workspace, &path)?;
+        let items = events(&state, &caller.sid, &sid, &path, query.as_deref(), None).await?;
+        let url = format!("{}{}", state.config().public_url, path);
+        return Ok(Json(page(items, "events", &url, query.as_deref())?));
+    }
     let k = kind_or_404(&kind, &path)?;
     let sid = path_sid(&ws, SidPrefix::Workspace, &path)?;
     let c = ctx(&state, &caller.sid);
@@ -821,6 +827,17 @@ async fn fetch(
     Extension(Caller(caller)): Extension<Caller>,
     Path((ws, kind, sid)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
+    if kind == "Events" {
+        let path = format!("/v1/Workspaces/{ws}/Events/{sid}");
+        let ws_sid = path_sid(&ws, SidPrefix::Workspace, &path)?;
+        let ev = path_sid(&sid, SidPrefix::Event, &path)?;
+        let found = events(&state, &caller.sid, &ws_sid, &path, None, Some(&ev)).await?;
+        return found
+            .into_iter()
+            .next()
+            .map(Json)
+            .ok_or_else(|| ApiError::not_found(&path));
+    }
     let (path, k, ws_sid, sid) = resource(&ws, &kind, &sid)?;
     let c = ctx(&state, &caller.sid);
     let now = crate::commands::now_ms();
@@ -1214,4 +1231,137 @@ async fn update_sub(
         },
     )
     .await
+}
+
+// ---- events ------------------------------------------------------------------------------
+
+/// The workspace's events as Twilio's Event resources, newest first, read from the
+/// workspace's stream (the log is the event store), filtered by the list's parameters.
+async fn events(
+    state: &AppState,
+    caller: &Sid,
+    ws: &Sid,
+    path: &str,
+    query: Option<&str>,
+    only: Option<&Sid>,
+) -> Result<Vec<Value>, ApiError> {
+    // Tenancy first, and the reservations' tasks and workers for the filters.
+    let reservations: std::collections::HashMap<String, (String, String, String)> =
+        read(state, caller, ws, path, |w| {
+            Ok(w.reservations
+                .values()
+                .map(|r| {
+                    (
+                        r.sid.to_string(),
+                        (
+                            r.task_sid.to_string(),
+                            r.worker_sid.to_string(),
+                            r.queue_sid.to_string(),
+                        ),
+                    )
+                })
+                .collect())
+        })
+        .await?;
+    let params = Params::from_query(query);
+    let parse_date = |name: &str| -> Result<Option<DateTime<Utc>>, ApiError> {
+        params
+            .get(name)
+            .map(|v| {
+                DateTime::parse_from_rfc3339(v)
+                    .map(|d| d.with_timezone(&Utc))
+                    .map_err(|_| {
+                        ApiError::bad_parameter(format!("{name} must be ISO 8601, got {v:?}"))
+                    })
+            })
+            .transpose()
+    };
+    let start = match (parse_date("StartDate")?, params.int("Minutes", 1..=43_200)?) {
+        (Some(d), _) => Some(d),
+        (None, Some(m)) => Some(crate::commands::now_ms() - chrono::Duration::minutes(m)),
+        (None, None) => None,
+    };
+    let end = parse_date("EndDate")?;
+    let types: Option<Vec<&str>> = params.get("EventType").map(|t| t.split(',').collect());
+    let wanted: Vec<&str> = [
+        "TaskSid",
+        "WorkerSid",
+        "ReservationSid",
+        "TaskQueueSid",
+        "WorkflowSid",
+        "Sid",
+    ]
+    .iter()
+    .filter_map(|p| params.get(p))
+    .collect();
+    let recorded = state
+        .commands()
+        .log()
+        .read_stream(ws.as_str())
+        .await
+        .map_err(|e| {
+            ApiError::unavailable(format!("The workspace's events cannot be read: {e}"))
+        })?;
+    let base = format!("{}/v1/Workspaces/{ws}", state.config().public_url);
+    let mut out = Vec::new();
+    for r in recorded.into_iter().rev() {
+        let Ok(e) = r.into_envelope() else { continue };
+        let sid = format!("EV{}", e.id.simple());
+        if only.is_some_and(|o| o.as_str() != sid) {
+            continue;
+        }
+        let event_type = e.event.type_name();
+        if types.as_ref().is_some_and(|t| !t.contains(&event_type))
+            || start.is_some_and(|s| e.occurred_at < s)
+            || end.is_some_and(|x| e.occurred_at > x)
+        {
+            continue;
+        }
+        let data: Value = serde_json::from_str(&e.event.data_json()).unwrap_or(Value::Null);
+        let (resource_type, resource_sid) = crate::taskrouter::callback::resource(&e.event)
+            .map_or(("workspace", ws.to_string()), |(k, s)| (k, s.to_string()));
+        let related = reservations.get(&resource_sid);
+        let text = data.to_string();
+        if !wanted.iter().all(|w| {
+            *w == sid
+                || resource_sid == *w
+                || text.contains(w)
+                || related.is_some_and(|(t, k, q)| t == w || k == w || q == w)
+        }) {
+            continue;
+        }
+        let resource_url = match resource_type {
+            "workspace" => base.clone(),
+            "task" => format!("{base}/Tasks/{resource_sid}"),
+            "worker" => format!("{base}/Workers/{resource_sid}"),
+            "activity" => format!("{base}/Activities/{resource_sid}"),
+            "task_queue" => format!("{base}/TaskQueues/{resource_sid}"),
+            "workflow" => format!("{base}/Workflows/{resource_sid}"),
+            "task_channel" => format!("{base}/TaskChannels/{resource_sid}"),
+            _ => match related {
+                Some((task, _, _)) => format!("{base}/Tasks/{task}/Reservations/{resource_sid}"),
+                None => base.clone(),
+            },
+        };
+        out.push(json!({
+            "account_sid": e.account_sid,
+            "actor_sid": e.account_sid,
+            "actor_type": "account",
+            "actor_url": format!("{}/2010-04-01/Accounts/{}.json", state.config().public_url, e.account_sid),
+            "description": format!("{event_type} ({resource_type} {resource_sid})"),
+            "event_data": data,
+            "event_date": iso(e.occurred_at),
+            "event_date_ms": e.occurred_at.timestamp_millis(),
+            "event_type": event_type,
+            "resource_sid": resource_sid,
+            "resource_type": resource_type,
+            "resource_url": resource_url,
+            "sid": sid,
+            "source": e.region,
+            "source_ip_address": null,
+            "url": format!("{base}/Events/{sid}"),
+            "workspace_sid": ws,
+        }));
+    }
+    Ok(out)
 }

@@ -153,7 +153,7 @@ pub struct Notice {
 }
 
 /// The resource an event is about: (type, SID).
-fn resource(event: &Event) -> Option<(&'static str, &Sid)> {
+pub fn resource(event: &Event) -> Option<(&'static str, &Sid)> {
     Some(match event {
         Event::WorkspaceCreated(_) | Event::WorkspaceUpdated(_) | Event::WorkspaceDeleted(_) => {
             return None

@@ -5,7 +5,7 @@
 //! task TTLs time out. Reads run inside the actor between batches, so they see every
 //! acknowledged command and nothing unacknowledged.
 
-mod callback;
+pub mod callback;
 
 use crate::commands::now_ms;
 use crate::log::{AppendError, EventLog, ReadError};

@@ -159,6 +159,16 @@ assert completed["TaskCompletedReason"] == ["resolved"] and completed["Workspace
 accepted_event = next(e for e in events if e["EventType"] == ["reservation.accepted"] and e["TaskSid"] == [t1.sid])
 assert accepted_event["WorkerSid"][0].startswith("WK") and accepted_event["ResourceType"] == ["reservation"], accepted_event
 
+# The Events resource reads the same history back from the log, newest first.
+t1_history = workspace.events.list(task_sid=t1.sid)
+types = [e.event_type for e in t1_history]
+assert "task.created" in types and "reservation.accepted" in types, types
+assert types.index("task.completed") < types.index("task.created"), types
+done_events = workspace.events.list(task_sid=t1.sid, event_type="task.completed")
+assert len(done_events) == 1 and done_events[0].resource_sid == t1.sid, done_events
+again = workspace.events(done_events[0].sid).fetch()
+assert (again.event_type, again.event_data["reason"]) == ("task.completed", "resolved"), again.event_data
+
 # Spanish task: Spanish queue first (bob), then escalated to English after its 1 s timeout.
 workspace.workers(bob.sid).update(activity_sid=lunch.sid)
 t3 = workspace.tasks.create(attributes=json.dumps({"language": "es"}), workflow_sid=wf.sid, priority=1)
