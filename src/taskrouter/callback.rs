@@ -196,7 +196,11 @@ pub fn resource(event: &Event) -> Option<(&'static str, &Sid)> {
 
 /// The workspace event callbacks `events` call for, filtered by `EventsFilter`, with the
 /// task, worker and reservation fields Twilio sends (as of the state after the commit).
-pub fn notices(ws: &Workspace, account: &Sid, events: &[Event]) -> Vec<Notice> {
+pub fn notices<'a>(
+    ws: &Workspace,
+    account: &Sid,
+    events: impl Iterator<Item = &'a Event>,
+) -> Vec<Notice> {
     let Some(url) = ws.event_callback_url.clone() else {
         return Vec::new();
     };

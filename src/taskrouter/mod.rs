@@ -329,7 +329,6 @@ async fn commit(
 ) -> Result<(Vec<callback::Call>, Vec<callback::Notice>), EngineError> {
     let mut accepted = Vec::new();
     let mut new_events = Vec::new();
-    let mut typed: Vec<Event> = Vec::new();
     let mut last_meta: Option<Metadata> = None;
     for request in batch {
         let Request::Command {
@@ -357,7 +356,6 @@ async fn commit(
                 for e in &events {
                     new_events.push(NewEvent::new(Uuid::now_v7(), &meta, e));
                 }
-                typed.extend(events.iter().cloned());
                 if loaded.account_sid.is_none() && !events.is_empty() {
                     loaded.account_sid = Some(meta.account_sid.clone());
                 }
@@ -406,8 +404,8 @@ async fn commit(
             let mut notices = Vec::new();
             if let (Some(ws), Some(account)) = (&loaded.state, &loaded.account_sid) {
                 calls.extend(callback::calls(ws, account, &routed));
-                typed.extend(routed.iter().cloned());
-                notices = callback::notices(ws, account, &typed);
+                let all = accepted.iter().flat_map(|(e, _, _)| e.iter());
+                notices = callback::notices(ws, account, all.chain(routed.iter()));
             }
             for (events, render, reply) in accepted {
                 render(loaded, &events);
