@@ -94,7 +94,7 @@ configuration = {
             {
                 "filter_friendly_name": "Spanish speakers",
                 "expression": "language == 'es'",
-                "targets": [{"queue": spanish.sid, "timeout": 1}, {"queue": english.sid, "priority": 5}],
+                "targets": [{"queue": spanish.sid, "timeout": 2}, {"queue": english.sid, "priority": 5}],
             },
             {"filter_friendly_name": "Everyone else", "expression": "1==1", "targets": [{"queue": english.sid}]},
         ]
@@ -169,10 +169,27 @@ assert len(done_events) == 1 and done_events[0].resource_sid == t1.sid, done_eve
 again = workspace.events(done_events[0].sid).fetch()
 assert (again.event_type, again.event_data["reason"]) == ("task.completed", "resolved"), again.event_data
 
-# Spanish task: Spanish queue first (bob), then escalated to English after its 1 s timeout.
+# Statistics: real-time (open tasks, workers per activity), cumulative (from the history).
+rt = workspace.real_time_statistics().fetch()
+assert rt.total_workers == 2 and rt.total_tasks == 0, (rt.total_workers, rt.total_tasks)
+by_activity = {a["friendly_name"]: a["workers"] for a in rt.activity_statistics}
+assert by_activity["Available"] == 2, by_activity
+cum = workspace.cumulative_statistics().fetch()
+assert (cum.tasks_created, cum.tasks_completed) == (2, 2), (cum.tasks_created, cum.tasks_completed)
+assert cum.reservations_created == 3 and cum.reservations_rejected == 1 and cum.reservations_accepted == 2, (
+    cum.reservations_created, cum.reservations_rejected, cum.reservations_accepted)
+english_stats = workspace.task_queues(english.sid).cumulative_statistics().fetch()
+assert english_stats.tasks_entered == 2 and english_stats.reservations_accepted == 2, english_stats.tasks_entered
+both = workspace.statistics().fetch()
+assert both.cumulative["tasks_created"] == 2 and both.realtime["total_workers"] == 2, both.cumulative
+
+# Spanish task: Spanish queue first (bob), then escalated to English after its 2 s timeout.
 workspace.workers(bob.sid).update(activity_sid=lunch.sid)
 t3 = workspace.tasks.create(attributes=json.dumps({"language": "es"}), workflow_sid=wf.sid, priority=1)
 assert t3.task_queue_sid == spanish.sid and t3.assignment_status == "pending", (t3.task_queue_sid, t3.assignment_status)
+spanish_rt = workspace.task_queues(spanish.sid).real_time_statistics().fetch()
+assert spanish_rt.total_tasks == 1 and spanish_rt.tasks_by_status["pending"] == 1, spanish_rt.tasks_by_status
+assert spanish_rt.longest_task_waiting_sid == t3.sid and spanish_rt.total_eligible_workers == 1, spanish_rt.total_eligible_workers
 escalated = wait("the escalation", lambda: (lambda t: t if t.task_queue_sid == english.sid else None)(workspace.tasks(t3.sid).fetch()), timeout=6)
 assert escalated.priority == 5, escalated.priority
 workspace.tasks(t3.sid).update(assignment_status="canceled", reason="caller hung up")
