@@ -27,6 +27,9 @@ use tracing::instrument;
 /// The advisory lock key that makes a process the log's writer ("SWBDLOG" in ASCII).
 const WRITER_LOCK: i64 = 0x0053_5742_444C_4F47;
 
+/// How long `open` waits for a writer lock another connection holds.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
 /// Tuning for the PostgreSQL log.
 #[derive(Debug, Clone)]
 pub struct PostgresLogOptions {
@@ -73,7 +76,18 @@ impl PostgresLog {
             .run(&mut conn)
             .await
             .map_err(|e| anyhow::anyhow!("cannot migrate the PostgreSQL log: {e}"))?;
-        take_writer_lock(&mut conn).await?;
+        // A writer killed a moment ago may still hold the lock until PostgreSQL notices its
+        // connection is gone: wait a little before calling the log taken.
+        let deadline = std::time::Instant::now() + LOCK_WAIT;
+        loop {
+            match take_writer_lock(&mut conn).await {
+                Ok(()) => break,
+                Err(_) if std::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => return Err(e),
+            }
+        }
         let readers = PgPoolOptions::new()
             .max_connections(options.readers.max(1))
             .acquire_timeout(Duration::from_secs(10))
