@@ -20,6 +20,7 @@ use switchboard_events::taskrouter::decide::{Command, TaskRouterError, Template}
 use switchboard_events::taskrouter::events::{
     QueueOrder, TaskChannelUpdated, TaskQueueUpdated, WorkflowUpdated, WorkspaceUpdated,
 };
+use switchboard_events::taskrouter::expression::{Context, Expression};
 use switchboard_events::taskrouter::state::{
     Activity, Reservation, Task, TaskChannel, TaskQueue, Worker, WorkflowState, Workspace,
 };
@@ -664,7 +665,19 @@ fn render(c: &Ctx, w: &Workspace, kind: Kind, sid: &Sid, now: DateTime<Utc>) -> 
     }
 }
 
-fn matches_filters(w: &Workspace, kind: Kind, sid: &Sid, p: &Params) -> bool {
+/// `given`: the list's expression filter (`TargetWorkersExpression` for workers,
+/// `EvaluateTaskAttributes` for tasks), parsed once; `Some(None)` when it does not parse, which
+/// matches nothing.
+fn matches_filters(
+    w: &Workspace,
+    kind: Kind,
+    sid: &Sid,
+    p: &Params,
+    given: Option<Option<&Expression>>,
+) -> bool {
+    let expression_matches = |document: &Value| {
+        given.is_none_or(|e| e.is_some_and(|e| e.matches(&Context::document(document))))
+    };
     let eq = |name: &str, value: &str| p.get(name).is_none_or(|v| v == value);
     match kind {
         Kind::Activities => w.activities.get(sid).is_some_and(|a| {
@@ -687,25 +700,13 @@ fn matches_filters(w: &Workspace, kind: Kind, sid: &Sid, p: &Params) -> bool {
                         "false"
                     },
                 )
-                && p.get("TargetWorkersExpression").is_none_or(|e| {
-                    switchboard_events::taskrouter::expression::Expression::parse(e).is_ok_and(
-                        |e| {
-                            e.matches(
-                                &switchboard_events::taskrouter::expression::Context::document(
-                                    &x.document,
-                                ),
-                            )
-                        },
-                    )
-                })
+                && expression_matches(&x.document)
                 && p.get("TaskQueueSid").is_none_or(|q| {
                     w.queues.values().any(|queue| {
                         queue.sid.as_str() == q
-                            && queue.target_expression.matches(
-                                &switchboard_events::taskrouter::expression::Context::document(
-                                    &x.document,
-                                ),
-                            )
+                            && queue
+                                .target_expression
+                                .matches(&Context::document(&x.document))
                     })
                 })
         }),
@@ -724,17 +725,7 @@ fn matches_filters(w: &Workspace, kind: Kind, sid: &Sid, p: &Params) -> bool {
                 && eq("Priority", &t.effective_priority().to_string())
                 && p.get("TaskQueueSid")
                     .is_none_or(|q| t.step.as_ref().is_some_and(|s| s.queue_sid.as_str() == q))
-                && p.get("EvaluateTaskAttributes").is_none_or(|e| {
-                    switchboard_events::taskrouter::expression::Expression::parse(e).is_ok_and(
-                        |e| {
-                            e.matches(
-                                &switchboard_events::taskrouter::expression::Context::document(
-                                    &t.document,
-                                ),
-                            )
-                        },
-                    )
-                })
+                && expression_matches(&t.document)
         }),
     }
 }
@@ -810,11 +801,18 @@ async fn list(
         .get("TargetWorkersExpression")
         .or(params.get("EvaluateTaskAttributes"))
     {
-        switchboard_events::taskrouter::expression::Expression::parse(e)
+        Expression::parse(e)
             .map_err(|err| ApiError::bad_parameter(format!("invalid expression: {err}")))?;
     }
+    let parsed: Option<Option<Expression>> = match k {
+        Kind::Workers => params.get("TargetWorkersExpression"),
+        Kind::Tasks => params.get("EvaluateTaskAttributes"),
+        _ => None,
+    }
+    .map(|e| Expression::parse(e).ok());
     let now = crate::commands::now_ms();
     let items = read(&state, &caller.sid, &sid, &path, move |w| {
+        let given = parsed.as_ref().map(Option::as_ref);
         let sids: Vec<Sid> = match k {
             Kind::Activities => w.activities.keys().cloned().collect(),
             Kind::TaskChannels => w.channels.keys().cloned().collect(),
@@ -825,7 +823,7 @@ async fn list(
         };
         Ok(sids
             .iter()
-            .filter(|s| matches_filters(w, k, s, &params))
+            .filter(|s| matches_filters(w, k, s, &params, given))
             .filter_map(|s| render(&c, w, k, s, now))
             .collect::<Vec<Value>>())
     })
@@ -1446,10 +1444,8 @@ fn realtime(c: &Ctx, w: &Workspace, queue: Option<&TaskQueue>, now: DateTime<Utc
         .values()
         .filter(|x| {
             queue.is_none_or(|q| {
-                q.target_expression.matches(
-                    &switchboard_events::taskrouter::expression::Context::document(&x.document)
-                        .at(now),
-                )
+                q.target_expression
+                    .matches(&Context::document(&x.document).at(now))
             })
         })
         .collect();

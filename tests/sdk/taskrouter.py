@@ -200,6 +200,8 @@ for i in range(7):
 listed = workspace.tasks.list(page_size=3)
 assert len(listed) == 10 and len({t.sid for t in listed}) == 10, len(listed)
 assert len(workspace.tasks.list(assignment_status="completed")) == 2
+assert [w.sid for w in workspace.workers.list(target_workers_expression="languages HAS 'es'")] == [bob.sid]
+assert len(workspace.tasks.list(evaluate_task_attributes="language == 'fr'")) == 7
 
 # Errors: Twilio's exceptions, and nothing changes.
 expect_error(400, 20001, lambda: workspace.task_queues.create(friendly_name="bad", target_workers="languages HAS"))

@@ -345,6 +345,20 @@ fn delete_unless(
     Ok(vec![event(ResourceRef { sid: sid.clone() })])
 }
 
+/// Moves `worker` to `activity` (when given and not already its activity).
+fn move_worker(ws: &Workspace, worker: &Sid, activity: Option<&Sid>) -> Option<Event> {
+    let activity = activity?;
+    ws.workers
+        .get(worker)
+        .filter(|w| w.activity_sid != *activity)
+        .map(|_| {
+            Event::WorkerActivityUpdated(WorkerActivityUpdated {
+                sid: worker.clone(),
+                activity_sid: activity.clone(),
+            })
+        })
+}
+
 fn activity_exists(ws: &Workspace, param: &'static str, sid: &Sid) -> Result<(), TaskRouterError> {
     if ws.activities.contains_key(sid) {
         Ok(())
@@ -1091,21 +1105,11 @@ fn decide_only(
                             sid: other.clone(),
                         }));
                     }
-                    if let Some(a) = ws
+                    let assignment = ws
                         .queues
                         .get(&r.queue_sid)
-                        .and_then(|q| q.assignment_activity_sid.clone())
-                        .filter(|a| {
-                            ws.workers
-                                .get(&r.worker_sid)
-                                .is_some_and(|w| w.activity_sid != *a)
-                        })
-                    {
-                        out.push(Event::WorkerActivityUpdated(WorkerActivityUpdated {
-                            sid: r.worker_sid.clone(),
-                            activity_sid: a,
-                        }));
-                    }
+                        .and_then(|q| q.assignment_activity_sid.as_ref());
+                    out.extend(move_worker(ws, &r.worker_sid, assignment));
                     Ok(out)
                 }
                 ("rejected", ReservationStatus::Pending) => {
@@ -1208,18 +1212,11 @@ pub fn timeouts(ws: &Workspace, now: DateTime<Utc>) -> Vec<Event> {
             out.push(Event::ReservationTimeout(ResourceRef {
                 sid: r.sid.clone(),
             }));
-            if let Some(a) = &ws.timeout_activity_sid {
-                if ws
-                    .workers
-                    .get(&r.worker_sid)
-                    .is_some_and(|w| w.activity_sid != *a)
-                {
-                    out.push(Event::WorkerActivityUpdated(WorkerActivityUpdated {
-                        sid: r.worker_sid.clone(),
-                        activity_sid: a.clone(),
-                    }));
-                }
-            }
+            out.extend(move_worker(
+                ws,
+                &r.worker_sid,
+                ws.timeout_activity_sid.as_ref(),
+            ));
         }
     }
     for t in ws.tasks.values().filter(|t| !t.status.closed()) {
@@ -1397,21 +1394,11 @@ fn route_offers(ws: &Workspace, ctx: &mut Ctx<'_>) -> Vec<Event> {
                 eligible: offer.eligible as u32,
             },
         }));
-        if let Some(a) = ws
+        let reservation = ws
             .queues
             .get(&offer.queue)
-            .and_then(|q| q.reservation_activity_sid.clone())
-            .filter(|a| {
-                ws.workers
-                    .get(&offer.worker)
-                    .is_some_and(|w| w.activity_sid != *a)
-            })
-        {
-            out.push(Event::WorkerActivityUpdated(WorkerActivityUpdated {
-                sid: offer.worker.clone(),
-                activity_sid: a,
-            }));
-        }
+            .and_then(|q| q.reservation_activity_sid.as_ref());
+        out.extend(move_worker(ws, &offer.worker, reservation));
     }
     out
 }
