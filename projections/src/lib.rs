@@ -16,9 +16,12 @@
 //! # Layout
 //! - [`store`]: checkpoints, versions, skipped events, reset, digest.
 //! - [`accounts`]: the `accounts` read model.
+//! - [`workspaces`]: the account's workspaces.
+//! - [`taskrouter`]: queue positions, worker assignments and statistics counters.
 
 pub mod accounts;
 pub mod store;
+pub mod taskrouter;
 pub mod workspaces;
 
 use async_trait::async_trait;

@@ -60,6 +60,17 @@ pub async fn list(
     Ok(rows.iter().filter_map(decode).collect())
 }
 
+/// One workspace.
+pub async fn get(conn: &mut AnyConnection, sid: &str) -> Result<Option<WorkspaceRow>, sqlx::Error> {
+    let row = sqlx::query(
+        "SELECT sid, account_sid, friendly_name, date_created, date_updated FROM workspaces WHERE sid = $1",
+    )
+    .bind(sid)
+    .fetch_optional(&mut *conn)
+    .await?;
+    Ok(row.as_ref().and_then(decode))
+}
+
 /// Every workspace (to load them at start).
 pub async fn all(conn: &mut AnyConnection) -> Result<Vec<WorkspaceRow>, sqlx::Error> {
     let rows = sqlx::query(

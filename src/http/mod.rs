@@ -16,6 +16,7 @@ pub mod error;
 mod forward;
 pub mod health;
 pub mod params;
+pub mod supervisor;
 pub mod taskrouter;
 
 use crate::commands::{Commands, Executed};
@@ -270,6 +271,7 @@ pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .merge(accounts::router())
         .merge(taskrouter::router())
+        .merge(supervisor::router())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_auth,

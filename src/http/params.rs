@@ -1,5 +1,5 @@
 //! Request parameters as Twilio clients send them: a form-encoded body (repeated keys for
-//! lists) or a JSON object, plus the query string. Names are matched exactly (Twilio's
+//! lists) or a JSON object (a top-level array's items are named `[]`), plus the query string. Names are matched exactly (Twilio's
 //! `PascalCase`); unknown names are ignored, as Twilio does.
 
 use super::error::ApiError;
@@ -69,8 +69,22 @@ impl<S: Send + Sync> FromRequest<S> for Params {
         }
         let value: serde_json::Value = serde_json::from_slice(&body)
             .map_err(|e| ApiError::bad_parameter(format!("the JSON body does not parse: {e}")))?;
-        let serde_json::Value::Object(map) = value else {
-            return Err(ApiError::bad_parameter("a JSON body must be an object"));
+        let map = match value {
+            serde_json::Value::Object(map) => map,
+            // A top-level array (the bulk statistics body): its items under the name "[]".
+            serde_json::Value::Array(items) => {
+                return Ok(Params(
+                    items
+                        .into_iter()
+                        .map(|i| ("[]".to_string(), scalar(i)))
+                        .collect(),
+                ))
+            }
+            _ => {
+                return Err(ApiError::bad_parameter(
+                    "a JSON body must be an object (or an array)",
+                ))
+            }
         };
         let mut out = Vec::new();
         for (k, v) in map {

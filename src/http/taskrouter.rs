@@ -27,6 +27,9 @@ use switchboard_events::taskrouter::state::{
 use switchboard_events::{Event, Sid, SidPrefix};
 use uuid::Uuid;
 
+mod statistics;
+use statistics::{Form, Scope};
+
 /// The routes.
 pub fn router() -> Router<AppState> {
     let ws = "/v1/Workspaces/{ws}";
@@ -336,6 +339,16 @@ fn reservation_json(c: &Ctx, ws: &Workspace, r: &Reservation, under_worker: bool
             "workspace": c.ws_url(ws),
         }
     })
+}
+
+/// A page of `items` in Twilio's list envelope (for the supervisor reads too).
+pub(super) fn list_page(
+    items: Vec<Value>,
+    key: &str,
+    url: &str,
+    query: Option<&str>,
+) -> Result<Value, ApiError> {
+    page(items, key, url, query)
 }
 
 /// A page of `items` in Twilio's list envelope.
@@ -769,17 +782,14 @@ async fn list(
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
     let path = format!("/v1/Workspaces/{ws}/{kind}");
-    if matches!(
-        kind.as_str(),
-        "Statistics" | "RealTimeStatistics" | "CumulativeStatistics"
-    ) {
+    if let Some(form) = Form::parse(&kind) {
         let sid = path_sid(&ws, SidPrefix::Workspace, &path)?;
-        return statistics(
+        return statistics::statistics(
             &state,
             &caller.sid,
             &sid,
-            None,
-            &kind,
+            Scope::Workspace,
+            form,
             &path,
             query.as_deref(),
         )
@@ -841,7 +851,40 @@ async fn fetch(
     State(state): State<AppState>,
     Extension(Caller(caller)): Extension<Caller>,
     Path((ws, kind, sid)): Path<(String, String, String)>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
+    let stats = |kind: &str| format!("/v1/Workspaces/{ws}/{kind}/{sid}");
+    match (kind.as_str(), Form::parse(&sid)) {
+        ("Workers", Some(form)) => {
+            let path = stats("Workers");
+            let ws_sid = path_sid(&ws, SidPrefix::Workspace, &path)?;
+            return statistics::statistics(
+                &state,
+                &caller.sid,
+                &ws_sid,
+                Scope::Workers,
+                form,
+                &path,
+                query.as_deref(),
+            )
+            .await
+            .map(Json);
+        }
+        ("TaskQueues", Some(Form::Combined)) => {
+            let path = stats("TaskQueues");
+            let ws_sid = path_sid(&ws, SidPrefix::Workspace, &path)?;
+            return statistics::queues_statistics(
+                &state,
+                &caller.sid,
+                &ws_sid,
+                &path,
+                query.as_deref(),
+            )
+            .await
+            .map(Json);
+        }
+        _ => {}
+    }
     if kind == "Events" {
         let path = format!("/v1/Workspaces/{ws}/Events/{sid}");
         let ws_sid = path_sid(&ws, SidPrefix::Workspace, &path)?;
@@ -980,6 +1023,12 @@ async fn update(
     headers: HeaderMap,
     params: Params,
 ) -> Result<Response, ApiError> {
+    if kind == "TaskQueues" && sid == "RealTimeStatistics" {
+        let path = format!("/v1/Workspaces/{ws}/TaskQueues/RealTimeStatistics");
+        let ws_sid = path_sid(&ws, SidPrefix::Workspace, &path)?;
+        let body = statistics::bulk_realtime(&state, &caller.sid, &ws_sid, &path, &params).await?;
+        return Ok((StatusCode::OK, Json(body)).into_response());
+    }
     let (path, k, ws_sid, sid) = resource(&ws, &kind, &sid)?;
     let command_ = match k {
         Kind::Activities => Command::UpdateActivity {
@@ -1134,21 +1183,23 @@ async fn list_sub(
     Path((ws, kind, parent, sub)): Path<(String, String, String, String)>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    if kind == "TaskQueues"
-        && matches!(
-            sub.as_str(),
-            "Statistics" | "RealTimeStatistics" | "CumulativeStatistics"
-        )
-    {
+    if let Some(form) = Form::parse(&sub) {
         let path = format!("/v1/Workspaces/{ws}/{kind}/{parent}/{sub}");
         let ws_sid = path_sid(&ws, SidPrefix::Workspace, &path)?;
-        let queue = path_sid(&parent, SidPrefix::TaskQueue, &path)?;
-        return statistics(
+        let scope = match (kind.as_str(), form) {
+            ("TaskQueues", _) => Scope::Queue(path_sid(&parent, SidPrefix::TaskQueue, &path)?),
+            ("Workflows", _) => Scope::Workflow(path_sid(&parent, SidPrefix::Workflow, &path)?),
+            ("Workers", Form::Combined) => {
+                Scope::Worker(path_sid(&parent, SidPrefix::Worker, &path)?)
+            }
+            _ => return Err(ApiError::not_found(&path)),
+        };
+        return statistics::statistics(
             &state,
             &caller.sid,
             &ws_sid,
-            Some(queue),
-            &sub,
+            scope,
+            form,
             &path,
             query.as_deref(),
         )
@@ -1400,276 +1451,4 @@ async fn events(
         }));
     }
     Ok(out)
-}
-
-// ---- statistics --------------------------------------------------------------------------
-
-fn counts<'a>(items: impl Iterator<Item = &'a str>) -> serde_json::Map<String, Value> {
-    let mut m = serde_json::Map::new();
-    for k in items {
-        let n = m.get(k).and_then(Value::as_u64).unwrap_or(0) + 1;
-        m.insert(k.to_string(), json!(n));
-    }
-    m
-}
-
-/// Real-time statistics of the workspace, or of one queue: tasks by status and priority, the
-/// longest-waiting task, workers per activity (in the queue: its eligible workers).
-fn realtime(c: &Ctx, w: &Workspace, queue: Option<&TaskQueue>, now: DateTime<Utc>) -> Value {
-    let in_scope =
-        |t: &&Task| queue.is_none_or(|q| t.step.as_ref().is_some_and(|s| s.queue_sid == q.sid));
-    let open: Vec<&Task> = w
-        .tasks
-        .values()
-        .filter(in_scope)
-        .filter(|t| !t.status.closed())
-        .collect();
-    let mut by_status = serde_json::Map::new();
-    for s in ["pending", "reserved", "assigned", "wrapping"] {
-        by_status.insert(
-            s.into(),
-            json!(open.iter().filter(|t| t.status.as_str() == s).count()),
-        );
-    }
-    let priorities: Vec<String> = open
-        .iter()
-        .map(|t| t.effective_priority().to_string())
-        .collect();
-    let waiting = open
-        .iter()
-        .filter(|t| t.status.routable())
-        .min_by_key(|t| (t.age_from(), t.sid.clone()));
-    let workers: Vec<&Worker> = w
-        .workers
-        .values()
-        .filter(|x| {
-            queue.is_none_or(|q| {
-                q.target_expression
-                    .matches(&Context::document(&x.document).at(now))
-            })
-        })
-        .collect();
-    let activity_statistics: Vec<Value> = w
-        .activities
-        .values()
-        .map(|a| {
-            json!({"friendly_name": a.friendly_name, "sid": a.sid,
-                   "workers": workers.iter().filter(|x| x.activity_sid == a.sid).count()})
-        })
-        .collect();
-    let mut v = json!({
-        "account_sid": c.account,
-        "activity_statistics": activity_statistics,
-        "longest_task_waiting_age": waiting.map_or(0, |t| (now - t.age_from()).num_seconds().max(0)),
-        "longest_task_waiting_sid": waiting.map(|t| &t.sid),
-        "tasks_by_priority": counts(priorities.iter().map(String::as_str)),
-        "tasks_by_status": by_status,
-        "total_tasks": open.len(),
-        "total_workers": workers.len(),
-        "workspace_sid": w.sid,
-    });
-    if let Some(q) = queue {
-        let in_queue = open
-            .iter()
-            .filter(|t| t.status.routable())
-            .min_by_key(|t| (t.step.as_ref().map(|s| s.entered_at), t.sid.clone()));
-        v["task_queue_sid"] = json!(q.sid);
-        v["longest_relative_task_age_in_queue"] = json!(in_queue
-            .and_then(|t| t.step.as_ref())
-            .map_or(0, |s| (now - s.entered_at).num_seconds().max(0)));
-        v["longest_relative_task_sid_in_queue"] = json!(in_queue.map(|t| &t.sid));
-        v["total_eligible_workers"] = json!(workers.len());
-        v["total_available_workers"] =
-            json!(workers.iter().filter(|x| w.worker_available(x)).count());
-    }
-    v
-}
-
-/// Cumulative statistics from the workspace's stream over `[start, end]` (the whole history
-/// when no window is given): reservations and tasks by outcome, and acceptance waits.
-fn cumulative(
-    c: &Ctx,
-    w: &Workspace,
-    queue: Option<&Sid>,
-    history: &[switchboard_events::Envelope],
-    start: Option<DateTime<Utc>>,
-    end: DateTime<Utc>,
-) -> Value {
-    let mut n: std::collections::BTreeMap<&str, u64> = std::collections::BTreeMap::new();
-    let mut created_at: std::collections::HashMap<&Sid, DateTime<Utc>> = Default::default();
-    let mut reservation_queue: std::collections::HashMap<&Sid, &Sid> = Default::default();
-    let mut task_queue: std::collections::HashMap<&Sid, &Sid> = Default::default();
-    let mut waits: Vec<i64> = Vec::new();
-    for e in history {
-        let in_window = start.is_none_or(|s| e.occurred_at >= s) && e.occurred_at <= end;
-        match &e.event {
-            Event::TaskCreated(t) => {
-                created_at.insert(&t.sid, e.occurred_at);
-            }
-            Event::TargetMatched(m) => {
-                task_queue.insert(&m.task_sid, &m.task_queue_sid);
-                if in_window && queue.is_none_or(|q| *q == m.task_queue_sid) {
-                    *n.entry("tasks_entered").or_default() += 1;
-                }
-            }
-            Event::ReservationCreated(r) => {
-                reservation_queue.insert(&r.sid, &r.task_queue_sid);
-            }
-            _ => {}
-        }
-        if !in_window {
-            continue;
-        }
-        let reservation_in =
-            |sid: &Sid| queue.is_none_or(|q| reservation_queue.get(sid).is_some_and(|x| *x == q));
-        let task_in =
-            |sid: &Sid| queue.is_none_or(|q| task_queue.get(sid).is_some_and(|x| *x == q));
-        let key = match &e.event {
-            Event::TaskCreated(t) if task_in(&t.sid) || queue.is_none() => Some("tasks_created"),
-            Event::TaskCanceled(t) if task_in(&t.sid) => {
-                if t.reason == "Workflow Timeout" {
-                    *n.entry("tasks_timed_out_in_workflow").or_default() += 1;
-                }
-                Some("tasks_canceled")
-            }
-            Event::TaskCompleted(t) if task_in(&t.sid) => Some("tasks_completed"),
-            Event::TaskDeleted(t) if task_in(&t.sid) => Some("tasks_deleted"),
-            Event::ReservationCreated(r) if reservation_in(&r.sid) => Some("reservations_created"),
-            Event::ReservationAccepted(r) if reservation_in(&r.sid) => {
-                if let Some(task) = w.reservations.get(&r.sid).map(|x| &x.task_sid) {
-                    if let Some(at) = created_at.get(task) {
-                        waits.push((e.occurred_at - *at).num_seconds().max(0));
-                    }
-                }
-                Some("reservations_accepted")
-            }
-            Event::ReservationRejected(r) if reservation_in(&r.sid) => {
-                Some("reservations_rejected")
-            }
-            Event::ReservationTimeout(r) if reservation_in(&r.sid) => {
-                Some("reservations_timed_out")
-            }
-            Event::ReservationCanceled(r) if reservation_in(&r.sid) => {
-                Some("reservations_canceled")
-            }
-            Event::ReservationRescinded(r) if reservation_in(&r.sid) => {
-                Some("reservations_rescinded")
-            }
-            _ => None,
-        };
-        if let Some(k) = key {
-            *n.entry(k).or_default() += 1;
-        }
-    }
-    let total: i64 = waits.iter().sum();
-    let avg = if waits.is_empty() {
-        0
-    } else {
-        total / waits.len() as i64
-    };
-    let get = |k: &str| n.get(k).copied().unwrap_or(0);
-    let mut v = json!({
-        "account_sid": c.account,
-        "avg_task_acceptance_time": avg,
-        "start_time": start.map(iso).unwrap_or_else(|| iso(w.date_created)),
-        "end_time": iso(end),
-        "reservations_created": get("reservations_created"),
-        "reservations_accepted": get("reservations_accepted"),
-        "reservations_rejected": get("reservations_rejected"),
-        "reservations_timed_out": get("reservations_timed_out"),
-        "reservations_canceled": get("reservations_canceled"),
-        "reservations_rescinded": get("reservations_rescinded"),
-        "split_by_wait_time": null,
-        "wait_duration_until_accepted": {
-            "avg": avg, "min": waits.iter().min().copied().unwrap_or(0),
-            "max": waits.iter().max().copied().unwrap_or(0), "total": total,
-        },
-        "wait_duration_until_canceled": {"avg": 0, "min": 0, "max": 0, "total": 0},
-        "tasks_canceled": get("tasks_canceled"),
-        "tasks_completed": get("tasks_completed"),
-        "tasks_deleted": get("tasks_deleted"),
-        "tasks_moved": 0,
-        "tasks_entered": get("tasks_entered"),
-        "workspace_sid": w.sid,
-    });
-    if queue.is_none() {
-        v["tasks_created"] = json!(get("tasks_created"));
-        v["tasks_timed_out_in_workflow"] = json!(get("tasks_timed_out_in_workflow"));
-    }
-    if let Some(q) = queue {
-        v["task_queue_sid"] = json!(q);
-    }
-    v
-}
-
-/// `Statistics`, `RealTimeStatistics` or `CumulativeStatistics` of the workspace or a queue.
-async fn statistics(
-    state: &AppState,
-    caller: &Sid,
-    ws: &Sid,
-    queue: Option<Sid>,
-    which: &str,
-    path: &str,
-    query: Option<&str>,
-) -> Result<Value, ApiError> {
-    let params = Params::from_query(query);
-    let now = crate::commands::now_ms();
-    let start = match (params.get("StartDate"), params.int("Minutes", 1..=43_200)?) {
-        (Some(d), _) => Some(
-            DateTime::parse_from_rfc3339(d)
-                .map(|d| d.with_timezone(&Utc))
-                .map_err(|_| {
-                    ApiError::bad_parameter(format!("StartDate must be ISO 8601, got {d:?}"))
-                })?,
-        ),
-        (None, Some(m)) => Some(now - chrono::Duration::minutes(m)),
-        (None, None) => None,
-    };
-    let end = match params.get("EndDate") {
-        Some(d) => DateTime::parse_from_rfc3339(d)
-            .map(|d| d.with_timezone(&Utc))
-            .map_err(|_| ApiError::bad_parameter(format!("EndDate must be ISO 8601, got {d:?}")))?,
-        None => now,
-    };
-    let history = if which == "RealTimeStatistics" {
-        Vec::new()
-    } else {
-        state
-            .commands()
-            .log()
-            .read_stream(ws.as_str())
-            .await
-            .map_err(|e| {
-                ApiError::unavailable(format!("The workspace's history cannot be read: {e}"))
-            })?
-            .into_iter()
-            .filter_map(|r| r.into_envelope().ok())
-            .collect()
-    };
-    let c = ctx(state, caller);
-    let url = format!("{}{}", c.base, path);
-    let not_found = ApiError::not_found(path);
-    let which = which.to_string();
-    read(state, caller, ws, path, move |w| {
-        let q = match &queue {
-            Some(q) => Some(w.queues.get(q).ok_or(not_found)?),
-            None => None,
-        };
-        let mut v = match which.as_str() {
-            "RealTimeStatistics" => realtime(&c, w, q, now),
-            "CumulativeStatistics" => cumulative(&c, w, queue.as_ref(), &history, start, end),
-            _ => json!({
-                "account_sid": c.account,
-                "realtime": realtime(&c, w, q, now),
-                "cumulative": cumulative(&c, w, queue.as_ref(), &history, start, end),
-                "workspace_sid": w.sid,
-            }),
-        };
-        if let Some(q) = &queue {
-            v["task_queue_sid"] = json!(q);
-        }
-        v["url"] = json!(url);
-        Ok(v)
-    })
-    .await
 }

@@ -7,6 +7,7 @@
 //! - `bad_records`: unknown event types and damaged rows in the log.
 //! - `projections`: exactly-once effects and rebuilds on a version bump.
 //! - `sdk`: the official Twilio Python library against the real server.
+//! - `taskrouter_projection`: the TaskRouter read model against the workspace state.
 
 mod bad_records;
 mod crash;
@@ -15,6 +16,7 @@ mod log_suite;
 mod projections;
 mod sdk;
 mod server;
+mod taskrouter_projection;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};

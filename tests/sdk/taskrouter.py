@@ -60,6 +60,19 @@ def expect_error(status, code, f):
     sys.exit(f"expected HTTP {status} / {code}")
 
 
+def supervisor(path):
+    """GET a supervisor read model path with the account's credentials."""
+    import base64
+    import os
+    import urllib.request
+
+    request = urllib.request.Request(os.environ["SWITCHBOARD_URL"] + path)
+    token = base64.b64encode(f"{os.environ['SWITCHBOARD_SID']}:{os.environ['SWITCHBOARD_TOKEN']}".encode()).decode()
+    request.add_header("Authorization", f"Basic {token}")
+    with urllib.request.urlopen(request) as response:
+        return json.loads(response.read())
+
+
 def wait(what, f, timeout=5.0):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -183,6 +196,50 @@ assert english_stats.tasks_entered == 2 and english_stats.reservations_accepted 
 both = workspace.statistics().fetch()
 assert both.cumulative["tasks_created"] == 2 and both.realtime["total_workers"] == 2, both.cumulative
 
+# The workflow's statistics; acceptance waits split by a threshold; one channel only.
+wf_both = workspace.workflows(wf.sid).statistics().fetch()
+assert wf_both.cumulative["tasks_entered"] == 2 and wf_both.cumulative["reservations_accepted"] == 2, wf_both.cumulative
+assert wf_both.realtime["total_tasks"] == 0 and wf_both.workflow_sid == wf.sid, wf_both.realtime
+wf_cum = workspace.workflows(wf.sid).cumulative_statistics().fetch(minutes=60)
+assert (wf_cum.tasks_completed, wf_cum.reservations_rejected) == (2, 1), (wf_cum.tasks_completed, wf_cum.reservations_rejected)
+assert workspace.workflows(wf.sid).real_time_statistics().fetch().tasks_by_status["assigned"] == 0
+split = workspace.cumulative_statistics().fetch(split_by_wait_time="0,3600")
+assert split.split_by_wait_time["3600"]["below"]["reservations_accepted"] == 2, split.split_by_wait_time
+assert split.split_by_wait_time["0"]["above"]["reservations_accepted"] == 2, split.split_by_wait_time
+assert workspace.cumulative_statistics().fetch(task_channel="voice").tasks_created == 0
+assert workspace.cumulative_statistics().fetch(task_channel="default").tasks_created == 2
+expect_error(400, 20001, lambda: workspace.cumulative_statistics().fetch(task_channel="fax"))
+
+# Worker statistics: every worker (real-time by activity, time spent per activity), one worker.
+workers_both = workspace.workers.statistics().fetch()
+assert workers_both.realtime["total_workers"] == 2, workers_both.realtime
+assert workers_both.cumulative["reservations_accepted"] == 2, workers_both.cumulative
+durations = {d["friendly_name"]: d for d in workers_both.cumulative["activity_durations"]}
+assert set(durations) >= {"Available", "Offline"} and durations["Available"]["total"] >= 0, durations
+spanish_workers = workspace.workers.statistics().fetch(task_queue_sid=spanish.sid).realtime
+assert spanish_workers["total_workers"] == 1, spanish_workers
+assert workspace.workers.real_time_statistics().fetch().total_workers == 2
+workers_cum = workspace.workers.cumulative_statistics().fetch()
+assert workers_cum.reservations_created == 3, workers_cum.reservations_created
+one = workspace.workers(first_worker).statistics().fetch()
+assert one.cumulative["reservations_rejected"] == 1 and one.worker_sid == first_worker, one.cumulative
+
+# Every queue's statistics as a list, and the bulk real-time form (a JSON array of SIDs).
+queue_stats = {q.task_queue_sid: q for q in workspace.task_queues.statistics.list()}
+assert set(queue_stats) == {english.sid, spanish.sid}, queue_stats
+assert queue_stats[english.sid].cumulative["tasks_entered"] == 2, queue_stats[english.sid].cumulative
+
+
+class Sids(list):
+    def to_dict(self):
+        return list(self)
+
+
+bulk = workspace.task_queues.bulk_real_time_statistics.create(body=Sids([english.sid, spanish.sid]))
+assert bulk.task_queue_response_count == 2, bulk.task_queue_response_count
+assert [q["task_queue_sid"] for q in bulk.task_queue_data] == [english.sid, spanish.sid], bulk.task_queue_data
+assert bulk.task_queue_data[1]["total_eligible_workers"] == 1, bulk.task_queue_data[1]
+
 # Spanish task: Spanish queue first (bob), then escalated to English after its 2 s timeout.
 workspace.workers(bob.sid).update(activity_sid=lunch.sid)
 t3 = workspace.tasks.create(attributes=json.dumps({"language": "es"}), workflow_sid=wf.sid, priority=1)
@@ -203,6 +260,23 @@ assert len(workspace.tasks.list(assignment_status="completed")) == 2
 assert [w.sid for w in workspace.workers.list(target_workers_expression="languages HAS 'es'")] == [bob.sid]
 assert len(workspace.tasks.list(evaluate_task_attributes="language == 'fr'")) == 7
 
+# Supervisor reads (the taskrouter read model) agree with the API: the waiting French tasks
+# (one reserved to alice, the rest pending) ranked 1..n in the English queue, and which
+# reservations each worker holds on which channel.
+sup = supervisor(f"/supervisor/v1/Workspaces/{ws.sid}/QueuePositions?TaskQueueSid={english.sid}")
+waiting = [t for t in workspace.tasks.list(assignment_status="pending") + workspace.tasks.list(assignment_status="reserved")]
+assert len(sup["queue_positions"]) == len(waiting), (sup, len(waiting))
+assert [p["position"] for p in sup["queue_positions"]] == list(range(1, len(waiting) + 1)), sup
+assert all(p["task_queue_sid"] == english.sid for p in sup["queue_positions"]), sup
+assign = supervisor(f"/supervisor/v1/Workspaces/{ws.sid}/WorkerAssignments")
+held = {w["worker_sid"]: w for w in assign["worker_assignments"]}
+assert set(held) == {alice.sid, bob.sid}, held
+for sid in (alice.sid, bob.sid):
+    mine = [r for r in workspace.workers(sid).reservations.list() if r.reservation_status in ("pending", "accepted", "wrapping")]
+    assert sorted(r["sid"] for r in held[sid]["reservations"]) == sorted(r.sid for r in mine), (held[sid], mine)
+    default = next(c for c in held[sid]["channels"] if c["task_channel_unique_name"] == "default")
+    assert default["assigned_tasks"] == len(mine) and default["configured_capacity"] == 1, default
+assert held[bob.sid]["activity_name"] == "Lunch" and held[bob.sid]["available"] is False, held[bob.sid]
 # Errors: Twilio's exceptions, and nothing changes.
 expect_error(400, 20001, lambda: workspace.task_queues.create(friendly_name="bad", target_workers="languages HAS"))
 expect_error(400, 20001, lambda: workspace.workflows.create(friendly_name="bad", configuration='{"task_routing": {"filters": 3}}'))

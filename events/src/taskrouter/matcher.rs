@@ -112,23 +112,54 @@ pub struct Offer {
     pub eligible: usize,
 }
 
-fn task_order(a: &TaskView<'_>, b: &TaskView<'_>, queues: &[QueueView<'_>]) -> Ordering {
-    let lifo = |t: &TaskView<'_>| {
-        queues
+/// The order tasks are considered in: each queue's own order (priority, then age — oldest
+/// first, newest first in a LIFO queue — then SID), merged across queues by taking, at each
+/// step, the queue head with the highest priority, then the oldest, then the lowest SID.
+///
+/// One comparator over all tasks cannot do this: "newest first" inside a LIFO queue and
+/// "oldest first" across queues are not transitive together (and a sort given such a
+/// comparator may panic). Merging sorted per-queue lists is a total, deterministic order.
+fn task_order<'t>(tasks: &'t [TaskView<'t>], queues: &[QueueView<'_>]) -> Vec<&'t TaskView<'t>> {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+    let mut per_queue: BTreeMap<&Sid, Vec<&TaskView<'_>>> = BTreeMap::new();
+    for t in tasks {
+        per_queue.entry(t.queue).or_default().push(t);
+    }
+    let mut lists: Vec<Vec<&TaskView<'_>>> = Vec::with_capacity(per_queue.len());
+    for (queue, mut list) in per_queue {
+        let lifo = queues
             .iter()
-            .find(|q| q.sid == t.queue)
-            .is_some_and(|q| q.task_order == TaskOrder::Lifo)
-    };
-    b.priority
-        .cmp(&a.priority)
-        .then_with(|| {
-            if a.queue == b.queue && lifo(a) {
+            .find(|q| q.sid == queue)
+            .is_some_and(|q| q.task_order == TaskOrder::Lifo);
+        list.sort_by(|a, b| {
+            let age = if lifo {
                 b.age_from.cmp(&a.age_from)
             } else {
                 a.age_from.cmp(&b.age_from)
-            }
-        })
-        .then_with(|| a.sid.cmp(b.sid))
+            };
+            b.priority
+                .cmp(&a.priority)
+                .then(age)
+                .then_with(|| a.sid.cmp(b.sid))
+        });
+        lists.push(list);
+    }
+    // Heads in a min-heap keyed (higher priority, older, lower SID, list, index).
+    let mut heads = BinaryHeap::new();
+    for (i, list) in lists.iter().enumerate() {
+        if let Some(t) = list.first() {
+            heads.push(Reverse((Reverse(t.priority), t.age_from, t.sid, i, 0usize)));
+        }
+    }
+    let mut out = Vec::with_capacity(tasks.len());
+    while let Some(Reverse((_, _, _, i, at))) = heads.pop() {
+        out.push(lists[i][at]);
+        if let Some(t) = lists[i].get(at + 1) {
+            heads.push(Reverse((Reverse(t.priority), t.age_from, t.sid, i, at + 1)));
+        }
+    }
+    out
 }
 
 fn attribute<'v>(worker: &'v Value, path: &[String]) -> Option<&'v Value> {
@@ -169,8 +200,7 @@ pub fn offers(
     workers: &[WorkerView<'_>],
     now: DateTime<Utc>,
 ) -> Vec<Offer> {
-    let mut order: Vec<&TaskView<'_>> = tasks.iter().collect();
-    order.sort_by(|a, b| task_order(a, b, queues));
+    let order = task_order(tasks, queues);
     let mut busy: BTreeMap<(&Sid, &str), u32> = BTreeMap::new();
     let mut out = Vec::new();
     // Only workers with spare capacity somewhere can be offered anything: checking that once
@@ -533,6 +563,50 @@ mod tests {
             expected.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)).then(a.0.cmp(&b.0)));
             let top: std::collections::BTreeSet<Sid> = expected.iter().take(slots).map(|(n, ..)| sid(SidPrefix::Task, *n)).collect();
             prop_assert_eq!(offered, top);
+        }
+
+        #[test]
+        fn lifo_and_fifo_queues_together_give_a_total_order_that_keeps_each_queues_own(
+            tasks in proptest::collection::vec((0u8..3, 0i64..3, 0i64..20), 0..40),
+        ) {
+            // Queue 1 is LIFO, queues 2 and 3 FIFO: "newest first" inside one queue and
+            // "oldest first" across queues once made the comparator intransitive.
+            let queues: Vec<Sid> = (1..=3).map(|n| sid(SidPrefix::TaskQueue, n)).collect();
+            let any = Expression::parse("1==1").unwrap_or_else(|e| panic!("{e}"));
+            let views: Vec<QueueView<'_>> = queues.iter().enumerate().map(|(i, q)| QueueView {
+                sid: q,
+                target_workers: &any,
+                task_order: if i == 0 { TaskOrder::Lifo } else { TaskOrder::Fifo },
+                max_reserved_workers: 1,
+            }).collect();
+            let sids: Vec<Sid> = (0..tasks.len()).map(|i| sid(SidPrefix::Task, i as u128 + 1)).collect();
+            let attrs = json!({});
+            let list: Vec<TaskView<'_>> = tasks.iter().zip(&sids).map(|((q, p, a), s)| TaskView {
+                sid: s,
+                queue: &queues[*q as usize],
+                priority: *p,
+                age_from: at(*a),
+                channel: "voice",
+                attributes: &attrs,
+                target: None,
+                reserved_by: &[],
+                rejected_by: &[],
+            }).collect();
+            let order = task_order(&list, &views);
+            prop_assert_eq!(order.len(), list.len());
+            let mut seen: Vec<&Sid> = order.iter().map(|t| t.sid).collect();
+            seen.sort();
+            seen.dedup();
+            prop_assert_eq!(seen.len(), list.len(), "a permutation");
+            for (i, q) in queues.iter().enumerate() {
+                let mine: Vec<&&TaskView<'_>> = order.iter().filter(|t| t.queue == q).collect();
+                for pair in mine.windows(2) {
+                    let (a, b) = (pair[0], pair[1]);
+                    let age_ok = if i == 0 { a.age_from >= b.age_from } else { a.age_from <= b.age_from };
+                    prop_assert!(a.priority > b.priority || (a.priority == b.priority && age_ok),
+                        "queue {} out of order", i);
+                }
+            }
         }
     }
 }
