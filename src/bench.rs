@@ -44,6 +44,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             workers,
             queues,
             clients,
+            projections,
         } => {
             crate::bench_taskrouter::run(
                 Duration::from_secs_f64(seconds),
@@ -51,6 +52,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
                 workers,
                 queues,
                 clients,
+                projections,
             )
             .await
         }

@@ -59,6 +59,7 @@ pub async fn run(
     workers: u32,
     queues: u32,
     clients: u32,
+    projections: Option<String>,
 ) -> anyhow::Result<()> {
     let dir = tempfile_dir()?;
     let result = bench(
@@ -68,6 +69,7 @@ pub async fn run(
         workers.max(1),
         queues.max(1),
         clients.max(1),
+        projections,
     )
     .await;
     let _ = std::fs::remove_dir_all(&dir);
@@ -81,6 +83,7 @@ async fn bench(
     workers: u32,
     queues: u32,
     clients: u32,
+    projections: Option<String>,
 ) -> anyhow::Result<()> {
     // Baseline first, on its own file: one event per append, 64 appenders.
     let raw = {
@@ -99,14 +102,18 @@ async fn bench(
 
     let data = dir.join("server");
     let data_str = data.display().to_string();
-    let cli = Cli::try_parse_from([
+    let mut argv = vec![
         "switchboard",
         "serve",
         "--data-dir",
         &data_str,
         "--http-addr",
         "127.0.0.1:0",
-    ])?;
+    ];
+    if let Some(p) = projections.as_deref() {
+        argv.extend(["--projections", p]);
+    }
+    let cli = Cli::try_parse_from(argv)?;
     let CliCommand::Serve(args) = cli.command else {
         anyhow::bail!("serve arguments did not parse");
     };
@@ -136,7 +143,16 @@ async fn bench(
     let server = crate::server::run(args, listener, stop.clone());
     let load = async {
         let result = load(
-            base, sid, token, window, rate, workers, queues, clients, raw,
+            base,
+            sid,
+            token,
+            window,
+            rate,
+            workers,
+            queues,
+            clients,
+            raw,
+            projections.as_deref().unwrap_or("all"),
         )
         .await;
         stop.cancel();
@@ -159,6 +175,7 @@ async fn load(
     queues: u32,
     clients: u32,
     raw: f64,
+    projections: &str,
 ) -> anyhow::Result<()> {
     let api = Arc::new(Api {
         http: reqwest::Client::builder()
@@ -311,7 +328,8 @@ async fn load(
     latencies.sort();
     println!(
         "switchboard bench taskrouter: embedded defaults (SQLite, durability full), {workers} workers in {queues} queues, \
-         {clients} HTTP clients in this process, {:.1} s at {rate} tasks/s scheduled (set-up {:.1} s)",
+         {clients} HTTP clients in this process, read models projected: {}, {:.1} s at {rate} tasks/s scheduled (set-up {:.1} s)",
+        projections,
         window.as_secs_f64(),
         setup.as_secs_f64()
     );

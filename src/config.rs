@@ -52,6 +52,10 @@ pub struct StoreArgs {
     /// in the data dir.
     #[arg(long = "db", env = "SWITCHBOARD_DB")]
     pub db_url: Option<String>,
+    /// Which read models this process projects (names: accounts, workspaces, taskrouter;
+    /// default all). Another process can run the rest against the same store.
+    #[arg(long, env = "SWITCHBOARD_PROJECTIONS", value_delimiter = ',')]
+    pub projections: Vec<String>,
     /// `full`: fsync every commit before acknowledging (survives power loss). `normal`:
     /// survives a process crash, may lose the last commits on power loss; several times faster.
     #[arg(
@@ -296,6 +300,10 @@ pub enum BenchCommand {
         /// Concurrent HTTP clients.
         #[arg(long, default_value_t = 64)]
         clients: u32,
+        /// Read models the server projects meanwhile (default all, as in production; e.g.
+        /// `accounts,workspaces` shows routing without the TaskRouter read model's load).
+        #[arg(long)]
+        projections: Option<String>,
     },
     /// Projection lag under load: from an append's acknowledgement to the read model having
     /// it (p50, p99), with the appends/s achieved meanwhile.

@@ -34,6 +34,12 @@ pub fn all_projections() -> Vec<Arc<dyn Projection>> {
     ]
 }
 
+/// How often a projection that only sees other projections' events commits its checkpoint.
+const IDLE_COMMIT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Most events gathered into one transaction by a projection's coalescing window.
+const COALESCE_MAX: usize = 4096;
+
 /// See the module doc.
 pub struct Projector {
     log: Arc<dyn EventLog>,
@@ -225,12 +231,18 @@ impl Projector {
                 return;
             }
             let mut stream = self.log.subscribe(checkpoint.clone());
+            let window = projection.coalesce();
+            let mut deferred = None;
+            let mut last_commit = std::time::Instant::now();
             loop {
-                let batch = tokio::select! {
-                    _ = cancel.cancelled() => return,
-                    next = stream.next() => next,
+                let batch = match deferred.take() {
+                    Some(next) => next,
+                    None => tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        next = stream.next() => next,
+                    },
                 };
-                let batch = match batch {
+                let mut batch = match batch {
                     Some(Ok(batch)) => batch,
                     Some(Err(e)) => {
                         warn!(projection = name, cause = %e, "log read failed; resubscribing");
@@ -246,6 +258,21 @@ impl Projector {
                         continue 'resubscribe;
                     }
                 };
+                // Under load, gather what arrives within the projection's window into one
+                // transaction: commits, not events, are what a busy store pays for.
+                if !window.is_zero() {
+                    let deadline = tokio::time::Instant::now() + window;
+                    while batch.len() < COALESCE_MAX {
+                        match tokio::time::timeout_at(deadline, stream.next()).await {
+                            Ok(Some(Ok(more))) => batch.extend(more),
+                            Ok(other) => {
+                                deferred = Some(other);
+                                break;
+                            }
+                            Err(_) => break,
+                        }
+                    }
+                }
                 let items: Vec<Item> = batch
                     .into_iter()
                     .map(|item| match item {
@@ -277,6 +304,29 @@ impl Projector {
                         error!(projection = name, %position, ?stream, %reason, "unreadable log record: recorded in projection_skipped and stepped over");
                     }
                 }
+                // A batch with nothing this projection reads changes none of its tables: move
+                // the checkpoint in memory and commit it at most every 200 ms (replaying
+                // such events after a restart is harmless), instead of one transaction per
+                // batch of other projections' events.
+                let relevant = items.iter().any(|i| match i {
+                    Item::Event(e) => projection.wants(e),
+                    Item::Unreadable { .. } => true,
+                });
+                let mut advanced = checkpoint.clone();
+                for item in &items {
+                    let p = item.position();
+                    let at = advanced.entry(p.partition).or_insert(0);
+                    *at = (*at).max(p.offset);
+                }
+                // (A rebuild that this batch completes commits, so it ends stored.)
+                let finishing = until.as_ref().is_some_and(|u| caught_up(&advanced, u));
+                if !relevant && !finishing && last_commit.elapsed() < IDLE_COMMIT_EVERY {
+                    checkpoint = advanced;
+                    progress.send_replace(checkpoint.clone());
+                    on_progress(&checkpoint);
+                    continue;
+                }
+                last_commit = std::time::Instant::now();
                 match self
                     .store
                     .apply_batch(projection.as_ref(), &checkpoint, &items)

@@ -63,9 +63,24 @@ pub async fn open(store: &StoreArgs, writer: bool) -> anyhow::Result<Opened> {
             Arc::new(open_kafka(store, &brokers, &db, writer, &metrics).await?)
         }
     };
-    let projector = Arc::new(
-        Projector::new(log.clone(), db.clone(), metrics.clone(), all_projections()).await?,
-    );
+    let mut projections = all_projections();
+    if !store.projections.is_empty() {
+        for name in &store.projections {
+            if !projections.iter().any(|p| p.name() == name) {
+                anyhow::bail!(
+                    "unknown projection {name:?} in --projections (known: {})",
+                    all_projections()
+                        .iter()
+                        .map(|p| p.name())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            }
+        }
+        projections.retain(|p| store.projections.iter().any(|n| n == p.name()));
+    }
+    let projector =
+        Arc::new(Projector::new(log.clone(), db.clone(), metrics.clone(), projections).await?);
     Ok(Opened {
         log,
         store: db,

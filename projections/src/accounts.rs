@@ -149,6 +149,10 @@ impl Projection for Accounts {
         "accounts"
     }
 
+    fn wants(&self, e: &Envelope) -> bool {
+        matches!(e.event, Event::AccountCreated(_) | Event::AccountUpdated(_))
+    }
+
     fn version(&self) -> u32 {
         1
     }

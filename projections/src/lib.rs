@@ -43,6 +43,19 @@ pub trait Projection: Send + Sync + 'static {
         event: &Envelope,
     ) -> Result<(), sqlx::Error>;
 
+    /// Whether this projection reads `event` at all. Batches with nothing it reads are not
+    /// applied (the projector only moves the checkpoint, committing it now and then).
+    fn wants(&self, _event: &Envelope) -> bool {
+        true
+    }
+
+    /// How long the projector may gather further events into a batch before applying it
+    /// (zero: apply what arrived at once). A projection whose every transaction writes many
+    /// pages trades this much read latency for far fewer commits under load.
+    fn coalesce(&self) -> std::time::Duration {
+        std::time::Duration::ZERO
+    }
+
     /// Applies a batch of events, in order, inside the caller's transaction. The default
     /// applies them one by one; a projection can fold a batch in memory and write each row
     /// once, which must give the same tables.

@@ -87,6 +87,13 @@ impl Projection for Workspaces {
         "workspaces"
     }
 
+    fn wants(&self, e: &Envelope) -> bool {
+        matches!(
+            e.event,
+            Event::WorkspaceCreated(_) | Event::WorkspaceUpdated(_) | Event::WorkspaceDeleted(_)
+        )
+    }
+
     fn version(&self) -> u32 {
         1
     }
