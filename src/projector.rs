@@ -47,6 +47,11 @@ pub struct Projector {
     metrics: Arc<Metrics>,
     projections: Vec<Arc<dyn Projection>>,
     progress: HashMap<&'static str, watch::Sender<Checkpoint>>,
+    /// Per projection: bumped after every committed batch that changed its tables, while
+    /// this process applies it (caches of read-model rows compare it).
+    generations: HashMap<&'static str, std::sync::atomic::AtomicU64>,
+    /// Whether [`Projector::spawn`] runs the projections in this process.
+    applying: std::sync::atomic::AtomicBool,
 }
 
 fn reached(checkpoint: &Checkpoint, position: Position) -> bool {
@@ -100,12 +105,18 @@ impl Projector {
             let checkpoint = store.checkpoint(p.name()).await?;
             progress.insert(p.name(), watch::channel(checkpoint).0);
         }
+        let generations = projections
+            .iter()
+            .map(|p| (p.name(), std::sync::atomic::AtomicU64::new(0)))
+            .collect();
         Ok(Projector {
             log,
             store,
             metrics,
             projections,
             progress,
+            generations,
+            applying: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -182,8 +193,22 @@ impl Projector {
         })
     }
 
+    /// The projection's generation when this process applies it (None when another process
+    /// does): equal generations mean its tables have not changed in between.
+    pub fn generation(&self, projection: &str) -> Option<u64> {
+        use std::sync::atomic::Ordering;
+        if !self.applying.load(Ordering::Acquire) {
+            return None;
+        }
+        self.generations
+            .get(projection)
+            .map(|g| g.load(Ordering::Acquire))
+    }
+
     /// Runs every projection until `cancel`.
     pub fn spawn(self: &Arc<Self>, cancel: CancellationToken) -> Vec<JoinHandle<()>> {
+        self.applying
+            .store(true, std::sync::atomic::Ordering::Release);
         self.projections
             .iter()
             .map(|p| {
@@ -333,6 +358,11 @@ impl Projector {
                     .await
                 {
                     Ok((next, skipped)) => {
+                        if relevant {
+                            if let Some(g) = self.generations.get(name) {
+                                g.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                            }
+                        }
                         skipped_counter.inc_by(skipped as u64);
                         checkpoint = next;
                         progress.send_replace(checkpoint.clone());

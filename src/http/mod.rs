@@ -78,6 +78,9 @@ struct Inner {
     accounts_synced: std::sync::atomic::AtomicBool,
     /// The last position an account command reached on this node.
     last_account_write: Mutex<Option<Position>>,
+    /// Accounts as last read, with the accounts projection's generation then (used only
+    /// while this process applies that projection, so a change is always seen).
+    account_cache: Mutex<HashMap<Sid, (u64, Option<switchboard_events::account::Account>)>>,
 }
 
 impl AppState {
@@ -94,6 +97,7 @@ impl AppState {
                 taskrouter,
                 accounts_synced: Default::default(),
                 last_account_write: Mutex::default(),
+                account_cache: Mutex::default(),
                 commands,
                 projector,
                 metrics,
@@ -128,6 +132,21 @@ impl AppState {
         &self,
         sid: &Sid,
     ) -> Result<Option<switchboard_events::account::Account>, ApiError> {
+        // Read the generation before the row: a change committed in between bumps it, and
+        // the next lookup reads again.
+        let generation = self.inner.projector.generation("accounts");
+        if let Some(g) = generation {
+            let cache = self
+                .inner
+                .account_cache
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if let Some((at, account)) = cache.get(sid) {
+                if *at == g {
+                    return Ok(account.clone());
+                }
+            }
+        }
         let mut conn = self
             .inner
             .projector
@@ -139,7 +158,19 @@ impl AppState {
         let row = switchboard_projections::accounts::get(&mut conn, sid.as_str())
             .await
             .map_err(|e| ApiError::internal("cannot read accounts", e))?;
-        Ok(row.map(|r| r.account))
+        let account = row.map(|r| r.account);
+        if let Some(g) = generation {
+            let mut cache = self
+                .inner
+                .account_cache
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
+            if cache.len() > 100_000 {
+                cache.clear();
+            }
+            cache.insert(sid.clone(), (g, account.clone()));
+        }
+        Ok(account)
     }
 
     /// Remembers that `account`'s command reached `executed.position`, and returns the

@@ -1296,6 +1296,7 @@ fn route_offers(ws: &Workspace, ctx: &mut Ctx<'_>) -> Vec<Event> {
                 QueueOrder::Lifo => TaskOrder::Lifo,
             },
             max_reserved_workers: q.max_reserved_workers as usize,
+            members: q.members.as_ref(),
         })
         .collect();
     let channel_names: BTreeMap<&Sid, &str> = ws
@@ -1304,11 +1305,12 @@ fn route_offers(ws: &Workspace, ctx: &mut Ctx<'_>) -> Vec<Event> {
         .map(|c| (&c.sid, c.unique_name.as_str()))
         .collect();
     // Only tasks that can take another offer: routable, stepped, and holding fewer pending
-    // reservations than their queue allows (a reserved task with its one offer out is skipped
-    // without building anything for it).
+    // reservations than their queue allows. The state keeps that set (`wanting`), so tasks
+    // with all their offers out cost nothing here however many there are.
     let wanting: Vec<(&super::state::Task, &super::state::TaskStep, Vec<Sid>)> = ws
-        .tasks
-        .values()
+        .wanting
+        .iter()
+        .filter_map(|sid| ws.tasks.get(sid))
         .filter(|t| t.status.routable())
         .filter_map(|t| {
             let step = t.step.as_ref()?;
@@ -1366,7 +1368,7 @@ fn route_offers(ws: &Workspace, ctx: &mut Ctx<'_>) -> Vec<Event> {
                     .iter()
                     .filter_map(|(sid, c)| {
                         Some((
-                            channel_names.get(sid)?.to_string(),
+                            *channel_names.get(sid)?,
                             ChannelLoad {
                                 capacity: c.capacity,
                                 busy: c.busy,
@@ -1926,6 +1928,16 @@ mod tests {
                         let pending_or_new = ws.reservations.values().filter(|r| r.worker_sid == worker.sid && r.task_channel_sid == *channel && r.status == ReservationStatus::Pending).count() as u32;
                         prop_assert!(pending_or_new <= c.capacity.max(held), "pending offers within capacity");
                     }
+                }
+                // The indexes the state keeps equal what they summarise: the tasks that can
+                // take another offer, and each queue's members.
+                let wanting: std::collections::BTreeSet<Sid> = ws.tasks.values().filter(|t| {
+                    t.status.routable() && t.step.as_ref().is_some_and(|st| ws.queues.get(&st.queue_sid).is_some_and(|q| t.pending_reservations < q.max_reserved_workers))
+                }).map(|t| t.sid.clone()).collect();
+                prop_assert_eq!(&ws.wanting, &wanting);
+                for q in ws.queues.values() {
+                    let members: std::collections::BTreeSet<Sid> = ws.workers.values().filter(|x| q.target_expression.matches(&crate::taskrouter::expression::Context::document(&x.document))).map(|x| x.sid.clone()).collect();
+                    prop_assert_eq!(q.members.as_ref(), Some(&members));
                 }
                 // Never two accepted reservations for one task.
                 for task in ws.tasks.values() {

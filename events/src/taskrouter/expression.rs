@@ -497,6 +497,27 @@ impl Expression {
     pub fn matches(&self, context: &Context<'_>) -> bool {
         eval(&self.root, context)
     }
+
+    /// Whether it reads the time (`taskrouter.currentTime` and friends): only then can the
+    /// same document match at one moment and not at another.
+    pub fn reads_clock(&self) -> bool {
+        fn operand(o: &Operand) -> bool {
+            match o {
+                Operand::Literal(_) => false,
+                Operand::Array(items) => items.iter().any(operand),
+                Operand::Key(path) => {
+                    matches!(path.first(), Some(Segment::Field(f)) if f == "taskrouter")
+                }
+            }
+        }
+        fn node(n: &Node) -> bool {
+            match n {
+                Node::Or(a, b) | Node::And(a, b) => node(a) || node(b),
+                Node::Compare(a, _, b) => operand(a) || operand(b),
+            }
+        }
+        node(&self.root)
+    }
 }
 
 impl fmt::Display for Expression {

@@ -44,6 +44,9 @@ pub struct QueueView<'a> {
     pub task_order: TaskOrder,
     /// Most reservations one task may have at once.
     pub max_reserved_workers: usize,
+    /// The workers `target_workers` matches, when known without evaluating it (the state
+    /// keeps them for clock-free expressions).
+    pub members: Option<&'a std::collections::BTreeSet<Sid>>,
 }
 
 /// One channel of a worker.
@@ -70,7 +73,7 @@ pub struct WorkerView<'a> {
     /// Since when it has had nothing to do (longest idle is offered first).
     pub idle_since: DateTime<Utc>,
     /// Its channels by unique name.
-    pub channels: BTreeMap<String, ChannelLoad>,
+    pub channels: BTreeMap<&'a str, ChannelLoad>,
 }
 
 /// What the matcher needs of a pending task.
@@ -205,7 +208,7 @@ pub fn offers(
     let mut out = Vec::new();
     // Only workers with spare capacity somewhere can be offered anything: checking that once
     // keeps a long queue of waiting tasks cheap when everyone is busy.
-    let candidates: Vec<&WorkerView<'_>> = workers
+    let mut candidates: Vec<&WorkerView<'_>> = workers
         .iter()
         .filter(|w| {
             w.available
@@ -214,6 +217,7 @@ pub fn offers(
                     .any(|c| c.available && c.busy < c.capacity)
         })
         .collect();
+    candidates.sort_by(|a, b| a.sid.cmp(b.sid));
     if candidates.is_empty() {
         return out;
     }
@@ -223,17 +227,29 @@ pub fn offers(
         let Some(queue) = queues.iter().find(|q| q.sid == task.queue) else {
             continue;
         };
-        let in_queue = members.entry(queue.sid).or_insert_with(|| {
-            candidates
-                .iter()
-                .copied()
-                .filter(|w| {
-                    queue
-                        .target_workers
-                        .matches(&Context::document(w.attributes).at(now))
-                })
-                .collect()
-        });
+        let in_queue = members
+            .entry(queue.sid)
+            .or_insert_with(|| match queue.members {
+                // Known members: look each up among the candidates (sorted by SID).
+                Some(known) => known
+                    .iter()
+                    .filter_map(|sid| {
+                        candidates
+                            .binary_search_by(|w| w.sid.cmp(sid))
+                            .ok()
+                            .map(|i| candidates[i])
+                    })
+                    .collect(),
+                None => candidates
+                    .iter()
+                    .copied()
+                    .filter(|w| {
+                        queue
+                            .target_workers
+                            .matches(&Context::document(w.attributes).at(now))
+                    })
+                    .collect(),
+            });
         let wanted = queue
             .max_reserved_workers
             .saturating_sub(task.reserved_by.len());
@@ -320,9 +336,9 @@ mod tests {
         DateTime::from_timestamp(1_764_000_000 + s, 0).unwrap_or_default()
     }
 
-    fn voice(capacity: u32, busy: u32) -> BTreeMap<String, ChannelLoad> {
+    fn voice(capacity: u32, busy: u32) -> BTreeMap<&'static str, ChannelLoad> {
         BTreeMap::from([(
-            "voice".to_string(),
+            "voice",
             ChannelLoad {
                 capacity,
                 busy,
@@ -345,6 +361,7 @@ mod tests {
                 target_workers: &self.any,
                 task_order: order,
                 max_reserved_workers: max,
+                members: None,
             }];
             let tasks: Vec<TaskView<'_>> = self
                 .tasks
@@ -372,7 +389,19 @@ mod tests {
                     channels: voice(*cap, *busy),
                 })
                 .collect();
-            offers(&queues, &tasks, &workers, at(10_000))
+            let evaluated = offers(&queues, &tasks, &workers, at(10_000));
+            // The same with the queue's members given (as the state keeps them): identical.
+            let members: std::collections::BTreeSet<Sid> = workers
+                .iter()
+                .filter(|w| self.any.matches(&Context::document(w.attributes)))
+                .map(|w| w.sid.clone())
+                .collect();
+            let known = [QueueView {
+                members: Some(&members),
+                ..queues[0].clone()
+            }];
+            assert_eq!(offers(&known, &tasks, &workers, at(10_000)), evaluated);
+            evaluated
         }
     }
 
@@ -509,6 +538,7 @@ mod tests {
             target_workers: &any,
             task_order: TaskOrder::Fifo,
             max_reserved_workers: 1,
+            members: None,
         }];
         let tasks = [TaskView {
             sid: &t,
@@ -578,6 +608,7 @@ mod tests {
                 target_workers: &any,
                 task_order: if i == 0 { TaskOrder::Lifo } else { TaskOrder::Fifo },
                 max_reserved_workers: 1,
+                members: None,
             }).collect();
             let sids: Vec<Sid> = (0..tasks.len()).map(|i| sid(SidPrefix::Task, i as u128 + 1)).collect();
             let attrs = json!({});

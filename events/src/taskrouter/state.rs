@@ -1,14 +1,14 @@
 //! A workspace's state, folded from its stream: every activity, channel, worker, queue,
 //! workflow, task and reservation, in ordered maps so every walk over them is deterministic.
 
-use super::events::{QueueOrder, RoutingDecision};
+use super::events::{QueueOrder, ResourceRef, RoutingDecision};
 use super::expression::Expression;
 use super::workflow::Workflow;
 use crate::event::Event;
 use crate::sid::Sid;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// An activity.
 #[derive(Debug, Clone, PartialEq)]
@@ -94,6 +94,9 @@ pub struct TaskQueue {
     pub target_workers: String,
     /// The same, compiled.
     pub target_expression: Expression,
+    /// The workers `target_workers` matches now, kept by [`evolve`] as workers and the queue
+    /// change (`None` when the expression reads the clock and must be evaluated each time).
+    pub members: Option<BTreeSet<Sid>>,
     /// FIFO or LIFO.
     pub task_order: QueueOrder,
     /// Reservations one task may hold at once.
@@ -350,6 +353,9 @@ pub struct Workspace {
     pub tasks: BTreeMap<Sid, Task>,
     /// Reservations.
     pub reservations: BTreeMap<Sid, Reservation>,
+    /// Tasks that can take another offer now: routable, in a queue, and holding fewer
+    /// pending reservations than the queue's `max_reserved_workers` (kept by [`evolve`]).
+    pub wanting: BTreeSet<Sid>,
     /// Created.
     pub date_created: DateTime<Utc>,
     /// Last changed.
@@ -475,6 +481,121 @@ pub fn evolve(
     at: DateTime<Utc>,
     event: &Event,
 ) -> Option<Workspace> {
+    // The task a reservation event is about, read before the event may remove it.
+    let reservation_task = match event {
+        Event::ReservationAccepted(ResourceRef { sid })
+        | Event::ReservationTimeout(ResourceRef { sid })
+        | Event::ReservationRescinded(ResourceRef { sid })
+        | Event::ReservationCanceled(ResourceRef { sid })
+        | Event::ReservationRejected(ReservationRejectedRef { sid, .. }) => state
+            .as_ref()
+            .and_then(|w| w.reservations.get(sid))
+            .map(|r| r.task_sid.clone()),
+        _ => None,
+    };
+    let mut ws = fold(state, sid, at, event)?;
+    match event {
+        Event::TaskQueueCreated(TaskQueueCreatedRef { sid, .. }) => enroll_queue(&mut ws, sid),
+        Event::TaskQueueUpdated(e) => enroll_queue(&mut ws, &e.sid),
+        Event::WorkerCreated(WorkerCreatedRef { sid, .. })
+        | Event::WorkerRenamed(WorkerRenamedRef { sid, .. })
+        | Event::WorkerActivityUpdated(WorkerActivityRef { sid, .. })
+        | Event::WorkerAttributesUpdated(WorkerAttributesRef { sid, .. })
+        | Event::WorkerDeleted(ResourceRef { sid }) => enroll_worker(&mut ws, sid),
+        Event::ActivityUpdated(e) => {
+            let renamed: Vec<Sid> = ws
+                .workers
+                .values()
+                .filter(|w| w.activity_sid == e.sid)
+                .map(|w| w.sid.clone())
+                .collect();
+            for w in renamed {
+                enroll_worker(&mut ws, &w);
+            }
+        }
+        _ => {}
+    }
+    match event {
+        Event::TaskQueueUpdated(_) | Event::TaskQueueDeleted(_) => {
+            let all: Vec<Sid> = ws.tasks.keys().cloned().collect();
+            for t in all {
+                reindex(&mut ws, &t);
+            }
+        }
+        Event::TaskCreated(e) => reindex(&mut ws, &e.sid),
+        Event::TaskUpdated(e) => reindex(&mut ws, &e.sid),
+        Event::TargetMatched(e) => reindex(&mut ws, &e.task_sid),
+        Event::TaskCanceled(e) | Event::TaskCompleted(e) | Event::TaskWrapup(e) => {
+            reindex(&mut ws, &e.sid)
+        }
+        Event::TaskDeleted(e) => reindex(&mut ws, &e.sid),
+        Event::ReservationCreated(e) => reindex(&mut ws, &e.task_sid),
+        _ => {
+            if let Some(t) = reservation_task {
+                reindex(&mut ws, &t);
+            }
+        }
+    }
+    Some(ws)
+}
+
+/// Recomputes a queue's members over every worker (when its expression is clock-free).
+fn enroll_queue(ws: &mut Workspace, queue: &Sid) {
+    let members = ws.queues.get(queue).and_then(|q| {
+        (!q.target_expression.reads_clock()).then(|| {
+            ws.workers
+                .values()
+                .filter(|w| q.target_expression.matches(&Context::document(&w.document)))
+                .map(|w| w.sid.clone())
+                .collect()
+        })
+    });
+    if let Some(q) = ws.queues.get_mut(queue) {
+        q.members = members;
+    }
+}
+
+/// Puts a worker in or out of every queue's members (out when it is gone).
+fn enroll_worker(ws: &mut Workspace, worker: &Sid) {
+    let Workspace {
+        queues, workers, ..
+    } = ws;
+    let w = workers.get(worker);
+    for q in queues.values_mut() {
+        let Some(members) = q.members.as_mut() else {
+            continue;
+        };
+        if w.is_some_and(|w| q.target_expression.matches(&Context::document(&w.document))) {
+            members.insert(worker.clone());
+        } else {
+            members.remove(worker);
+        }
+    }
+}
+
+/// Puts `task` in or out of [`Workspace::wanting`].
+fn reindex(ws: &mut Workspace, task: &Sid) {
+    let wants = ws.tasks.get(task).is_some_and(|t| {
+        t.status.routable()
+            && t.step.as_ref().is_some_and(|s| {
+                ws.queues
+                    .get(&s.queue_sid)
+                    .is_some_and(|q| t.pending_reservations < q.max_reserved_workers)
+            })
+    });
+    if wants {
+        ws.wanting.insert(task.clone());
+    } else {
+        ws.wanting.remove(task);
+    }
+}
+
+fn fold(
+    state: Option<Workspace>,
+    sid: &Sid,
+    at: DateTime<Utc>,
+    event: &Event,
+) -> Option<Workspace> {
     if let (None, Event::WorkspaceCreated(e)) = (&state, event) {
         return Some(Workspace {
             sid: sid.clone(),
@@ -493,6 +614,7 @@ pub fn evolve(
             workflows: BTreeMap::new(),
             tasks: BTreeMap::new(),
             reservations: BTreeMap::new(),
+            wanting: BTreeSet::new(),
             date_created: at,
             date_updated: at,
         });
@@ -685,6 +807,7 @@ pub fn evolve(
                     friendly_name: e.friendly_name.clone(),
                     target_workers: e.target_workers.clone(),
                     target_expression: expr,
+                    members: None,
                     task_order: e.task_order,
                     max_reserved_workers: e.max_reserved_workers,
                     reservation_activity_sid: e.reservation_activity_sid.clone(),
@@ -932,6 +1055,12 @@ pub fn evolve(
 }
 
 use super::events::ReservationRejected as ReservationRejectedRef;
+use super::events::TaskQueueCreated as TaskQueueCreatedRef;
+use super::events::WorkerActivityUpdated as WorkerActivityRef;
+use super::events::WorkerAttributesUpdated as WorkerAttributesRef;
+use super::events::WorkerCreated as WorkerCreatedRef;
+use super::events::WorkerRenamed as WorkerRenamedRef;
+use super::expression::Context;
 
 /// Ends a pending reservation; `refused` records the worker as having turned the task down.
 fn end_pending(
