@@ -205,19 +205,33 @@ impl Projector {
             .map(|g| g.load(Ordering::Acquire))
     }
 
-    /// Runs every projection until `cancel`.
+    /// Runs every projection until `cancel`, on a runtime of their own (one thread): the
+    /// read models' work then shares the CPU with request handling through the OS
+    /// scheduler instead of occupying the request runtime's workers between awaits.
     pub fn spawn(self: &Arc<Self>, cancel: CancellationToken) -> Vec<JoinHandle<()>> {
         self.applying
             .store(true, std::sync::atomic::Ordering::Release);
-        self.projections
-            .iter()
-            .map(|p| {
-                let this = self.clone();
-                let p = p.clone();
-                let cancel = cancel.clone();
-                tokio::spawn(async move { this.run(p, None, cancel, |_| {}).await })
-            })
-            .collect()
+        let this = self.clone();
+        vec![tokio::task::spawn_blocking(move || {
+            let runtime = match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .thread_name("projector")
+                .build()
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    error!(cause = %e, "cannot start the projector runtime");
+                    return;
+                }
+            };
+            runtime.block_on(async move {
+                let runs = this.projections.iter().map(|p| {
+                    let (this, p, cancel) = (this.clone(), p.clone(), cancel.clone());
+                    async move { this.run(p, None, cancel, |_| {}).await }
+                });
+                futures::future::join_all(runs).await;
+            });
+        })]
     }
 
     /// Applies the log to one projection until `cancel`, or until it reaches `until` when
