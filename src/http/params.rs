@@ -49,6 +49,25 @@ impl Params {
     }
 }
 
+impl Params {
+    /// An ISO 8601 date-time (or a bare `YYYY-MM-DD`, midnight UTC) parameter.
+    pub fn date(&self, name: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
+        self.get(name)
+            .map(|v| {
+                chrono::DateTime::parse_from_rfc3339(v)
+                    .map(|d| d.with_timezone(&chrono::Utc))
+                    .or_else(|_| {
+                        chrono::NaiveDate::parse_from_str(v, "%Y-%m-%d")
+                            .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
+                    })
+                    .map_err(|_| {
+                        ApiError::bad_parameter(format!("{name} must be ISO 8601, got {v:?}"))
+                    })
+            })
+            .transpose()
+    }
+}
+
 impl<S: Send + Sync> FromRequest<S> for Params {
     type Rejection = ApiError;
 

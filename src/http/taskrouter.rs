@@ -1351,24 +1351,15 @@ async fn events(
         })
         .await?;
     let params = Params::from_query(query);
-    let parse_date = |name: &str| -> Result<Option<DateTime<Utc>>, ApiError> {
-        params
-            .get(name)
-            .map(|v| {
-                DateTime::parse_from_rfc3339(v)
-                    .map(|d| d.with_timezone(&Utc))
-                    .map_err(|_| {
-                        ApiError::bad_parameter(format!("{name} must be ISO 8601, got {v:?}"))
-                    })
-            })
-            .transpose()
-    };
-    let start = match (parse_date("StartDate")?, params.int("Minutes", 1..=43_200)?) {
+    let start = match (
+        params.date("StartDate")?,
+        params.int("Minutes", 1..=43_200)?,
+    ) {
         (Some(d), _) => Some(d),
         (None, Some(m)) => Some(crate::commands::now_ms() - chrono::Duration::minutes(m)),
         (None, None) => None,
     };
-    let end = parse_date("EndDate")?;
+    let end = params.date("EndDate")?;
     let types: Option<Vec<&str>> = params.get("EventType").map(|t| t.split(',').collect());
     let wanted: Vec<&str> = [
         "TaskSid",

@@ -72,24 +72,11 @@ struct Window {
 impl Window {
     fn parse(params: &Params) -> Result<Window, ApiError> {
         let now = crate::commands::now_ms();
-        let date = |name: &str| -> Result<Option<DateTime<Utc>>, ApiError> {
-            params
-                .get(name)
-                .map(|d| {
-                    DateTime::parse_from_rfc3339(d)
-                        .map(|d| d.with_timezone(&Utc))
-                        .or_else(|_| {
-                            chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d")
-                                .map(|d| d.and_time(chrono::NaiveTime::MIN).and_utc())
-                        })
-                        .map_err(|_| {
-                            ApiError::bad_parameter(format!("{name} must be ISO 8601, got {d:?}"))
-                        })
-                })
-                .transpose()
-        };
-        let end = date("EndDate")?.unwrap_or(now);
-        let start = match (date("StartDate")?, params.int("Minutes", 1..=43_200)?) {
+        let end = params.date("EndDate")?.unwrap_or(now);
+        let start = match (
+            params.date("StartDate")?,
+            params.int("Minutes", 1..=43_200)?,
+        ) {
             (Some(d), _) => d,
             (None, Some(m)) => end - chrono::Duration::minutes(m),
             (None, None) => end - chrono::Duration::minutes(15),
