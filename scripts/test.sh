@@ -4,7 +4,7 @@
 #
 # The embedded log and read models are SQLite files the tests create themselves. PostgreSQL
 # (Debian's package) and a Kafka-protocol broker (tansu, built from crates.io) are installed
-# and started here; so will every later service (SIPp, ...). Nothing is installed by hand, and a test that needs a
+# and started here, as is SIPp (Debian's sip-tester). Nothing is installed by hand, and a test that needs a
 # service fails rather than skips when it cannot reach it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -103,6 +103,19 @@ fi
 export SWITCHBOARD_TEST_PYTHON="$PWD/$venv/bin/python"
 "$SWITCHBOARD_TEST_PYTHON" -c "import twilio; print('twilio', twilio.__version__)"
 
+step "SIPp (Debian's sip-tester package: the sipp binary)"
+# The telephony tests drive the SIP engine with SIPp; they fail (never skip) without it.
+if ! command -v sipp >/dev/null 2>&1; then
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq sip-tester
+fi
+sipp_bin=$(command -v sipp) || { echo "sipp is not installed (apt-get install sip-tester failed)" >&2; exit 1; }
+# `sipp -v` prints its version and exits non-zero: check the text, not the status.
+sipp_version=$("$sipp_bin" -v 2>&1 || true)
+grep -q "SIPp v" <<<"$sipp_version" || { echo "$sipp_bin does not run: $sipp_version" >&2; exit 1; }
+export SWITCHBOARD_TEST_SIPP="$sipp_bin"
+echo "$(grep -o 'SIPp v[^ ,]*' <<<"$sipp_version" | head -n 1) at $SWITCHBOARD_TEST_SIPP"
+
 step "format (cargo fmt --check)"
 cargo fmt --all --check
 
@@ -117,6 +130,23 @@ trap 'rm -f "$results"' EXIT
 cargo test --workspace --release --lib --bins --tests 2>&1 | tee "$results"
 passed=$(grep -oE 'test result: [a-z]+\. [0-9]+ passed' "$results" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -oE '; [0-9]+ failed' "$results" | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')
+
+step "fuzzing (cargo fuzz, nightly): SIP, SDP, RTP/RFC 4733 and WAV parsing, 15 s each"
+# cargo-fuzz from crates.io (once); the machine's nightly toolchain builds the targets with
+# libFuzzer's coverage instrumentation. New inputs go to target/fuzz-corpus, seeds stay put.
+command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+rustup toolchain list | grep -q '^nightly' || {
+    echo "the fuzz targets need the nightly toolchain (rustup toolchain install nightly)" >&2
+    exit 1
+}
+for target in sip sdp rtp wav; do
+    mkdir -p "target/fuzz-corpus/$target"
+    (cd fuzz && cargo +nightly fuzz run --release "$target" "../target/fuzz-corpus/$target" "corpus/$target" \
+        -- -max_total_time=15 -rss_limit_mb=2048 -print_final_stats=1 2>&1 | tail -n 4) || {
+        echo "fuzz target $target failed: the crashing input is under fuzz/artifacts/$target" >&2
+        exit 1
+    }
+done
 
 step "benchmark smoke run (figures are not asserted; see README for real runs)"
 cargo run --release --quiet -- bench log --seconds 0.3

@@ -109,6 +109,8 @@ async fn bench(
         &data_str,
         "--http-addr",
         "127.0.0.1:0",
+        "--sip-addr",
+        "off",
     ];
     if let Some(p) = projections.as_deref() {
         argv.extend(["--projections", p]);

@@ -185,6 +185,130 @@ pub struct ServeArgs {
     /// Largest accepted request body (bytes).
     #[arg(long, env = "SWITCHBOARD_BODY_LIMIT", default_value_t = 1 << 20)]
     pub body_limit: usize,
+    /// Telephony: the SIP engine's flags (boxed: they would make `ServeArgs` the one huge
+    /// variant of `Command`).
+    #[command(flatten)]
+    pub sip: Box<SipArgs>,
+}
+
+/// The telephony engine (`--sip-…`, `--rtp-…`, `--inbound`, `--max-calls`).
+#[derive(Debug, Clone, Args)]
+pub struct SipArgs {
+    /// UDP address the SIP engine listens on (`127.0.0.1:0` picks a free port; the bound
+    /// address is printed as `switchboard sip listening on udp://…`). `off` runs no SIP engine.
+    #[arg(long, env = "SWITCHBOARD_SIP_ADDR", default_value = "127.0.0.1:5060")]
+    pub sip_addr: SipListen,
+    /// The address peers must use to reach this node, written into SDP (`c=`, `o=`) and the
+    /// Contact header. Default: the address `--sip-addr` is bound to (an unspecified bind
+    /// address such as 0.0.0.0 needs this).
+    #[arg(long, env = "SWITCHBOARD_SIP_EXTERNAL_ADDR")]
+    pub sip_external_addr: Option<std::net::IpAddr>,
+    /// The UDP ports RTP may use, `FIRST-LAST` inclusive. A call takes two (an even RTP port
+    /// and the RTCP port above it), so the range holds at most half as many calls as ports.
+    #[arg(long, env = "SWITCHBOARD_RTP_PORTS", default_value = "20000-20999")]
+    pub rtp_ports: PortRange,
+    /// Calls this node carries at once; the next INVITE gets `503 Service Unavailable` with
+    /// `Retry-After` (as it does when the RTP port range is exhausted). Twice this many RTP
+    /// ports should be in `--rtp-ports`.
+    #[arg(long, env = "SWITCHBOARD_MAX_CALLS", default_value_t = 400)]
+    pub max_calls: usize,
+    /// What an inbound call does until the call router exists: `echo` (send every received
+    /// RTP packet back; the caller hangs up), `play:PATH.wav` (play the telephony WAV, then
+    /// hang up with BYE), `collect` (record every key pressed; the caller hangs up).
+    #[arg(long, env = "SWITCHBOARD_INBOUND", default_value = "echo")]
+    pub inbound: InboundBehaviour,
+    /// The account inbound calls belong to (`AC…`): their events carry it. Without it, the
+    /// engine answers every INVITE `480 Temporarily Unavailable` and logs why.
+    #[arg(long, env = "SWITCHBOARD_SIP_ACCOUNT")]
+    pub sip_account: Option<switchboard_events::Sid>,
+    /// Milliseconds between 180 Ringing and 200 OK (0 answers at once). A caller can
+    /// CANCEL in this window; the call router will replace it with real ringing.
+    #[arg(long, env = "SWITCHBOARD_SIP_ANSWER_DELAY_MS", default_value_t = 0)]
+    pub sip_answer_delay_ms: u64,
+    /// Seconds a caller is told to wait (`Retry-After`) when the node is at capacity.
+    #[arg(long, env = "SWITCHBOARD_SIP_RETRY_AFTER_SECS", default_value_t = 5)]
+    pub sip_retry_after_secs: u32,
+}
+
+/// `--sip-addr`: an address, or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SipListen {
+    /// No SIP engine in this process.
+    Off,
+    /// Listen here.
+    Udp(SocketAddr),
+}
+
+impl std::str::FromStr for SipListen {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        if s.eq_ignore_ascii_case("off") {
+            return Ok(SipListen::Off);
+        }
+        s.parse::<SocketAddr>()
+            .map(SipListen::Udp)
+            .map_err(|e| format!("{s:?} is not `off` or an ip:port address: {e}"))
+    }
+}
+
+/// `--rtp-ports`: an inclusive UDP port range.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PortRange {
+    /// The first port.
+    pub first: u16,
+    /// The last port (inclusive).
+    pub last: u16,
+}
+
+impl std::str::FromStr for PortRange {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (a, b) = s
+            .split_once('-')
+            .ok_or_else(|| format!("{s:?} is not FIRST-LAST (e.g. 20000-20999)"))?;
+        let first: u16 = a
+            .trim()
+            .parse()
+            .map_err(|e| format!("bad first port {a:?}: {e}"))?;
+        let last: u16 = b
+            .trim()
+            .parse()
+            .map_err(|e| format!("bad last port {b:?}: {e}"))?;
+        if first == 0 || last <= first {
+            return Err(format!(
+                "{s:?}: the range needs 1 <= FIRST < LAST (two ports per call)"
+            ));
+        }
+        Ok(PortRange { first, last })
+    }
+}
+
+/// `--inbound`: the built-in behaviour of an inbound call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum InboundBehaviour {
+    /// Relay every received RTP packet back to where it came from.
+    Echo,
+    /// Play this WAV file, then hang up.
+    Play(PathBuf),
+    /// Record digits; keep the call up until the caller hangs up.
+    Collect,
+}
+
+impl std::str::FromStr for InboundBehaviour {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "echo" => Ok(InboundBehaviour::Echo),
+            "collect" => Ok(InboundBehaviour::Collect),
+            _ => match s.strip_prefix("play:") {
+                Some(path) if !path.is_empty() => Ok(InboundBehaviour::Play(PathBuf::from(path))),
+                _ => Err(format!("{s:?} is not `echo`, `collect` or `play:PATH.wav`")),
+            },
+        }
+    }
 }
 
 /// `switchboard tail`

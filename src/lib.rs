@@ -19,6 +19,7 @@
 //! - [`commands`]: the application service (load, decide, append, retry on conflict).
 //! - [`http`]: the axum API (Twilio-shaped), authentication, errors, health and metrics.
 //! - [`metrics`]: the Prometheus registry.
+//! - [`sip`]: the telephony engine: SIP over UDP (rsipstack), RTP media, call events.
 //! - [`server`]: wires everything for `switchboard serve`, and shuts it down in order.
 //! - [`cli`]: the other subcommands (accounts, projections).
 //! - [`bench`]: `switchboard bench log`.
@@ -35,4 +36,5 @@ pub mod metrics;
 pub mod projector;
 pub mod schemas;
 pub mod server;
+pub mod sip;
 pub mod taskrouter;

@@ -163,6 +163,30 @@ pub const FILES: &[(&str, &str)] = &[
         "reservation.completed.v1.json",
         include_str!("../schemas/reservation.completed.v1.json"),
     ),
+    (
+        "call.initiated.v1.json",
+        include_str!("../schemas/call.initiated.v1.json"),
+    ),
+    (
+        "call.ringing.v1.json",
+        include_str!("../schemas/call.ringing.v1.json"),
+    ),
+    (
+        "call.answered.v1.json",
+        include_str!("../schemas/call.answered.v1.json"),
+    ),
+    (
+        "call.completed.v1.json",
+        include_str!("../schemas/call.completed.v1.json"),
+    ),
+    (
+        "dtmf.received.v1.json",
+        include_str!("../schemas/dtmf.received.v1.json"),
+    ),
+    (
+        "media.played.v1.json",
+        include_str!("../schemas/media.played.v1.json"),
+    ),
 ];
 
 /// The envelope schema and one per event type and version, compiled.

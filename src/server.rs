@@ -1,9 +1,10 @@
-//! `switchboard serve`: opens the log and the read-model store, starts the projector, serves
-//! the API, and shuts down in order on SIGTERM or Ctrl-C: stop accepting connections, let
-//! in-flight requests finish, stop the projector, then let the log writer commit and answer
+//! `switchboard serve`: opens the log and the read-model store, starts the projector and the
+//! SIP engine, serves the API, and shuts down in order on SIGTERM or Ctrl-C: stop accepting
+//! connections, let in-flight requests finish, hang up calls and append their last events,
+//! stop the projector, then let the log writer commit and answer
 //! everything queued before it closes.
 
-use crate::config::{LogBackend, Role, ServeArgs, StoreArgs};
+use crate::config::{LogBackend, Role, ServeArgs, SipListen, StoreArgs};
 use crate::http::{app, AppState, HttpConfig};
 use crate::log::kafka::lease::{Lease, LeaseError};
 use crate::log::kafka::{KafkaLog, KafkaLogOptions};
@@ -12,6 +13,7 @@ use crate::log::sqlite::{SqliteLog, SqliteLogOptions};
 use crate::log::EventLog;
 use crate::metrics::Metrics;
 use crate::projector::{all_projections, Projector};
+use crate::sip::{SipConfig, SipEngine};
 use anyhow::Context;
 use std::io::Write;
 use std::sync::Arc;
@@ -233,6 +235,36 @@ pub async fn run(
                 .filter_map(|w| switchboard_events::Sid::parse(&w.sid).ok()),
         );
     }
+    // The telephony engine appends call events, so it runs where the log is written.
+    let sip = match args.sip.sip_addr {
+        SipListen::Udp(listen) if roles.contains(&Role::Writer) => {
+            let config = SipConfig {
+                listen,
+                external: args.sip.sip_external_addr,
+                rtp_ports: args.sip.rtp_ports,
+                max_calls: args.sip.max_calls,
+                inbound: args.sip.inbound.clone(),
+                account: args.sip.sip_account.clone(),
+                retry_after_secs: args.sip.sip_retry_after_secs,
+                answer_delay: Duration::from_millis(args.sip.sip_answer_delay_ms),
+            };
+            let commands = crate::commands::Commands::new(opened.log.clone(), args.region.clone());
+            let engine = match SipEngine::start(config, commands).await {
+                Ok(engine) => engine,
+                Err(e) => {
+                    projector_stop.cancel();
+                    for task in tasks {
+                        let _ = task.await;
+                    }
+                    opened.close().await;
+                    return Err(e);
+                }
+            };
+            println!("switchboard sip listening on udp://{}", engine.local_addr);
+            Some(engine)
+        }
+        _ => None,
+    };
     info!(%addr, data_dir = %args.store.data_dir.display(), "switchboard listening");
     // One line on stdout that scripts and tests can wait for.
     println!("switchboard listening on http://{addr}");
@@ -246,6 +278,10 @@ pub async fn run(
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
         .context("HTTP server failed")?;
+    // Calls hang up and their last events are appended before the log closes.
+    if let Some(engine) = sip {
+        engine.stop().await;
+    }
     projector_stop.cancel();
     for task in tasks {
         let _ = task.await;

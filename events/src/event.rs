@@ -8,6 +8,9 @@
 //! newer schema version, or damaged JSON each give a [`DecodeError`] that says which.
 
 use crate::account::{AccountCreated, AccountUpdated};
+use crate::call::{
+    CallAnswered, CallCompleted, CallInitiated, CallRinging, DtmfReceived, MediaPlayed,
+};
 use crate::taskrouter::events::*;
 use serde::{Deserialize, Serialize};
 
@@ -169,4 +172,16 @@ event_types! {
     ReservationWrapup(ResourceRef) = "reservation.wrapup", version 1;
     /// An accepted reservation's task was completed.
     ReservationCompleted(ResourceRef) = "reservation.completed", version 1;
+    /// A call began: an INVITE arrived or was sent.
+    CallInitiated(CallInitiated) = "call.initiated", version 1;
+    /// A call is ringing (180).
+    CallRinging(CallRinging) = "call.ringing", version 1;
+    /// A call was answered (200 OK with SDP).
+    CallAnswered(CallAnswered) = "call.answered", version 1;
+    /// A call ended; the last event of every call stream.
+    CallCompleted(CallCompleted) = "call.completed", version 1;
+    /// A caller pressed a key (RFC 4733 or SIP INFO).
+    DtmfReceived(DtmfReceived) = "dtmf.received", version 1;
+    /// Audio finished playing into a call.
+    MediaPlayed(MediaPlayed) = "media.played", version 1;
 }

@@ -15,9 +15,11 @@
 //! - [`envelope`]: the envelope, log positions, and the raw (stored) form of an event.
 //! - [`event`]: the [`Event`] enum, its wire names, schema versions and decoding.
 //! - [`account`]: account events, commands, the decider and the fold.
+//! - [`call`]: call-stream events (SIP signalling, DTMF, playback) from the telephony engine.
 //! - [`taskrouter`]: work distribution (so far: the expression language).
 
 pub mod account;
+pub mod call;
 pub mod envelope;
 pub mod event;
 pub mod sid;

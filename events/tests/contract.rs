@@ -7,6 +7,10 @@ use chrono::DateTime;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use switchboard_events::account::{AccountCreated, AccountStatus, AccountType, AccountUpdated};
+use switchboard_events::call::{
+    CallAnswered, CallCompleted, CallDirection, CallEndStatus, CallInitiated, CallRinging,
+    DtmfMethod, DtmfReceived, HungUpBy, MediaPlayed,
+};
 use switchboard_events::taskrouter::events::*;
 use switchboard_events::{Event, Metadata, NewEvent, Position, RecordedEvent, Sid, SidPrefix};
 use uuid::Uuid;
@@ -51,6 +55,71 @@ fn examples() -> Vec<Event> {
         }),
     ];
     events.extend(taskrouter_examples());
+    events.extend(call_examples());
+    events
+}
+
+/// Examples of the call stream's events: both directions, every end status, both DTMF
+/// methods, telephone-event present and absent.
+fn call_examples() -> Vec<Event> {
+    let mut events = vec![
+        Event::CallInitiated(CallInitiated {
+            direction: CallDirection::Inbound,
+            from: "sip:alice@127.0.0.1:5061".into(),
+            to: "sip:service@127.0.0.1:5060".into(),
+            sip_call_id: "1-2345@127.0.0.1".into(),
+            remote_addr: "127.0.0.1:5061".into(),
+        }),
+        Event::CallInitiated(CallInitiated {
+            direction: CallDirection::OutboundApi,
+            from: "sip:switchboard@127.0.0.1".into(),
+            to: "sip:bob@127.0.0.1:5070".into(),
+            sip_call_id: "a84b4c76e66710".into(),
+            remote_addr: "127.0.0.1:5070".into(),
+        }),
+        Event::CallRinging(CallRinging {}),
+        Event::CallAnswered(CallAnswered {
+            codec: "PCMU".into(),
+            telephone_event: Some(101),
+            local_rtp: "127.0.0.1:20000".into(),
+            remote_rtp: "127.0.0.1:6000".into(),
+        }),
+        Event::CallAnswered(CallAnswered {
+            codec: "PCMA".into(),
+            telephone_event: None,
+            local_rtp: "203.0.113.7:20002".into(),
+            remote_rtp: "[::1]:6000".into(),
+        }),
+        Event::DtmfReceived(DtmfReceived {
+            digit: "5".into(),
+            method: DtmfMethod::Rfc4733,
+        }),
+        Event::DtmfReceived(DtmfReceived {
+            digit: "#".into(),
+            method: DtmfMethod::SipInfo,
+        }),
+        Event::MediaPlayed(MediaPlayed {
+            source: "/var/lib/switchboard/welcome.wav".into(),
+            packets: 150,
+            duration_ms: 3000,
+            completed: true,
+        }),
+    ];
+    for (status, sip_code, hung_up_by, duration_ms) in [
+        (CallEndStatus::Completed, 200, HungUpBy::Remote, 61_020),
+        (CallEndStatus::Busy, 503, HungUpBy::Local, 0),
+        (CallEndStatus::NoAnswer, 408, HungUpBy::Local, 0),
+        (CallEndStatus::Canceled, 487, HungUpBy::Remote, 0),
+        (CallEndStatus::Failed, 488, HungUpBy::Local, 0),
+    ] {
+        events.push(Event::CallCompleted(CallCompleted {
+            status,
+            sip_code,
+            hung_up_by,
+            duration_ms,
+            reason: "example".into(),
+        }));
+    }
     events
 }
 

@@ -7,6 +7,8 @@
 //! - `bad_records`: unknown event types and damaged rows in the log.
 //! - `projections`: exactly-once effects and rebuilds on a version bump.
 //! - `sdk`: the official Twilio Python library against the real server.
+//! - `sip`: the telephony engine driven by SIPp (Debian's `sip-tester`): steady-rate calls,
+//!   CANCEL, BYE from the server, garbage on the SIP port.
 //! - `taskrouter_projection`: the TaskRouter read model against the workspace state.
 
 mod bad_records;
@@ -16,6 +18,7 @@ mod log_suite;
 mod projections;
 mod sdk;
 mod server;
+mod sip;
 mod taskrouter_projection;
 
 use serde_json::Value;
@@ -266,6 +269,9 @@ impl Server {
             .arg(dir)
             .args(extra)
             .env("RUST_LOG", "warn")
+            // Many servers run at once: no SIP engine unless a test asks for one
+            // (`--sip-addr` on the command line wins over this).
+            .env("SWITCHBOARD_SIP_ADDR", "off")
             .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

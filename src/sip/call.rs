@@ -1,0 +1,577 @@
+//! One inbound call, from its INVITE to its `call.completed`.
+//!
+//! ```text
+//!  INVITE ─▶ account? ──no──▶ 480
+//!              │ yes
+//!              ▼
+//!           SDP offer ──bad / no common codec──▶ 488 + Warning          (call.initiated, call.completed failed)
+//!              │ ok
+//!              ▼
+//!           admission ──at --max-calls / no RTP ports──▶ 503 + Retry-After   (… completed busy)
+//!              │ slot
+//!              ▼
+//!           100 (rsipstack), 180 ── call.ringing ── [--sip-answer-delay-ms] ──CANCEL──▶ 487 (… completed canceled)
+//!              ▼
+//!           200 + SDP answer ── call.answered ── media task (echo | play | collect)
+//!              │  INFO dtmf-relay, RFC 4733 ──▶ dtmf.received
+//!              ▼
+//!           BYE from the caller ─────────────▶ call.completed (completed, remote)
+//!           playback finished ─▶ our BYE ───▶ media.played, call.completed (completed, local)
+//!           no ACK (timer H)  ─────────────▶ call.completed (failed, 408)
+//!           shutdown ─▶ our BYE / 503 ─────▶ call.completed (local)
+//! ```
+//!
+//! The call task owns the dialog's state channel (one per call, so no shared router of
+//! states is needed), the RTP slot and the media task; when it returns, the dialog is removed
+//! from the dialog layer and the slot (place and ports) goes back, whichever way it ended.
+
+use super::media::{self, MediaBehaviour};
+use super::recorder::CallRecorder;
+use super::Shared;
+use rsipstack::dialog::dialog::{DialogState, TerminatedReason};
+use rsipstack::sip::headers::{ContentType, RetryAfter, Warning};
+use rsipstack::sip::{Header, HeadersExt, Request, StatusCode};
+use rsipstack::transaction::Transaction;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use switchboard_events::call::{
+    CallAnswered, CallCompleted, CallDirection, CallEndStatus, CallInitiated, CallRinging,
+    DtmfMethod, DtmfReceived, HungUpBy, MediaPlayed,
+};
+use switchboard_events::{Event, Sid, SidPrefix};
+use switchboard_telephony::sdp::{self, LocalMedia, SessionDescription};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, warn};
+
+/// How long a refused INVITE's transaction is kept to retransmit the final response until
+/// the ACK (RFC 3261 timer H is 64·T1 = 32 s; a loopback peer ACKs at once).
+const REFUSAL_LINGER: Duration = Duration::from_secs(32);
+
+/// At shutdown, how long a BYE may wait for its 200.
+const SHUTDOWN_BYE_WAIT: Duration = Duration::from_secs(2);
+
+/// How a call ended.
+struct End {
+    status: CallEndStatus,
+    sip_code: u16,
+    hung_up_by: HungUpBy,
+    reason: String,
+}
+
+impl End {
+    fn new(status: CallEndStatus, sip_code: u16, hung_up_by: HungUpBy, reason: &str) -> End {
+        End {
+            status,
+            sip_code,
+            hung_up_by,
+            reason: reason.to_string(),
+        }
+    }
+}
+
+/// Runs one inbound call (see the module doc).
+pub(crate) async fn inbound(shared: Arc<Shared>, mut tx: Transaction) {
+    let Some(account) = shared.account.clone() else {
+        warn!("inbound call refused with 480: switchboard runs without --sip-account");
+        refuse(
+            &shared,
+            tx,
+            StatusCode::TemporarilyUnavailable,
+            vec![warning(
+                "no account takes calls on this node (--sip-account)",
+            )],
+        )
+        .await;
+        return;
+    };
+    if shared.shutdown.is_cancelled() {
+        let retry = retry_after(&shared);
+        refuse(&shared, tx, StatusCode::ServiceUnavailable, vec![retry]).await;
+        return;
+    }
+    let call_sid = Sid::from_u128(SidPrefix::Call, uuid::Uuid::new_v4().as_u128());
+    let recorder = CallRecorder::start(
+        shared.commands.clone(),
+        &shared.tracker,
+        account.clone(),
+        call_sid.clone(),
+    );
+    recorder.record(Event::CallInitiated(initiated(&tx)));
+    let completed = |end: End, answered_at: Option<Instant>| {
+        debug!(call_sid = %call_sid, status = ?end.status, sip_code = end.sip_code, reason = %end.reason, "call ended");
+        recorder.record(Event::CallCompleted(CallCompleted {
+            status: end.status,
+            sip_code: end.sip_code,
+            hung_up_by: end.hung_up_by,
+            duration_ms: answered_at
+                .map(|t| u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX))
+                .unwrap_or(0),
+            reason: end.reason,
+        }));
+    };
+
+    // The offer first: a bad one is refused before a place or a port is taken.
+    let offer = match parse_offer(&tx.original) {
+        Ok(offer) => offer,
+        Err(why) => {
+            debug!(call_sid = %call_sid, %why, "refusing offer with 488");
+            refuse(
+                &shared,
+                tx,
+                StatusCode::NotAcceptableHere,
+                vec![warning(&why)],
+            )
+            .await;
+            completed(
+                End::new(CallEndStatus::Failed, 488, HungUpBy::Local, &why),
+                None,
+            );
+            return;
+        }
+    };
+    let mut slot = match shared.slots.admit() {
+        Ok(slot) => slot,
+        Err(why) => {
+            warn!(call_sid = %call_sid, %why, "refusing call with 503");
+            let retry = retry_after(&shared);
+            refuse(&shared, tx, StatusCode::ServiceUnavailable, vec![retry]).await;
+            completed(
+                End::new(CallEndStatus::Busy, 503, HungUpBy::Local, &why.to_string()),
+                None,
+            );
+            return;
+        }
+    };
+    let local = LocalMedia {
+        address: shared.media_ip,
+        rtp_port: slot.port(),
+        session_id: rand::random::<u32>().into(),
+        session_version: 1,
+    };
+    let answer = match sdp::answer(&offer, &local) {
+        Ok(answer) => answer,
+        Err(e) => {
+            let why = e.to_string();
+            refuse(
+                &shared,
+                tx,
+                StatusCode::NotAcceptableHere,
+                vec![warning(&why)],
+            )
+            .await;
+            completed(
+                End::new(CallEndStatus::Failed, 488, HungUpBy::Local, &why),
+                None,
+            );
+            return;
+        }
+    };
+
+    let (state_tx, mut states) = shared.dialogs.new_dialog_state_channel();
+    let dialog = match shared.dialogs.get_or_create_server_invite(
+        &tx,
+        state_tx,
+        None,
+        Some(shared.contact.clone()),
+    ) {
+        Ok(dialog) => dialog,
+        Err(e) => {
+            warn!(call_sid = %call_sid, cause = %e, "cannot create the dialog");
+            refuse(&shared, tx, StatusCode::ServerInternalError, vec![]).await;
+            completed(
+                End::new(CallEndStatus::Failed, 500, HungUpBy::Local, "dialog error"),
+                None,
+            );
+            return;
+        }
+    };
+    let dialog_id = dialog.id();
+    // The INVITE transaction: 100 Trying, the responses queued below, their retransmission
+    // until the ACK, and a CANCEL. It must keep running for the whole early phase.
+    let invite = {
+        let mut dialog = dialog.clone();
+        tokio::spawn(async move {
+            if let Err(e) = dialog.handle(&mut tx).await {
+                debug!(cause = %e, "INVITE transaction ended with an error");
+            }
+        })
+    };
+
+    let _ = dialog.ringing(None, None);
+    recorder.record(Event::CallRinging(CallRinging {}));
+
+    // Ringing: wait out the answer delay unless the caller cancels or we shut down.
+    let early_end = {
+        let delay = tokio::time::sleep(shared.answer_delay);
+        tokio::pin!(delay);
+        loop {
+            tokio::select! {
+                _ = &mut delay => break None,
+                _ = shared.shutdown.cancelled() => {
+                    let _ = dialog.reject(Some(StatusCode::ServiceUnavailable), Some("shutting down".into()));
+                    break Some(End::new(CallEndStatus::Failed, 503, HungUpBy::Local, "server shutting down"));
+                }
+                state = states.recv() => match state {
+                    Some(DialogState::Terminated(_, reason)) => break Some(early_termination(&reason)),
+                    Some(_) => {}
+                    None => break Some(End::new(CallEndStatus::Failed, 500, HungUpBy::Local, "dialog closed")),
+                },
+            }
+        }
+    };
+    if let Some(end) = early_end {
+        completed(end, None);
+        finish(&shared, &dialog_id, invite).await;
+        return;
+    }
+
+    let accepted = dialog.accept(
+        Some(vec![Header::ContentType(ContentType::new(
+            "application/sdp",
+        ))]),
+        Some(answer.sdp.clone().into_bytes()),
+    );
+    if let Err(e) = accepted {
+        warn!(call_sid = %call_sid, cause = %e, "cannot answer");
+        completed(
+            End::new(CallEndStatus::Failed, 500, HungUpBy::Local, "answer failed"),
+            None,
+        );
+        finish(&shared, &dialog_id, invite).await;
+        return;
+    }
+    let answered_at = Instant::now();
+    let audio = answer.audio;
+    recorder.record(Event::CallAnswered(CallAnswered {
+        codec: audio.law.encoding_name().to_string(),
+        telephone_event: audio.telephone_event,
+        local_rtp: std::net::SocketAddr::new(local.address, local.rtp_port).to_string(),
+        remote_rtp: audio.remote.to_string(),
+    }));
+
+    // Media.
+    let media_stop = CancellationToken::new();
+    let (digit_tx, mut digits) = mpsc::unbounded_channel::<char>();
+    let mut media_task = slot.take_socket().map(|socket| {
+        tokio::spawn(media::run(
+            socket,
+            audio,
+            shared.behaviour.clone(),
+            digit_tx,
+            media_stop.clone(),
+        ))
+    });
+    let playing = matches!(shared.behaviour, MediaBehaviour::Play(_));
+    let record_played = |outcome: media::MediaOutcome| {
+        if playing {
+            recorder.record(Event::MediaPlayed(MediaPlayed {
+                source: shared.behaviour_source.clone().unwrap_or_default(),
+                packets: outcome.played_packets,
+                duration_ms: outcome.played_packets * 20,
+                completed: outcome.finished_playing,
+            }));
+        }
+    };
+
+    // The end, and whether we hang up (BYE).
+    let (end, send_bye) = loop {
+        tokio::select! {
+            state = states.recv() => match state {
+                Some(DialogState::Terminated(_, reason)) => break (confirmed_termination(&reason), false),
+                Some(DialogState::Info(_, request, handle)) => {
+                    if let Some(digit) = info_digit(&request) {
+                        recorder.record(Event::DtmfReceived(DtmfReceived {
+                            digit: digit.to_string(),
+                            method: DtmfMethod::SipInfo,
+                        }));
+                    }
+                    let _ = handle.reply(StatusCode::OK).await;
+                }
+                Some(DialogState::Options(_, _, handle)) | Some(DialogState::Updated(_, _, handle)) => {
+                    let _ = handle.reply(StatusCode::OK).await;
+                }
+                Some(DialogState::Refer(_, _, handle))
+                | Some(DialogState::Message(_, _, handle))
+                | Some(DialogState::Notify(_, _, handle))
+                | Some(DialogState::Publish(_, _, handle)) => {
+                    let _ = handle.reply(StatusCode::MethodNotAllowed).await;
+                }
+                Some(_) => {}
+                None => break (End::new(CallEndStatus::Failed, 500, HungUpBy::Local, "dialog closed"), false),
+            },
+            Some(digit) = digits.recv() => {
+                recorder.record(Event::DtmfReceived(DtmfReceived {
+                    digit: digit.to_string(),
+                    method: DtmfMethod::Rfc4733,
+                }));
+            }
+            outcome = async {
+                match media_task.as_mut() {
+                    Some(task) => task.await.ok(),
+                    None => std::future::pending().await,
+                }
+            } => {
+                media_task = None;
+                if let Some(outcome) = outcome {
+                    record_played(outcome);
+                }
+                // Playback reached its end: hang up (below, once the end is recorded).
+                break (End::new(CallEndStatus::Completed, 200, HungUpBy::Local, "playback finished"), true);
+            }
+            _ = shared.shutdown.cancelled() => {
+                break (End::new(CallEndStatus::Completed, 200, HungUpBy::Local, "server shutting down"), true);
+            }
+        }
+    };
+    media_stop.cancel();
+    if let Some(task) = media_task.take() {
+        if let Ok(outcome) = task.await {
+            record_played(outcome);
+        }
+    }
+    // Digits detected just before the end are still recorded.
+    while let Ok(digit) = digits.try_recv() {
+        recorder.record(Event::DtmfReceived(DtmfReceived {
+            digit: digit.to_string(),
+            method: DtmfMethod::Rfc4733,
+        }));
+    }
+    completed(end, Some(answered_at));
+    drop(slot);
+    if send_bye {
+        // The BYE transaction retransmits until answered or timer F (32 s); a peer that
+        // never answers must not hold a shutdown that long.
+        let bye = dialog.bye();
+        tokio::pin!(bye);
+        tokio::select! {
+            result = &mut bye => {
+                if let Err(e) = result {
+                    debug!(call_sid = %call_sid, cause = %e, "BYE failed");
+                }
+            }
+            _ = async {
+                shared.shutdown.cancelled().await;
+                tokio::time::sleep(SHUTDOWN_BYE_WAIT).await;
+            } => debug!(call_sid = %call_sid, "no answer to our BYE before shutdown"),
+        }
+    }
+    finish(&shared, &dialog_id, invite).await;
+}
+
+/// Removes the dialog and lets the INVITE transaction finish (bounded).
+async fn finish(
+    shared: &Shared,
+    dialog_id: &rsipstack::dialog::DialogId,
+    invite: tokio::task::JoinHandle<()>,
+) {
+    shared.dialogs.remove_dialog(dialog_id);
+    let abort = invite.abort_handle();
+    if tokio::time::timeout(REFUSAL_LINGER, invite).await.is_err() {
+        abort.abort();
+    }
+}
+
+/// A termination while ringing.
+fn early_termination(reason: &TerminatedReason) -> End {
+    match reason {
+        TerminatedReason::UacCancel => End::new(
+            CallEndStatus::Canceled,
+            487,
+            HungUpBy::Remote,
+            "caller canceled",
+        ),
+        TerminatedReason::UacBye => End::new(
+            CallEndStatus::Canceled,
+            487,
+            HungUpBy::Remote,
+            "caller hung up",
+        ),
+        other => End::new(
+            CallEndStatus::Failed,
+            500,
+            HungUpBy::Local,
+            &format!("terminated while ringing: {other:?}"),
+        ),
+    }
+}
+
+/// A termination after the answer.
+fn confirmed_termination(reason: &TerminatedReason) -> End {
+    match reason {
+        TerminatedReason::UacBye => End::new(
+            CallEndStatus::Completed,
+            200,
+            HungUpBy::Remote,
+            "caller hung up",
+        ),
+        TerminatedReason::UasBye => {
+            End::new(CallEndStatus::Completed, 200, HungUpBy::Local, "we hung up")
+        }
+        TerminatedReason::Timeout => End::new(
+            CallEndStatus::Failed,
+            408,
+            HungUpBy::Local,
+            "no ACK for the 200 OK",
+        ),
+        other => End::new(
+            CallEndStatus::Failed,
+            500,
+            HungUpBy::Local,
+            &format!("terminated: {other:?}"),
+        ),
+    }
+}
+
+/// Answers the INVITE with a final refusal and keeps its transaction alive (bounded) so the
+/// response is retransmitted until the caller's ACK.
+async fn refuse(shared: &Shared, mut tx: Transaction, code: StatusCode, headers: Vec<Header>) {
+    if let Err(e) = tx.reply_with(code, headers, None).await {
+        debug!(cause = %e, "cannot send the refusal");
+        return;
+    }
+    let linger = async { while tx.receive().await.is_some() {} };
+    tokio::select! {
+        _ = tokio::time::timeout(REFUSAL_LINGER, linger) => {}
+        _ = shared.shutdown.cancelled() => {}
+    }
+}
+
+/// `Retry-After` for a 503.
+fn retry_after(shared: &Shared) -> Header {
+    Header::RetryAfter(RetryAfter::new(shared.retry_after_secs.to_string()))
+}
+
+/// A `Warning: 399` header (RFC 3261 §20.43: 399 is "miscellaneous warning").
+fn warning(text: &str) -> Header {
+    let text: String = text
+        .chars()
+        .map(|c| if c == '"' || c.is_control() { '\'' } else { c })
+        .take(200)
+        .collect();
+    Header::Warning(Warning::new(format!("399 switchboard \"{text}\"")))
+}
+
+/// The offer in the INVITE, or why it cannot be answered.
+fn parse_offer(request: &Request) -> Result<SessionDescription, String> {
+    if request.body.is_empty() {
+        return Err("an SDP offer in the INVITE is required (no late offer)".into());
+    }
+    let text =
+        std::str::from_utf8(&request.body).map_err(|_| "the SDP body is not UTF-8".to_string())?;
+    let offer = SessionDescription::parse(text).map_err(|e| format!("bad SDP: {e}"))?;
+    sdp::negotiate(&offer).map_err(|e| e.to_string())?;
+    Ok(offer)
+}
+
+/// `call.initiated` from the INVITE.
+fn initiated(tx: &Transaction) -> CallInitiated {
+    let request = &tx.original;
+    let remote_addr = tx
+        .destination
+        .as_ref()
+        .map(|a| a.addr.to_string())
+        .or_else(|| {
+            // The top Via's sent-by: `SIP/2.0/UDP host:port;branch=…`.
+            request
+                .header_value("Via")
+                .and_then(|v| v.split_whitespace().nth(1).map(str::to_string))
+                .map(|s| s.split(';').next().unwrap_or_default().to_string())
+        })
+        .unwrap_or_default();
+    CallInitiated {
+        direction: CallDirection::Inbound,
+        from: request
+            .from_header()
+            .ok()
+            .and_then(|f| f.uri().ok())
+            .map(|u| u.to_string())
+            .unwrap_or_default(),
+        to: request
+            .to_header()
+            .ok()
+            .and_then(|t| t.uri().ok())
+            .map(|u| u.to_string())
+            .unwrap_or_default(),
+        sip_call_id: request.header_value("Call-ID").unwrap_or_default(),
+        remote_addr,
+    }
+}
+
+/// The key in a SIP INFO: `application/dtmf-relay` (`Signal=5`) or `application/dtmf`
+/// (the key alone).
+pub(crate) fn info_digit(request: &Request) -> Option<char> {
+    let content_type = request
+        .header_value("Content-Type")
+        .unwrap_or_default()
+        .to_ascii_lowercase();
+    let body = std::str::from_utf8(&request.body).ok()?;
+    let value = if content_type.starts_with("application/dtmf-relay") {
+        body.lines().find_map(|line| {
+            let (key, value) = line.split_once('=')?;
+            key.trim()
+                .eq_ignore_ascii_case("signal")
+                .then(|| value.trim().to_string())
+        })?
+    } else if content_type.starts_with("application/dtmf") {
+        body.trim().to_string()
+    } else {
+        return None;
+    };
+    parse_key(&value)
+}
+
+/// `5`, `*`, `#`, `A`–`D` (any case), or the event codes `10`/`11` some phones send for
+/// `*`/`#`.
+fn parse_key(value: &str) -> Option<char> {
+    let mut chars = value.chars();
+    match (chars.next(), chars.next()) {
+        (Some(c), None) => switchboard_telephony::rtp::dtmf_event(c)
+            .and_then(switchboard_telephony::rtp::dtmf_char),
+        _ => value
+            .parse::<u8>()
+            .ok()
+            .and_then(switchboard_telephony::rtp::dtmf_char),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(content_type: &str, body: &str) -> Request {
+        let text = format!(
+            "INFO sip:a@127.0.0.1 SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK1\r\nFrom: <sip:b@127.0.0.1>;tag=1\r\nTo: <sip:a@127.0.0.1>;tag=2\r\nCall-ID: x\r\nCSeq: 2 INFO\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        Request::try_from(text.as_str()).expect("parses")
+    }
+
+    #[test]
+    fn sip_info_dtmf_relay_and_dtmf_bodies_give_one_key() {
+        assert_eq!(
+            info_digit(&info(
+                "application/dtmf-relay",
+                "Signal=5\r\nDuration=160\r\n"
+            )),
+            Some('5')
+        );
+        assert_eq!(
+            info_digit(&info(
+                "application/dtmf-relay",
+                "Signal= #\r\nDuration=160\r\n"
+            )),
+            Some('#')
+        );
+        assert_eq!(
+            info_digit(&info("application/dtmf-relay", "Signal=11\r\n")),
+            Some('#')
+        );
+        assert_eq!(info_digit(&info("application/dtmf", "b")), Some('B'));
+        assert_eq!(
+            info_digit(&info("application/dtmf-relay", "Signal=x\r\n")),
+            None
+        );
+        assert_eq!(info_digit(&info("text/plain", "Signal=5")), None);
+    }
+}

@@ -1,0 +1,327 @@
+//! # The telephony engine: SIP signalling and RTP media
+//!
+//! Answers SIP calls over UDP, runs each call's media on a UDP port pair of its own, and
+//! records every call fact on the call's stream (`CA…`). Until the call router exists, an
+//! answered inbound call runs a built-in behaviour (`--inbound echo | play:PATH | collect`).
+//!
+//! ```text
+//!            UDP --sip-addr                                   one task per call (call.rs)
+//!  SIPp ──▶ rsipstack transport ─▶ transactions (RFC 3261 §17) ─▶ accept_transaction ──▶ ┌──────────────────────────┐
+//!   ▲       (parse, retransmit,      │ INVITE, no To-tag ───────── admission (ports.rs) ─▶│ 180, SDP answer, 200     │
+//!   │        timers A–K)             │ BYE/INFO/ACK, To-tag ─▶ dialog.handle ──states──▶ │ states, digits, BYE      │──▶ recorder.rs ──▶ EventLog
+//!   │                                │ OPTIONS ─▶ 200    other ─▶ 405                    │ media.rs (RTP socket)    │    (call.* events)
+//!   └──────────── RTP (symmetric) ◀───────────────────────────────────────────────────── └──────────────────────────┘
+//! ```
+//!
+//! ## Why rsipstack
+//! The card named `rsip`, a message parser frozen since 2022 with no transport, no
+//! transactions and no dialogs. `rsipstack` (restsend, MIT) carries that parser forward
+//! (vendored as `rsipstack::sip`) and adds what an answering UA must get right and what
+//! interop bugs hide in: RFC 3261 client and server transactions with timers A–K and
+//! retransmission, CANCEL matching, ACK absorption, dialog matching, and UDP/TCP/TLS/WS
+//! transports. It carries rustpbx (a working Rust B2BUA), and answered SIPp's `uac` scenario
+//! at about 2,000 calls/s with half a core and no failures on these machines
+//! (`shared/reference/TELEPHONY-NOTES.md`). Hand-writing the transaction layer on `rsip`
+//! would be the fallback if it failed in practice; it has not. Its API moves between minor
+//! versions, so it is pinned to an exact version (`=0.7.14`) in `Cargo.toml`.
+//!
+//! What it does not do and this module adds: an admission limit (its internal channels are
+//! unbounded, so overload would show as memory growth: `503` + `Retry-After` instead), a
+//! `Content-Type` on SDP bodies, routing in-dialog requests by To-tag, removing finished
+//! dialogs, and all of the media.
+//!
+//! ## Error answers
+//! - no `--sip-account`: `480 Temporarily Unavailable` (logged at start and per call);
+//! - at `--max-calls` or no RTP port pair free: `503 Service Unavailable` + `Retry-After`;
+//! - SDP that does not parse, has no usable audio or no common codec: `488 Not Acceptable
+//!   Here` with a `Warning: 399` header saying what was wrong;
+//! - an in-dialog request for no known dialog: `481`;
+//! - REGISTER, SUBSCRIBE, MESSAGE and the other known methods we do not serve: `405` with
+//!   `Allow`. A method name the parser does not know, garbage, or a truncated message cannot
+//!   be answered (there is no parsed request to answer) and is dropped by the transport.
+//!
+//! # Layout
+//! - [`ports`]: admission (`--max-calls`) and the RTP port range.
+//! - [`call`]: one inbound call from INVITE to its end.
+//! - [`media`]: the RTP task of a call (echo, playback, RFC 4733 detection).
+//! - [`recorder`]: appends a call's events in order without blocking signalling.
+
+pub mod call;
+pub mod media;
+pub mod ports;
+pub mod recorder;
+
+use crate::commands::Commands;
+use crate::config::{InboundBehaviour, PortRange};
+use anyhow::Context;
+use media::MediaBehaviour;
+use rsipstack::dialog::dialog_layer::DialogLayer;
+use rsipstack::sip::{Header, HeadersExt, Method, StatusCode};
+use rsipstack::transaction::endpoint::EndpointOption;
+use rsipstack::transaction::{Transaction, TransactionReceiver};
+use rsipstack::transport::{udp::UdpConnection, TransportLayer};
+use rsipstack::EndpointBuilder;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard_events::Sid;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, info, warn};
+
+/// The methods we answer, for `Allow` headers.
+const ALLOW: &str = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO";
+
+/// How long a shutdown waits for calls to hang up and their events to be appended.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// What the engine needs, from the `serve` flags.
+#[derive(Debug, Clone)]
+pub struct SipConfig {
+    /// UDP address to listen on (port 0 picks one).
+    pub listen: SocketAddr,
+    /// Address written into SDP and Contact; default the listen address.
+    pub external: Option<IpAddr>,
+    /// RTP ports.
+    pub rtp_ports: PortRange,
+    /// Calls at once.
+    pub max_calls: usize,
+    /// What inbound calls do.
+    pub inbound: InboundBehaviour,
+    /// The account inbound calls belong to.
+    pub account: Option<Sid>,
+    /// `Retry-After` seconds on 503.
+    pub retry_after_secs: u32,
+    /// Pause between 180 Ringing and 200 OK.
+    pub answer_delay: Duration,
+}
+
+/// Shared by every call task.
+pub(crate) struct Shared {
+    pub commands: Commands,
+    pub dialogs: Arc<DialogLayer>,
+    pub slots: Arc<ports::Slots>,
+    pub contact: rsipstack::sip::Uri,
+    pub media_ip: IpAddr,
+    pub behaviour: MediaBehaviour,
+    pub behaviour_source: Option<String>,
+    pub account: Option<Sid>,
+    pub retry_after_secs: u32,
+    pub answer_delay: Duration,
+    /// Cancelled at shutdown: calls hang up.
+    pub shutdown: CancellationToken,
+    /// Call tasks and event recorders, waited for at shutdown.
+    pub tracker: TaskTracker,
+}
+
+/// A running engine.
+pub struct SipEngine {
+    /// The address SIP is bound to.
+    pub local_addr: SocketAddr,
+    task: JoinHandle<()>,
+    calls_stop: CancellationToken,
+    endpoint_stop: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl SipEngine {
+    /// Binds the SIP port, loads the playback file (if any) and starts serving.
+    pub async fn start(config: SipConfig, commands: Commands) -> anyhow::Result<SipEngine> {
+        let behaviour = match &config.inbound {
+            InboundBehaviour::Echo => MediaBehaviour::Echo,
+            InboundBehaviour::Collect => MediaBehaviour::Collect,
+            InboundBehaviour::Play(path) => {
+                let bytes = std::fs::read(path).with_context(|| {
+                    format!("cannot read --inbound play file {}", path.display())
+                })?;
+                let wav = switchboard_telephony::wav::read(&bytes).with_context(|| {
+                    format!(
+                        "--inbound play file {} is not a telephony WAV",
+                        path.display()
+                    )
+                })?;
+                MediaBehaviour::Play(Arc::new(wav))
+            }
+        };
+        let behaviour_source = match &config.inbound {
+            InboundBehaviour::Play(path) => Some(path.display().to_string()),
+            _ => None,
+        };
+        if config.account.is_none() {
+            warn!(
+                "no --sip-account: every inbound call will be answered 480 Temporarily Unavailable"
+            );
+        }
+        let endpoint_stop = CancellationToken::new();
+        let transport = TransportLayer::new(endpoint_stop.clone());
+        // rsipstack writes the external address into the Via of requests we send (BYE); it
+        // needs a port, which port 0 does not know yet.
+        let external = config
+            .external
+            .filter(|_| config.listen.port() != 0)
+            .map(|ip| SocketAddr::new(ip, config.listen.port()));
+        let connection = UdpConnection::create_connection(
+            config.listen,
+            external,
+            Some(endpoint_stop.child_token()),
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen for SIP on udp://{}: {e}", config.listen))?;
+        let bound = connection
+            .get_addr()
+            .get_socketaddr()
+            .map_err(|e| anyhow::anyhow!("SIP socket has no address: {e}"))?;
+        let local_addr = SocketAddr::new(config.listen.ip(), bound.port());
+        transport.add_transport(connection.into());
+        let option = EndpointOption {
+            // t1x64 must move with t1; these are RFC 3261's defaults, spelled out.
+            t1: Duration::from_millis(500),
+            t2: Duration::from_secs(4),
+            t1x64: Duration::from_millis(64 * 500),
+            ..EndpointOption::default()
+        };
+        let endpoint = EndpointBuilder::new()
+            .with_cancel_token(endpoint_stop.clone())
+            .with_transport_layer(transport)
+            .with_user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
+            .with_option(option)
+            .build();
+        let incoming = endpoint
+            .incoming_transactions()
+            .map_err(|e| anyhow::anyhow!("SIP endpoint: {e}"))?;
+        let dialogs = Arc::new(DialogLayer::new(endpoint.inner.clone()));
+        let media_ip = config.external.unwrap_or(config.listen.ip());
+        if media_ip.is_unspecified() {
+            anyhow::bail!(
+                "--sip-addr {} is a wildcard address: set --sip-external-addr to the address peers reach this node at",
+                config.listen
+            );
+        }
+        let advertised = SocketAddr::new(media_ip, local_addr.port());
+        let contact = rsipstack::sip::Uri::try_from(format!("sip:{advertised}").as_str())
+            .map_err(|e| anyhow::anyhow!("contact URI for {advertised}: {e}"))?;
+        let calls_stop = CancellationToken::new();
+        let tracker = TaskTracker::new();
+        let shared = Arc::new(Shared {
+            commands,
+            dialogs,
+            slots: ports::Slots::new(config.listen.ip(), config.rtp_ports, config.max_calls),
+            contact,
+            media_ip,
+            behaviour,
+            behaviour_source,
+            account: config.account.clone(),
+            retry_after_secs: config.retry_after_secs,
+            answer_delay: config.answer_delay,
+            shutdown: calls_stop.clone(),
+            tracker: tracker.clone(),
+        });
+        if shared.slots.pairs() < config.max_calls {
+            warn!(
+                pairs = shared.slots.pairs(),
+                max_calls = config.max_calls,
+                "--rtp-ports holds fewer port pairs than --max-calls: calls past the pairs get 503"
+            );
+        }
+        let stop = endpoint_stop.clone();
+        let task = tokio::spawn(async move {
+            tokio::select! {
+                _ = endpoint.serve() => {}
+                _ = accept_transactions(shared, incoming) => {}
+                _ = stop.cancelled() => {}
+            }
+        });
+        info!(%local_addr, "sip listening");
+        Ok(SipEngine {
+            local_addr,
+            task,
+            calls_stop,
+            endpoint_stop,
+            tracker,
+        })
+    }
+
+    /// Hangs up every call (BYE, or 503 to one still ringing), waits for their events to
+    /// be appended (bounded), then closes the SIP socket.
+    pub async fn stop(self) {
+        self.calls_stop.cancel();
+        self.tracker.close();
+        if tokio::time::timeout(DRAIN_TIMEOUT, self.tracker.wait())
+            .await
+            .is_err()
+        {
+            warn!("calls did not finish within the drain timeout; stopping anyway");
+        }
+        self.endpoint_stop.cancel();
+        let _ = self.task.await;
+    }
+}
+
+/// The transaction loop: routes each new server transaction.
+async fn accept_transactions(shared: Arc<Shared>, mut incoming: TransactionReceiver) {
+    while let Some(tx) = incoming.recv().await {
+        let has_to_tag = tx
+            .original
+            .to_header()
+            .ok()
+            .and_then(|to| to.tag().ok().flatten())
+            .is_some();
+        let task_shared = shared.clone();
+        // Every transaction runs on a task of its own: a dialog's `handle` waits for ACKs
+        // and for the call task's answer to an INFO, and must not stall the loop. Tracked,
+        // so a shutdown waits for calls to record their end.
+        shared.tracker.spawn(async move {
+            let shared = task_shared;
+            if has_to_tag {
+                in_dialog(&shared, tx).await;
+            } else {
+                out_of_dialog(shared, tx).await;
+            }
+        });
+    }
+}
+
+async fn in_dialog(shared: &Shared, mut tx: Transaction) {
+    match shared.dialogs.match_dialog(&tx) {
+        Some(rsipstack::dialog::dialog::Dialog::Invite(mut dialog)) => {
+            if let Err(e) = dialog.handle(&mut tx).await {
+                debug!(cause = %e, method = %tx.original.method, "in-dialog request");
+            }
+        }
+        Some(_) => {
+            let _ = tx.reply(StatusCode::MethodNotAllowed).await;
+        }
+        None if tx.original.method == Method::Ack => {}
+        None => {
+            let _ = tx.reply(StatusCode::CallTransactionDoesNotExist).await;
+        }
+    }
+}
+
+async fn out_of_dialog(shared: Arc<Shared>, mut tx: Transaction) {
+    match tx.original.method {
+        Method::Invite => call::inbound(shared, tx).await,
+        Method::Options => {
+            let _ = tx
+                .reply_with(StatusCode::OK, vec![allow_header()], None)
+                .await;
+        }
+        // An ACK outside a transaction (for a 2xx whose transaction is gone) needs nothing;
+        // a stray CANCEL is answered 481 by the endpoint itself.
+        Method::Ack | Method::Cancel => {}
+        // BYE/INFO without a To-tag cannot belong to a dialog.
+        Method::Bye | Method::Info => {
+            let _ = tx.reply(StatusCode::CallTransactionDoesNotExist).await;
+        }
+        _ => {
+            let _ = tx
+                .reply_with(StatusCode::MethodNotAllowed, vec![allow_header()], None)
+                .await;
+        }
+    }
+}
+
+fn allow_header() -> Header {
+    Header::Allow(rsipstack::sip::headers::Allow::new(ALLOW))
+}
