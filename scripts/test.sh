@@ -141,11 +141,15 @@ rustup toolchain list | grep -q '^nightly' || {
 }
 for target in sip sdp rtp wav; do
     mkdir -p "target/fuzz-corpus/$target"
-    (cd fuzz && cargo +nightly fuzz run --release "$target" "../target/fuzz-corpus/$target" "corpus/$target" \
-        -- -max_total_time=15 -rss_limit_mb=2048 -print_final_stats=1 2>&1 | tail -n 4) || {
-        echo "fuzz target $target failed: the crashing input is under fuzz/artifacts/$target" >&2
+    log="target/fuzz-$target.log"
+    if (cd fuzz && cargo +nightly fuzz run --release "$target" "../target/fuzz-corpus/$target" "corpus/$target" \
+            -- -max_total_time=15 -rss_limit_mb=2048 -print_final_stats=1) >"$log" 2>&1; then
+        echo "fuzz target $target: $(grep -E '^Done' "$log" | tail -n 1)"
+    else
+        tail -n 40 "$log" >&2
+        echo "fuzz target $target failed (full output: $log; the crashing input is under fuzz/artifacts/$target)" >&2
         exit 1
-    }
+    fi
 done
 
 step "benchmark smoke run (figures are not asserted; see README for real runs)"

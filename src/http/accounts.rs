@@ -220,13 +220,7 @@ async fn list(
     state
         .read_your_writes(PROJECTION, &caller.sid, &headers)
         .await;
-    let mut conn = state
-        .projector()
-        .store()
-        .pool()
-        .acquire()
-        .await
-        .map_err(|e| ApiError::internal("cannot reach the read-model store", e))?;
+    let mut conn = state.read_model().await?;
     let rows = accounts::list_family(
         &mut conn,
         caller.sid.as_str(),

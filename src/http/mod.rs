@@ -127,6 +127,19 @@ impl AppState {
         &self.inner.config
     }
 
+    /// A connection to the read-model store (503 when it cannot be reached).
+    pub async fn read_model(&self) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, ApiError> {
+        self.inner
+            .projector
+            .store()
+            .pool()
+            .acquire()
+            .await
+            .map_err(|e| {
+                ApiError::unavailable(format!("The read-model store cannot be reached: {e}"))
+            })
+    }
+
     /// An account from the read model (no tenancy check: callers decide what to show).
     pub async fn account(
         &self,
@@ -147,14 +160,7 @@ impl AppState {
                 }
             }
         }
-        let mut conn = self
-            .inner
-            .projector
-            .store()
-            .pool()
-            .acquire()
-            .await
-            .map_err(|e| ApiError::internal("cannot reach the read-model store", e))?;
+        let mut conn = self.read_model().await?;
         let row = switchboard_projections::accounts::get(&mut conn, sid.as_str())
             .await
             .map_err(|e| ApiError::internal("cannot read accounts", e))?;

@@ -55,13 +55,7 @@ async fn open(
 ) -> Result<sqlx::pool::PoolConnection<sqlx::Any>, ApiError> {
     let ws = Sid::parse_as(ws, SidPrefix::Workspace).map_err(|_| ApiError::not_found(path))?;
     state.read_your_writes("taskrouter", caller, headers).await;
-    let mut conn = state
-        .projector()
-        .store()
-        .pool()
-        .acquire()
-        .await
-        .map_err(|e| ApiError::unavailable(format!("The read model cannot be read: {e}")))?;
+    let mut conn = state.read_model().await?;
     let row = workspaces::get(&mut conn, ws.as_str())
         .await
         .map_err(|e| ApiError::unavailable(format!("The read model cannot be read: {e}")))?;

@@ -476,13 +476,7 @@ async fn list_workspaces(
         .read_your_writes("workspaces", &caller.sid, &headers)
         .await;
     let params = Params::from_query(query.as_deref());
-    let mut conn = state
-        .projector()
-        .store()
-        .pool()
-        .acquire()
-        .await
-        .map_err(|e| ApiError::internal("cannot reach the read-model store", e))?;
+    let mut conn = state.read_model().await?;
     let rows = switchboard_projections::workspaces::list(
         &mut conn,
         caller.sid.as_str(),

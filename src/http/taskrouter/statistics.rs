@@ -476,13 +476,7 @@ async fn counters(
     let (from, to) = window.minutes();
     let unavailable =
         |e: sqlx::Error| ApiError::unavailable(format!("Statistics cannot be read: {e}"));
-    let mut conn = state
-        .projector()
-        .store()
-        .pool()
-        .acquire()
-        .await
-        .map_err(unavailable)?;
+    let mut conn = state.read_model().await?;
     let channel = channel.map(Sid::as_str);
     let n = projection::counters(&mut conn, ws.as_str(), key, channel, from, to)
         .await
