@@ -38,10 +38,7 @@ pub fn router() -> Router<AppState> {
 }
 
 fn iso_ms(ms: i64) -> String {
-    DateTime::<Utc>::from_timestamp_millis(ms)
-        .unwrap_or_default()
-        .format("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+    super::taskrouter::iso(DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default())
 }
 
 /// Waits for the caller's writes, checks the workspace is the caller's, and hands a
@@ -73,7 +70,7 @@ fn page(
     query: Option<&str>,
 ) -> Result<Value, ApiError> {
     let url = format!("{}{}", state.config().public_url, path);
-    super::taskrouter::list_page(items, key, &url, query)
+    super::taskrouter::page(items, key, &url, query)
 }
 
 async fn queue_positions(

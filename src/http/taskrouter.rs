@@ -56,7 +56,7 @@ pub fn router() -> Router<AppState> {
         )
 }
 
-fn iso(t: DateTime<Utc>) -> String {
+pub(super) fn iso(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
@@ -341,18 +341,13 @@ fn reservation_json(c: &Ctx, ws: &Workspace, r: &Reservation, under_worker: bool
     })
 }
 
-/// A page of `items` in Twilio's list envelope (for the supervisor reads too).
-pub(super) fn list_page(
+/// A page of `items` in Twilio's list envelope (the supervisor reads use it too).
+pub(super) fn page(
     items: Vec<Value>,
     key: &str,
     url: &str,
     query: Option<&str>,
 ) -> Result<Value, ApiError> {
-    page(items, key, url, query)
-}
-
-/// A page of `items` in Twilio's list envelope.
-fn page(items: Vec<Value>, key: &str, url: &str, query: Option<&str>) -> Result<Value, ApiError> {
     let params = Params::from_query(query);
     let size = params.int("PageSize", 1..=1000)?.unwrap_or(50) as usize;
     let number = params.int("Page", 0..=1_000_000)?.unwrap_or(0) as usize;
