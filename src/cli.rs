@@ -247,3 +247,87 @@ pub async fn tail(args: crate::config::TailArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `switchboard call`: places one call from a SIP engine of its own (see [`crate::sip`]),
+/// prints `{call_sid, answered, status, sip_code, reason}` and fails unless the callee
+/// answered and the call completed.
+pub async fn call(args: crate::config::CallArgs) -> anyhow::Result<()> {
+    use crate::sip::{outbound::DialRequest, SipConfig, SipEngine};
+    use switchboard_telephony::g711::Law;
+    let codecs = args
+        .codecs
+        .iter()
+        .map(|c| {
+            Law::from_encoding_name(c)
+                .or(match c.to_ascii_lowercase().as_str() {
+                    "ulaw" => Some(Law::Ulaw),
+                    "alaw" => Some(Law::Alaw),
+                    _ => None,
+                })
+                .with_context(|| format!("--codecs: {c:?} is not pcmu or pcma"))
+        })
+        .collect::<anyhow::Result<Vec<Law>>>()?;
+    if codecs.is_empty() {
+        anyhow::bail!("--codecs needs at least one of pcmu, pcma");
+    }
+    let opened = open(&args.store, true).await?;
+    let commands = Commands::new(opened.log.clone(), "local".into());
+    let engine = SipEngine::start(
+        SipConfig {
+            listen: args.sip_addr,
+            external: args.sip_external_addr,
+            rtp_ports: args.rtp_ports,
+            max_calls: 1,
+            inbound: crate::config::InboundBehaviour::Echo,
+            // Nothing is meant to call this engine: an INVITE to it gets 480.
+            account: None,
+            retry_after_secs: 5,
+            answer_delay: std::time::Duration::ZERO,
+            ring_timeout: std::time::Duration::from_secs(args.ring_timeout_secs),
+        },
+        commands,
+    )
+    .await?;
+    let from = args.from.clone().unwrap_or_else(|| {
+        format!(
+            "sip:switchboard@{}",
+            args.sip_external_addr.unwrap_or(engine.local_addr.ip())
+        )
+    });
+    let request = DialRequest {
+        to: args.to.clone(),
+        from,
+        account: args.account.clone(),
+        ring_timeout: std::time::Duration::from_secs(args.ring_timeout_secs),
+        codecs,
+        parent: None,
+    };
+    let hang_up_after = args
+        .hang_up_after_secs
+        .map(std::time::Duration::from_secs_f64);
+    let placed = tokio::select! {
+        placed = engine.place(request, &args.media, hang_up_after) => Some(placed),
+        _ = tokio::signal::ctrl_c() => None,
+    };
+    // On Ctrl-C the engine's stop hangs the call up and records its end.
+    engine.stop().await;
+    opened.close().await;
+    let Some(placed) = placed else {
+        anyhow::bail!("interrupted: the call was hung up");
+    };
+    let placed = placed?;
+    println!(
+        "{}",
+        json!({
+            "call_sid": placed.call_sid,
+            "answered": placed.answered,
+            "status": placed.status,
+            "sip_code": placed.sip_code,
+            "reason": placed.reason,
+        })
+    );
+    if !placed.answered {
+        anyhow::bail!("the call was not answered: {}", placed.reason);
+    }
+    Ok(())
+}

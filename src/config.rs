@@ -26,6 +26,10 @@ pub enum Command {
     /// Inspect and rebuild read models.
     #[command(subcommand)]
     Projections(ProjectionsCommand),
+    /// Place one SIP call from a SIP engine of this command's own, run a behaviour on it
+    /// once answered (echo, collect, play a WAV), and print how it ended as JSON. Its events
+    /// go to the log like any call's.
+    Call(CallArgs),
     /// Print the events of one topic as JSON lines (envelopes, each validated against its
     /// schema): `tail --topic switchboard.metering` is the billing consumer's view.
     Tail(TailArgs),
@@ -214,7 +218,9 @@ pub struct SipArgs {
     pub max_calls: usize,
     /// What an inbound call does until the call router exists: `echo` (send every received
     /// RTP packet back; the caller hangs up), `play:PATH.wav` (play the telephony WAV, then
-    /// hang up with BYE), `collect` (record every key pressed; the caller hangs up).
+    /// hang up with BYE), `collect` (record every key pressed; the caller hangs up),
+    /// `bridge:sip:USER@HOST:PORT` (call that URI and relay audio both ways; either side's
+    /// BYE hangs up the other).
     #[arg(long, env = "SWITCHBOARD_INBOUND", default_value = "echo")]
     pub inbound: InboundBehaviour,
     /// The account inbound calls belong to (`AC…`): their events carry it. Without it, the
@@ -225,6 +231,9 @@ pub struct SipArgs {
     /// CANCEL in this window; the call router will replace it with real ringing.
     #[arg(long, env = "SWITCHBOARD_SIP_ANSWER_DELAY_MS", default_value_t = 0)]
     pub sip_answer_delay_ms: u64,
+    /// Seconds a call we place (a bridge's second leg) may ring before we CANCEL it.
+    #[arg(long, env = "SWITCHBOARD_SIP_RING_TIMEOUT_SECS", default_value_t = 30)]
+    pub sip_ring_timeout_secs: u64,
     /// Seconds a caller is told to wait (`Retry-After`) when the node is at capacity.
     #[arg(long, env = "SWITCHBOARD_SIP_RETRY_AFTER_SECS", default_value_t = 5)]
     pub sip_retry_after_secs: u32,
@@ -294,6 +303,8 @@ pub enum InboundBehaviour {
     Play(PathBuf),
     /// Record digits; keep the call up until the caller hangs up.
     Collect,
+    /// Place a call to this SIP URI and relay audio between the two (inbound calls only).
+    Bridge(String),
 }
 
 impl std::str::FromStr for InboundBehaviour {
@@ -303,12 +314,60 @@ impl std::str::FromStr for InboundBehaviour {
         match s {
             "echo" => Ok(InboundBehaviour::Echo),
             "collect" => Ok(InboundBehaviour::Collect),
-            _ => match s.strip_prefix("play:") {
-                Some(path) if !path.is_empty() => Ok(InboundBehaviour::Play(PathBuf::from(path))),
-                _ => Err(format!("{s:?} is not `echo`, `collect` or `play:PATH.wav`")),
-            },
+            _ => {
+                if let Some(path) = s.strip_prefix("play:").filter(|p| !p.is_empty()) {
+                    return Ok(InboundBehaviour::Play(PathBuf::from(path)));
+                }
+                if let Some(uri) = s.strip_prefix("bridge:") {
+                    if uri.starts_with("sip:") && uri.len() > 4 {
+                        return Ok(InboundBehaviour::Bridge(uri.to_string()));
+                    }
+                }
+                Err(format!(
+                    "{s:?} is not `echo`, `collect`, `play:PATH.wav` or `bridge:sip:USER@HOST:PORT`"
+                ))
+            }
         }
     }
+}
+
+/// `switchboard call`
+#[derive(Debug, Clone, Args)]
+pub struct CallArgs {
+    /// Whom to call: `sip:USER@HOST:PORT`.
+    #[arg(long)]
+    pub to: String,
+    /// The caller the callee sees (`From`). Default `sip:switchboard@` + the SIP address.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// The account the call belongs to (`AC…`).
+    #[arg(long, env = "SWITCHBOARD_SIP_ACCOUNT")]
+    pub account: switchboard_events::Sid,
+    /// What the call does once answered: `echo`, `collect` or `play:PATH.wav` (then hang up).
+    #[arg(long, default_value = "echo")]
+    pub media: InboundBehaviour,
+    /// Hang up after this many seconds of conversation (default: when the callee does,
+    /// or when the playback is over).
+    #[arg(long)]
+    pub hang_up_after_secs: Option<f64>,
+    /// Seconds the call may ring before it is canceled.
+    #[arg(long, default_value_t = 30)]
+    pub ring_timeout_secs: u64,
+    /// Codecs to offer, preferred first: `pcmu`, `pcma`.
+    #[arg(long, value_delimiter = ',', default_value = "pcmu,pcma")]
+    pub codecs: Vec<String>,
+    /// The UDP address this command's SIP engine binds (port 0: any free port).
+    #[arg(long, default_value = "127.0.0.1:0")]
+    pub sip_addr: SocketAddr,
+    /// The address written into SDP and Contact (default: `--sip-addr`'s).
+    #[arg(long)]
+    pub sip_external_addr: Option<std::net::IpAddr>,
+    /// RTP ports for the call.
+    #[arg(long, default_value = "21000-21999")]
+    pub rtp_ports: PortRange,
+    /// Log and read-model store.
+    #[command(flatten)]
+    pub store: StoreArgs,
 }
 
 /// `switchboard tail`

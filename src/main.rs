@@ -19,6 +19,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Accounts(cmd) => switchboard::cli::accounts(cmd).await,
         Command::Projections(cmd) => switchboard::cli::projections(cmd).await,
         Command::Tail(args) => switchboard::cli::tail(args).await,
+        Command::Call(args) => switchboard::cli::call(args).await,
         Command::Bench(cmd) => switchboard::bench::run(cmd).await,
     }
 }

@@ -247,8 +247,14 @@ pub async fn run(
                 account: args.sip.sip_account.clone(),
                 retry_after_secs: args.sip.sip_retry_after_secs,
                 answer_delay: Duration::from_millis(args.sip.sip_answer_delay_ms),
+                ring_timeout: Duration::from_secs(args.sip.sip_ring_timeout_secs),
             };
             let commands = crate::commands::Commands::new(opened.log.clone(), args.region.clone());
+            if config.account.is_none() {
+                tracing::warn!(
+                    "no --sip-account: every inbound call will be answered 480 Temporarily Unavailable"
+                );
+            }
             let engine = match SipEngine::start(config, commands).await {
                 Ok(engine) => engine,
                 Err(e) => {

@@ -24,6 +24,9 @@ pub enum CallDirection {
     Inbound,
     /// We placed the call through the API or a command.
     OutboundApi,
+    /// We placed the call to connect another one (a bridge, `<Dial>`): its
+    /// `parent_call_sid` is that call.
+    OutboundDial,
 }
 
 /// How a call ended, Twilio's final `CallStatus` values.
@@ -65,6 +68,9 @@ pub struct CallInitiated {
     pub sip_call_id: String,
     /// Where the signalling came from (inbound) or went to (outbound): `ip:port`.
     pub remote_addr: String,
+    /// For an `outbound-dial` leg, the call it was placed for (Twilio's `ParentCallSid`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent_call_sid: Option<String>,
 }
 
 /// `call.ringing`: 180 Ringing was sent (or received).

@@ -69,6 +69,7 @@ fn call_examples() -> Vec<Event> {
             to: "sip:service@127.0.0.1:5060".into(),
             sip_call_id: "1-2345@127.0.0.1".into(),
             remote_addr: "127.0.0.1:5061".into(),
+            parent_call_sid: None,
         }),
         Event::CallInitiated(CallInitiated {
             direction: CallDirection::OutboundApi,
@@ -76,6 +77,15 @@ fn call_examples() -> Vec<Event> {
             to: "sip:bob@127.0.0.1:5070".into(),
             sip_call_id: "a84b4c76e66710".into(),
             remote_addr: "127.0.0.1:5070".into(),
+            parent_call_sid: None,
+        }),
+        Event::CallInitiated(CallInitiated {
+            direction: CallDirection::OutboundDial,
+            from: "sip:alice@127.0.0.1:5061".into(),
+            to: "sip:agent@127.0.0.1:5080".into(),
+            sip_call_id: "b2-leg@127.0.0.1".into(),
+            remote_addr: "127.0.0.1:5080".into(),
+            parent_call_sid: Some("CA0123456789abcdef0123456789abcdef".into()),
         }),
         Event::CallRinging(CallRinging {}),
         Event::CallAnswered(CallAnswered {

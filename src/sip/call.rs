@@ -12,7 +12,9 @@
 //!              ▼
 //!           100 (rsipstack), 180 ── call.ringing ── [--sip-answer-delay-ms] ──CANCEL──▶ 487 (… completed canceled)
 //!              ▼
-//!           200 + SDP answer ── call.answered ── media task (echo | play | collect)
+//!           200 + SDP answer ── call.answered ── a Leg (leg.rs):
+//!              │    --inbound echo | play | collect ─▶ leg::run_behaviour
+//!              │    --inbound bridge:URI            ─▶ bridge::run (a second call, RTP relayed)
 //!              │  INFO dtmf-relay, RFC 4733 ──▶ dtmf.received
 //!              ▼
 //!           BYE from the caller ─────────────▶ call.completed (completed, remote)
@@ -25,7 +27,8 @@
 //! states is needed), the RTP slot and the media task; when it returns, the dialog is removed
 //! from the dialog layer and the slot (place and ports) goes back, whichever way it ended.
 
-use super::media::{self, MediaBehaviour};
+use super::bridge;
+use super::leg::{run_behaviour, End, Leg, Role};
 use super::recorder::CallRecorder;
 use super::Shared;
 use rsipstack::dialog::dialog::{DialogState, TerminatedReason};
@@ -35,40 +38,16 @@ use rsipstack::transaction::Transaction;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchboard_events::call::{
-    CallAnswered, CallCompleted, CallDirection, CallEndStatus, CallInitiated, CallRinging,
-    DtmfMethod, DtmfReceived, HungUpBy, MediaPlayed,
+    CallAnswered, CallDirection, CallEndStatus, CallInitiated, CallRinging, HungUpBy,
 };
 use switchboard_events::{Event, Sid, SidPrefix};
 use switchboard_telephony::sdp::{self, LocalMedia, SessionDescription};
-use tokio::sync::mpsc;
-use tokio_util::sync::CancellationToken;
+use tokio::sync::watch;
 use tracing::{debug, warn};
 
 /// How long a refused INVITE's transaction is kept to retransmit the final response until
 /// the ACK (RFC 3261 timer H is 64·T1 = 32 s; a loopback peer ACKs at once).
 const REFUSAL_LINGER: Duration = Duration::from_secs(32);
-
-/// At shutdown, how long a BYE may wait for its 200.
-const SHUTDOWN_BYE_WAIT: Duration = Duration::from_secs(2);
-
-/// How a call ended.
-struct End {
-    status: CallEndStatus,
-    sip_code: u16,
-    hung_up_by: HungUpBy,
-    reason: String,
-}
-
-impl End {
-    fn new(status: CallEndStatus, sip_code: u16, hung_up_by: HungUpBy, reason: &str) -> End {
-        End {
-            status,
-            sip_code,
-            hung_up_by,
-            reason: reason.to_string(),
-        }
-    }
-}
 
 /// Runs one inbound call (see the module doc).
 pub(crate) async fn inbound(shared: Arc<Shared>, mut tx: Transaction) {
@@ -98,18 +77,7 @@ pub(crate) async fn inbound(shared: Arc<Shared>, mut tx: Transaction) {
         call_sid.clone(),
     );
     recorder.record(Event::CallInitiated(initiated(&tx)));
-    let completed = |end: End, answered_at: Option<Instant>| {
-        debug!(call_sid = %call_sid, status = ?end.status, sip_code = end.sip_code, reason = %end.reason, "call ended");
-        recorder.record(Event::CallCompleted(CallCompleted {
-            status: end.status,
-            sip_code: end.sip_code,
-            hung_up_by: end.hung_up_by,
-            duration_ms: answered_at
-                .map(|t| u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX))
-                .unwrap_or(0),
-            reason: end.reason,
-        }));
-    };
+    let completed = |end: End, answered_at: Option<Instant>| recorder.completed(end, answered_at);
 
     // The offer first: a bad one is refused before a place or a port is taken.
     let offer = match parse_offer(&tx.original) {
@@ -130,7 +98,7 @@ pub(crate) async fn inbound(shared: Arc<Shared>, mut tx: Transaction) {
             return;
         }
     };
-    let mut slot = match shared.slots.admit() {
+    let slot = match shared.slots.admit() {
         Ok(slot) => slot,
         Err(why) => {
             warn!(call_sid = %call_sid, %why, "refusing call with 503");
@@ -249,114 +217,36 @@ pub(crate) async fn inbound(shared: Arc<Shared>, mut tx: Transaction) {
         local_rtp: std::net::SocketAddr::new(local.address, local.rtp_port).to_string(),
         remote_rtp: audio.remote.to_string(),
     }));
-
-    // Media.
-    let media_stop = CancellationToken::new();
-    let (digit_tx, mut digits) = mpsc::unbounded_channel::<char>();
-    let mut media_task = slot.take_socket().map(|socket| {
-        tokio::spawn(media::run(
-            socket,
-            audio,
-            shared.behaviour.clone(),
-            digit_tx,
-            media_stop.clone(),
-        ))
-    });
-    let playing = matches!(shared.behaviour, MediaBehaviour::Play(_));
-    let record_played = |outcome: media::MediaOutcome| {
-        if playing {
-            recorder.record(Event::MediaPlayed(MediaPlayed {
-                source: shared.behaviour_source.clone().unwrap_or_default(),
-                packets: outcome.played_packets,
-                duration_ms: outcome.played_packets * 20,
-                completed: outcome.finished_playing,
-            }));
-        }
+    let (remote_rtp, _) = watch::channel(audio.remote);
+    let leg = Leg {
+        call_sid,
+        recorder,
+        dialog,
+        states,
+        slot,
+        local,
+        audio,
+        answered_at,
+        role: Role::Uas,
+        remote_rtp,
     };
-
-    // The end, and whether we hang up (BYE).
-    let (end, send_bye) = loop {
-        tokio::select! {
-            state = states.recv() => match state {
-                Some(DialogState::Terminated(_, reason)) => break (confirmed_termination(&reason), false),
-                Some(DialogState::Info(_, request, handle)) => {
-                    if let Some(digit) = info_digit(&request) {
-                        recorder.record(Event::DtmfReceived(DtmfReceived {
-                            digit: digit.to_string(),
-                            method: DtmfMethod::SipInfo,
-                        }));
-                    }
-                    let _ = handle.reply(StatusCode::OK).await;
-                }
-                Some(DialogState::Options(_, _, handle)) | Some(DialogState::Updated(_, _, handle)) => {
-                    let _ = handle.reply(StatusCode::OK).await;
-                }
-                Some(DialogState::Refer(_, _, handle))
-                | Some(DialogState::Message(_, _, handle))
-                | Some(DialogState::Notify(_, _, handle))
-                | Some(DialogState::Publish(_, _, handle)) => {
-                    let _ = handle.reply(StatusCode::MethodNotAllowed).await;
-                }
-                Some(_) => {}
-                None => break (End::new(CallEndStatus::Failed, 500, HungUpBy::Local, "dialog closed"), false),
-            },
-            Some(digit) = digits.recv() => {
-                recorder.record(Event::DtmfReceived(DtmfReceived {
-                    digit: digit.to_string(),
-                    method: DtmfMethod::Rfc4733,
-                }));
-            }
-            outcome = async {
-                match media_task.as_mut() {
-                    Some(task) => task.await.ok(),
-                    None => std::future::pending().await,
-                }
-            } => {
-                media_task = None;
-                if let Some(outcome) = outcome {
-                    record_played(outcome);
-                }
-                // Playback reached its end: hang up (below, once the end is recorded).
-                break (End::new(CallEndStatus::Completed, 200, HungUpBy::Local, "playback finished"), true);
-            }
-            _ = shared.shutdown.cancelled() => {
-                break (End::new(CallEndStatus::Completed, 200, HungUpBy::Local, "server shutting down"), true);
-            }
-        }
-    };
-    media_stop.cancel();
-    if let Some(task) = media_task.take() {
-        if let Ok(outcome) = task.await {
-            record_played(outcome);
+    match &shared.bridge_to {
+        Some(to) => bridge::run(&shared, leg, to).await,
+        None => {
+            run_behaviour(
+                &shared,
+                leg,
+                &shared.behaviour,
+                shared.behaviour_source.as_deref(),
+                None,
+            )
+            .await;
         }
     }
-    // Digits detected just before the end are still recorded.
-    while let Ok(digit) = digits.try_recv() {
-        recorder.record(Event::DtmfReceived(DtmfReceived {
-            digit: digit.to_string(),
-            method: DtmfMethod::Rfc4733,
-        }));
+    let abort = invite.abort_handle();
+    if tokio::time::timeout(REFUSAL_LINGER, invite).await.is_err() {
+        abort.abort();
     }
-    completed(end, Some(answered_at));
-    drop(slot);
-    if send_bye {
-        // The BYE transaction retransmits until answered or timer F (32 s); a peer that
-        // never answers must not hold a shutdown that long.
-        let bye = dialog.bye();
-        tokio::pin!(bye);
-        tokio::select! {
-            result = &mut bye => {
-                if let Err(e) = result {
-                    debug!(call_sid = %call_sid, cause = %e, "BYE failed");
-                }
-            }
-            _ = async {
-                shared.shutdown.cancelled().await;
-                tokio::time::sleep(SHUTDOWN_BYE_WAIT).await;
-            } => debug!(call_sid = %call_sid, "no answer to our BYE before shutdown"),
-        }
-    }
-    finish(&shared, &dialog_id, invite).await;
 }
 
 /// Removes the dialog and lets the INVITE transaction finish (bounded).
@@ -392,33 +282,6 @@ fn early_termination(reason: &TerminatedReason) -> End {
             500,
             HungUpBy::Local,
             &format!("terminated while ringing: {other:?}"),
-        ),
-    }
-}
-
-/// A termination after the answer.
-fn confirmed_termination(reason: &TerminatedReason) -> End {
-    match reason {
-        TerminatedReason::UacBye => End::new(
-            CallEndStatus::Completed,
-            200,
-            HungUpBy::Remote,
-            "caller hung up",
-        ),
-        TerminatedReason::UasBye => {
-            End::new(CallEndStatus::Completed, 200, HungUpBy::Local, "we hung up")
-        }
-        TerminatedReason::Timeout => End::new(
-            CallEndStatus::Failed,
-            408,
-            HungUpBy::Local,
-            "no ACK for the 200 OK",
-        ),
-        other => End::new(
-            CallEndStatus::Failed,
-            500,
-            HungUpBy::Local,
-            &format!("terminated: {other:?}"),
         ),
     }
 }
@@ -495,6 +358,7 @@ fn initiated(tx: &Transaction) -> CallInitiated {
             .unwrap_or_default(),
         sip_call_id: request.header_value("Call-ID").unwrap_or_default(),
         remote_addr,
+        parent_call_sid: None,
     }
 }
 

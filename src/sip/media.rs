@@ -13,11 +13,11 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use switchboard_telephony::rtp::{DtmfDetector, Packetizer};
+use switchboard_telephony::rtp::{DtmfDetector, Packetizer, RtpPacket};
 use switchboard_telephony::sdp::NegotiatedAudio;
 use switchboard_telephony::wav::WavAudio;
 use tokio::net::UdpSocket;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 /// Largest datagram read; anything longer is truncated by the kernel and then ignored.
@@ -46,12 +46,13 @@ pub struct MediaOutcome {
 }
 
 /// Runs until `stop` is cancelled or, for playback, the audio has been sent. Digits go to
-/// `digits` as they are detected.
+/// `digits` as they are detected; `remote_updates` moves the destination (a re-INVITE).
 pub async fn run(
     socket: UdpSocket,
     audio: NegotiatedAudio,
     behaviour: MediaBehaviour,
     digits: mpsc::UnboundedSender<char>,
+    mut remote_updates: watch::Receiver<SocketAddr>,
     stop: CancellationToken,
 ) -> MediaOutcome {
     let mut detector = audio.telephone_event.map(DtmfDetector::new);
@@ -85,12 +86,16 @@ pub async fn run(
     loop {
         tokio::select! {
             _ = stop.cancelled() => return outcome,
+            Ok(()) = remote_updates.changed() => remote = *remote_updates.borrow_and_update(),
             _ = ticker.tick(), if playing => {
                 match packets.next() {
                     Some(packet) => {
                         // A send error (peer's port closed, ICMP) does not end the call:
                         // the signalling decides that.
-                        let _ = socket.send_to(&packet, remote).await;
+                        // An unspecified address is the old way to put a call on hold.
+                        if !remote.ip().is_unspecified() {
+                            let _ = socket.send_to(&packet, remote).await;
+                        }
                         outcome.played_packets += 1;
                     }
                     None => {
@@ -114,5 +119,198 @@ pub async fn run(
                 }
             }
         }
+    }
+}
+
+/// One side of a bridge: a leg's socket, what it negotiated, where its digits go, and
+/// where it sends (moved by a re-INVITE).
+pub struct RelaySide {
+    /// The leg's RTP socket.
+    pub socket: UdpSocket,
+    /// The leg's codec, payload types and SDP address.
+    pub audio: NegotiatedAudio,
+    /// Digits pressed on this leg.
+    pub digits: mpsc::UnboundedSender<char>,
+    /// The leg's remote RTP address after a re-INVITE.
+    pub remote_updates: watch::Receiver<SocketAddr>,
+}
+
+/// Packets a bridge forwarded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RelayOutcome {
+    /// From the first leg to the second.
+    pub a_to_b: u64,
+    /// From the second leg to the first.
+    pub b_to_a: u64,
+}
+
+/// Rewrites one leg's RTP for the other: the audio payload type is mapped (and the payload
+/// transcoded when the legs use different laws), telephone-event is mapped or, when the
+/// other leg did not accept it, dropped (the digit is still detected). Sequence numbers,
+/// timestamps and SSRC pass through: each leg sees one continuous stream from its peer.
+struct Translator {
+    from_audio: u8,
+    to_audio: u8,
+    from_event: Option<u8>,
+    to_event: Option<u8>,
+    /// Byte-for-byte G.711 conversion when the laws differ.
+    table: Option<[u8; 256]>,
+}
+
+impl Translator {
+    fn new(from: &NegotiatedAudio, to: &NegotiatedAudio) -> Translator {
+        let table = (from.law != to.law).then(|| {
+            let mut table = [0u8; 256];
+            for (code, out) in table.iter_mut().enumerate() {
+                *out = to.law.encode(from.law.decode(code as u8));
+            }
+            table
+        });
+        Translator {
+            from_audio: from.payload_type,
+            to_audio: to.payload_type,
+            from_event: from.telephone_event,
+            to_event: to.telephone_event,
+            table,
+        }
+    }
+
+    /// The packet to send on, or `None` to drop it (not RTP, or a payload the other leg
+    /// cannot take).
+    fn translate(&self, datagram: &[u8]) -> Option<Vec<u8>> {
+        let packet = RtpPacket::parse(datagram).ok()?;
+        let pt = packet.header.payload_type;
+        let mut out = datagram.to_vec();
+        let new_pt = if pt == self.from_audio {
+            if let Some(table) = &self.table {
+                let start = packet.header.encoded_len();
+                for byte in &mut out[start..start + packet.payload.len()] {
+                    *byte = table[usize::from(*byte)];
+                }
+            }
+            self.to_audio
+        } else if Some(pt) == self.from_event {
+            self.to_event?
+        } else {
+            return None;
+        };
+        out[1] = (out[1] & 0x80) | new_pt;
+        Some(out)
+    }
+}
+
+/// Relays RTP between two legs until `stop` is cancelled (see [`Translator`]). Each side
+/// is symmetric: packets go to where that leg's packets come from once one has arrived.
+pub async fn relay(a: RelaySide, b: RelaySide, stop: CancellationToken) -> RelayOutcome {
+    let a_to_b = Translator::new(&a.audio, &b.audio);
+    let b_to_a = Translator::new(&b.audio, &a.audio);
+    let mut a_detector = a.audio.telephone_event.map(DtmfDetector::new);
+    let mut b_detector = b.audio.telephone_event.map(DtmfDetector::new);
+    let (mut a_remote, mut b_remote) = (a.audio.remote, b.audio.remote);
+    let (mut a_updates, mut b_updates) = (a.remote_updates, b.remote_updates);
+    let mut a_buf = vec![0u8; MAX_DATAGRAM];
+    let mut b_buf = vec![0u8; MAX_DATAGRAM];
+    let mut outcome = RelayOutcome::default();
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return outcome,
+            Ok(()) = a_updates.changed() => a_remote = *a_updates.borrow_and_update(),
+            Ok(()) = b_updates.changed() => b_remote = *b_updates.borrow_and_update(),
+            received = a.socket.recv_from(&mut a_buf) => {
+                let Ok((n, from)) = received else { continue };
+                a_remote = from;
+                let datagram = &a_buf[..n];
+                if let Some(Ok(Some(digit))) = a_detector.as_mut().map(|d| d.on_datagram(datagram)) {
+                    let _ = a.digits.send(digit.digit);
+                }
+                if let Some(packet) = a_to_b.translate(datagram) {
+                    if !b_remote.ip().is_unspecified() {
+                        let _ = b.socket.send_to(&packet, b_remote).await;
+                        outcome.a_to_b += 1;
+                    }
+                }
+            }
+            received = b.socket.recv_from(&mut b_buf) => {
+                let Ok((n, from)) = received else { continue };
+                b_remote = from;
+                let datagram = &b_buf[..n];
+                if let Some(Ok(Some(digit))) = b_detector.as_mut().map(|d| d.on_datagram(datagram)) {
+                    let _ = b.digits.send(digit.digit);
+                }
+                if let Some(packet) = b_to_a.translate(datagram) {
+                    if !a_remote.ip().is_unspecified() {
+                        let _ = a.socket.send_to(&packet, a_remote).await;
+                        outcome.b_to_a += 1;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_telephony::g711::Law;
+    use switchboard_telephony::sdp::Direction;
+
+    fn audio(law: Law, payload_type: u8, telephone_event: Option<u8>) -> NegotiatedAudio {
+        NegotiatedAudio {
+            remote: "127.0.0.1:6000".parse().expect("addr"),
+            law,
+            payload_type,
+            telephone_event,
+            direction: Direction::SendRecv,
+            remote_ptime: None,
+        }
+    }
+
+    fn packet(pt: u8, marker: bool, payload: &[u8]) -> Vec<u8> {
+        let mut p = vec![
+            0x80,
+            (u8::from(marker) << 7) | pt,
+            0,
+            7,
+            0,
+            0,
+            3,
+            0xc0,
+            1,
+            2,
+            3,
+            4,
+        ];
+        p.extend_from_slice(payload);
+        p
+    }
+
+    #[test]
+    fn same_law_passes_the_payload_through_and_maps_payload_types() {
+        let t = Translator::new(
+            &audio(Law::Ulaw, 0, Some(101)),
+            &audio(Law::Ulaw, 0, Some(96)),
+        );
+        let payload: Vec<u8> = (0..160).map(|i| i as u8).collect();
+        let out = t.translate(&packet(0, true, &payload)).expect("audio");
+        assert_eq!(out, packet(0, true, &payload));
+        let event = t
+            .translate(&packet(101, false, &[1, 0x8a, 0, 160]))
+            .expect("event");
+        assert_eq!(event, packet(96, false, &[1, 0x8a, 0, 160]));
+        assert_eq!(t.translate(&packet(13, false, &[0])), None, "comfort noise");
+        assert_eq!(t.translate(b"not rtp"), None);
+    }
+
+    #[test]
+    fn different_laws_are_transcoded_byte_for_byte_and_events_dropped_if_unaccepted() {
+        let t = Translator::new(&audio(Law::Alaw, 8, Some(101)), &audio(Law::Ulaw, 0, None));
+        let payload: Vec<u8> = (0..=255).collect();
+        let out = t.translate(&packet(8, true, &payload)).expect("audio");
+        let expected: Vec<u8> = payload
+            .iter()
+            .map(|&a| Law::Ulaw.encode(Law::Alaw.decode(a)))
+            .collect();
+        assert_eq!(out, packet(0, true, &expected), "marker kept, PT 8 → 0");
+        assert_eq!(t.translate(&packet(101, false, &[1, 0x8a, 0, 160])), None);
     }
 }

@@ -1,8 +1,9 @@
 //! # The telephony engine: SIP signalling and RTP media
 //!
-//! Answers SIP calls over UDP, runs each call's media on a UDP port pair of its own, and
-//! records every call fact on the call's stream (`CA…`). Until the call router exists, an
-//! answered inbound call runs a built-in behaviour (`--inbound echo | play:PATH | collect`).
+//! Answers and places SIP calls over UDP, runs each call's media on a UDP port pair of its
+//! own, and records every call fact on the call's stream (`CA…`). Until the call router
+//! exists, an answered inbound call runs a built-in behaviour (`--inbound echo | play:PATH |
+//! collect | bridge:URI`), and `switchboard call` places a call.
 //!
 //! ```text
 //!            UDP --sip-addr                                   one task per call (call.rs)
@@ -42,12 +43,19 @@
 //!
 //! # Layout
 //! - [`ports`]: admission (`--max-calls`) and the RTP port range.
-//! - [`call`]: one inbound call from INVITE to its end.
-//! - [`media`]: the RTP task of a call (echo, playback, RFC 4733 detection).
+//! - [`call`]: one inbound call from INVITE to its answer.
+//! - [`outbound`]: placing a call (`switchboard call`, a bridge's second leg), to its answer.
+//! - [`leg`]: an answered call of either direction: in-dialog requests (BYE, INFO, re-INVITE),
+//!   running a behaviour, hanging up.
+//! - [`bridge`]: `--inbound bridge:URI`, two legs with RTP relayed between them.
+//! - [`media`]: the RTP tasks (echo, playback, RFC 4733 detection, the two-leg relay).
 //! - [`recorder`]: appends a call's events in order without blocking signalling.
 
+pub mod bridge;
 pub mod call;
+pub mod leg;
 pub mod media;
+pub mod outbound;
 pub mod ports;
 pub mod recorder;
 
@@ -95,6 +103,8 @@ pub struct SipConfig {
     pub retry_after_secs: u32,
     /// Pause between 180 Ringing and 200 OK.
     pub answer_delay: Duration,
+    /// How long a call we place may ring before we CANCEL it.
+    pub ring_timeout: Duration,
 }
 
 /// Shared by every call task.
@@ -106,6 +116,9 @@ pub(crate) struct Shared {
     pub media_ip: IpAddr,
     pub behaviour: MediaBehaviour,
     pub behaviour_source: Option<String>,
+    /// `--inbound bridge:URI`: answered inbound calls are connected to a call to this URI.
+    pub bridge_to: Option<String>,
+    pub ring_timeout: Duration,
     pub account: Option<Sid>,
     pub retry_after_secs: u32,
     pub answer_delay: Duration,
@@ -120,6 +133,7 @@ pub struct SipEngine {
     /// The address SIP is bound to.
     pub local_addr: SocketAddr,
     task: JoinHandle<()>,
+    shared: Arc<Shared>,
     calls_stop: CancellationToken,
     endpoint_stop: CancellationToken,
     tracker: TaskTracker,
@@ -128,31 +142,11 @@ pub struct SipEngine {
 impl SipEngine {
     /// Binds the SIP port, loads the playback file (if any) and starts serving.
     pub async fn start(config: SipConfig, commands: Commands) -> anyhow::Result<SipEngine> {
-        let behaviour = match &config.inbound {
-            InboundBehaviour::Echo => MediaBehaviour::Echo,
-            InboundBehaviour::Collect => MediaBehaviour::Collect,
-            InboundBehaviour::Play(path) => {
-                let bytes = std::fs::read(path).with_context(|| {
-                    format!("cannot read --inbound play file {}", path.display())
-                })?;
-                let wav = switchboard_telephony::wav::read(&bytes).with_context(|| {
-                    format!(
-                        "--inbound play file {} is not a telephony WAV",
-                        path.display()
-                    )
-                })?;
-                MediaBehaviour::Play(Arc::new(wav))
-            }
-        };
-        let behaviour_source = match &config.inbound {
-            InboundBehaviour::Play(path) => Some(path.display().to_string()),
+        let (behaviour, behaviour_source) = media_behaviour(&config.inbound)?;
+        let bridge_to = match &config.inbound {
+            InboundBehaviour::Bridge(to) => Some(to.clone()),
             _ => None,
         };
-        if config.account.is_none() {
-            warn!(
-                "no --sip-account: every inbound call will be answered 480 Temporarily Unavailable"
-            );
-        }
         let endpoint_stop = CancellationToken::new();
         let transport = TransportLayer::new(endpoint_stop.clone());
         // rsipstack writes the external address into the Via of requests we send (BYE); it
@@ -211,6 +205,8 @@ impl SipEngine {
             media_ip,
             behaviour,
             behaviour_source,
+            bridge_to,
+            ring_timeout: config.ring_timeout,
             account: config.account.clone(),
             retry_after_secs: config.retry_after_secs,
             answer_delay: config.answer_delay,
@@ -225,10 +221,11 @@ impl SipEngine {
             );
         }
         let stop = endpoint_stop.clone();
+        let accepting = shared.clone();
         let task = tokio::spawn(async move {
             tokio::select! {
                 _ = endpoint.serve() => {}
-                _ = accept_transactions(shared, incoming) => {}
+                _ = accept_transactions(accepting, incoming) => {}
                 _ = stop.cancelled() => {}
             }
         });
@@ -236,9 +233,49 @@ impl SipEngine {
         Ok(SipEngine {
             local_addr,
             task,
+            shared,
             calls_stop,
             endpoint_stop,
             tracker,
+        })
+    }
+
+    /// Places a call and runs `behaviour` on it once answered, until either side hangs up
+    /// (`hang_up_after` bounds the call). Returns the call's SID and how it ended; every
+    /// fact is on the call's stream.
+    pub async fn place(
+        &self,
+        request: outbound::DialRequest,
+        behaviour: &InboundBehaviour,
+        hang_up_after: Option<Duration>,
+    ) -> anyhow::Result<PlacedCall> {
+        if matches!(behaviour, InboundBehaviour::Bridge(_)) {
+            anyhow::bail!(
+                "a placed call runs echo, collect or play:PATH; bridging is for inbound calls"
+            );
+        }
+        let (media, source) = media_behaviour(behaviour)?;
+        let shared = self.shared.clone();
+        // Tracked, so a shutdown hangs the call up and waits for its events.
+        let call = self.shared.tracker.spawn(async move {
+            match outbound::dial(&shared, request, CancellationToken::new()).await {
+                Ok(leg) => {
+                    let call_sid = leg.call_sid.clone();
+                    let end =
+                        leg::run_behaviour(&shared, leg, &media, source.as_deref(), hang_up_after)
+                            .await;
+                    (call_sid, end, true)
+                }
+                Err(not) => (not.call_sid, not.end, false),
+            }
+        });
+        let (call_sid, end, answered) = call.await?;
+        Ok(PlacedCall {
+            call_sid,
+            answered,
+            status: end.status,
+            sip_code: end.sip_code,
+            reason: end.reason,
         })
     }
 
@@ -256,6 +293,42 @@ impl SipEngine {
         self.endpoint_stop.cancel();
         let _ = self.task.await;
     }
+}
+
+/// What [`SipEngine::place`] reports.
+#[derive(Debug, Clone)]
+pub struct PlacedCall {
+    /// The call's stream.
+    pub call_sid: Sid,
+    /// Whether the callee answered.
+    pub answered: bool,
+    /// How it ended.
+    pub status: switchboard_events::call::CallEndStatus,
+    /// The SIP status that ended it.
+    pub sip_code: u16,
+    /// Why, in a few words.
+    pub reason: String,
+}
+
+/// The media behaviour `--inbound` (or a placed call) names, with the file it plays.
+fn media_behaviour(
+    behaviour: &InboundBehaviour,
+) -> anyhow::Result<(MediaBehaviour, Option<String>)> {
+    Ok(match behaviour {
+        InboundBehaviour::Echo | InboundBehaviour::Bridge(_) => (MediaBehaviour::Echo, None),
+        InboundBehaviour::Collect => (MediaBehaviour::Collect, None),
+        InboundBehaviour::Play(path) => {
+            let bytes = std::fs::read(path)
+                .with_context(|| format!("cannot read the play file {}", path.display()))?;
+            let wav = switchboard_telephony::wav::read(&bytes).with_context(|| {
+                format!("the play file {} is not a telephony WAV", path.display())
+            })?;
+            (
+                MediaBehaviour::Play(Arc::new(wav)),
+                Some(path.display().to_string()),
+            )
+        }
+    })
 }
 
 /// The transaction loop: routes each new server transaction.

@@ -65,6 +65,11 @@ impl CallRecorder {
         }
     }
 
+    /// The account the call belongs to.
+    pub fn account(&self) -> &Sid {
+        &self.account
+    }
+
     /// Records `event` as having happened now.
     pub fn record(&self, event: Event) {
         let meta = self

@@ -369,6 +369,14 @@ pub struct LocalMedia {
 /// PCMU or PCMA wins; if none does, the error describes the first enabled one. Returns the
 /// index of the chosen section in `offer.media` with what was agreed for it.
 pub fn negotiate(offer: &SessionDescription) -> Result<(usize, NegotiatedAudio), SdpError> {
+    negotiate_with(offer, &ALL_LAWS)
+}
+
+/// [`negotiate`], accepting only `laws` (a re-offer mid-call keeps the codec in use).
+pub fn negotiate_with(
+    offer: &SessionDescription,
+    laws: &[Law],
+) -> Result<(usize, NegotiatedAudio), SdpError> {
     let mut first_error = None;
     let mut saw_audio = false;
     for (index, media) in offer.media.iter().enumerate() {
@@ -383,7 +391,7 @@ pub fn negotiate(offer: &SessionDescription) -> Result<(usize, NegotiatedAudio),
             offer,
             media,
             media.effective_direction(offer.direction),
-            &ALL_LAWS,
+            laws,
         ) {
             Ok(audio) => return Ok((index, audio)),
             Err(e) => {
@@ -413,7 +421,16 @@ pub struct Answer {
 /// stream with our port, codec, telephone-event (if offered), `a=ptime:20` and the reversed
 /// direction; every other stream declined with port 0.
 pub fn answer(offer: &SessionDescription, local: &LocalMedia) -> Result<Answer, SdpError> {
-    let (chosen, audio) = negotiate(offer)?;
+    answer_with(offer, local, &ALL_LAWS)
+}
+
+/// [`answer`], choosing only among `laws`.
+pub fn answer_with(
+    offer: &SessionDescription,
+    local: &LocalMedia,
+    laws: &[Law],
+) -> Result<Answer, SdpError> {
+    let (chosen, audio) = negotiate_with(offer, laws)?;
     let mut sdp = session_header(local);
     for (index, media) in offer.media.iter().enumerate() {
         if index == chosen {
@@ -808,6 +825,19 @@ mod tests {
 
     fn answer_text(offer: &str) -> Result<Answer, SdpError> {
         answer(&SessionDescription::parse(offer)?, &local())
+    }
+
+    #[test]
+    fn a_re_offer_is_answered_only_with_the_codec_in_use() {
+        let offer = SessionDescription::parse(SIPP_UAC_PCAP).expect("parses");
+        let kept = answer_with(&offer, &local(), &[Law::Alaw]).expect("PCMA is offered");
+        assert_eq!(kept.audio.law, Law::Alaw);
+        assert_eq!(kept.audio.telephone_event, Some(101));
+        let dropped = answer_with(&offer, &local(), &[Law::Ulaw]);
+        assert!(
+            matches!(dropped, Err(SdpError::NoCommonCodec { .. })),
+            "{dropped:?}"
+        );
     }
 
     #[test]

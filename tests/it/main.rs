@@ -19,6 +19,7 @@ mod projections;
 mod sdk;
 mod server;
 mod sip;
+mod sip_calls;
 mod taskrouter_projection;
 
 use serde_json::Value;

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use switchboard_telephony::Law;
 
 /// The SIPp binary: `SWITCHBOARD_TEST_SIPP` (set by `scripts/test.sh`) or `sipp` on PATH.
-fn sipp() -> String {
+pub(crate) fn sipp() -> String {
     let bin = std::env::var("SWITCHBOARD_TEST_SIPP").unwrap_or_else(|_| "sipp".to_string());
     let ok = Command::new(&bin)
         .arg("-v")
@@ -32,14 +32,14 @@ fn sipp() -> String {
     bin
 }
 
-fn scenario(name: &str) -> PathBuf {
+pub(crate) fn scenario(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests/sipp")
         .join(name)
 }
 
 /// A UDP port that was free a moment ago.
-fn free_udp_port() -> u16 {
+pub(crate) fn free_udp_port() -> u16 {
     UdpSocket::bind("127.0.0.1:0")
         .and_then(|s| s.local_addr())
         .expect("free port")
@@ -47,14 +47,14 @@ fn free_udp_port() -> u16 {
 }
 
 /// A switchboard with its SIP engine on a free port, taking calls for a fresh account.
-struct Telephony {
-    dir: DataDir,
+pub(crate) struct Telephony {
+    pub(crate) dir: DataDir,
     server: Option<Server>,
-    sip_port: u16,
+    pub(crate) sip_port: u16,
 }
 
 impl Telephony {
-    fn start(tag: &str, extra: &[&str]) -> Telephony {
+    pub(crate) fn start(tag: &str, extra: &[&str]) -> Telephony {
         let dir = DataDir::new(tag);
         let account = create_account(dir.path(), "Telephony");
         let sip_port = free_udp_port();
@@ -69,42 +69,48 @@ impl Telephony {
         }
     }
 
-    fn target(&self) -> String {
+    pub(crate) fn target(&self) -> String {
         format!("127.0.0.1:{}", self.sip_port)
     }
 
     /// Stops the server (SIGTERM: calls hang up, events are flushed) and returns the call
     /// events per call stream, in order. `switchboard tail` validates each one against its
     /// schema and fails otherwise.
-    fn stop_and_read_calls(&mut self) -> BTreeMap<String, Vec<Value>> {
+    pub(crate) fn stop_and_read_calls(&mut self) -> BTreeMap<String, Vec<Value>> {
         if let Some(server) = self.server.take() {
             assert!(server.terminate(), "server exits cleanly on SIGTERM");
         }
-        let out = cli(
-            self.dir.path(),
-            &[
-                "tail",
-                "--topic",
-                "switchboard.call",
-                "--from-beginning",
-                "--exit-at-end",
-            ],
-        );
-        let mut calls: BTreeMap<String, Vec<Value>> = BTreeMap::new();
-        for line in out.lines().filter(|l| !l.trim().is_empty()) {
-            let v: Value = serde_json::from_str(line).expect("one envelope per line");
-            let stream = v["stream"].as_str().expect("stream").to_string();
-            assert!(
-                stream.starts_with("CA"),
-                "call streams are CA SIDs: {stream}"
-            );
-            calls.entry(stream).or_default().push(v);
-        }
-        calls
+        read_calls(self.dir.path())
     }
 }
 
-fn types(events: &[Value]) -> Vec<&str> {
+/// The call events in the data dir, per call stream, in order. `switchboard tail` validates
+/// each one against its schema and fails otherwise.
+pub(crate) fn read_calls(dir: &Path) -> BTreeMap<String, Vec<Value>> {
+    let out = cli(
+        dir,
+        &[
+            "tail",
+            "--topic",
+            "switchboard.call",
+            "--from-beginning",
+            "--exit-at-end",
+        ],
+    );
+    let mut calls: BTreeMap<String, Vec<Value>> = BTreeMap::new();
+    for line in out.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line).expect("one envelope per line");
+        let stream = v["stream"].as_str().expect("stream").to_string();
+        assert!(
+            stream.starts_with("CA"),
+            "call streams are CA SIDs: {stream}"
+        );
+        calls.entry(stream).or_default().push(v);
+    }
+    calls
+}
+
+pub(crate) fn types(events: &[Value]) -> Vec<&str> {
     events
         .iter()
         .map(|e| e["type"].as_str().unwrap_or("?"))
@@ -112,25 +118,25 @@ fn types(events: &[Value]) -> Vec<&str> {
 }
 
 /// What a SIPp run did.
-struct SippRun {
-    code: Option<i32>,
+pub(crate) struct SippRun {
+    pub(crate) code: Option<i32>,
     stdout: String,
     stderr: String,
     /// The last row of the `-trace_stat` CSV, by column name.
     stats: BTreeMap<String, String>,
     /// The `-trace_msg` log, when the run asked for one (`-message_file messages.log`).
-    messages: String,
+    pub(crate) messages: String,
 }
 
 impl SippRun {
-    fn stat(&self, name: &str) -> u64 {
+    pub(crate) fn stat(&self, name: &str) -> u64 {
         self.stats
             .get(name)
             .and_then(|v| v.trim().parse().ok())
             .unwrap_or_else(|| panic!("no {name} in SIPp's statistics: {:?}", self.stats))
     }
 
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         format!(
             "sipp exit {:?}\nstdout:\n{}\nstderr:\n{}",
             self.code, self.stdout, self.stderr
@@ -139,7 +145,23 @@ impl SippRun {
 }
 
 /// Runs SIPp in the foreground against `target` with `args`, killing it after `timeout`.
-fn run_sipp(target: &str, args: &[&str], timeout: Duration) -> SippRun {
+pub(crate) fn run_sipp(target: &str, args: &[&str], timeout: Duration) -> SippRun {
+    spawn_sipp(Some(target), args).wait(timeout)
+}
+
+/// A SIPp running in the background (a callee, or a caller started before something else).
+pub(crate) struct RunningSipp {
+    child: std::process::Child,
+    work: tempfile::TempDir,
+    stat_file: PathBuf,
+    /// Its SIP port on 127.0.0.1.
+    pub port: u16,
+    /// Its media port (`-mp`): the RTP address in its SDP.
+    pub media_port: u16,
+}
+
+/// Starts SIPp with `args`, calling `target` when given (a callee passes none).
+pub(crate) fn spawn_sipp(target: Option<&str>, args: &[&str]) -> RunningSipp {
     let work = tempfile::tempdir().expect("scratch dir");
     let stat_file = work.path().join("stats.csv");
     // SIPp's built-in uac_pcap plays `pcap/g711a.pcap` and `pcap/dtmf_2833_1.pcap`
@@ -148,11 +170,15 @@ fn run_sipp(target: &str, args: &[&str], timeout: Duration) -> SippRun {
         .unwrap_or_else(|_| "/usr/share/sip-tester".to_string());
     #[cfg(unix)]
     let _ = std::os::unix::fs::symlink(&pcaps, work.path().join("pcap"));
-    let local_port = free_udp_port().to_string();
-    let media_port = free_udp_port().to_string();
-    let mut child = Command::new(sipp())
-        .arg(target)
-        .args(["-i", "127.0.0.1", "-p", &local_port, "-mp", &media_port])
+    let port = free_udp_port();
+    let media_port = free_udp_port();
+    let mut command = Command::new(sipp());
+    if let Some(target) = target {
+        command.arg(target);
+    }
+    let child = command
+        .args(["-i", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-mp", &media_port.to_string()])
         .args(["-nostdin", "-trace_stat", "-fd", "1"])
         .arg("-stf")
         .arg(&stat_file)
@@ -163,41 +189,60 @@ fn run_sipp(target: &str, args: &[&str], timeout: Duration) -> SippRun {
         .stderr(Stdio::piped())
         .spawn()
         .expect("sipp starts");
-    let deadline = Instant::now() + timeout;
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait for sipp") {
-            break Some(status);
+    RunningSipp {
+        child,
+        work,
+        stat_file,
+        port,
+        media_port,
+    }
+}
+
+impl RunningSipp {
+    /// `sip:USER@127.0.0.1:PORT`, to call it.
+    pub(crate) fn uri(&self, user: &str) -> String {
+        format!("sip:{user}@127.0.0.1:{}", self.port)
+    }
+
+    /// Waits for SIPp to exit (killing it after `timeout`) and collects what it did.
+    pub(crate) fn wait(mut self, timeout: Duration) -> SippRun {
+        let deadline = Instant::now() + timeout;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().expect("wait for sipp") {
+                break Some(status);
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                break None;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let output = self.child.wait_with_output().expect("sipp output");
+        let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(
+            status.is_some(),
+            "SIPp did not finish within {timeout:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
+        );
+        let csv = std::fs::read_to_string(&self.stat_file).unwrap_or_default();
+        let mut rows = csv.lines().filter(|l| !l.trim().is_empty());
+        let header: Vec<&str> = rows.next().unwrap_or_default().split(';').collect();
+        let last: Vec<&str> = rows.next_back().unwrap_or_default().split(';').collect();
+        let stats = header
+            .iter()
+            .zip(last.iter())
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let messages =
+            std::fs::read_to_string(self.work.path().join("messages.log")).unwrap_or_default();
+        SippRun {
+            code: status.and_then(|s| s.code()),
+            stdout,
+            stderr,
+            stats,
+            messages,
         }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    };
-    let output = child.wait_with_output().expect("sipp output");
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
-    assert!(
-        status.is_some(),
-        "SIPp did not finish within {timeout:?}\nstdout:\n{stdout}\nstderr:\n{stderr}"
-    );
-    let csv = std::fs::read_to_string(&stat_file).unwrap_or_default();
-    let mut rows = csv.lines().filter(|l| !l.trim().is_empty());
-    let header: Vec<&str> = rows.next().unwrap_or_default().split(';').collect();
-    let last: Vec<&str> = rows.next_back().unwrap_or_default().split(';').collect();
-    let stats = header
-        .iter()
-        .zip(last.iter())
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    let messages = std::fs::read_to_string(work.path().join("messages.log")).unwrap_or_default();
-    SippRun {
-        code: status.and_then(|s| s.code()),
-        stdout,
-        stderr,
-        stats,
-        messages,
     }
 }
 
@@ -392,7 +437,7 @@ fn digits_sent_as_sip_info_dtmf_relay_arrive_as_dtmf_received_events() {
 }
 
 /// `seconds` of a 440 Hz tone as an 8 kHz µ-law WAV: its path and its µ-law bytes.
-fn tone_wav(dir: &Path, seconds: u32) -> (PathBuf, Vec<u8>) {
+pub(crate) fn tone_wav(dir: &Path, seconds: u32) -> (PathBuf, Vec<u8>) {
     let samples: Vec<u8> = (0..8000 * seconds)
         .map(|n| {
             let s = (f64::from(n) * 2.0 * std::f64::consts::PI * 440.0 / 8000.0).sin() * 8000.0;
@@ -448,8 +493,14 @@ fn with_the_play_behaviour_the_server_plays_the_file_then_hangs_up_with_bye() {
 
 /// Sends `request` and returns the first final response with the same Call-ID (its text),
 /// or None after `wait`. Responses to other requests (retransmissions) are skipped.
-fn exchange(socket: &UdpSocket, target: &str, request: &str, wait: Duration) -> Option<String> {
+pub(crate) fn exchange(
+    socket: &UdpSocket,
+    target: &str,
+    request: &str,
+    wait: Duration,
+) -> Option<String> {
     let call_id = header(request, "Call-ID").expect("request has a Call-ID");
+    let cseq = header(request, "CSeq").expect("request has a CSeq");
     socket.send_to(request.as_bytes(), target).expect("send");
     socket.set_read_timeout(Some(wait)).expect("timeout");
     let deadline = Instant::now() + wait;
@@ -459,14 +510,18 @@ fn exchange(socket: &UdpSocket, target: &str, request: &str, wait: Duration) -> 
             return None;
         };
         let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-        if text.starts_with("SIP/2.0 1") || header(&text, "Call-ID") != Some(call_id.clone()) {
+        if text.starts_with("SIP/2.0 1")
+            || header(&text, "Call-ID") != Some(call_id.clone())
+            || header(&text, "CSeq") != Some(cseq.clone())
+        {
             continue;
         }
         // A refused INVITE is ACKed, so the server stops retransmitting its answer.
         if request.starts_with("INVITE") {
-            let ack = request
-                .replacen("INVITE ", "ACK ", 1)
-                .replace("CSeq: 1 INVITE", "CSeq: 1 ACK");
+            let ack = request.replacen("INVITE ", "ACK ", 1).replace(
+                &format!("CSeq: {cseq}"),
+                &format!("CSeq: {}", cseq.replace("INVITE", "ACK")),
+            );
             let to = header(&text, "To").expect("response has To");
             let ack = ack.replace(
                 &format!("To: {}", header(request, "To").expect("To")),
@@ -484,7 +539,7 @@ fn exchange(socket: &UdpSocket, target: &str, request: &str, wait: Duration) -> 
 }
 
 /// The value of the first header called `name` (case-insensitive).
-fn header(message: &str, name: &str) -> Option<String> {
+pub(crate) fn header(message: &str, name: &str) -> Option<String> {
     message
         .split("\r\n")
         .take_while(|l| !l.is_empty())
@@ -497,7 +552,14 @@ fn header(message: &str, name: &str) -> Option<String> {
 }
 
 /// A request from a probe socket bound at `local`.
-fn request(method: &str, port: u16, local: u16, call_id: &str, extra: &str, body: &str) -> String {
+pub(crate) fn request(
+    method: &str,
+    port: u16,
+    local: u16,
+    call_id: &str,
+    extra: &str,
+    body: &str,
+) -> String {
     format!(
         "{method} sip:service@127.0.0.1:{port} SIP/2.0\r\n\
          Via: SIP/2.0/UDP 127.0.0.1:{local};rport;branch=z9hG4bK-{call_id}\r\n\
@@ -762,7 +824,14 @@ fn the_played_audio_reaches_the_caller_intact_in_order_and_paced_at_20_ms() {
 }
 
 /// An RTP packet: version 2, `pt`, `marker`, then the payload.
-fn rtp_packet(pt: u8, marker: bool, seq: u16, ts: u32, ssrc: u32, payload: &[u8]) -> Vec<u8> {
+pub(crate) fn rtp_packet(
+    pt: u8,
+    marker: bool,
+    seq: u16,
+    ts: u32,
+    ssrc: u32,
+    payload: &[u8],
+) -> Vec<u8> {
     let mut p = vec![0x80, (u8::from(marker) << 7) | pt];
     p.extend_from_slice(&seq.to_be_bytes());
     p.extend_from_slice(&ts.to_be_bytes());

@@ -1,0 +1,330 @@
+//! A call once answered, whichever side placed it: its dialog, its RTP slot, what was
+//! negotiated, and the in-dialog requests every answered call handles the same way.
+//!
+//! An inbound call (`call.rs`, we are the UAS) and an outbound one (`outbound.rs`, we are the
+//! UAC) both become a [`Leg`] at the answer. From there a leg runs a behaviour
+//! ([`run_behaviour`]: echo, play, collect) or is bridged to another leg (`bridge.rs`).
+//!
+//! In-dialog requests, the same for both roles:
+//! - BYE from the peer ends the leg (`call.completed`, hung up by the remote party);
+//! - INFO with `application/dtmf-relay` or `application/dtmf` is one `dtmf.received`;
+//! - a re-INVITE or UPDATE with an SDP offer is answered from the same RTP port, keeping the
+//!   codec in use (488 when the new offer drops it); the media task sends to the new address
+//!   from then on. One without an offer gets our current SDP as the offer in the 200;
+//! - OPTIONS → 200; REFER, MESSAGE, NOTIFY, PUBLISH → 405.
+
+use super::media::{self, MediaBehaviour};
+use super::ports::CallSlot;
+use super::recorder::CallRecorder;
+use super::Shared;
+use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, TerminatedReason};
+use rsipstack::dialog::invite_dialog::InviteDialog;
+use rsipstack::sip::headers::ContentType;
+use rsipstack::sip::{Header, Request, StatusCode};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+use switchboard_events::call::{
+    CallCompleted, CallEndStatus, DtmfMethod, DtmfReceived, HungUpBy, MediaPlayed,
+};
+use switchboard_events::{Event, Sid};
+use switchboard_telephony::sdp::{self, LocalMedia, NegotiatedAudio, SessionDescription};
+use tokio::sync::{mpsc, watch};
+use tracing::debug;
+
+/// At shutdown, how long a BYE may wait for its 200.
+const SHUTDOWN_BYE_WAIT: Duration = Duration::from_secs(2);
+
+/// How a call ended.
+#[derive(Debug, Clone)]
+pub(crate) struct End {
+    pub status: CallEndStatus,
+    pub sip_code: u16,
+    pub hung_up_by: HungUpBy,
+    pub reason: String,
+}
+
+impl End {
+    pub fn new(status: CallEndStatus, sip_code: u16, hung_up_by: HungUpBy, reason: &str) -> End {
+        End {
+            status,
+            sip_code,
+            hung_up_by,
+            reason: reason.to_string(),
+        }
+    }
+
+    /// A leg we end with a BYE.
+    pub fn local(reason: &str) -> End {
+        End::new(CallEndStatus::Completed, 200, HungUpBy::Local, reason)
+    }
+}
+
+impl CallRecorder {
+    /// Records `call.completed` for `end`, with the duration since `answered_at`.
+    pub(crate) fn completed(&self, end: End, answered_at: Option<Instant>) {
+        debug!(status = ?end.status, sip_code = end.sip_code, reason = %end.reason, "call ended");
+        self.record(Event::CallCompleted(CallCompleted {
+            status: end.status,
+            sip_code: end.sip_code,
+            hung_up_by: end.hung_up_by,
+            duration_ms: answered_at
+                .map(|t| u64::try_from(t.elapsed().as_millis()).unwrap_or(u64::MAX))
+                .unwrap_or(0),
+            reason: end.reason,
+        }));
+    }
+
+    /// Records one key press.
+    pub(crate) fn digit(&self, digit: char, method: DtmfMethod) {
+        self.record(Event::DtmfReceived(DtmfReceived {
+            digit: digit.to_string(),
+            method,
+        }));
+    }
+}
+
+/// Our role in the dialog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// We answered (inbound call).
+    Uas,
+    /// We called (outbound call).
+    Uac,
+}
+
+/// An answered call (see the module doc).
+pub(crate) struct Leg {
+    pub call_sid: Sid,
+    pub recorder: CallRecorder,
+    pub dialog: InviteDialog,
+    pub states: DialogStateReceiver,
+    pub slot: CallSlot,
+    pub local: LocalMedia,
+    pub audio: NegotiatedAudio,
+    pub answered_at: Instant,
+    pub role: Role,
+    /// Where the media task sends; moved by a re-INVITE.
+    pub remote_rtp: watch::Sender<SocketAddr>,
+}
+
+impl Leg {
+    /// The RTP socket and the receiving end of the remote address, for a media task (once).
+    pub fn media_socket(&mut self) -> Option<(tokio::net::UdpSocket, watch::Receiver<SocketAddr>)> {
+        let socket = self.slot.take_socket()?;
+        Some((socket, self.remote_rtp.subscribe()))
+    }
+
+    /// Handles one dialog state; returns the end when the dialog is over.
+    pub async fn on_state(&mut self, state: Option<DialogState>) -> Option<End> {
+        match state {
+            Some(DialogState::Terminated(_, reason)) => Some(self.termination(&reason)),
+            Some(DialogState::Info(_, request, handle)) => {
+                if let Some(digit) = super::call::info_digit(&request) {
+                    self.recorder.digit(digit, DtmfMethod::SipInfo);
+                }
+                let _ = handle.reply(StatusCode::OK).await;
+                None
+            }
+            Some(DialogState::Options(_, _, handle)) => {
+                let _ = handle.reply(StatusCode::OK).await;
+                None
+            }
+            Some(DialogState::Updated(_, request, handle)) => {
+                let (code, body) = self.renegotiate(&request);
+                let headers = body
+                    .as_ref()
+                    .map(|_| vec![Header::ContentType(ContentType::new("application/sdp"))]);
+                let _ = handle.respond(code, headers, body).await;
+                None
+            }
+            Some(DialogState::Refer(_, _, handle))
+            | Some(DialogState::Message(_, _, handle))
+            | Some(DialogState::Notify(_, _, handle))
+            | Some(DialogState::Publish(_, _, handle)) => {
+                let _ = handle.reply(StatusCode::MethodNotAllowed).await;
+                None
+            }
+            Some(_) => None,
+            None => Some(End::new(
+                CallEndStatus::Failed,
+                500,
+                HungUpBy::Local,
+                "dialog closed",
+            )),
+        }
+    }
+
+    /// The answer to a re-INVITE or UPDATE: 200 with our SDP, or 488.
+    fn renegotiate(&mut self, request: &Request) -> (StatusCode, Option<Vec<u8>>) {
+        self.local.session_version += 1;
+        if request.body.is_empty() {
+            // No offer: ours goes in the 200 (RFC 3261 §14.2), the codec in use first.
+            let offer = sdp::Offer::new(&self.local, &[self.audio.law], self.audio.telephone_event);
+            return (StatusCode::OK, Some(offer.sdp.into_bytes()));
+        }
+        let parsed = std::str::from_utf8(&request.body)
+            .map_err(|_| "the SDP body is not UTF-8".to_string())
+            .and_then(|text| SessionDescription::parse(text).map_err(|e| e.to_string()));
+        let answer = parsed.and_then(|offer| {
+            sdp::answer_with(&offer, &self.local, &[self.audio.law]).map_err(|e| e.to_string())
+        });
+        match answer {
+            Ok(answer) => {
+                debug!(call_sid = %self.call_sid, remote = %answer.audio.remote, "media renegotiated");
+                self.audio = answer.audio;
+                let _ = self.remote_rtp.send(answer.audio.remote);
+                (StatusCode::OK, Some(answer.sdp.into_bytes()))
+            }
+            Err(why) => {
+                debug!(call_sid = %self.call_sid, %why, "re-offer refused with 488");
+                (StatusCode::NotAcceptableHere, None)
+            }
+        }
+    }
+
+    /// The end a termination means, for our role.
+    fn termination(&self, reason: &TerminatedReason) -> End {
+        let remote_bye = match self.role {
+            Role::Uas => matches!(reason, TerminatedReason::UacBye),
+            Role::Uac => matches!(reason, TerminatedReason::UasBye),
+        };
+        let local_bye = match self.role {
+            Role::Uas => matches!(reason, TerminatedReason::UasBye),
+            Role::Uac => matches!(reason, TerminatedReason::UacBye),
+        };
+        if remote_bye {
+            End::new(
+                CallEndStatus::Completed,
+                200,
+                HungUpBy::Remote,
+                "remote party hung up",
+            )
+        } else if local_bye {
+            End::local("we hung up")
+        } else if matches!(reason, TerminatedReason::Timeout) {
+            End::new(
+                CallEndStatus::Failed,
+                408,
+                HungUpBy::Local,
+                "no ACK for the 200 OK",
+            )
+        } else {
+            End::new(
+                CallEndStatus::Failed,
+                500,
+                HungUpBy::Local,
+                &format!("terminated: {reason:?}"),
+            )
+        }
+    }
+
+    /// Records the end, frees the slot, and sends our BYE when `bye` (bounded at shutdown).
+    pub async fn finish(self, shared: &Shared, end: End, bye: bool) {
+        let Leg {
+            call_sid,
+            recorder,
+            dialog,
+            slot,
+            answered_at,
+            ..
+        } = self;
+        recorder.completed(end, Some(answered_at));
+        drop(slot);
+        if bye {
+            // The BYE transaction retransmits until answered or timer F (32 s); a peer that
+            // never answers must not hold a shutdown that long.
+            let sent = dialog.bye();
+            tokio::pin!(sent);
+            tokio::select! {
+                result = &mut sent => {
+                    if let Err(e) = result {
+                        debug!(call_sid = %call_sid, cause = %e, "BYE failed");
+                    }
+                }
+                _ = async {
+                    shared.shutdown.cancelled().await;
+                    tokio::time::sleep(SHUTDOWN_BYE_WAIT).await;
+                } => debug!(call_sid = %call_sid, "no answer to our BYE before shutdown"),
+            }
+        }
+        shared.dialogs.remove_dialog(&dialog.id());
+    }
+}
+
+/// Runs `behaviour` on an answered leg until it ends: the peer hangs up, the playback is
+/// over (then we hang up), `hang_up_after` passes, or the node shuts down.
+pub(crate) async fn run_behaviour(
+    shared: &Shared,
+    mut leg: Leg,
+    behaviour: &MediaBehaviour,
+    source: Option<&str>,
+    hang_up_after: Option<Duration>,
+) -> End {
+    let media_stop = tokio_util::sync::CancellationToken::new();
+    let (digit_tx, mut digits) = mpsc::unbounded_channel::<char>();
+    let mut media_task = leg.media_socket().map(|(socket, remote)| {
+        tokio::spawn(media::run(
+            socket,
+            leg.audio,
+            behaviour.clone(),
+            digit_tx,
+            remote,
+            media_stop.clone(),
+        ))
+    });
+    let playing = matches!(behaviour, MediaBehaviour::Play(_));
+    let record_played = |recorder: &CallRecorder, outcome: media::MediaOutcome| {
+        if playing {
+            recorder.record(Event::MediaPlayed(MediaPlayed {
+                source: source.unwrap_or_default().to_string(),
+                packets: outcome.played_packets,
+                duration_ms: outcome.played_packets * 20,
+                completed: outcome.finished_playing,
+            }));
+        }
+    };
+    let limit = async {
+        match hang_up_after {
+            Some(after) => tokio::time::sleep(after).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::pin!(limit);
+
+    let (end, bye) = loop {
+        tokio::select! {
+            state = leg.states.recv() => {
+                if let Some(end) = leg.on_state(state).await {
+                    break (end, false);
+                }
+            }
+            Some(digit) = digits.recv() => leg.recorder.digit(digit, DtmfMethod::Rfc4733),
+            outcome = async {
+                match media_task.as_mut() {
+                    Some(task) => task.await.ok(),
+                    None => std::future::pending().await,
+                }
+            } => {
+                media_task = None;
+                if let Some(outcome) = outcome {
+                    record_played(&leg.recorder, outcome);
+                }
+                break (End::local("playback finished"), true);
+            }
+            _ = &mut limit => break (End::local("call length reached"), true),
+            _ = shared.shutdown.cancelled() => break (End::local("server shutting down"), true),
+        }
+    };
+    media_stop.cancel();
+    if let Some(task) = media_task.take() {
+        if let Ok(outcome) = task.await {
+            record_played(&leg.recorder, outcome);
+        }
+    }
+    // Digits detected just before the end are still recorded.
+    while let Ok(digit) = digits.try_recv() {
+        leg.recorder.digit(digit, DtmfMethod::Rfc4733);
+    }
+    leg.finish(shared, end.clone(), bye).await;
+    end
+}

@@ -1,0 +1,252 @@
+//! Placing a call: INVITE with our SDP offer, until the callee answers (a [`Leg`]) or the
+//! call fails.
+//!
+//! ```text
+//!  admission ──at --max-calls / no RTP ports──▶ call.completed busy 503 (nothing sent)
+//!     │ slot
+//!     ▼
+//!  INVITE + offer (PCMU/PCMA, telephone-event 101) ── call.initiated
+//!     │ 18x ─▶ call.ringing (once)
+//!     │ ring timeout or cancel ─▶ CANCEL ─▶ 487 ─▶ call.completed no-answer / canceled
+//!     │ 486/600 ─▶ busy · 480/408/no response ─▶ no-answer · other ─▶ failed (with the code)
+//!     ▼ 2xx
+//!  answer SDP checked against the offer ──bad──▶ ACK, BYE, call.completed failed 488
+//!     ▼ good
+//!  call.answered ─▶ Leg (runs a behaviour or is bridged)
+//! ```
+//!
+//! rsipstack sends the ACK for the 2xx and keeps re-ACKing retransmitted 2xx (RFC 6026);
+//! the INVITE client transaction retransmits on timer A until a provisional arrives.
+
+use super::leg::{End, Leg, Role};
+use super::recorder::CallRecorder;
+use super::Shared;
+use rsipstack::dialog::dialog::DialogState;
+use rsipstack::dialog::invitation::InviteOption;
+use rsipstack::sip::{StatusCode, StatusCodeKind};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use switchboard_events::call::{
+    CallAnswered, CallDirection, CallEndStatus, CallInitiated, CallRinging, HungUpBy,
+};
+use switchboard_events::{Event, Sid, SidPrefix};
+use switchboard_telephony::g711::Law;
+use switchboard_telephony::sdp::{LocalMedia, Offer};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing::debug;
+
+/// The RFC 4733 payload type we offer (the common choice).
+const TELEPHONE_EVENT_PT: u8 = 101;
+
+/// A call to place.
+#[derive(Debug, Clone)]
+pub struct DialRequest {
+    /// The callee: `sip:user@host:port`.
+    pub to: String,
+    /// The caller, as the callee sees it (`From`): `sip:user@host`.
+    pub from: String,
+    /// The account the call belongs to.
+    pub account: Sid,
+    /// How long it may ring before we CANCEL (no-answer).
+    pub ring_timeout: Duration,
+    /// Codecs to offer, preferred first.
+    pub codecs: Vec<Law>,
+    /// For a leg placed to connect another call, that call.
+    pub parent: Option<Sid>,
+}
+
+/// A call that did not become a leg: its SID and how it ended (already recorded).
+#[derive(Debug, Clone)]
+pub(crate) struct NotConnected {
+    pub call_sid: Sid,
+    pub end: End,
+}
+
+/// Places `request`; `cancel` gives up while it rings (a CANCEL is sent).
+pub(crate) async fn dial(
+    shared: &Arc<Shared>,
+    request: DialRequest,
+    cancel: CancellationToken,
+) -> Result<Leg, NotConnected> {
+    let call_sid = Sid::from_u128(SidPrefix::Call, uuid::Uuid::new_v4().as_u128());
+    let recorder = CallRecorder::start(
+        shared.commands.clone(),
+        &shared.tracker,
+        request.account.clone(),
+        call_sid.clone(),
+    );
+    let fail = |end: End| {
+        recorder.completed(end.clone(), None);
+        Err(NotConnected {
+            call_sid: call_sid.clone(),
+            end,
+        })
+    };
+    let sip_call_id = format!("{}@switchboard", uuid::Uuid::new_v4().simple());
+    let direction = if request.parent.is_some() {
+        CallDirection::OutboundDial
+    } else {
+        CallDirection::OutboundApi
+    };
+    let mut initiated = CallInitiated {
+        direction,
+        from: request.from.clone(),
+        to: request.to.clone(),
+        sip_call_id: sip_call_id.clone(),
+        remote_addr: String::new(),
+        parent_call_sid: request.parent.as_ref().map(Sid::to_string),
+    };
+    let (caller, callee) = match (
+        rsipstack::sip::Uri::try_from(request.from.as_str()),
+        rsipstack::sip::Uri::try_from(request.to.as_str()),
+    ) {
+        (Ok(caller), Ok(callee)) => (caller, callee),
+        (Err(e), _) | (_, Err(e)) => {
+            recorder.record(Event::CallInitiated(initiated));
+            return fail(End::new(
+                CallEndStatus::Failed,
+                400,
+                HungUpBy::Local,
+                &format!("not a SIP URI: {e}"),
+            ));
+        }
+    };
+    initiated.remote_addr = callee.host_with_port.to_string();
+    recorder.record(Event::CallInitiated(initiated));
+
+    let slot = match shared.slots.admit() {
+        Ok(slot) => slot,
+        Err(why) => {
+            return fail(End::new(
+                CallEndStatus::Busy,
+                503,
+                HungUpBy::Local,
+                &format!("not placed: {why}"),
+            ))
+        }
+    };
+    let local = LocalMedia {
+        address: shared.media_ip,
+        rtp_port: slot.port(),
+        session_id: rand::random::<u32>().into(),
+        session_version: 1,
+    };
+    let offer = Offer::new(&local, &request.codecs, Some(TELEPHONE_EVENT_PT));
+    let option = InviteOption {
+        caller,
+        callee,
+        content_type: Some("application/sdp".into()),
+        offer: Some(offer.sdp.clone().into_bytes()),
+        contact: shared.contact.clone(),
+        call_id: Some(sip_call_id),
+        ..Default::default()
+    };
+    let (state_tx, mut states) = shared.dialogs.new_dialog_state_channel();
+    let (dialog, result) = match shared.dialogs.do_invite_async(option, state_tx) {
+        Ok(started) => started,
+        Err(e) => {
+            return fail(End::new(
+                CallEndStatus::Failed,
+                500,
+                HungUpBy::Local,
+                &format!("INVITE not sent: {e}"),
+            ))
+        }
+    };
+    tokio::pin!(result);
+    let ring_timeout = tokio::time::sleep(request.ring_timeout);
+    tokio::pin!(ring_timeout);
+    let mut rang = false;
+    // Why we sent a CANCEL, if we did.
+    let mut canceled: Option<End> = None;
+    let outcome = loop {
+        tokio::select! {
+            outcome = &mut result => break outcome,
+            state = states.recv() => {
+                if let Some(DialogState::Early(_, response)) = state {
+                    if !rang && response.status_code != StatusCode::Trying {
+                        rang = true;
+                        recorder.record(Event::CallRinging(CallRinging {}));
+                    }
+                }
+            }
+            _ = &mut ring_timeout, if canceled.is_none() => {
+                canceled = Some(End::new(CallEndStatus::NoAnswer, 487, HungUpBy::Local, "no answer before the ring timeout"));
+                let _ = dialog.cancel().await;
+            }
+            _ = cancel.cancelled(), if canceled.is_none() => {
+                canceled = Some(End::new(CallEndStatus::Canceled, 487, HungUpBy::Local, "canceled before the answer"));
+                let _ = dialog.cancel().await;
+            }
+            _ = shared.shutdown.cancelled(), if canceled.is_none() => {
+                canceled = Some(End::new(CallEndStatus::Canceled, 487, HungUpBy::Local, "server shutting down"));
+                let _ = dialog.cancel().await;
+            }
+        }
+    };
+    let response = match outcome {
+        Ok(Ok((_, Some(response)))) => response,
+        Ok(Ok((_, None))) | Ok(Err(_)) | Err(_) => {
+            let why = match &outcome {
+                Ok(Err(e)) => format!("no final response: {e}"),
+                Err(e) => format!("INVITE task failed: {e}"),
+                _ => "no final response".into(),
+            };
+            return fail(canceled.unwrap_or_else(|| {
+                End::new(CallEndStatus::NoAnswer, 408, HungUpBy::Remote, &why)
+            }));
+        }
+    };
+    let code = u16::from(response.status_code.clone());
+    if let Some(end) = canceled {
+        // A 2xx that raced our CANCEL is ended with a BYE by rsipstack itself.
+        return fail(end);
+    }
+    if response.status_code.kind() != StatusCodeKind::Successful {
+        let status = match code {
+            486 | 600 => CallEndStatus::Busy,
+            408 | 480 | 487 => CallEndStatus::NoAnswer,
+            _ => CallEndStatus::Failed,
+        };
+        let reason = format!("callee answered {code} {}", response.status_code);
+        return fail(End::new(status, code, HungUpBy::Remote, &reason));
+    }
+    let answered_at = Instant::now();
+    let checked = std::str::from_utf8(&response.body)
+        .map_err(|_| "the SDP answer is not UTF-8".to_string())
+        .and_then(|text| offer.accept_answer(text).map_err(|e| e.to_string()));
+    let audio = match checked {
+        Ok(audio) => audio,
+        Err(why) => {
+            debug!(call_sid = %call_sid, %why, "unusable answer; hanging up");
+            let _ = dialog.bye().await;
+            shared.dialogs.remove_dialog(&dialog.id());
+            return fail(End::new(
+                CallEndStatus::Failed,
+                488,
+                HungUpBy::Local,
+                &format!("unusable SDP answer: {why}"),
+            ));
+        }
+    };
+    recorder.record(Event::CallAnswered(CallAnswered {
+        codec: audio.law.encoding_name().to_string(),
+        telephone_event: audio.telephone_event,
+        local_rtp: std::net::SocketAddr::new(local.address, local.rtp_port).to_string(),
+        remote_rtp: audio.remote.to_string(),
+    }));
+    let (remote_rtp, _) = watch::channel(audio.remote);
+    Ok(Leg {
+        call_sid,
+        recorder,
+        dialog,
+        states,
+        slot,
+        local,
+        audio,
+        answered_at,
+        role: Role::Uac,
+        remote_rtp,
+    })
+}
