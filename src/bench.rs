@@ -38,6 +38,24 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             )
             .await
         }
+        BenchCommand::Sip {
+            sipp,
+            rate,
+            calls,
+            call_ms,
+            concurrent,
+            audio_secs,
+        } => {
+            let options = crate::bench_sip::SipBenchOptions {
+                sipp,
+                rate,
+                calls,
+                call_ms,
+                concurrent,
+                audio_secs,
+            };
+            tokio::task::spawn_blocking(move || crate::bench_sip::run(options)).await?
+        }
         BenchCommand::Taskrouter {
             seconds,
             rate,

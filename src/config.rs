@@ -488,6 +488,30 @@ pub enum BenchCommand {
         #[arg(long)]
         projections: Option<String>,
     },
+    /// The telephony engine under SIPp on loopback, next to SIPp's own answer-only `uas` in
+    /// the same run: signalling-only calls/s, then concurrent calls with RTP playback
+    /// (packets checked for loss and lateness at a receiver in this process). Prints calls,
+    /// failures, calls/s, p50/p95 setup time and the responder's CPU per call.
+    Sip {
+        /// The SIPp binary (Debian's `sip-tester`).
+        #[arg(long, env = "SWITCHBOARD_TEST_SIPP", default_value = "sipp")]
+        sipp: String,
+        /// Signalling: calls per second.
+        #[arg(long, default_value_t = 1000)]
+        rate: u32,
+        /// Signalling: calls in all.
+        #[arg(long, default_value_t = 10000)]
+        calls: u32,
+        /// Signalling: milliseconds each call stays up.
+        #[arg(long, default_value_t = 1000)]
+        call_ms: u32,
+        /// Playback: calls at once.
+        #[arg(long, default_value_t = 200)]
+        concurrent: u32,
+        /// Playback: seconds each call lasts.
+        #[arg(long, default_value_t = 10)]
+        audio_secs: u32,
+    },
     /// Projection lag under load: from an append's acknowledgement to the read model having
     /// it (p50, p99), with the appends/s achieved meanwhile.
     Lag {

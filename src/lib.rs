@@ -26,6 +26,7 @@
 
 pub mod bench;
 pub mod bench_kafka;
+pub mod bench_sip;
 pub mod bench_taskrouter;
 pub mod cli;
 pub mod commands;

@@ -1,0 +1,812 @@
+//! `switchboard bench sip`: the telephony engine under SIPp on loopback, next to a bare
+//! answer-only responder (SIPp's own `uas`) measured in the same run with the same load.
+//!
+//! Two loads, each run first against `sipp -sn uas` and then against `switchboard serve`
+//! (a child process on the embedded defaults: SQLite log, durability full, every call's
+//! events appended as in production):
+//!
+//! 1. **Signalling only**: SIPp's built-in `uac` (INVITE, 100, 180, 200, ACK, pause, BYE) at
+//!    `--rate` calls/s for `--calls` calls of `--call-ms`. switchboard answers with its
+//!    `echo` behaviour, so every call also gets an RTP port pair and a media task.
+//! 2. **RTP playback**: `--concurrent` calls held for `--audio-secs`; switchboard plays a WAV
+//!    into each (`--inbound play:…`), SIPp's uas only answers. Every call's SDP points at one
+//!    UDP receiver in this process, which checks each stream (by SSRC): packets, sequence
+//!    gaps, and how late each packet arrives against its RTP timestamp (its lateness is the
+//!    arrival time minus the timestamp's time, minus the stream's best such offset). A packet
+//!    more than one packet time (20 ms) behind is counted late.
+//!
+//! Printed per responder: calls, failures and retransmissions (SIPp's counters), calls/s
+//! achieved, the p50/p95 call-setup time (SIPp's INVITE→200 response time, 1 ms
+//! resolution), and the responder's CPU per call (from `/proc/PID/stat`). For switchboard,
+//! the call events are read back from the log afterwards and counted.
+
+use anyhow::{bail, Context};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use switchboard_telephony::Law;
+
+/// What `bench sip` runs.
+#[derive(Debug, Clone)]
+pub struct SipBenchOptions {
+    /// The SIPp binary.
+    pub sipp: String,
+    /// Signalling: calls per second.
+    pub rate: u32,
+    /// Signalling: calls in all.
+    pub calls: u32,
+    /// Signalling: how long each call stays up (ms).
+    pub call_ms: u32,
+    /// Playback: calls at once.
+    pub concurrent: u32,
+    /// Playback: seconds each call lasts.
+    pub audio_secs: u32,
+}
+
+/// One SIPp run's figures.
+#[derive(Debug, Default, Clone)]
+struct LoadFigures {
+    successful: u64,
+    failed: u64,
+    retransmissions: u64,
+    elapsed: Duration,
+    setup_ms: Vec<u64>,
+    /// When each call was answered (ms since SIPp started), sorted.
+    answered_ms: Vec<f64>,
+    cpu: Duration,
+}
+
+impl LoadFigures {
+    /// Calls answered per second: over the span from the first answer to the last (SIPp's
+    /// per-call response times carry their date), so the calls' holding time at the end
+    /// does not dilute the rate.
+    fn cps(&self) -> f64 {
+        match (self.answered_ms.first(), self.answered_ms.last()) {
+            (Some(first), Some(last)) if last > first && self.answered_ms.len() > 1 => {
+                (self.answered_ms.len() - 1) as f64 * 1000.0 / (last - first)
+            }
+            _ => self.successful as f64 / self.elapsed.as_secs_f64().max(1e-9),
+        }
+    }
+
+    fn percentile(&self, p: f64) -> u64 {
+        percentile(&self.setup_ms, p)
+    }
+
+    fn cpu_ms_per_call(&self) -> f64 {
+        let calls = (self.successful + self.failed).max(1);
+        self.cpu.as_secs_f64() * 1000.0 / calls as f64
+    }
+
+    fn cpu_share(&self) -> f64 {
+        100.0 * self.cpu.as_secs_f64() / self.elapsed.as_secs_f64().max(1e-9)
+    }
+}
+
+fn percentile(values: &[u64], p: f64) -> u64 {
+    if values.is_empty() {
+        return 0;
+    }
+    let mut sorted = values.to_vec();
+    sorted.sort_unstable();
+    let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    sorted[index]
+}
+
+/// Runs the benchmark (blocking: it drives child processes).
+pub fn run(options: SipBenchOptions) -> anyhow::Result<()> {
+    let version = Command::new(&options.sipp)
+        .arg("-v")
+        .output()
+        .with_context(|| {
+            format!(
+                "cannot run SIPp ({}): install Debian's sip-tester (apt-get install sip-tester) or pass --sipp",
+                options.sipp
+            )
+        })?;
+    let version_text = String::from_utf8_lossy(&version.stdout);
+    let sipp_version = version_text
+        .lines()
+        .find(|l| l.contains("SIPp v"))
+        .unwrap_or("SIPp")
+        .trim()
+        .to_string();
+    let scratch = Scratch::new()?;
+    let exe = std::env::current_exe().context("own executable")?;
+    println!("bench sip: {sipp_version} on loopback, responders measured one after the other");
+
+    // 1. Signalling only.
+    let limit = (u64::from(options.rate) * (u64::from(options.call_ms) / 1000 + 3)).max(100);
+    let uac_args = vec![
+        "-sn".to_string(),
+        "uac".into(),
+        "-r".into(),
+        options.rate.to_string(),
+        "-m".into(),
+        options.calls.to_string(),
+        "-l".into(),
+        limit.to_string(),
+        "-d".into(),
+        options.call_ms.to_string(),
+    ];
+    println!(
+        "\nsignalling only: sipp -sn uac -r {} -m {} -l {limit} -d {} (INVITE, 100, 180, 200, ACK, {} ms, BYE)",
+        options.rate, options.calls, options.call_ms, options.call_ms
+    );
+    let baseline = {
+        let uas = Responder::sipp_uas(&options.sipp, &scratch, &[])?;
+        let figures = drive(&options.sipp, &scratch, &uas, &uac_args, "sig-uas")?;
+        uas.stop();
+        figures
+    };
+    let max_calls = limit * 2;
+    let (switchboard, recorded) = {
+        let server =
+            Responder::switchboard(&exe, &scratch, "sig", &["--inbound", "echo"], max_calls)?;
+        let figures = drive(&options.sipp, &scratch, &server, &uac_args, "sig-sb")?;
+        let recorded = server.stop_and_count(&exe)?;
+        (figures, recorded)
+    };
+    print_table(&baseline, &switchboard);
+    println!(
+        "  switchboard recorded {} call.completed events for {} calls (every call's events appended, durability full)",
+        recorded.completed,
+        switchboard.successful + switchboard.failed
+    );
+
+    // 2. RTP playback.
+    let receiver = Receiver::start()?;
+    let wav = scratch.path().join("playback.wav");
+    write_tone(&wav, options.audio_secs + 5)?;
+    let scenario = scratch.path().join("uac_audio.xml");
+    std::fs::write(
+        &scenario,
+        audio_uac_scenario(receiver.port, options.audio_secs),
+    )?;
+    let rate = options.concurrent.clamp(1, 100);
+    let audio_args = vec![
+        "-sf".to_string(),
+        scenario.display().to_string(),
+        "-r".into(),
+        rate.to_string(),
+        "-m".into(),
+        options.concurrent.to_string(),
+        "-l".into(),
+        options.concurrent.to_string(),
+    ];
+    println!(
+        "\nRTP playback: {} calls at {rate} calls/s, each held {} s; switchboard plays a µ-law WAV into each, SIPp's uas only answers",
+        options.concurrent, options.audio_secs
+    );
+    let audio_baseline = {
+        let uas = Responder::sipp_uas(&options.sipp, &scratch, &[])?;
+        let figures = drive(&options.sipp, &scratch, &uas, &audio_args, "rtp-uas")?;
+        uas.stop();
+        figures
+    };
+    receiver.reset();
+    let play = format!("play:{}", wav.display());
+    let (audio, audio_recorded) = {
+        let server =
+            Responder::switchboard(&exe, &scratch, "rtp", &["--inbound", &play], max_calls)?;
+        let figures = drive(&options.sipp, &scratch, &server, &audio_args, "rtp-sb")?;
+        let recorded = server.stop_and_count(&exe)?;
+        (figures, recorded)
+    };
+    let streams = receiver.stop();
+    print_table(&audio_baseline, &audio);
+    let report = StreamReport::new(&streams);
+    println!(
+        "  streams received: {} (peak {} at once), packets {}, lost {}, late (> 20 ms) {}, lateness p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        report.streams,
+        report.peak,
+        report.packets,
+        report.lost,
+        report.late,
+        report.p50_ms,
+        report.p99_ms,
+        report.max_ms
+    );
+    println!(
+        "  switchboard recorded {} call.completed and {} media.played events for {} calls",
+        audio_recorded.completed,
+        audio_recorded.played,
+        audio.successful + audio.failed
+    );
+    Ok(())
+}
+
+fn print_table(baseline: &LoadFigures, switchboard: &LoadFigures) {
+    println!(
+        "  {:<20} {:>7} {:>7} {:>8} {:>8} {:>10} {:>10} {:>12} {:>7}",
+        "responder",
+        "calls",
+        "failed",
+        "retrans",
+        "calls/s",
+        "p50 setup",
+        "p95 setup",
+        "CPU ms/call",
+        "CPU %"
+    );
+    for (name, f) in [
+        ("sipp -sn uas", baseline),
+        ("switchboard serve", switchboard),
+    ] {
+        println!(
+            "  {:<20} {:>7} {:>7} {:>8} {:>8.0} {:>7} ms {:>7} ms {:>12.3} {:>6.0}%",
+            name,
+            f.successful,
+            f.failed,
+            f.retransmissions,
+            f.cps(),
+            f.percentile(0.50),
+            f.percentile(0.95),
+            f.cpu_ms_per_call(),
+            f.cpu_share()
+        );
+    }
+    println!(
+        "  (setup: SIPp's INVITE→200 response time, 1 ms resolution; CPU: the responder process)"
+    );
+    println!(
+        "  ratio switchboard / uas: calls/s {:.2}x, CPU per call {:.1}x",
+        switchboard.cps() / baseline.cps().max(1e-9),
+        switchboard.cpu_ms_per_call() / baseline.cpu_ms_per_call().max(1e-9)
+    );
+}
+
+/// A scratch directory, removed at the end.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> anyhow::Result<Scratch> {
+        let dir =
+            std::env::temp_dir().join(format!("switchboard-bench-sip-{}", uuid::Uuid::now_v7()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(Scratch(dir))
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn free_udp_port() -> anyhow::Result<u16> {
+    Ok(UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port())
+}
+
+/// The process answering the calls.
+struct Responder {
+    child: Child,
+    port: u16,
+    data_dir: Option<PathBuf>,
+}
+
+/// What switchboard recorded.
+struct Recorded {
+    completed: usize,
+    played: usize,
+}
+
+impl Responder {
+    fn sipp_uas(sipp: &str, scratch: &Scratch, extra: &[&str]) -> anyhow::Result<Responder> {
+        let port = free_udp_port()?;
+        let child = Command::new(sipp)
+            .args([
+                "-sn",
+                "uas",
+                "-i",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+                "-nostdin",
+            ])
+            .args(extra)
+            .current_dir(scratch.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("start sipp -sn uas")?;
+        std::thread::sleep(Duration::from_millis(300));
+        Ok(Responder {
+            child,
+            port,
+            data_dir: None,
+        })
+    }
+
+    fn switchboard(
+        exe: &Path,
+        scratch: &Scratch,
+        tag: &str,
+        extra: &[&str],
+        max_calls: u64,
+    ) -> anyhow::Result<Responder> {
+        let data_dir = scratch.path().join(format!("data-{tag}"));
+        let data = data_dir.display().to_string();
+        let created = Command::new(exe)
+            .args([
+                "accounts",
+                "create",
+                "--friendly-name",
+                "bench",
+                "--data-dir",
+                &data,
+            ])
+            .stderr(Stdio::null())
+            .output()
+            .context("create the bench account")?;
+        if !created.status.success() {
+            bail!("switchboard accounts create failed");
+        }
+        let account: serde_json::Value = serde_json::from_slice(&created.stdout)?;
+        let account = account["sid"].as_str().context("account sid")?.to_string();
+        let port = free_udp_port()?;
+        let log = std::fs::File::create(scratch.path().join(format!("server-{tag}.log")))?;
+        let mut child = Command::new(exe)
+            .args(["serve", "--data-dir", &data, "--http-addr", "127.0.0.1:0"])
+            .args([
+                "--sip-addr",
+                &format!("127.0.0.1:{port}"),
+                "--sip-account",
+                &account,
+            ])
+            .args([
+                "--max-calls",
+                &max_calls.to_string(),
+                "--rtp-ports",
+                "20000-39999",
+            ])
+            .args(extra)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .context("start switchboard serve")?;
+        let stdout = child.stdout.take().context("server stdout")?;
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.starts_with("switchboard sip listening") {
+                    let _ = ready_tx.send(());
+                }
+            }
+        });
+        if ready_rx.recv_timeout(Duration::from_secs(30)).is_err() {
+            let _ = child.kill();
+            bail!("switchboard serve did not start its SIP engine (see server-{tag}.log)");
+        }
+        Ok(Responder {
+            child,
+            port,
+            data_dir: Some(data_dir),
+        })
+    }
+
+    fn target(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn cpu(&self) -> Duration {
+        process_cpu(self.child.id()).unwrap_or_default()
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// SIGTERM (calls hang up, events are flushed), then counts the call events.
+    fn stop_and_count(mut self, exe: &Path) -> anyhow::Result<Recorded> {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .context("kill -TERM")?;
+        let status = self.child.wait()?;
+        if !status.success() {
+            bail!("switchboard serve exited with {status}");
+        }
+        let data = self.data_dir.take().context("a switchboard responder")?;
+        let out = Command::new(exe)
+            .args([
+                "tail",
+                "--topic",
+                "switchboard.call",
+                "--from-beginning",
+                "--exit-at-end",
+            ])
+            .args(["--data-dir", &data.display().to_string()])
+            .stderr(Stdio::null())
+            .output()
+            .context("switchboard tail")?;
+        if !out.status.success() {
+            bail!("switchboard tail found events that do not match their schemas");
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let count = |kind: &str| {
+            let needle = format!("\"type\":\"{kind}\"");
+            text.lines().filter(|l| l.contains(&needle)).count()
+        };
+        Ok(Recorded {
+            completed: count("call.completed"),
+            played: count("media.played"),
+        })
+    }
+}
+
+/// A process's user + system CPU time.
+fn process_cpu(pid: u32) -> Option<Duration> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the parenthesised command name; utime and stime are fields 14 and 15.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks: u64 = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+    // In clock ticks of USER_HZ, which Linux fixes at 100 for user space (proc(5)).
+    Some(Duration::from_millis(ticks * 10))
+}
+
+/// Runs SIPp as the caller against `responder` and collects its figures.
+fn drive(
+    sipp: &str,
+    scratch: &Scratch,
+    responder: &Responder,
+    args: &[String],
+    tag: &str,
+) -> anyhow::Result<LoadFigures> {
+    let work = scratch.path().join(tag);
+    std::fs::create_dir_all(&work)?;
+    let stats = work.join("stats.csv");
+    let cpu_before = responder.cpu();
+    let started = Instant::now();
+    let status = Command::new(sipp)
+        .arg(responder.target())
+        .args(["-i", "127.0.0.1", "-p", &free_udp_port()?.to_string()])
+        .args([
+            "-nostdin",
+            "-timeout",
+            "300s",
+            "-trace_stat",
+            "-fd",
+            "1",
+            "-trace_rtt",
+            "-rtt_freq",
+            "1",
+        ])
+        .arg("-stf")
+        .arg(&stats)
+        .args(args)
+        .current_dir(&work)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .context("run sipp")?;
+    let elapsed = started.elapsed();
+    let cpu = responder.cpu().saturating_sub(cpu_before);
+    let csv = std::fs::read_to_string(&stats).context("SIPp's statistics file")?;
+    let mut rows = csv.lines().filter(|l| !l.trim().is_empty());
+    let header: Vec<&str> = rows.next().unwrap_or_default().split(';').collect();
+    let last: Vec<&str> = rows.next_back().unwrap_or_default().split(';').collect();
+    let stat = |name: &str| -> u64 {
+        header
+            .iter()
+            .position(|h| *h == name)
+            .and_then(|i| last.get(i))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0)
+    };
+    let mut setup_ms = Vec::new();
+    let mut answered_ms = Vec::new();
+    for entry in std::fs::read_dir(&work)? {
+        let path = entry?.path();
+        if path.to_string_lossy().ends_with("_rtt.csv") {
+            for line in std::fs::read_to_string(&path)?.lines().skip(1) {
+                let mut fields = line.split(';').map(|v| v.trim().parse::<f64>().ok());
+                if let (Some(Some(date)), Some(Some(ms))) = (fields.next(), fields.next()) {
+                    answered_ms.push(date);
+                    setup_ms.push(ms.round() as u64);
+                }
+            }
+        }
+    }
+    let figures = LoadFigures {
+        successful: stat("SuccessfulCall(C)"),
+        failed: stat("FailedCall(C)"),
+        retransmissions: stat("Retransmissions(C)"),
+        elapsed,
+        setup_ms,
+        answered_ms: {
+            answered_ms.sort_by(f64::total_cmp);
+            answered_ms
+        },
+        cpu,
+    };
+    if figures.successful + figures.failed == 0 {
+        bail!(
+            "SIPp ({tag}) completed no call (exit {status}); its files are in {}",
+            work.display()
+        );
+    }
+    Ok(figures)
+}
+
+/// A µ-law 440 Hz tone of `seconds`.
+fn write_tone(path: &Path, seconds: u32) -> anyhow::Result<()> {
+    let samples: Vec<u8> = (0..8000 * seconds)
+        .map(|n| {
+            let s = (f64::from(n) * 2.0 * std::f64::consts::PI * 440.0 / 8000.0).sin() * 8000.0;
+            Law::Ulaw.encode(s as i16)
+        })
+        .collect();
+    std::fs::write(
+        path,
+        switchboard_telephony::wav::write_g711(Law::Ulaw, &samples)?,
+    )?;
+    Ok(())
+}
+
+/// A caller whose SDP sends the callee's RTP to `rtp_port` (this process's receiver), that
+/// holds the call `seconds` and hangs up.
+fn audio_uac_scenario(rtp_port: u16, seconds: u32) -> String {
+    let ms = seconds * 1000;
+    format!(
+        r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
+<!DOCTYPE scenario SYSTEM "sipp.dtd">
+<scenario name="uac_audio">
+  <send retrans="500">
+    <![CDATA[
+
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
+      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: <sip:sipp@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=user1 53655765 2353687637 IN IP4 127.0.0.1
+      s=-
+      c=IN IP4 127.0.0.1
+      t=0 0
+      m=audio {rtp_port} RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+
+    ]]>
+  </send>
+  <recv response="100" optional="true"></recv>
+  <recv response="180" optional="true"></recv>
+  <recv response="200" rtd="true"></recv>
+  <send>
+    <![CDATA[
+
+      ACK sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
+      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 1 ACK
+      Contact: <sip:sipp@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <pause milliseconds="{ms}"/>
+  <send retrans="500">
+    <![CDATA[
+
+      BYE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
+      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      [last_To:]
+      Call-ID: [call_id]
+      CSeq: 2 BYE
+      Contact: <sip:sipp@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Length: 0
+
+    ]]>
+  </send>
+  <recv response="200" crlf="true"></recv>
+  <ResponseTimeRepartition value="10, 20, 50, 100, 200, 500"/>
+</scenario>
+"#
+    )
+}
+
+/// One RTP stream as received.
+#[derive(Debug, Clone)]
+struct Stream {
+    first_arrival: Instant,
+    last_arrival: Instant,
+    first_timestamp: u32,
+    highest_sequence: u16,
+    packets: u64,
+    lost: u64,
+    /// Arrival minus the timestamp's time, per packet (ms, from the first packet).
+    offsets_ms: Vec<f64>,
+}
+
+/// The UDP socket every call's RTP is sent to.
+struct Receiver {
+    port: u16,
+    stop: Arc<AtomicBool>,
+    reset: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<HashMap<u32, Stream>>,
+}
+
+impl Receiver {
+    fn start() -> anyhow::Result<Receiver> {
+        let socket = UdpSocket::bind("127.0.0.1:0")?;
+        socket.set_read_timeout(Some(Duration::from_millis(100)))?;
+        let port = socket.local_addr()?.port();
+        let stop = Arc::new(AtomicBool::new(false));
+        let reset = Arc::new(AtomicBool::new(false));
+        let (stopping, resetting) = (stop.clone(), reset.clone());
+        let thread = std::thread::spawn(move || {
+            let mut streams: HashMap<u32, Stream> = HashMap::new();
+            let mut buf = [0u8; 2048];
+            while !stopping.load(Ordering::Relaxed) {
+                if resetting.swap(false, Ordering::Relaxed) {
+                    streams.clear();
+                }
+                let Ok((n, _)) = socket.recv_from(&mut buf) else {
+                    continue;
+                };
+                let now = Instant::now();
+                let Ok(packet) = switchboard_telephony::rtp::RtpPacket::parse(&buf[..n]) else {
+                    continue;
+                };
+                let h = packet.header;
+                let stream = streams.entry(h.ssrc).or_insert_with(|| Stream {
+                    first_arrival: now,
+                    last_arrival: now,
+                    first_timestamp: h.timestamp,
+                    highest_sequence: h.sequence.wrapping_sub(1),
+                    packets: 0,
+                    lost: 0,
+                    offsets_ms: Vec::new(),
+                });
+                let expected = stream.highest_sequence.wrapping_add(1);
+                let ahead = h.sequence.wrapping_sub(expected);
+                if ahead < 0x8000 {
+                    stream.lost += u64::from(ahead);
+                    stream.highest_sequence = h.sequence;
+                }
+                stream.packets += 1;
+                stream.last_arrival = now;
+                let media_ms = f64::from(h.timestamp.wrapping_sub(stream.first_timestamp)) / 8.0;
+                let arrival_ms = (now - stream.first_arrival).as_secs_f64() * 1000.0;
+                stream.offsets_ms.push(arrival_ms - media_ms);
+            }
+            streams
+        });
+        Ok(Receiver {
+            port,
+            stop,
+            reset,
+            thread,
+        })
+    }
+
+    fn reset(&self) {
+        self.reset.store(true, Ordering::Relaxed);
+        std::thread::sleep(Duration::from_millis(200));
+    }
+
+    fn stop(self) -> HashMap<u32, Stream> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap_or_default()
+    }
+}
+
+/// Figures over all received streams.
+struct StreamReport {
+    streams: usize,
+    peak: usize,
+    packets: u64,
+    lost: u64,
+    late: u64,
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+}
+
+impl StreamReport {
+    fn new(streams: &HashMap<u32, Stream>) -> StreamReport {
+        let mut lateness: Vec<f64> = Vec::new();
+        for stream in streams.values() {
+            let best = stream
+                .offsets_ms
+                .iter()
+                .copied()
+                .fold(f64::INFINITY, f64::min);
+            lateness.extend(stream.offsets_ms.iter().map(|o| o - best));
+        }
+        lateness.sort_by(f64::total_cmp);
+        let pick = |p: f64| -> f64 {
+            if lateness.is_empty() {
+                return 0.0;
+            }
+            let i = ((lateness.len() as f64 * p).ceil() as usize).clamp(1, lateness.len()) - 1;
+            lateness[i]
+        };
+        // Peak overlap of [first, last] arrival intervals.
+        let mut edges: Vec<(Instant, i64)> = streams
+            .values()
+            .flat_map(|s| [(s.first_arrival, 1), (s.last_arrival, -1)])
+            .collect();
+        edges.sort();
+        let (mut current, mut peak) = (0i64, 0i64);
+        for (_, delta) in edges {
+            current += delta;
+            peak = peak.max(current);
+        }
+        StreamReport {
+            streams: streams.len(),
+            peak: usize::try_from(peak).unwrap_or(0),
+            packets: streams.values().map(|s| s.packets).sum(),
+            lost: streams.values().map(|s| s.lost).sum(),
+            late: lateness.iter().filter(|l| **l > 20.0).count() as u64,
+            p50_ms: pick(0.50),
+            p99_ms: pick(0.99),
+            max_ms: lateness.last().copied().unwrap_or(0.0),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentiles_pick_the_nearest_rank() {
+        let values: Vec<u64> = (1..=100).collect();
+        assert_eq!(percentile(&values, 0.95), 95);
+        assert_eq!(percentile(&values, 0.50), 50);
+        assert_eq!(percentile(&[7], 0.95), 7);
+        assert_eq!(percentile(&[], 0.95), 0);
+    }
+
+    #[test]
+    fn lateness_is_measured_against_each_streams_best_offset() {
+        let t0 = Instant::now();
+        let stream = |offsets: Vec<f64>| Stream {
+            first_arrival: t0,
+            last_arrival: t0 + Duration::from_secs(1),
+            first_timestamp: 0,
+            highest_sequence: 0,
+            packets: offsets.len() as u64,
+            lost: 0,
+            offsets_ms: offsets,
+        };
+        let streams = HashMap::from([
+            (1, stream(vec![0.0, 1.0, -2.0, 30.0])),
+            (2, stream(vec![5.0, 5.0])),
+        ]);
+        let report = StreamReport::new(&streams);
+        // Stream 1: best −2 → 2, 3, 0, 32; stream 2: 0, 0.
+        assert_eq!(report.late, 1);
+        assert_eq!(report.max_ms, 32.0);
+        assert_eq!(report.peak, 2);
+        assert_eq!(report.packets, 6);
+    }
+}
