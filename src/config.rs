@@ -198,8 +198,9 @@ pub struct ServeArgs {
 /// The telephony engine (`--sip-…`, `--rtp-…`, `--inbound`, `--max-calls`).
 #[derive(Debug, Clone, Args)]
 pub struct SipArgs {
-    /// UDP address the SIP engine listens on (`127.0.0.1:0` picks a free port; the bound
-    /// address is printed as `switchboard sip listening on udp://…`). `off` runs no SIP engine.
+    /// Address the SIP engine listens on, UDP and TCP on the same port (`127.0.0.1:0` picks a
+    /// free port; it is printed as `switchboard sip listening on udp://… and tcp://…`). `off`
+    /// runs no SIP engine.
     #[arg(long, env = "SWITCHBOARD_SIP_ADDR", default_value = "127.0.0.1:5060")]
     pub sip_addr: SipListen,
     /// The address peers must use to reach this node, written into SDP (`c=`, `o=`) and the

@@ -266,7 +266,10 @@ pub async fn run(
                     return Err(e);
                 }
             };
-            println!("switchboard sip listening on udp://{}", engine.local_addr);
+            println!(
+                "switchboard sip listening on udp://{0} and tcp://{0}",
+                engine.local_addr
+            );
             Some(engine)
         }
         _ => None,

@@ -137,23 +137,32 @@ pub(crate) async fn inbound(shared: Arc<Shared>, mut tx: Transaction) {
     };
 
     let (state_tx, mut states) = shared.dialogs.new_dialog_state_channel();
-    let dialog = match shared.dialogs.get_or_create_server_invite(
-        &tx,
-        state_tx,
-        None,
-        Some(shared.contact.clone()),
-    ) {
-        Ok(dialog) => dialog,
-        Err(e) => {
-            warn!(call_sid = %call_sid, cause = %e, "cannot create the dialog");
-            refuse(&shared, tx, StatusCode::ServerInternalError, vec![]).await;
-            completed(
-                End::new(CallEndStatus::Failed, 500, HungUpBy::Local, "dialog error"),
-                None,
-            );
-            return;
-        }
+    // A dialog that arrived over TCP asks for its in-dialog requests over TCP.
+    let over_tcp = tx
+        .original
+        .header_value("Via")
+        .is_some_and(|via| via.to_ascii_uppercase().contains("/TCP "));
+    let contact = if over_tcp {
+        shared.contact_tcp.clone()
+    } else {
+        shared.contact.clone()
     };
+    let dialog =
+        match shared
+            .dialogs
+            .get_or_create_server_invite(&tx, state_tx, None, Some(contact))
+        {
+            Ok(dialog) => dialog,
+            Err(e) => {
+                warn!(call_sid = %call_sid, cause = %e, "cannot create the dialog");
+                refuse(&shared, tx, StatusCode::ServerInternalError, vec![]).await;
+                completed(
+                    End::new(CallEndStatus::Failed, 500, HungUpBy::Local, "dialog error"),
+                    None,
+                );
+                return;
+            }
+        };
     let dialog_id = dialog.id();
     // The INVITE transaction: 100 Trying, the responses queued below, their retransmission
     // until the ACK, and a CANCEL. It must keep running for the whole early phase.

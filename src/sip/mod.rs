@@ -6,7 +6,7 @@
 //! collect | bridge:URI`), and `switchboard call` places a call.
 //!
 //! ```text
-//!            UDP --sip-addr                                   one task per call (call.rs)
+//!        UDP+TCP --sip-addr                                   one task per call (call.rs)
 //!  SIPp ──▶ rsipstack transport ─▶ transactions (RFC 3261 §17) ─▶ accept_transaction ──▶ ┌──────────────────────────┐
 //!   ▲       (parse, retransmit,      │ INVITE, no To-tag ───────── admission (ports.rs) ─▶│ 180, SDP answer, 200     │
 //!   │        timers A–K)             │ BYE/INFO/ACK, To-tag ─▶ dialog.handle ──states──▶ │ states, digits, BYE      │──▶ recorder.rs ──▶ EventLog
@@ -67,6 +67,7 @@ use rsipstack::dialog::dialog_layer::DialogLayer;
 use rsipstack::sip::{Header, HeadersExt, Method, StatusCode};
 use rsipstack::transaction::endpoint::EndpointOption;
 use rsipstack::transaction::{Transaction, TransactionReceiver};
+use rsipstack::transport::tcp_listener::TcpListenerConnection;
 use rsipstack::transport::{udp::UdpConnection, TransportLayer};
 use rsipstack::EndpointBuilder;
 use std::net::{IpAddr, SocketAddr};
@@ -87,7 +88,7 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// What the engine needs, from the `serve` flags.
 #[derive(Debug, Clone)]
 pub struct SipConfig {
-    /// UDP address to listen on (port 0 picks one).
+    /// Address to listen on, UDP and TCP (port 0 picks one).
     pub listen: SocketAddr,
     /// Address written into SDP and Contact; default the listen address.
     pub external: Option<IpAddr>,
@@ -113,6 +114,8 @@ pub(crate) struct Shared {
     pub dialogs: Arc<DialogLayer>,
     pub slots: Arc<ports::Slots>,
     pub contact: rsipstack::sip::Uri,
+    /// The Contact for dialogs that arrived over TCP (`;transport=tcp`).
+    pub contact_tcp: rsipstack::sip::Uri,
     pub media_ip: IpAddr,
     pub behaviour: MediaBehaviour,
     pub behaviour_source: Option<String>,
@@ -155,19 +158,52 @@ impl SipEngine {
             .external
             .filter(|_| config.listen.port() != 0)
             .map(|ip| SocketAddr::new(ip, config.listen.port()));
-        let connection = UdpConnection::create_connection(
-            config.listen,
-            external,
-            Some(endpoint_stop.child_token()),
-        )
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot listen for SIP on udp://{}: {e}", config.listen))?;
-        let bound = connection
-            .get_addr()
-            .get_socketaddr()
-            .map_err(|e| anyhow::anyhow!("SIP socket has no address: {e}"))?;
-        let local_addr = SocketAddr::new(config.listen.ip(), bound.port());
+        // UDP and TCP on the same port. With port 0 the UDP socket picks it, and a port some
+        // other process holds on TCP is given back and another one tried.
+        let attempts = if config.listen.port() == 0 { 8 } else { 1 };
+        let mut bound = None;
+        for attempt in 1..=attempts {
+            let connection = UdpConnection::create_connection(
+                config.listen,
+                external,
+                Some(endpoint_stop.child_token()),
+            )
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!("cannot listen for SIP on udp://{}: {e}", config.listen)
+            })?;
+            let port = connection
+                .get_addr()
+                .get_socketaddr()
+                .map_err(|e| anyhow::anyhow!("SIP socket has no address: {e}"))?
+                .port();
+            let tcp_addr = SocketAddr::new(config.listen.ip(), port);
+            // rsipstack binds its TCP listener later and only logs a failure: try it here so
+            // a taken port is an error at start.
+            match std::net::TcpListener::bind(tcp_addr) {
+                Ok(probe) => {
+                    drop(probe);
+                    bound = Some((connection, tcp_addr));
+                    break;
+                }
+                Err(e) if attempt == attempts => {
+                    anyhow::bail!("cannot listen for SIP on tcp://{tcp_addr}: {e}")
+                }
+                Err(_) => {
+                    drop(connection);
+                }
+            }
+        }
+        let (connection, local_addr) =
+            bound.ok_or_else(|| anyhow::anyhow!("no port free for SIP on UDP and TCP"))?;
         transport.add_transport(connection.into());
+        let tcp_external = config
+            .external
+            .map(|ip| SocketAddr::new(ip, local_addr.port()));
+        let tcp = TcpListenerConnection::new(local_addr, tcp_external)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen for SIP on tcp://{local_addr}: {e}"))?;
+        transport.add_transport(tcp.into());
         let option = EndpointOption {
             // t1x64 must move with t1; these are RFC 3261's defaults, spelled out.
             t1: Duration::from_millis(500),
@@ -195,6 +231,9 @@ impl SipEngine {
         let advertised = SocketAddr::new(media_ip, local_addr.port());
         let contact = rsipstack::sip::Uri::try_from(format!("sip:{advertised}").as_str())
             .map_err(|e| anyhow::anyhow!("contact URI for {advertised}: {e}"))?;
+        let contact_tcp =
+            rsipstack::sip::Uri::try_from(format!("sip:{advertised};transport=tcp").as_str())
+                .map_err(|e| anyhow::anyhow!("contact URI for {advertised}: {e}"))?;
         let calls_stop = CancellationToken::new();
         let tracker = TaskTracker::new();
         let shared = Arc::new(Shared {
@@ -202,6 +241,7 @@ impl SipEngine {
             dialogs,
             slots: ports::Slots::new(config.listen.ip(), config.rtp_ports, config.max_calls),
             contact,
+            contact_tcp,
             media_ip,
             behaviour,
             behaviour_source,
@@ -229,6 +269,24 @@ impl SipEngine {
                 _ = stop.cancelled() => {}
             }
         });
+        // rsipstack binds the TCP listener inside its serve task: wait for it, so the engine
+        // takes TCP connections once `start` returns.
+        let probe = if local_addr.ip().is_unspecified() {
+            SocketAddr::new(IpAddr::from([127, 0, 0, 1]), local_addr.port())
+        } else {
+            local_addr
+        };
+        let mut listening = false;
+        for _ in 0..200 {
+            if tokio::net::TcpStream::connect(probe).await.is_ok() {
+                listening = true;
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if !listening {
+            warn!(%local_addr, "the SIP TCP listener did not come up; SIP is served over UDP only");
+        }
         info!(%local_addr, "sip listening");
         Ok(SipEngine {
             local_addr,

@@ -298,6 +298,69 @@ fn sipp_uac_at_a_steady_rate_completes_every_call_and_each_call_is_recorded() {
 }
 
 #[test]
+fn garbage_and_an_oversized_message_over_tcp_close_that_connection_only() {
+    use std::io::{Read, Write};
+    let t = Telephony::start("sip-tcp-garbage", &[]);
+    let target = t.target();
+    // Garbage, then 100 kB with no end of headers (past the 64 kB message limit).
+    let mut bad = std::net::TcpStream::connect(&target).expect("tcp connect");
+    bad.write_all(b"\x00\x01garbage\r\n\r\nNOT SIP AT ALL\r\n\r\n")
+        .expect("write");
+    let _ = bad.write_all(&vec![b'X'; 100_000]);
+    bad.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut sink = Vec::new();
+    let _ = bad.read_to_end(&mut sink);
+    assert!(
+        !String::from_utf8_lossy(&sink).contains("SIP/2.0 200"),
+        "nothing is answered on the broken connection"
+    );
+    // A new connection is served.
+    let mut good = std::net::TcpStream::connect(&target).expect("tcp connect");
+    let local = good.local_addr().expect("addr").port();
+    let options = request("OPTIONS", t.sip_port, local, "tcp-options", "", "")
+        .replace("SIP/2.0/UDP", "SIP/2.0/TCP");
+    good.write_all(options.as_bytes()).expect("write");
+    good.set_read_timeout(Some(Duration::from_secs(5)))
+        .expect("timeout");
+    let mut buf = vec![0u8; 4096];
+    let n = good.read(&mut buf).expect("an answer over TCP");
+    let answer = String::from_utf8_lossy(&buf[..n]);
+    assert!(answer.starts_with("SIP/2.0 200"), "{answer}");
+    assert!(answer.contains("Allow:"), "{answer}");
+}
+
+#[test]
+fn sipp_uac_over_tcp_completes_every_call_and_each_call_is_recorded() {
+    let mut t = Telephony::start("sip-tcp", &[]);
+    let run = run_sipp(
+        &t.target(),
+        &[
+            "-sn", "uac", "-t", "t1", "-r", "10", "-m", "20", "-d", "200",
+        ],
+        Duration::from_secs(60),
+    );
+    assert_eq!(run.code, Some(0), "{}", run.describe());
+    assert_eq!(run.stat("SuccessfulCall(C)"), 20, "{}", run.describe());
+    assert_eq!(run.stat("FailedCall(C)"), 0, "{}", run.describe());
+    let recorded = t.stop_and_read_calls();
+    assert_eq!(recorded.len(), 20);
+    for (sid, events) in &recorded {
+        assert_eq!(
+            types(events),
+            [
+                "call.initiated",
+                "call.ringing",
+                "call.answered",
+                "call.completed"
+            ],
+            "{sid}"
+        );
+        assert_eq!(events[3]["data"]["hung_up_by"], "remote");
+    }
+}
+
+#[test]
 fn a_cancel_before_the_answer_gets_487_and_the_call_is_recorded_as_canceled() {
     let mut t = Telephony::start("sip-cancel", &["--sip-answer-delay-ms", "3000"]);
     let file = scenario("uac_cancel.xml");
