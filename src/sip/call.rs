@@ -28,7 +28,7 @@
 //! from the dialog layer and the slot (place and ports) goes back, whichever way it ended.
 
 use super::bridge;
-use super::leg::{run_behaviour, End, Leg, Role};
+use super::leg::{run_behaviour, Answered, End, Role};
 use super::recorder::CallRecorder;
 use super::Shared;
 use rsipstack::dialog::dialog::{DialogState, TerminatedReason};
@@ -38,11 +38,10 @@ use rsipstack::transaction::Transaction;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchboard_events::call::{
-    CallAnswered, CallDirection, CallEndStatus, CallInitiated, CallRinging, HungUpBy,
+    CallDirection, CallEndStatus, CallInitiated, CallRinging, HungUpBy,
 };
 use switchboard_events::{Event, Sid, SidPrefix};
 use switchboard_telephony::sdp::{self, LocalMedia, SessionDescription};
-use tokio::sync::watch;
 use tracing::{debug, warn};
 
 /// How long a refused INVITE's transaction is kept to retransmit the final response until
@@ -218,27 +217,16 @@ pub(crate) async fn inbound(shared: Arc<Shared>, mut tx: Transaction) {
         finish(&shared, &dialog_id, invite).await;
         return;
     }
-    let answered_at = Instant::now();
-    let audio = answer.audio;
-    recorder.record(Event::CallAnswered(CallAnswered {
-        codec: audio.law.encoding_name().to_string(),
-        telephone_event: audio.telephone_event,
-        local_rtp: std::net::SocketAddr::new(local.address, local.rtp_port).to_string(),
-        remote_rtp: audio.remote.to_string(),
-    }));
-    let (remote_rtp, _) = watch::channel(audio.remote);
-    let leg = Leg {
+    let leg = Answered {
         call_sid,
         recorder,
         dialog,
         states,
         slot,
         local,
-        audio,
-        answered_at,
-        role: Role::Uas,
-        remote_rtp,
-    };
+        audio: answer.audio,
+    }
+    .into_leg(Role::Uas);
     match &shared.bridge_to {
         Some(to) => bridge::run(&shared, leg, to).await,
         None => {

@@ -24,7 +24,7 @@ use rsipstack::sip::{Header, Request, StatusCode};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use switchboard_events::call::{
-    CallCompleted, CallEndStatus, DtmfMethod, DtmfReceived, HungUpBy, MediaPlayed,
+    CallAnswered, CallCompleted, CallEndStatus, DtmfMethod, DtmfReceived, HungUpBy, MediaPlayed,
 };
 use switchboard_events::{Event, Sid};
 use switchboard_telephony::sdp::{self, LocalMedia, NegotiatedAudio, SessionDescription};
@@ -105,6 +105,51 @@ pub(crate) struct Leg {
     pub role: Role,
     /// Where the media task sends; moved by a re-INVITE.
     pub remote_rtp: watch::Sender<SocketAddr>,
+}
+
+/// A call at the moment of its answer, before it becomes a [`Leg`].
+pub(crate) struct Answered {
+    pub call_sid: Sid,
+    pub recorder: CallRecorder,
+    pub dialog: InviteDialog,
+    pub states: DialogStateReceiver,
+    pub slot: CallSlot,
+    pub local: LocalMedia,
+    pub audio: NegotiatedAudio,
+}
+
+impl Answered {
+    /// Records `call.answered` and starts the leg's clock.
+    pub fn into_leg(self, role: Role) -> Leg {
+        let Answered {
+            call_sid,
+            recorder,
+            dialog,
+            states,
+            slot,
+            local,
+            audio,
+        } = self;
+        recorder.record(Event::CallAnswered(CallAnswered {
+            codec: audio.law.encoding_name().to_string(),
+            telephone_event: audio.telephone_event,
+            local_rtp: SocketAddr::new(local.address, local.rtp_port).to_string(),
+            remote_rtp: audio.remote.to_string(),
+        }));
+        let (remote_rtp, _) = watch::channel(audio.remote);
+        Leg {
+            call_sid,
+            recorder,
+            dialog,
+            states,
+            slot,
+            local,
+            audio,
+            answered_at: Instant::now(),
+            role,
+            remote_rtp,
+        }
+    }
 }
 
 impl Leg {

@@ -18,21 +18,20 @@
 //! rsipstack sends the ACK for the 2xx and keeps re-ACKing retransmitted 2xx (RFC 6026);
 //! the INVITE client transaction retransmits on timer A until a provisional arrives.
 
-use super::leg::{End, Leg, Role};
+use super::leg::{Answered, End, Leg, Role};
 use super::recorder::CallRecorder;
 use super::Shared;
 use rsipstack::dialog::dialog::DialogState;
 use rsipstack::dialog::invitation::InviteOption;
 use rsipstack::sip::{StatusCode, StatusCodeKind};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use switchboard_events::call::{
-    CallAnswered, CallDirection, CallEndStatus, CallInitiated, CallRinging, HungUpBy,
+    CallDirection, CallEndStatus, CallInitiated, CallRinging, HungUpBy,
 };
 use switchboard_events::{Event, Sid, SidPrefix};
 use switchboard_telephony::g711::Law;
 use switchboard_telephony::sdp::{LocalMedia, Offer};
-use tokio::sync::watch;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
@@ -212,7 +211,6 @@ pub(crate) async fn dial(
         let reason = format!("callee answered {code} {}", response.status_code);
         return fail(End::new(status, code, HungUpBy::Remote, &reason));
     }
-    let answered_at = Instant::now();
     let checked = std::str::from_utf8(&response.body)
         .map_err(|_| "the SDP answer is not UTF-8".to_string())
         .and_then(|text| offer.accept_answer(text).map_err(|e| e.to_string()));
@@ -230,14 +228,7 @@ pub(crate) async fn dial(
             ));
         }
     };
-    recorder.record(Event::CallAnswered(CallAnswered {
-        codec: audio.law.encoding_name().to_string(),
-        telephone_event: audio.telephone_event,
-        local_rtp: std::net::SocketAddr::new(local.address, local.rtp_port).to_string(),
-        remote_rtp: audio.remote.to_string(),
-    }));
-    let (remote_rtp, _) = watch::channel(audio.remote);
-    Ok(Leg {
+    Ok(Answered {
         call_sid,
         recorder,
         dialog,
@@ -245,8 +236,6 @@ pub(crate) async fn dial(
         slot,
         local,
         audio,
-        answered_at,
-        role: Role::Uac,
-        remote_rtp,
-    })
+    }
+    .into_leg(Role::Uac))
 }

@@ -246,15 +246,18 @@ impl RunningSipp {
     }
 }
 
-#[test]
-fn sipp_uac_at_a_steady_rate_completes_every_call_and_each_call_is_recorded() {
-    let mut t = Telephony::start("sip-uac", &[]);
+/// SIPp's built-in `uac` (20 calls, 10/s, each held 1 s) over `transport` (`u1` or `t1`):
+/// every call succeeds and its four events are on its stream.
+fn steady_uac_run(tag: &str, transport: &str) {
+    let mut t = Telephony::start(tag, &[]);
     let calls = 20;
     let run = run_sipp(
         &t.target(),
         &[
             "-sn",
             "uac",
+            "-t",
+            transport,
             "-m",
             &calls.to_string(),
             "-r",
@@ -298,6 +301,16 @@ fn sipp_uac_at_a_steady_rate_completes_every_call_and_each_call_is_recorded() {
 }
 
 #[test]
+fn sipp_uac_at_a_steady_rate_completes_every_call_and_each_call_is_recorded() {
+    steady_uac_run("sip-uac", "u1");
+}
+
+#[test]
+fn sipp_uac_over_tcp_completes_every_call_and_each_call_is_recorded() {
+    steady_uac_run("sip-tcp", "t1");
+}
+
+#[test]
 fn garbage_and_an_oversized_message_over_tcp_close_that_connection_only() {
     use std::io::{Read, Write};
     let t = Telephony::start("sip-tcp-garbage", &[]);
@@ -328,36 +341,6 @@ fn garbage_and_an_oversized_message_over_tcp_close_that_connection_only() {
     let answer = String::from_utf8_lossy(&buf[..n]);
     assert!(answer.starts_with("SIP/2.0 200"), "{answer}");
     assert!(answer.contains("Allow:"), "{answer}");
-}
-
-#[test]
-fn sipp_uac_over_tcp_completes_every_call_and_each_call_is_recorded() {
-    let mut t = Telephony::start("sip-tcp", &[]);
-    let run = run_sipp(
-        &t.target(),
-        &[
-            "-sn", "uac", "-t", "t1", "-r", "10", "-m", "20", "-d", "200",
-        ],
-        Duration::from_secs(60),
-    );
-    assert_eq!(run.code, Some(0), "{}", run.describe());
-    assert_eq!(run.stat("SuccessfulCall(C)"), 20, "{}", run.describe());
-    assert_eq!(run.stat("FailedCall(C)"), 0, "{}", run.describe());
-    let recorded = t.stop_and_read_calls();
-    assert_eq!(recorded.len(), 20);
-    for (sid, events) in &recorded {
-        assert_eq!(
-            types(events),
-            [
-                "call.initiated",
-                "call.ringing",
-                "call.answered",
-                "call.completed"
-            ],
-            "{sid}"
-        );
-        assert_eq!(events[3]["data"]["hung_up_by"], "remote");
-    }
 }
 
 #[test]
@@ -826,24 +809,7 @@ fn the_played_audio_reaches_the_caller_intact_in_order_and_paced_at_20_ms() {
         packets.push((Instant::now(), buf[..n].to_vec()));
     }
     // The server's BYE: answer it.
-    sig.set_read_timeout(Some(Duration::from_secs(5)))
-        .expect("timeout");
-    let bye = loop {
-        let (n, _) = sig.recv_from(&mut buf).expect("a BYE arrives");
-        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-        if text.starts_with("BYE ") {
-            break text;
-        }
-    };
-    let ok = format!(
-        "SIP/2.0 200 OK\r\nVia: {}\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {}\r\nContent-Length: 0\r\n\r\n",
-        header(&bye, "Via").expect("Via"),
-        header(&bye, "From").expect("From"),
-        header(&bye, "To").expect("To"),
-        header(&bye, "Call-ID").expect("Call-ID"),
-        header(&bye, "CSeq").expect("CSeq"),
-    );
-    sig.send_to(ok.as_bytes(), &target).expect("200 to BYE");
+    answer_bye(&t, &sig);
 
     assert_eq!(packets.len(), 50, "1 s of audio is 50 packets of 20 ms");
     let parsed: Vec<_> = packets
@@ -884,6 +850,30 @@ fn the_played_audio_reaches_the_caller_intact_in_order_and_paced_at_20_ms() {
     let events = recorded.values().next().expect("one call");
     assert_eq!(events[3]["type"], "media.played");
     assert_eq!(events[3]["data"]["packets"], 50);
+}
+
+/// Waits for the server's BYE on `sig` and answers it 200; returns its text.
+pub(crate) fn answer_bye(t: &Telephony, sig: &UdpSocket) -> String {
+    sig.set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut buf = vec![0u8; 4096];
+    let bye = loop {
+        let (n, _) = sig.recv_from(&mut buf).expect("a BYE arrives");
+        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
+        if text.starts_with("BYE ") {
+            break text;
+        }
+    };
+    let ok = format!(
+        "SIP/2.0 200 OK\r\nVia: {}\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {}\r\nContent-Length: 0\r\n\r\n",
+        header(&bye, "Via").expect("Via"),
+        header(&bye, "From").expect("From"),
+        header(&bye, "To").expect("To"),
+        header(&bye, "Call-ID").expect("Call-ID"),
+        header(&bye, "CSeq").expect("CSeq"),
+    );
+    sig.send_to(ok.as_bytes(), t.target()).expect("200 to BYE");
+    bye
 }
 
 /// An RTP packet: version 2, `pt`, `marker`, then the payload.

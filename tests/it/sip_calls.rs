@@ -4,8 +4,8 @@
 //! checks the wire and the recorded call streams together.
 
 use crate::sip::{
-    exchange, header, read_calls, request, rtp_packet, scenario, spawn_sipp, tone_wav, types,
-    Telephony,
+    answer_bye, exchange, header, read_calls, request, rtp_packet, scenario, spawn_sipp, tone_wav,
+    types, Telephony,
 };
 use crate::{cli_output, create_account, DataDir};
 use serde_json::Value;
@@ -376,30 +376,6 @@ fn a_bridged_call_relays_audio_both_ways_transcoding_and_the_callers_bye_hangs_u
     assert_eq!(b[2]["data"]["codec"], "PCMU");
     assert_eq!(b[3]["data"]["hung_up_by"], "local");
     assert_eq!(b[3]["data"]["status"], "completed");
-}
-
-/// Waits for the server's BYE on `sig` and answers it 200; returns its text.
-fn answer_bye(t: &Telephony, sig: &UdpSocket) -> String {
-    sig.set_read_timeout(Some(Duration::from_secs(10)))
-        .expect("timeout");
-    let mut buf = vec![0u8; 4096];
-    let bye = loop {
-        let (n, _) = sig.recv_from(&mut buf).expect("a BYE arrives");
-        let text = String::from_utf8_lossy(&buf[..n]).into_owned();
-        if text.starts_with("BYE ") {
-            break text;
-        }
-    };
-    let ok = format!(
-        "SIP/2.0 200 OK\r\nVia: {}\r\nFrom: {}\r\nTo: {}\r\nCall-ID: {}\r\nCSeq: {}\r\nContent-Length: 0\r\n\r\n",
-        header(&bye, "Via").expect("Via"),
-        header(&bye, "From").expect("From"),
-        header(&bye, "To").expect("To"),
-        header(&bye, "Call-ID").expect("Call-ID"),
-        header(&bye, "CSeq").expect("CSeq"),
-    );
-    sig.send_to(ok.as_bytes(), t.target()).expect("200 to BYE");
-    bye
 }
 
 #[test]
