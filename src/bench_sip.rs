@@ -283,8 +283,16 @@ impl Drop for Scratch {
     }
 }
 
-fn free_udp_port() -> anyhow::Result<u16> {
-    Ok(UdpSocket::bind("127.0.0.1:0")?.local_addr()?.port())
+/// A port free on both UDP and TCP a moment ago (switchboard listens for SIP on both).
+fn free_sip_port() -> anyhow::Result<u16> {
+    for _ in 0..100 {
+        let udp = UdpSocket::bind("127.0.0.1:0")?;
+        let port = udp.local_addr()?.port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return Ok(port);
+        }
+    }
+    bail!("no port free on both UDP and TCP in 100 tries")
 }
 
 /// The process answering the calls.
@@ -302,7 +310,7 @@ struct Recorded {
 
 impl Responder {
     fn sipp_uas(sipp: &str, scratch: &Scratch, extra: &[&str]) -> anyhow::Result<Responder> {
-        let port = free_udp_port()?;
+        let port = free_sip_port()?;
         let child = Command::new(sipp)
             .args([
                 "-sn",
@@ -354,7 +362,7 @@ impl Responder {
         }
         let account: serde_json::Value = serde_json::from_slice(&created.stdout)?;
         let account = account["sid"].as_str().context("account sid")?.to_string();
-        let port = free_udp_port()?;
+        let port = free_sip_port()?;
         let log = std::fs::File::create(scratch.path().join(format!("server-{tag}.log")))?;
         let mut child = Command::new(exe)
             .args(["serve", "--data-dir", &data, "--http-addr", "127.0.0.1:0"])
@@ -474,7 +482,7 @@ fn drive(
     let started = Instant::now();
     let status = Command::new(sipp)
         .arg(responder.target())
-        .args(["-i", "127.0.0.1", "-p", &free_udp_port()?.to_string()])
+        .args(["-i", "127.0.0.1", "-p", &free_sip_port()?.to_string()])
         .args([
             "-nostdin",
             "-timeout",

@@ -46,6 +46,19 @@ pub(crate) fn free_udp_port() -> u16 {
         .port()
 }
 
+/// A port that was free on both UDP and TCP a moment ago: SIP listens on both (the server
+/// always; SIPp with `-t t1`), and a UDP-free port may be some TCP connection's local port.
+pub(crate) fn free_sip_port() -> u16 {
+    for _ in 0..100 {
+        let udp = UdpSocket::bind("127.0.0.1:0").expect("free port");
+        let port = udp.local_addr().expect("addr").port();
+        if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
+    panic!("no port free on both UDP and TCP in 100 tries");
+}
+
 /// A switchboard with its SIP engine on a free port, taking calls for a fresh account.
 pub(crate) struct Telephony {
     pub(crate) dir: DataDir,
@@ -57,7 +70,7 @@ impl Telephony {
     pub(crate) fn start(tag: &str, extra: &[&str]) -> Telephony {
         let dir = DataDir::new(tag);
         let account = create_account(dir.path(), "Telephony");
-        let sip_port = free_udp_port();
+        let sip_port = free_sip_port();
         let sip_addr = format!("127.0.0.1:{sip_port}");
         let mut args = vec!["--sip-addr", &sip_addr, "--sip-account", &account.sid];
         args.extend_from_slice(extra);
@@ -170,7 +183,7 @@ pub(crate) fn spawn_sipp(target: Option<&str>, args: &[&str]) -> RunningSipp {
         .unwrap_or_else(|_| "/usr/share/sip-tester".to_string());
     #[cfg(unix)]
     let _ = std::os::unix::fs::symlink(&pcaps, work.path().join("pcap"));
-    let port = free_udp_port();
+    let port = free_sip_port();
     let media_port = free_udp_port();
     let mut command = Command::new(sipp());
     if let Some(target) = target {
@@ -753,7 +766,7 @@ fn garbage_truncated_and_oversized_datagrams_never_stop_the_sip_engine() {
 #[test]
 fn without_an_account_an_invite_is_answered_480() {
     let dir = DataDir::new("sip-no-account");
-    let sip_port = free_udp_port();
+    let sip_port = free_sip_port();
     let sip_addr = format!("127.0.0.1:{sip_port}");
     let _server = Server::start_with(dir.path(), &["--sip-addr", &sip_addr]);
     let probe = UdpSocket::bind("127.0.0.1:0").expect("probe socket");
