@@ -320,9 +320,7 @@ impl std::str::FromStr for InboundBehaviour {
                     return Ok(InboundBehaviour::Play(PathBuf::from(path)));
                 }
                 if let Some(uri) = s.strip_prefix("bridge:") {
-                    if uri.starts_with("sip:") && uri.len() > 4 {
-                        return Ok(InboundBehaviour::Bridge(uri.to_string()));
-                    }
+                    return sip_uri(uri).map(InboundBehaviour::Bridge);
                 }
                 Err(format!(
                     "{s:?} is not `echo`, `collect`, `play:PATH.wav` or `bridge:sip:USER@HOST:PORT`"
@@ -336,10 +334,10 @@ impl std::str::FromStr for InboundBehaviour {
 #[derive(Debug, Clone, Args)]
 pub struct CallArgs {
     /// Whom to call: `sip:USER@HOST:PORT`.
-    #[arg(long)]
+    #[arg(long, value_parser = sip_uri)]
     pub to: String,
     /// The caller the callee sees (`From`). Default `sip:switchboard@` + the SIP address.
-    #[arg(long)]
+    #[arg(long, value_parser = sip_uri)]
     pub from: Option<String>,
     /// The account the call belongs to (`AC…`).
     #[arg(long, env = "SWITCHBOARD_SIP_ACCOUNT")]
@@ -369,6 +367,20 @@ pub struct CallArgs {
     /// Log and read-model store.
     #[command(flatten)]
     pub store: StoreArgs,
+}
+
+/// A SIP URI to call: `sip:` (or `sips:`), then `[user@]host[:port]` with a host.
+pub fn sip_uri(s: &str) -> Result<String, String> {
+    let rest = s
+        .strip_prefix("sip:")
+        .or_else(|| s.strip_prefix("sips:"))
+        .ok_or_else(|| format!("{s:?} is not a SIP URI (sip:USER@HOST:PORT)"))?;
+    let host = rest.rsplit('@').next().unwrap_or_default();
+    let host = host.split([';', '?']).next().unwrap_or_default();
+    if host.is_empty() || host.starts_with(':') || s.chars().any(char::is_whitespace) {
+        return Err(format!("{s:?} has no host (sip:USER@HOST:PORT)"));
+    }
+    Ok(s.to_string())
 }
 
 /// `switchboard tail`
@@ -531,4 +543,46 @@ pub enum BenchCommand {
         #[arg(long, requires = "postgres")]
         kafka: Option<String>,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sip_uris_need_the_scheme_and_a_host() {
+        for good in [
+            "sip:agent@127.0.0.1:5070",
+            "sip:127.0.0.1",
+            "sips:bob@example.com;transport=tls",
+        ] {
+            assert_eq!(sip_uri(good).as_deref(), Ok(good));
+        }
+        for bad in [
+            "notauri",
+            "sip:",
+            "sip:agent@",
+            "sip:agent@:5060",
+            "tel:+15551234",
+            "sip:a b@host",
+        ] {
+            assert!(sip_uri(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn inbound_behaviours_parse_and_a_bad_bridge_target_is_refused() {
+        use std::str::FromStr;
+        assert_eq!(
+            InboundBehaviour::from_str("bridge:sip:agent@127.0.0.1:5070"),
+            Ok(InboundBehaviour::Bridge("sip:agent@127.0.0.1:5070".into()))
+        );
+        assert_eq!(
+            InboundBehaviour::from_str("play:/tmp/a.wav"),
+            Ok(InboundBehaviour::Play(PathBuf::from("/tmp/a.wav")))
+        );
+        assert!(InboundBehaviour::from_str("bridge:agent").is_err());
+        assert!(InboundBehaviour::from_str("play:").is_err());
+        assert!(InboundBehaviour::from_str("dance").is_err());
+    }
 }

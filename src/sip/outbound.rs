@@ -96,6 +96,10 @@ pub(crate) async fn dial(
         remote_addr: String::new(),
         parent_call_sid: request.parent.as_ref().map(Sid::to_string),
     };
+    if let Err(why) = crate::config::sip_uri(&request.to) {
+        recorder.record(Event::CallInitiated(initiated));
+        return fail(End::new(CallEndStatus::Failed, 400, HungUpBy::Local, &why));
+    }
     let (caller, callee) = match (
         rsipstack::sip::Uri::try_from(request.from.as_str()),
         rsipstack::sip::Uri::try_from(request.to.as_str()),
