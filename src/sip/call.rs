@@ -36,12 +36,12 @@ use rsipstack::sip::headers::{ContentType, RetryAfter, Warning};
 use rsipstack::sip::{Header, HeadersExt, Request, StatusCode};
 use rsipstack::transaction::Transaction;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use switchboard_events::call::{
     CallDirection, CallEndStatus, CallInitiated, CallRinging, HungUpBy,
 };
 use switchboard_events::{Event, Sid, SidPrefix};
-use switchboard_telephony::sdp::{self, LocalMedia, SessionDescription};
+use switchboard_telephony::sdp::{self, SessionDescription};
 use tracing::{debug, warn};
 
 /// How long a refused INVITE's transaction is kept to retransmit the final response until
@@ -76,24 +76,13 @@ pub(crate) async fn inbound(shared: Arc<Shared>, mut tx: Transaction) {
         call_sid.clone(),
     );
     recorder.record(Event::CallInitiated(initiated(&tx)));
-    let completed = |end: End, answered_at: Option<Instant>| recorder.completed(end, answered_at);
 
     // The offer first: a bad one is refused before a place or a port is taken.
     let offer = match parse_offer(&tx.original) {
         Ok(offer) => offer,
         Err(why) => {
             debug!(call_sid = %call_sid, %why, "refusing offer with 488");
-            refuse(
-                &shared,
-                tx,
-                StatusCode::NotAcceptableHere,
-                vec![warning(&why)],
-            )
-            .await;
-            completed(
-                End::new(CallEndStatus::Failed, 488, HungUpBy::Local, &why),
-                None,
-            );
+            refuse_unacceptable(&shared, tx, &recorder, &why).await;
             return;
         }
     };
@@ -103,34 +92,18 @@ pub(crate) async fn inbound(shared: Arc<Shared>, mut tx: Transaction) {
             warn!(call_sid = %call_sid, %why, "refusing call with 503");
             let retry = retry_after(&shared);
             refuse(&shared, tx, StatusCode::ServiceUnavailable, vec![retry]).await;
-            completed(
+            recorder.completed(
                 End::new(CallEndStatus::Busy, 503, HungUpBy::Local, &why.to_string()),
                 None,
             );
             return;
         }
     };
-    let local = LocalMedia {
-        address: shared.media_ip,
-        rtp_port: slot.port(),
-        session_id: rand::random::<u32>().into(),
-        session_version: 1,
-    };
+    let local = shared.local_media(&slot);
     let answer = match sdp::answer(&offer, &local) {
         Ok(answer) => answer,
         Err(e) => {
-            let why = e.to_string();
-            refuse(
-                &shared,
-                tx,
-                StatusCode::NotAcceptableHere,
-                vec![warning(&why)],
-            )
-            .await;
-            completed(
-                End::new(CallEndStatus::Failed, 488, HungUpBy::Local, &why),
-                None,
-            );
+            refuse_unacceptable(&shared, tx, &recorder, &e.to_string()).await;
             return;
         }
     };
@@ -155,7 +128,7 @@ pub(crate) async fn inbound(shared: Arc<Shared>, mut tx: Transaction) {
             Err(e) => {
                 warn!(call_sid = %call_sid, cause = %e, "cannot create the dialog");
                 refuse(&shared, tx, StatusCode::ServerInternalError, vec![]).await;
-                completed(
+                recorder.completed(
                     End::new(CallEndStatus::Failed, 500, HungUpBy::Local, "dialog error"),
                     None,
                 );
@@ -197,7 +170,7 @@ pub(crate) async fn inbound(shared: Arc<Shared>, mut tx: Transaction) {
         }
     };
     if let Some(end) = early_end {
-        completed(end, None);
+        recorder.completed(end, None);
         finish(&shared, &dialog_id, invite).await;
         return;
     }
@@ -210,7 +183,7 @@ pub(crate) async fn inbound(shared: Arc<Shared>, mut tx: Transaction) {
     );
     if let Err(e) = accepted {
         warn!(call_sid = %call_sid, cause = %e, "cannot answer");
-        completed(
+        recorder.completed(
             End::new(CallEndStatus::Failed, 500, HungUpBy::Local, "answer failed"),
             None,
         );
@@ -240,10 +213,8 @@ pub(crate) async fn inbound(shared: Arc<Shared>, mut tx: Transaction) {
             .await;
         }
     }
-    let abort = invite.abort_handle();
-    if tokio::time::timeout(REFUSAL_LINGER, invite).await.is_err() {
-        abort.abort();
-    }
+    // The leg removed the dialog already; removing it again is harmless.
+    finish(&shared, &dialog_id, invite).await;
 }
 
 /// Removes the dialog and lets the INVITE transaction finish (bounded).
@@ -295,6 +266,21 @@ async fn refuse(shared: &Shared, mut tx: Transaction, code: StatusCode, headers:
         _ = tokio::time::timeout(REFUSAL_LINGER, linger) => {}
         _ = shared.shutdown.cancelled() => {}
     }
+}
+
+/// Refuses an offer we cannot answer (488 with a `Warning` saying why) and records the end.
+async fn refuse_unacceptable(shared: &Shared, tx: Transaction, recorder: &CallRecorder, why: &str) {
+    refuse(
+        shared,
+        tx,
+        StatusCode::NotAcceptableHere,
+        vec![warning(why)],
+    )
+    .await;
+    recorder.completed(
+        End::new(CallEndStatus::Failed, 488, HungUpBy::Local, why),
+        None,
+    );
 }
 
 /// `Retry-After` for a 503.

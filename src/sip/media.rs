@@ -109,11 +109,7 @@ pub async fn run(
                 let datagram = &buf[..n];
                 // Latch onto the first packet's source (symmetric RTP).
                 remote = from;
-                if let Some(detector) = detector.as_mut() {
-                    if let Ok(Some(digit)) = detector.on_datagram(datagram) {
-                        let _ = digits.send(digit.digit);
-                    }
-                }
+                detect(&mut detector, datagram, &digits);
                 if matches!(behaviour, MediaBehaviour::Echo) {
                     let _ = socket.send_to(datagram, from).await;
                 }
@@ -219,32 +215,48 @@ pub async fn relay(a: RelaySide, b: RelaySide, stop: CancellationToken) -> Relay
             received = a.socket.recv_from(&mut a_buf) => {
                 let Ok((n, from)) = received else { continue };
                 a_remote = from;
-                let datagram = &a_buf[..n];
-                if let Some(Ok(Some(digit))) = a_detector.as_mut().map(|d| d.on_datagram(datagram)) {
-                    let _ = a.digits.send(digit.digit);
-                }
-                if let Some(packet) = a_to_b.translate(datagram) {
-                    if !b_remote.ip().is_unspecified() {
-                        let _ = b.socket.send_to(&packet, b_remote).await;
-                        outcome.a_to_b += 1;
-                    }
+                detect(&mut a_detector, &a_buf[..n], &a.digits);
+                if forward(&a_to_b, &a_buf[..n], &b.socket, b_remote).await {
+                    outcome.a_to_b += 1;
                 }
             }
             received = b.socket.recv_from(&mut b_buf) => {
                 let Ok((n, from)) = received else { continue };
                 b_remote = from;
-                let datagram = &b_buf[..n];
-                if let Some(Ok(Some(digit))) = b_detector.as_mut().map(|d| d.on_datagram(datagram)) {
-                    let _ = b.digits.send(digit.digit);
-                }
-                if let Some(packet) = b_to_a.translate(datagram) {
-                    if !a_remote.ip().is_unspecified() {
-                        let _ = a.socket.send_to(&packet, a_remote).await;
-                        outcome.b_to_a += 1;
-                    }
+                detect(&mut b_detector, &b_buf[..n], &b.digits);
+                if forward(&b_to_a, &b_buf[..n], &a.socket, a_remote).await {
+                    outcome.b_to_a += 1;
                 }
             }
         }
+    }
+}
+
+/// Runs a received datagram through the leg's RFC 4733 detector (when telephone-event was
+/// negotiated) and passes a finished key press on.
+fn detect(
+    detector: &mut Option<DtmfDetector>,
+    datagram: &[u8],
+    digits: &mpsc::UnboundedSender<char>,
+) {
+    if let Some(Ok(Some(digit))) = detector.as_mut().map(|d| d.on_datagram(datagram)) {
+        let _ = digits.send(digit.digit);
+    }
+}
+
+/// Sends `datagram`, translated for the other leg, to `to` on `socket`; whether it went.
+async fn forward(
+    translator: &Translator,
+    datagram: &[u8],
+    socket: &UdpSocket,
+    to: SocketAddr,
+) -> bool {
+    match translator.translate(datagram) {
+        Some(packet) if !to.ip().is_unspecified() => {
+            let _ = socket.send_to(&packet, to).await;
+            true
+        }
+        _ => false,
     }
 }
 

@@ -131,6 +131,21 @@ pub(crate) struct Shared {
     pub tracker: TaskTracker,
 }
 
+impl Shared {
+    /// Our side of a call's media on `slot`'s RTP port, with a fresh `o=` session id.
+    pub(crate) fn local_media(
+        &self,
+        slot: &ports::CallSlot,
+    ) -> switchboard_telephony::sdp::LocalMedia {
+        switchboard_telephony::sdp::LocalMedia {
+            address: self.media_ip,
+            rtp_port: slot.port(),
+            session_id: rand::random::<u32>().into(),
+            session_version: 1,
+        }
+    }
+}
+
 /// A running engine.
 pub struct SipEngine {
     /// The address SIP is bound to.

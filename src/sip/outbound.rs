@@ -31,7 +31,7 @@ use switchboard_events::call::{
 };
 use switchboard_events::{Event, Sid, SidPrefix};
 use switchboard_telephony::g711::Law;
-use switchboard_telephony::sdp::{LocalMedia, Offer};
+use switchboard_telephony::sdp::Offer;
 use tokio_util::sync::CancellationToken;
 use tracing::debug;
 
@@ -88,35 +88,28 @@ pub(crate) async fn dial(
     } else {
         CallDirection::OutboundApi
     };
-    let mut initiated = CallInitiated {
+    let parsed = crate::config::sip_uri(&request.to).and_then(|_| {
+        let caller = rsipstack::sip::Uri::try_from(request.from.as_str())
+            .map_err(|e| format!("not a SIP URI: {e}"))?;
+        let callee = rsipstack::sip::Uri::try_from(request.to.as_str())
+            .map_err(|e| format!("not a SIP URI: {e}"))?;
+        Ok((caller, callee))
+    });
+    recorder.record(Event::CallInitiated(CallInitiated {
         direction,
         from: request.from.clone(),
         to: request.to.clone(),
         sip_call_id: sip_call_id.clone(),
-        remote_addr: String::new(),
+        remote_addr: parsed
+            .as_ref()
+            .map(|(_, callee)| callee.host_with_port.to_string())
+            .unwrap_or_default(),
         parent_call_sid: request.parent.as_ref().map(Sid::to_string),
+    }));
+    let (caller, callee) = match parsed {
+        Ok(uris) => uris,
+        Err(why) => return fail(End::new(CallEndStatus::Failed, 400, HungUpBy::Local, &why)),
     };
-    if let Err(why) = crate::config::sip_uri(&request.to) {
-        recorder.record(Event::CallInitiated(initiated));
-        return fail(End::new(CallEndStatus::Failed, 400, HungUpBy::Local, &why));
-    }
-    let (caller, callee) = match (
-        rsipstack::sip::Uri::try_from(request.from.as_str()),
-        rsipstack::sip::Uri::try_from(request.to.as_str()),
-    ) {
-        (Ok(caller), Ok(callee)) => (caller, callee),
-        (Err(e), _) | (_, Err(e)) => {
-            recorder.record(Event::CallInitiated(initiated));
-            return fail(End::new(
-                CallEndStatus::Failed,
-                400,
-                HungUpBy::Local,
-                &format!("not a SIP URI: {e}"),
-            ));
-        }
-    };
-    initiated.remote_addr = callee.host_with_port.to_string();
-    recorder.record(Event::CallInitiated(initiated));
 
     let slot = match shared.slots.admit() {
         Ok(slot) => slot,
@@ -129,12 +122,7 @@ pub(crate) async fn dial(
             ))
         }
     };
-    let local = LocalMedia {
-        address: shared.media_ip,
-        rtp_port: slot.port(),
-        session_id: rand::random::<u32>().into(),
-        session_version: 1,
-    };
+    let local = shared.local_media(&slot);
     let offer = Offer::new(&local, &request.codecs, Some(TELEPHONE_EVENT_PT));
     let option = InviteOption {
         caller,
@@ -190,11 +178,11 @@ pub(crate) async fn dial(
     };
     let response = match outcome {
         Ok(Ok((_, Some(response)))) => response,
-        Ok(Ok((_, None))) | Ok(Err(_)) | Err(_) => {
-            let why = match &outcome {
+        other => {
+            let why = match other {
                 Ok(Err(e)) => format!("no final response: {e}"),
                 Err(e) => format!("INVITE task failed: {e}"),
-                _ => "no final response".into(),
+                Ok(Ok(_)) => "no final response".into(),
             };
             return fail(canceled.unwrap_or_else(|| {
                 End::new(CallEndStatus::NoAnswer, 408, HungUpBy::Remote, &why)

@@ -889,6 +889,38 @@ pub(crate) fn answer_bye(t: &Telephony, sig: &UdpSocket) -> String {
     bye
 }
 
+/// An in-dialog request (`cseq`) from a caller written in a test, after `answer` (the 200
+/// with the server's To-tag); a body is an SDP offer.
+pub(crate) fn in_dialog(
+    t: &Telephony,
+    sig: &UdpSocket,
+    answer: &str,
+    call_id: &str,
+    (method, cseq): (&str, u32),
+    body: &str,
+) -> String {
+    let local = sig.local_addr().expect("addr").port();
+    let extra = if body.is_empty() {
+        ""
+    } else {
+        "Content-Type: application/sdp\r\n"
+    };
+    let to = header(answer, "To").expect("To with the server's tag");
+    request(method, t.sip_port, local, call_id, extra, body)
+        .replace(
+            &format!("branch=z9hG4bK-{call_id}"),
+            &format!("branch=z9hG4bK-{call_id}-{cseq}"),
+        )
+        .replace(
+            &format!("CSeq: 1 {method}"),
+            &format!("CSeq: {cseq} {method}"),
+        )
+        .replace(
+            &format!("To: <sip:service@127.0.0.1:{}>", t.sip_port),
+            &format!("To: {to}"),
+        )
+}
+
 /// An RTP packet: version 2, `pt`, `marker`, then the payload.
 pub(crate) fn rtp_packet(
     pt: u8,
@@ -987,14 +1019,7 @@ fn echo_answers_to_where_rtp_comes_from_and_a_repeated_rfc_4733_event_is_one_dig
     );
 
     // The caller hangs up.
-    let to = header(&answer, "To").expect("To with the server's tag");
-    let bye = request("BYE", t.sip_port, local, "echo-check", "", "")
-        .replace("branch=z9hG4bK-echo-check", "branch=z9hG4bK-echo-check-bye")
-        .replace("CSeq: 1 BYE", "CSeq: 2 BYE")
-        .replace(
-            &format!("To: <sip:service@127.0.0.1:{}>", t.sip_port),
-            &format!("To: {to}"),
-        );
+    let bye = in_dialog(&t, &sig, &answer, "echo-check", ("BYE", 2), "");
     let ok = exchange(&sig, &target, &bye, Duration::from_secs(5)).expect("BYE answered");
     assert!(ok.starts_with("SIP/2.0 200"), "{ok}");
 

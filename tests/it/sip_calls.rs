@@ -4,8 +4,8 @@
 //! checks the wire and the recorded call streams together.
 
 use crate::sip::{
-    answer_bye, exchange, header, read_calls, request, rtp_packet, scenario, spawn_sipp, tone_wav,
-    types, Telephony,
+    answer_bye, exchange, in_dialog, read_calls, request, rtp_packet, scenario, spawn_sipp,
+    tone_wav, types, Telephony,
 };
 use crate::{cli_output, create_account, DataDir};
 use serde_json::Value;
@@ -230,37 +230,6 @@ fn answered_rtp(answer: &str) -> String {
         .and_then(|p| p.parse().ok())
         .expect("the answer has an m=audio port");
     format!("127.0.0.1:{port}")
-}
-
-/// An in-dialog request (`cseq`) from the caller of [`invite`]; a body is an SDP offer.
-fn in_dialog(
-    t: &Telephony,
-    sig: &UdpSocket,
-    answer: &str,
-    call_id: &str,
-    (method, cseq): (&str, u32),
-    body: &str,
-) -> String {
-    let local = sig.local_addr().expect("addr").port();
-    let extra = if body.is_empty() {
-        ""
-    } else {
-        "Content-Type: application/sdp\r\n"
-    };
-    let to = header(answer, "To").expect("To with the server's tag");
-    request(method, t.sip_port, local, call_id, extra, body)
-        .replace(
-            &format!("branch=z9hG4bK-{call_id}"),
-            &format!("branch=z9hG4bK-{call_id}-{cseq}"),
-        )
-        .replace(
-            &format!("CSeq: 1 {method}"),
-            &format!("CSeq: {cseq} {method}"),
-        )
-        .replace(
-            &format!("To: <sip:service@127.0.0.1:{}>", t.sip_port),
-            &format!("To: {to}"),
-        )
 }
 
 #[test]
