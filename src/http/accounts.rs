@@ -7,23 +7,25 @@
 //! - `GET  /2010-04-01/Accounts/{AccountSid}.json`, `POST` (update `FriendlyName`, `Status`).
 //!
 //! Tenancy: an account sees itself and its own subaccounts; anything else is answered 404
-//! exactly as a SID that does not exist.
+//! exactly as a SID that does not exist. The account decisions' errors become Twilio's error
+//! bodies here (`From<CommandError<AccountError>> for ApiError`).
 
 use super::auth::Caller;
-use super::error::ApiError;
-use super::params::Params;
+use super::twilio::{rfc2822, ApiError, Params, TokenPage};
 use super::AppState;
-use crate::commands::{new_auth_token, new_sid};
+use crate::commands::{new_auth_token, new_sid, CommandError};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
-use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
-use switchboard_events::account::{Account, AccountStatus, CreateAccount, UpdateAccount};
+use switchboard_events::account::{
+    Account, AccountError, AccountStatus, CreateAccount, UpdateAccount,
+};
 use switchboard_events::{Sid, SidPrefix};
 use switchboard_projections::accounts;
+use tracing::error;
 use uuid::Uuid;
 
 /// The routes.
@@ -34,11 +36,6 @@ pub fn router() -> Router<AppState> {
 }
 
 const PROJECTION: &str = "accounts";
-
-/// RFC 2822, as the 2010-04-01 API writes dates.
-pub fn rfc2822(t: DateTime<Utc>) -> String {
-    t.format("%a, %d %b %Y %H:%M:%S +0000").to_string()
-}
 
 /// An account in Twilio's JSON shape. `auth_token` is only known right after creation (only
 /// its hash is stored), so it is `null` elsewhere.
@@ -145,9 +142,7 @@ async fn update(
         .commands()
         .account(&sid, &meta, |current| match current {
             Some(a) if visible(&caller, a) => command.decide(current),
-            _ => Err(switchboard_events::account::AccountError::NotFound(
-                sid.clone(),
-            )),
+            _ => Err(AccountError::NotFound(sid.clone())),
         })
         .await?;
     let header = state.wrote(&caller_sid, &executed);
@@ -203,18 +198,7 @@ async fn list(
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
     let params = Params::from_query(query.as_deref());
-    let page_size = params.int("PageSize", 1..=1000)?.unwrap_or(50);
-    let page = params.int("Page", 0..=i64::from(u32::MAX))?.unwrap_or(0);
-    let after = match params.get("PageToken") {
-        None => None,
-        Some(t) => Some(
-            t.strip_prefix("PA")
-                .and_then(|s| Sid::parse_as(s, SidPrefix::Account).ok())
-                .ok_or_else(|| {
-                    ApiError::bad_parameter(format!("PageToken {t:?} is not one this API issued"))
-                })?,
-        ),
-    };
+    let page = TokenPage::parse(&params, SidPrefix::Account)?;
     let friendly_name = params.get("FriendlyName");
     let status = params.get("Status");
     state
@@ -224,47 +208,63 @@ async fn list(
     let rows = accounts::list_family(
         &mut conn,
         caller.sid.as_str(),
-        after.as_ref().map(Sid::as_str),
+        page.after.as_ref().map(Sid::as_str),
         friendly_name,
         status,
-        page_size + 1,
+        page.limit(),
     )
     .await
     .map_err(|e| ApiError::internal("cannot list accounts", e))?;
-    let has_more = rows.len() as i64 > page_size;
-    let items: Vec<&accounts::AccountRow> = rows.iter().take(page_size as usize).collect();
-    let mut filters = String::new();
-    for (k, v) in [("FriendlyName", friendly_name), ("Status", status)] {
-        if let Some(v) = v {
-            filters.push_str(&format!(
-                "&{k}={}",
-                form_urlencoded::byte_serialize(v.as_bytes()).collect::<String>()
-            ));
+    Ok(Json(page.envelope(
+        "accounts",
+        "/2010-04-01/Accounts.json",
+        &[("FriendlyName", friendly_name), ("Status", status)],
+        &rows,
+        |r| &r.account.sid,
+        |r| account_json(&r.account, None),
+    )))
+}
+
+/// The account decisions' errors (and the log's) as the API answers them.
+impl From<CommandError<AccountError>> for ApiError {
+    fn from(e: CommandError<AccountError>) -> Self {
+        match e {
+            CommandError::Domain(AccountError::FriendlyName) => {
+                ApiError::new(StatusCode::BAD_REQUEST, 20002, e.to_string())
+            }
+            CommandError::Domain(AccountError::NotFound(sid)) => {
+                ApiError::not_found(&format!("/2010-04-01/Accounts/{sid}.json"))
+            }
+            CommandError::Domain(
+                AccountError::AlreadyExists(_)
+                | AccountError::Closed(_)
+                | AccountError::NestedSubaccount(_),
+            ) => ApiError::new(StatusCode::BAD_REQUEST, 20001, e.to_string()),
+            CommandError::Contended(_) => ApiError::new(StatusCode::CONFLICT, 20409, e.to_string()),
+            CommandError::Append(crate::log::AppendError::Unavailable(ref why)) => {
+                error!(cause = %e, "append failed");
+                ApiError::unavailable(format!(
+                    "The event log is unavailable ({why}); the change was not acknowledged. Retry later."
+                ))
+            }
+            CommandError::Read(crate::log::ReadError::Damaged(d)) => {
+                error!(position = %d.position, stream = ?d.stream, reason = %d.reason, "command refused: unreadable record in its stream");
+                ApiError::new(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    20500,
+                    format!(
+                        "The resource's history holds a record this server cannot read (log position {}: {}); nothing was written",
+                        d.position, d.reason
+                    ),
+                )
+            }
+            CommandError::Read(crate::log::ReadError::Unavailable(ref why)) => {
+                error!(cause = %e, "stream read failed");
+                ApiError::unavailable(format!(
+                    "The event log is unavailable ({why}); nothing was written. Retry later."
+                ))
+            }
+            CommandError::Append(_) => ApiError::internal("command failed", e),
         }
     }
-    let base = "/2010-04-01/Accounts.json";
-    let uri = match &after {
-        None => format!("{base}?PageSize={page_size}&Page={page}{filters}"),
-        Some(a) => format!("{base}?PageSize={page_size}&Page={page}&PageToken=PA{a}{filters}"),
-    };
-    let next = match (has_more, items.last()) {
-        (true, Some(last)) => Some(format!(
-            "{base}?PageSize={page_size}&Page={}&PageToken=PA{}{filters}",
-            page + 1,
-            last.account.sid
-        )),
-        _ => None,
-    };
-    let start = page * page_size;
-    Ok(Json(json!({
-        "accounts": items.iter().map(|r| account_json(&r.account, None)).collect::<Vec<_>>(),
-        "end": start + (items.len() as i64) - 1,
-        "first_page_uri": format!("{base}?PageSize={page_size}&Page=0{filters}"),
-        "next_page_uri": next,
-        "page": page,
-        "page_size": page_size,
-        "previous_page_uri": Value::Null,
-        "start": start,
-        "uri": uri,
-    })))
 }

@@ -4,12 +4,12 @@
 //! itself is stored nowhere), read once the read model has reached the log's head as of the
 //! request's arrival (bounded by `--read-wait-ms`).
 
-use super::error::ApiError;
+use super::twilio::ApiError;
 use super::AppState;
 use crate::commands::hash_token;
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 use base64::Engine;
@@ -60,34 +60,45 @@ pub async fn require_auth(
     Ok(next.run(req).await)
 }
 
-fn credentials(req: &Request) -> Result<(String, String), ApiError> {
-    let missing = || {
-        ApiError::unauthenticated(
-            "Authentication required: HTTP Basic with your AccountSid and AuthToken",
-        )
-    };
-    let header = req
-        .headers()
+/// Why a request's Basic credentials cannot be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum BadCredentials {
+    /// No `Authorization: Basic …` header.
+    Missing,
+    /// A Basic header whose value is not base64 of UTF-8 `user:password`.
+    Malformed,
+}
+
+/// The user and password of an `Authorization: Basic` header (the scheme's case as clients
+/// send it, `Basic` or `basic`). The one reading of the header: authentication here and the
+/// forwarding of commands to the writer node ([`super::forward`]) agree on who is asking.
+pub(super) fn basic_credentials(headers: &HeaderMap) -> Result<(String, String), BadCredentials> {
+    let header = headers
         .get(AUTHORIZATION)
-        .ok_or_else(missing)?
+        .ok_or(BadCredentials::Missing)?
         .to_str()
-        .map_err(|_| missing())?;
+        .map_err(|_| BadCredentials::Missing)?;
     let encoded = header
         .strip_prefix("Basic ")
         .or_else(|| header.strip_prefix("basic "))
-        .ok_or_else(missing)?;
+        .ok_or(BadCredentials::Missing)?;
     let decoded = base64::engine::general_purpose::STANDARD
         .decode(encoded.trim())
-        .map_err(|_| {
-            ApiError::unauthenticated("Authentication failed: malformed Basic credentials")
-        })?;
-    let text = String::from_utf8(decoded).map_err(|_| {
-        ApiError::unauthenticated("Authentication failed: malformed Basic credentials")
-    })?;
-    let (user, password) = text.split_once(':').ok_or_else(|| {
-        ApiError::unauthenticated("Authentication failed: malformed Basic credentials")
-    })?;
+        .map_err(|_| BadCredentials::Malformed)?;
+    let text = String::from_utf8(decoded).map_err(|_| BadCredentials::Malformed)?;
+    let (user, password) = text.split_once(':').ok_or(BadCredentials::Malformed)?;
     Ok((user.to_string(), password.to_string()))
+}
+
+fn credentials(req: &Request) -> Result<(String, String), ApiError> {
+    basic_credentials(req.headers()).map_err(|e| match e {
+        BadCredentials::Missing => ApiError::unauthenticated(
+            "Authentication required: HTTP Basic with your AccountSid and AuthToken",
+        ),
+        BadCredentials::Malformed => {
+            ApiError::unauthenticated("Authentication failed: malformed Basic credentials")
+        }
+    })
 }
 
 /// Compares without an early exit, so the time taken does not reveal how much matched.

@@ -3,13 +3,13 @@
 //! stay here, on the shared read models; the position the writer reports is remembered so the
 //! caller's next read here waits for its write (read-your-writes across nodes).
 
+use super::auth::basic_credentials;
 use super::{ApiError, AppState, MIN_POSITION_HEADER, POSITION_HEADER};
 use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{header, HeaderName, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use base64::Engine;
 use std::sync::OnceLock;
 use std::time::Duration;
 use switchboard_events::{Position, Sid};
@@ -44,17 +44,13 @@ fn client() -> &'static reqwest::Client {
 
 /// The account SID a request claims in its Basic credentials (checked by the writer, not
 /// here: it only keys the read-your-writes record of a successful command).
-fn claimed_account(req: &axum::http::HeaderMap) -> Option<Sid> {
-    let value = req.get(header::AUTHORIZATION)?.to_str().ok()?;
-    let encoded = value.strip_prefix("Basic ")?;
-    let decoded = base64::engine::general_purpose::STANDARD
-        .decode(encoded.trim())
-        .ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (user, _) = text.split_once(':')?;
-    Sid::parse(user).ok()
+fn claimed_account(headers: &axum::http::HeaderMap) -> Option<Sid> {
+    let (user, _) = basic_credentials(headers).ok()?;
+    Sid::parse(&user).ok()
 }
 
+/// Middleware: on a node with `--writer-url`, sends commands (anything but GET, HEAD and
+/// OPTIONS) to the writer and passes its answer back; everything else is served here.
 pub async fn forward_writes(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Some(writer) = state.config().writer_url.clone() else {
         return next.run(req).await;

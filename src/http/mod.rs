@@ -5,6 +5,17 @@
 //! front of the API routes, and adds tracing, a timeout, a body limit and panic catching, so
 //! a request can fail but never take the server with it.
 //!
+//! # Modules
+//! - [`twilio`]: what every Twilio-shaped API shares: the error body, parameters, the list
+//!   envelopes and paging, dates.
+//! - [`auth`]: HTTP Basic with an account SID and auth token (the one reading of the header).
+//! - `forward`: on a node without the writer role, commands go to the writer node.
+//! - [`accounts`]: the account resource, `/2010-04-01/Accounts`.
+//! - [`taskrouter`]: TaskRouter v1 under `/v1/Workspaces`, a module per resource.
+//! - [`supervisor`]: reads from the `taskrouter` read model,
+//!   `/supervisor/v1/Workspaces/{WS}/…`.
+//! - [`health`]: the unauthenticated `/healthz` and `/metrics`.
+//!
 //! Reads are read-your-writes: a command records the position it reached for the calling
 //! account (and returns it in `Switchboard-Position`); a later read by that account waits,
 //! at most `--read-wait-ms`, for the read models to pass it. A client can also send
@@ -12,12 +23,11 @@
 
 pub mod accounts;
 pub mod auth;
-pub mod error;
 mod forward;
 pub mod health;
-pub mod params;
 pub mod supervisor;
 pub mod taskrouter;
+pub mod twilio;
 
 use crate::commands::{Commands, Executed};
 use crate::log::Checkpoint;
@@ -28,7 +38,6 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use error::ApiError;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -38,6 +47,7 @@ use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 use tracing::warn;
+use twilio::ApiError;
 
 /// Header carrying the position a command reached.
 pub const POSITION_HEADER: HeaderName = HeaderName::from_static("switchboard-position");

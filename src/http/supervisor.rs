@@ -12,14 +12,12 @@
 //! workspace is 404 like one that does not exist.
 
 use super::auth::Caller;
-use super::error::ApiError;
-use super::params::Params;
+use super::twilio::{iso_ms, ApiError, Params};
 use super::AppState;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
-use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use switchboard_events::{Sid, SidPrefix};
 use switchboard_projections::{taskrouter, workspaces};
@@ -35,10 +33,6 @@ pub fn router() -> Router<AppState> {
             "/supervisor/v1/Workspaces/{ws}/WorkerAssignments",
             get(worker_assignments),
         )
-}
-
-fn iso_ms(ms: i64) -> String {
-    super::taskrouter::iso(DateTime::<Utc>::from_timestamp_millis(ms).unwrap_or_default())
 }
 
 /// Waits for the caller's writes, checks the workspace is the caller's, and hands a
@@ -70,7 +64,7 @@ fn page(
     query: Option<&str>,
 ) -> Result<Value, ApiError> {
     let url = format!("{}{}", state.config().public_url, path);
-    super::taskrouter::page(items, key, &url, query)
+    super::twilio::page(items, key, &url, query)
 }
 
 async fn queue_positions(

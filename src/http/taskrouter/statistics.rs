@@ -8,10 +8,11 @@
 //! whole minutes from `StartDate` (or `Minutes` ago; 15 by default, as Twilio) to `EndDate`.
 //! `TaskChannel` narrows both to one channel; `SplitByWaitTime` adds, per threshold, the
 //! accepted reservations and canceled tasks that waited less than it and at least as long.
+//!
+//! Each path has a route of its own in [`routes`].
 
-use super::{iso, page, path_sid, read, Ctx};
-use crate::http::error::ApiError;
-use crate::http::params::Params;
+use super::{path_sid, read, Ctx};
+use crate::http::twilio::{iso, page, ApiError, Params};
 use crate::http::AppState;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
@@ -20,6 +21,9 @@ use switchboard_events::taskrouter::expression::Context;
 use switchboard_events::taskrouter::state::{Task, TaskQueue, Worker, Workspace};
 use switchboard_events::{Sid, SidPrefix};
 use switchboard_projections::taskrouter::{self as projection, Summed};
+
+mod routes;
+pub(super) use routes::router;
 
 /// Whose statistics.
 #[derive(Debug, Clone)]
@@ -48,13 +52,12 @@ pub(super) enum Form {
 }
 
 impl Form {
-    /// `Statistics`, `RealTimeStatistics` or `CumulativeStatistics`.
-    pub(super) fn parse(s: &str) -> Option<Form> {
-        match s {
-            "Statistics" => Some(Form::Combined),
-            "RealTimeStatistics" => Some(Form::RealTime),
-            "CumulativeStatistics" => Some(Form::Cumulative),
-            _ => None,
+    /// Its path segment: `Statistics`, `RealTimeStatistics` or `CumulativeStatistics`.
+    pub(super) fn segment(self) -> &'static str {
+        match self {
+            Form::Combined => "Statistics",
+            Form::RealTime => "RealTimeStatistics",
+            Form::Cumulative => "CumulativeStatistics",
         }
     }
 }

@@ -1,6 +1,7 @@
 //! `ApiError`: every failure the API reports, turned into Twilio's error body
 //! `{code, message, more_info, status}` with the matching HTTP status. Internal causes are
-//! logged, not shown.
+//! logged, not shown. Each API maps its own domain errors onto it (accounts in
+//! `http::accounts`, TaskRouter in `http::taskrouter`).
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -73,50 +74,5 @@ impl IntoResponse for ApiError {
             "status": self.status.as_u16(),
         });
         (self.status, Json(body)).into_response()
-    }
-}
-
-impl From<crate::commands::CommandError<switchboard_events::account::AccountError>> for ApiError {
-    fn from(e: crate::commands::CommandError<switchboard_events::account::AccountError>) -> Self {
-        use crate::commands::CommandError;
-        use switchboard_events::account::AccountError;
-        match e {
-            CommandError::Domain(AccountError::FriendlyName) => {
-                ApiError::new(StatusCode::BAD_REQUEST, 20002, e.to_string())
-            }
-            CommandError::Domain(AccountError::NotFound(sid)) => {
-                ApiError::not_found(&format!("/2010-04-01/Accounts/{sid}.json"))
-            }
-            CommandError::Domain(
-                AccountError::AlreadyExists(_)
-                | AccountError::Closed(_)
-                | AccountError::NestedSubaccount(_),
-            ) => ApiError::new(StatusCode::BAD_REQUEST, 20001, e.to_string()),
-            CommandError::Contended(_) => ApiError::new(StatusCode::CONFLICT, 20409, e.to_string()),
-            CommandError::Append(crate::log::AppendError::Unavailable(ref why)) => {
-                error!(cause = %e, "append failed");
-                ApiError::unavailable(format!(
-                    "The event log is unavailable ({why}); the change was not acknowledged. Retry later."
-                ))
-            }
-            CommandError::Read(crate::log::ReadError::Damaged(d)) => {
-                error!(position = %d.position, stream = ?d.stream, reason = %d.reason, "command refused: unreadable record in its stream");
-                ApiError::new(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    20500,
-                    format!(
-                        "The resource's history holds a record this server cannot read (log position {}: {}); nothing was written",
-                        d.position, d.reason
-                    ),
-                )
-            }
-            CommandError::Read(crate::log::ReadError::Unavailable(ref why)) => {
-                error!(cause = %e, "stream read failed");
-                ApiError::unavailable(format!(
-                    "The event log is unavailable ({why}); nothing was written. Retry later."
-                ))
-            }
-            CommandError::Append(_) => ApiError::internal("command failed", e),
-        }
     }
 }

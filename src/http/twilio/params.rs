@@ -1,11 +1,14 @@
 //! Request parameters as Twilio clients send them: a form-encoded body (repeated keys for
-//! lists) or a JSON object (a top-level array's items are named `[]`), plus the query string. Names are matched exactly (Twilio's
-//! `PascalCase`); unknown names are ignored, as Twilio does.
+//! lists) or a JSON object (a top-level array's items are named `[]`), plus the query string.
+//! Names are matched exactly (Twilio's `PascalCase`); unknown names are ignored, as Twilio
+//! does. The typed reads (integers, flags, SIDs, dates) answer a bad value with a 400 that
+//! names the parameter and what it got.
 
 use super::error::ApiError;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::header::CONTENT_TYPE;
+use switchboard_events::{Sid, SidPrefix};
 
 /// Parsed parameters, in the order given.
 #[derive(Debug, Default, Clone)]
@@ -29,6 +32,11 @@ impl Params {
             .map(|(_, v)| v.as_str())
     }
 
+    /// An equality filter of a list: true when `name` is absent, or given as `value`.
+    pub fn allows(&self, name: &str, value: &str) -> bool {
+        self.get(name).is_none_or(|v| v == value)
+    }
+
     /// A non-negative integer parameter within `range`.
     pub fn int(
         &self,
@@ -50,6 +58,55 @@ impl Params {
 }
 
 impl Params {
+    /// A required parameter of a create or update (400 when it is absent).
+    pub fn required(&self, name: &str) -> Result<String, ApiError> {
+        self.get(name).map(str::to_string).ok_or_else(|| {
+            ApiError::bad_parameter(format!(
+                "Missing required parameter {name} in the post body"
+            ))
+        })
+    }
+
+    /// A boolean: `true`/`1`/`yes` or `false`/`0`/`no`, in any case.
+    pub fn flag(&self, name: &str) -> Result<Option<bool>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "true" | "1" | "yes" => Ok(Some(true)),
+                "false" | "0" | "no" => Ok(Some(false)),
+                _ => Err(ApiError::bad_parameter(format!(
+                    "{name} must be true or false, got {v:?}"
+                ))),
+            },
+        }
+    }
+
+    /// A SID of kind `prefix`; an empty value is the same as none.
+    pub fn sid(&self, name: &str, prefix: SidPrefix) -> Result<Option<Sid>, ApiError> {
+        self.get(name)
+            .filter(|v| !v.is_empty())
+            .map(|v| {
+                Sid::parse_as(v, prefix)
+                    .map_err(|e| ApiError::bad_parameter(format!("{name} {v:?} is not valid: {e}")))
+            })
+            .transpose()
+    }
+
+    /// An integer from 0 to `max` (at most `u32::MAX`).
+    pub fn u32(&self, name: &str, max: i64) -> Result<Option<u32>, ApiError> {
+        Ok(self.int(name, 0..=max)?.map(|v| v as u32))
+    }
+
+    /// Any integer, negative ones too.
+    pub fn i64(&self, name: &str) -> Result<Option<i64>, ApiError> {
+        match self.get(name) {
+            None => Ok(None),
+            Some(v) => v.trim().parse::<i64>().map(Some).map_err(|_| {
+                ApiError::bad_parameter(format!("{name} must be an integer, got {v:?}"))
+            }),
+        }
+    }
+
     /// An ISO 8601 date-time (or a bare `YYYY-MM-DD`, midnight UTC) parameter.
     pub fn date(&self, name: &str) -> Result<Option<chrono::DateTime<chrono::Utc>>, ApiError> {
         self.get(name)
