@@ -111,7 +111,7 @@ pub(super) async fn deleted(f: Fold<'_>, w: &ResourceRef) -> Result<(), sqlx::Er
     .await
 }
 
-/// Ends a worker's time in its current activity f.at `at_ms` (counted as `activity:{sid}`).
+/// Ends a worker's time in its current activity at `at_ms` (counted as `activity:{sid}`).
 async fn end_activity(
     tx: &mut AnyConnection,
     tally: &mut Tally,
@@ -121,14 +121,14 @@ async fn end_activity(
 ) -> Result<(), sqlx::Error> {
     let row = sqlx::query("SELECT activity_sid, status_changed_ms FROM tr_workers WHERE sid = $1")
         .bind(worker)
-        .fetch_optional(&mut *f.tx)
+        .fetch_optional(&mut *tx)
         .await?;
     if let Some(r) = row {
         let activity: String = r.try_get(0).unwrap_or_default();
         let since: i64 = r.try_get(1).unwrap_or(at_ms);
-        f.tally.activity_time(
-            f.ws,
-            &[f.ws, worker],
+        tally.activity_time(
+            ws,
+            &[ws, worker],
             at_ms.div_euclid(60_000),
             &activity,
             (at_ms - since).max(0) / 1000,

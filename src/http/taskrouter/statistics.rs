@@ -402,7 +402,10 @@ fn cumulative_json(
             .activities
             .iter()
             .map(|(sid, name)| {
-                let mut s = n.get(&counter::activity(sid)).copied().unwrap_or_default();
+                let mut s = n
+                    .get(&counter::activity(sid.as_str()))
+                    .copied()
+                    .unwrap_or_default();
                 if window.end >= window.now {
                     for (_, since) in snap.running.iter().filter(|(a, _)| a == sid) {
                         let d = (window.now - (*since).max(window.start))
