@@ -20,8 +20,9 @@
 //! protects: **a batch leaves exactly the tables its events would leave applied one by one**
 //! (the read-model equivalence test replays a log both ways). Tasks and reservations, read and
 //! changed by most events, live in the batch's overlay (`overlay.rs`) and are written once at
-//! its end; counters are summed in its tally (`tally.rs`) and added once per key; every other table is written
-//! as its event arrives.
+//! its end; counters are summed in its tally (`tally.rs`) and added once per key; every other
+//! table is written as its event arrives. One known gap: counters a batch tallied for a
+//! workspace before its `workspace.deleted` are still written when the batch ends.
 //!
 //! # Layout
 //! - this file: the projection (name, version, tables), the batch and which module folds
