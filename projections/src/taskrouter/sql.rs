@@ -19,8 +19,8 @@ pub(super) enum Arg {
 pub(super) const ROWS_PER_STATEMENT: usize = 32;
 
 /// Writes `rows` as multi-row statements `head (…), (…) tail`: one round trip to the database
-/// per [`ROWS_PER_STATEMENT`] rows instead of one per row. Keys must be distinct within `rows` (an upsert may
-/// not touch one row twice in a statement).
+/// per [`ROWS_PER_STATEMENT`] rows instead of one per row. Keys must be distinct within `rows`
+/// (an upsert may not touch one row twice in a statement).
 pub(super) async fn write_rows(
     tx: &mut AnyConnection,
     head: &str,
