@@ -17,7 +17,10 @@
 //! - [`store`]: checkpoints, versions, skipped events, reset, digest.
 //! - [`accounts`]: the `accounts` read model.
 //! - [`workspaces`]: the account's workspaces.
-//! - [`taskrouter`]: queue positions, worker assignments and statistics counters.
+//! - [`taskrouter`]: queue positions, worker assignments and statistics counters; one module
+//!   per entity it folds (workspace, worker, task queue, workflow, task, reservation), the
+//!   batch's overlay of tasks and reservations, and the typed counter names
+//!   ([`taskrouter::Counter`]) the statistics API reads back.
 
 pub mod accounts;
 pub mod store;

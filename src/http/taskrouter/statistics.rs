@@ -20,7 +20,7 @@ use std::collections::BTreeMap;
 use switchboard_events::taskrouter::expression::Context;
 use switchboard_events::taskrouter::state::{Task, TaskQueue, Worker, Workspace};
 use switchboard_events::{Sid, SidPrefix};
-use switchboard_projections::taskrouter::{self as projection, Summed};
+use switchboard_projections::taskrouter::{self as projection, counter, Counter, Summed};
 
 mod routes;
 pub(super) use routes::router;
@@ -385,17 +385,17 @@ fn cumulative_json(
     splits: Option<Value>,
     snap: &Snapshot,
 ) -> Value {
-    let get = |k: &str| n.get(k).copied().unwrap_or_default();
+    let get = |k: Counter| n.get(k.name()).copied().unwrap_or_default();
     let mut v = json!({
         "account_sid": c.account,
         "start_time": iso(window.start),
         "end_time": iso(window.end),
-        "reservations_created": get("reservations_created").n,
-        "reservations_accepted": get("reservations_accepted").n,
-        "reservations_rejected": get("reservations_rejected").n,
-        "reservations_timed_out": get("reservations_timed_out").n,
-        "reservations_canceled": get("reservations_canceled").n,
-        "reservations_rescinded": get("reservations_rescinded").n,
+        "reservations_created": get(Counter::ReservationsCreated).n,
+        "reservations_accepted": get(Counter::ReservationsAccepted).n,
+        "reservations_rejected": get(Counter::ReservationsRejected).n,
+        "reservations_timed_out": get(Counter::ReservationsTimedOut).n,
+        "reservations_canceled": get(Counter::ReservationsCanceled).n,
+        "reservations_rescinded": get(Counter::ReservationsRescinded).n,
         "workspace_sid": ws,
     });
     if matches!(scope, Scope::Workers | Scope::Worker(_)) {
@@ -405,7 +405,10 @@ fn cumulative_json(
             .activities
             .iter()
             .map(|(sid, name)| {
-                let mut s = get(&format!("activity:{sid}"));
+                let mut s = n
+                    .get(&counter::activity(sid.as_str()))
+                    .copied()
+                    .unwrap_or_default();
                 if window.end >= window.now {
                     for (_, since) in snap.running.iter().filter(|(a, _)| a == sid) {
                         let d = (window.now - (*since).max(window.start))
@@ -427,30 +430,30 @@ fn cumulative_json(
         }
         return v;
     }
-    let accepted = get("wait_until_accepted");
+    let accepted = get(Counter::WaitUntilAccepted);
     v["avg_task_acceptance_time"] = json!(accepted.avg());
     v["split_by_wait_time"] = splits.unwrap_or(Value::Null);
     v["wait_duration_until_accepted"] = wait_json(accepted);
-    v["wait_duration_until_canceled"] = wait_json(get("wait_until_canceled"));
-    v["tasks_canceled"] = json!(get("tasks_canceled").n);
-    v["tasks_completed"] = json!(get("tasks_completed").n);
-    v["tasks_deleted"] = json!(get("tasks_deleted").n);
-    v["tasks_moved"] = json!(get("tasks_moved").n);
+    v["wait_duration_until_canceled"] = wait_json(get(Counter::WaitUntilCanceled));
+    v["tasks_canceled"] = json!(get(Counter::TasksCanceled).n);
+    v["tasks_completed"] = json!(get(Counter::TasksCompleted).n);
+    v["tasks_deleted"] = json!(get(Counter::TasksDeleted).n);
+    v["tasks_moved"] = json!(get(Counter::TasksMoved).n);
     match scope {
         Scope::Workspace => {
-            v["tasks_created"] = json!(get("tasks_created").n);
-            v["tasks_timed_out_in_workflow"] = json!(get("tasks_timed_out_in_workflow").n);
+            v["tasks_created"] = json!(get(Counter::TasksCreated).n);
+            v["tasks_timed_out_in_workflow"] = json!(get(Counter::TasksTimedOutInWorkflow).n);
         }
         Scope::Queue(q) => {
             v["task_queue_sid"] = json!(q);
-            v["tasks_entered"] = json!(get("tasks_entered").n);
+            v["tasks_entered"] = json!(get(Counter::TasksEntered).n);
             v["wait_duration_in_queue_until_accepted"] =
-                wait_json(get("wait_in_queue_until_accepted"));
+                wait_json(get(Counter::WaitInQueueUntilAccepted));
         }
         Scope::Workflow(f) => {
             v["workflow_sid"] = json!(f);
-            v["tasks_entered"] = json!(get("tasks_entered").n);
-            v["tasks_timed_out_in_workflow"] = json!(get("tasks_timed_out_in_workflow").n);
+            v["tasks_entered"] = json!(get(Counter::TasksEntered).n);
+            v["tasks_timed_out_in_workflow"] = json!(get(Counter::TasksTimedOutInWorkflow).n);
         }
         Scope::Workers | Scope::Worker(_) => {}
     }
@@ -495,7 +498,7 @@ async fn counters(
         channel,
         from,
         to,
-        "wait_until_accepted",
+        Counter::WaitUntilAccepted,
         &window.split,
     )
     .await
@@ -507,7 +510,7 @@ async fn counters(
         channel,
         from,
         to,
-        "wait_until_canceled",
+        Counter::WaitUntilCanceled,
         &window.split,
     )
     .await
