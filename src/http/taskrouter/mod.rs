@@ -15,15 +15,17 @@
 //! - [`events`]: the workspace's stream as Event resources, `/Events[/{EV}]`.
 //! - [`statistics`]: every `Statistics`, `RealTimeStatistics` and `CumulativeStatistics`.
 //!
-//! This module holds what they share: the rendering context, the read and command runners
-//! (tenancy: another account's workspace is the same 404 as none), SIDs from the path,
-//! `If-Match`, and the mapping of TaskRouter's errors onto Twilio's.
+//! The six kinds with a list and members ([`resource::Resource`]) share their handlers, in
+//! [`resource`]; their modules say what differs (rendering, filters, the commands a request
+//! asks for). This module holds what all share: the rendering context, the read and command
+//! runners (tenancy: another account's workspace is the same 404 as none), SIDs from the
+//! path, `If-Match`, and the mapping of TaskRouter's errors onto Twilio's.
 //!
 //! Paths of a workspace's shape that no resource owns (`/v1/Workspaces/{WS}/Bogus`, an
 //! unknown sub-resource) are routed too, behind authentication like the rest, and answer 404
 //! naming the path, with the methods their shape always took (others are 405).
 
-use super::twilio::{page, ApiError, Params};
+use super::twilio::{ApiError, Params};
 use super::AppState;
 use crate::taskrouter::{EngineError, Loaded};
 use axum::extract::{MatchedPath, RawPathParams};
@@ -34,7 +36,6 @@ use axum::{Json, Router};
 use serde_json::Value;
 use switchboard_events::taskrouter::decide::{Command, TaskRouterError};
 use switchboard_events::taskrouter::events::QueueOrder;
-use switchboard_events::taskrouter::expression::Expression;
 use switchboard_events::taskrouter::state::Workspace;
 use switchboard_events::{Event, Sid, SidPrefix};
 use uuid::Uuid;
@@ -42,6 +43,7 @@ use uuid::Uuid;
 mod activities;
 mod events;
 mod reservations;
+mod resource;
 mod statistics;
 mod task_channels;
 mod task_queues;
@@ -172,10 +174,10 @@ struct MemberPath {
 }
 
 impl MemberPath {
-    fn parse(ws: &str, kind: Kind, sid: &str) -> Result<MemberPath, ApiError> {
-        let path = format!("/v1/Workspaces/{ws}/{}/{sid}", kind.list);
+    fn parse(ws: &str, list: &str, sid: &str, prefix: SidPrefix) -> Result<MemberPath, ApiError> {
+        let path = format!("/v1/Workspaces/{ws}/{list}/{sid}");
         let ws = path_sid(ws, SidPrefix::Workspace, &path)?;
-        let sid = path_sid(sid, kind.prefix, &path)?;
+        let sid = path_sid(sid, prefix, &path)?;
         Ok(MemberPath { path, ws, sid })
     }
 }
@@ -291,137 +293,6 @@ fn created_sid(events: &[Event]) -> Option<Sid> {
         Event::TaskCreated(x) => Some(x.sid.clone()),
         _ => None,
     })
-}
-
-/// What one resource module says about its kind, for the list, fetch and command runners.
-#[derive(Clone, Copy)]
-struct Kind {
-    /// The path segment of its list (`Workers`).
-    list: &'static str,
-    /// The key of its list in the envelope (`workers`).
-    key: &'static str,
-    /// Its SIDs' kind.
-    prefix: SidPrefix,
-    /// Renders one of its resources by SID (`None`: the workspace has no such one).
-    render: fn(&Ctx, &Workspace, &Sid) -> Option<Value>,
-}
-
-/// `GET /v1/Workspaces/{ws}/{Kind}`: `select` renders the items the request's filters keep;
-/// they are listed oldest first, as Twilio lists them (the SID breaks ties within a second),
-/// a page at a time.
-async fn list_of(
-    state: &AppState,
-    caller: &Sid,
-    ws: &str,
-    kind: Kind,
-    query: Option<&str>,
-    select: impl FnOnce(&Ctx, &Workspace, &Params) -> Vec<Value> + Send + 'static,
-) -> Result<Json<Value>, ApiError> {
-    let ListPath { path, ws } = ListPath::parse(ws, kind.list)?;
-    let c = ctx(state, caller);
-    let url = format!("{}{}", c.base, path);
-    let params = Params::from_query(query);
-    // Every list refuses a malformed expression filter, whichever kind it lists (the workers'
-    // and tasks' lists are the ones that apply it).
-    if let Some(e) = params
-        .get("TargetWorkersExpression")
-        .or(params.get("EvaluateTaskAttributes"))
-    {
-        Expression::parse(e)
-            .map_err(|err| ApiError::bad_parameter(format!("invalid expression: {err}")))?;
-    }
-    let mut items = read(state, caller, &ws, &path, move |w| {
-        Ok(select(&c, w, &params))
-    })
-    .await?;
-    items.sort_by(|a, b| {
-        (a["date_created"].as_str(), a["sid"].as_str())
-            .cmp(&(b["date_created"].as_str(), b["sid"].as_str()))
-    });
-    Ok(Json(page(items, kind.key, &url, query)?))
-}
-
-/// `GET /v1/Workspaces/{ws}/{Kind}/{sid}`.
-async fn fetch_one(
-    state: &AppState,
-    caller: &Sid,
-    (ws, sid): (String, String),
-    kind: Kind,
-) -> Result<Json<Value>, ApiError> {
-    let MemberPath { path, ws, sid } = MemberPath::parse(&ws, kind, &sid)?;
-    let c = ctx(state, caller);
-    let not_found = ApiError::not_found(&path);
-    let render = kind.render;
-    Ok(Json(
-        read(state, caller, &ws, &path, move |w| {
-            render(&c, w, &sid).ok_or(not_found)
-        })
-        .await?,
-    ))
-}
-
-/// Runs a create command on the list at `at` and answers 201 with what it made.
-async fn create_one(
-    state: &AppState,
-    caller: &Sid,
-    at: ListPath,
-    command_: Command,
-    kind: Kind,
-) -> Result<Response, ApiError> {
-    let c = ctx(state, caller);
-    let render = kind.render;
-    command(
-        state,
-        caller,
-        &at.ws,
-        &at.path,
-        command_,
-        StatusCode::CREATED,
-        move |w, events| render(&c, w, &created_sid(events)?),
-    )
-    .await
-}
-
-/// Runs an update command on the resource at `at` and answers 200 with it.
-async fn update_one(
-    state: &AppState,
-    caller: &Sid,
-    at: MemberPath,
-    command_: Command,
-    kind: Kind,
-) -> Result<Response, ApiError> {
-    let c = ctx(state, caller);
-    let render = kind.render;
-    let sid = at.sid;
-    command(
-        state,
-        caller,
-        &at.ws,
-        &at.path,
-        command_,
-        StatusCode::OK,
-        move |w, _| render(&c, w, &sid),
-    )
-    .await
-}
-
-/// Runs a delete command on the resource at `at` and answers 204.
-async fn delete_one(
-    state: &AppState,
-    caller: &Sid,
-    at: MemberPath,
-    command_: Command,
-) -> Result<Response, ApiError> {
-    command(
-        state,
-        caller,
-        &at.ws,
-        &at.path,
-        command_,
-        StatusCode::NO_CONTENT,
-        |_, _| None,
-    )
-    .await
 }
 
 /// `"true"` or `"false"`, as the `Available` filters compare.

@@ -24,19 +24,19 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/v1/Workspaces/{workspace_sid}/Tasks/{task_sid}/Reservations",
-            get(list_for_task),
+            get(list::<UnderTask>),
         )
         .route(
             "/v1/Workspaces/{workspace_sid}/Tasks/{task_sid}/Reservations/{reservation_sid}",
-            get(fetch_for_task).post(update_for_task),
+            get(fetch::<UnderTask>).post(update::<UnderTask>),
         )
         .route(
             "/v1/Workspaces/{workspace_sid}/Workers/{worker_sid}/Reservations",
-            get(list_for_worker),
+            get(list::<UnderWorker>),
         )
         .route(
             "/v1/Workspaces/{workspace_sid}/Workers/{worker_sid}/Reservations/{reservation_sid}",
-            get(fetch_for_worker).post(update_for_worker),
+            get(fetch::<UnderWorker>).post(update::<UnderWorker>),
         )
 }
 
@@ -45,6 +45,24 @@ pub fn router() -> Router<AppState> {
 enum Parent {
     Task,
     Worker,
+}
+
+/// A parent as a type, so one handler serves both routes of an operation.
+trait Via: Send + Sync + 'static {
+    const PARENT: Parent;
+}
+
+/// `/Tasks/{WT}/Reservations…`.
+struct UnderTask;
+/// `/Workers/{WK}/Reservations…`.
+struct UnderWorker;
+
+impl Via for UnderTask {
+    const PARENT: Parent = Parent::Task;
+}
+
+impl Via for UnderWorker {
+    const PARENT: Parent = Parent::Worker;
 }
 
 impl Parent {
@@ -141,13 +159,14 @@ fn reservations_path(
     Ok((path, ws, parent))
 }
 
-async fn list(
-    state: AppState,
-    caller: Sid,
-    via: Parent,
-    (ws, parent): (String, String),
-    query: Option<String>,
+async fn list<V: Via>(
+    State(state): State<AppState>,
+    Extension(Caller(caller)): Extension<Caller>,
+    Path((ws, parent)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
+    let via = V::PARENT;
+    let caller = caller.sid;
     let (path, ws, parent) = reservations_path(&ws, via, &parent, None)?;
     let c = ctx(&state, &caller);
     let url = format!("{}{}", c.base, path);
@@ -164,12 +183,13 @@ async fn list(
     Ok(Json(page(items, "reservations", &url, query.as_deref())?))
 }
 
-async fn fetch(
-    state: AppState,
-    caller: Sid,
-    via: Parent,
-    (ws, parent, sid): (String, String, String),
+async fn fetch<V: Via>(
+    State(state): State<AppState>,
+    Extension(Caller(caller)): Extension<Caller>,
+    Path((ws, parent, sid)): Path<(String, String, String)>,
 ) -> Result<Json<Value>, ApiError> {
+    let via = V::PARENT;
+    let caller = caller.sid;
     let (path, ws, parent) = reservations_path(&ws, via, &parent, Some(&sid))?;
     let c = ctx(&state, &caller);
     let not_found = ApiError::not_found(&path);
@@ -200,14 +220,15 @@ fn wanted_status(params: &Params) -> Result<String, ApiError> {
     }
 }
 
-async fn update(
-    state: AppState,
-    caller: Sid,
-    via: Parent,
-    (ws, parent, sid): (String, String, String),
+async fn update<V: Via>(
+    State(state): State<AppState>,
+    Extension(Caller(caller)): Extension<Caller>,
+    Path((ws, parent, sid)): Path<(String, String, String)>,
     headers: HeaderMap,
     params: Params,
 ) -> Result<Response, ApiError> {
+    let via = V::PARENT;
+    let caller = caller.sid;
     let (path, ws, parent) = reservations_path(&ws, via, &parent, Some(&sid))?;
     let c = ctx(&state, &caller);
     let reservation = path_sid(&sid, SidPrefix::Reservation, &path)?;
@@ -232,58 +253,4 @@ async fn update(
         },
     )
     .await
-}
-
-async fn list_for_task(
-    State(state): State<AppState>,
-    Extension(Caller(caller)): Extension<Caller>,
-    Path(path): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
-    list(state, caller.sid, Parent::Task, path, query).await
-}
-
-async fn list_for_worker(
-    State(state): State<AppState>,
-    Extension(Caller(caller)): Extension<Caller>,
-    Path(path): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
-    list(state, caller.sid, Parent::Worker, path, query).await
-}
-
-async fn fetch_for_task(
-    State(state): State<AppState>,
-    Extension(Caller(caller)): Extension<Caller>,
-    Path(path): Path<(String, String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    fetch(state, caller.sid, Parent::Task, path).await
-}
-
-async fn fetch_for_worker(
-    State(state): State<AppState>,
-    Extension(Caller(caller)): Extension<Caller>,
-    Path(path): Path<(String, String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    fetch(state, caller.sid, Parent::Worker, path).await
-}
-
-async fn update_for_task(
-    State(state): State<AppState>,
-    Extension(Caller(caller)): Extension<Caller>,
-    Path(path): Path<(String, String, String)>,
-    headers: HeaderMap,
-    params: Params,
-) -> Result<Response, ApiError> {
-    update(state, caller.sid, Parent::Task, path, headers, params).await
-}
-
-async fn update_for_worker(
-    State(state): State<AppState>,
-    Extension(Caller(caller)): Extension<Caller>,
-    Path(path): Path<(String, String, String)>,
-    headers: HeaderMap,
-    params: Params,
-) -> Result<Response, ApiError> {
-    update(state, caller.sid, Parent::Worker, path, headers, params).await
 }

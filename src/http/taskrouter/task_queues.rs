@@ -3,19 +3,16 @@
 //! `TaskQueues/Statistics` and the bulk `TaskQueues/RealTimeStatistics` are
 //! [`super::statistics`].
 
-use super::{
-    create_one, delete_one, fetch_one, list_of, order, update_one, Ctx, Kind, ListPath, MemberPath,
-};
-use crate::http::auth::Caller;
+use super::resource::{create, delete, fetch, list, update, Resource};
+use super::{order, Ctx};
 use crate::http::twilio::{iso, ApiError, Params};
 use crate::http::AppState;
-use axum::extract::{Path, RawQuery, State};
-use axum::response::Response;
+use axum::http::HeaderMap;
 use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::Router;
 use serde_json::{json, Value};
 use switchboard_events::taskrouter::decide::Command;
-use switchboard_events::taskrouter::events::TaskQueueUpdated;
+use switchboard_events::taskrouter::events::{QueueOrder, TaskQueueUpdated};
 use switchboard_events::taskrouter::state::{TaskQueue, Workspace};
 use switchboard_events::{Sid, SidPrefix};
 
@@ -24,23 +21,88 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/v1/Workspaces/{workspace_sid}/TaskQueues",
-            get(list).post(create),
+            get(list::<TaskQueues>).post(create::<TaskQueues>),
         )
         .route(
             "/v1/Workspaces/{workspace_sid}/TaskQueues/{task_queue_sid}",
-            get(fetch).post(update).delete(delete),
+            get(fetch::<TaskQueues>)
+                .post(update::<TaskQueues>)
+                .delete(delete::<TaskQueues>),
         )
 }
 
-const KIND: Kind = Kind {
-    list: "TaskQueues",
-    key: "task_queues",
-    prefix: SidPrefix::TaskQueue,
-    render,
-};
+/// See the module doc.
+pub(super) struct TaskQueues;
 
-fn render(c: &Ctx, ws: &Workspace, sid: &Sid) -> Option<Value> {
-    ws.queues.get(sid).map(|q| queue_json(c, ws, q))
+impl Resource for TaskQueues {
+    const LIST: &'static str = "TaskQueues";
+    const KEY: &'static str = "task_queues";
+    const PREFIX: SidPrefix = SidPrefix::TaskQueue;
+
+    fn render(c: &Ctx, ws: &Workspace, sid: &Sid) -> Option<Value> {
+        ws.queues.get(sid).map(|q| queue_json(c, ws, q))
+    }
+
+    fn select(c: &Ctx, ws: &Workspace, p: &Params) -> Vec<Value> {
+        ws.queues
+            .values()
+            .filter(|q| p.allows("FriendlyName", &q.friendly_name))
+            .map(|q| queue_json(c, ws, q))
+            .collect()
+    }
+
+    fn create(params: &Params) -> Result<Command, ApiError> {
+        let friendly_name = params.required("FriendlyName")?;
+        let s = Settings::parse(params)?;
+        Ok(Command::CreateTaskQueue {
+            friendly_name,
+            target_workers: s.target_workers,
+            task_order: s.task_order,
+            max_reserved_workers: s.max_reserved_workers,
+            reservation_activity_sid: s.reservation_activity_sid,
+            assignment_activity_sid: s.assignment_activity_sid,
+        })
+    }
+
+    fn update(sid: Sid, _: &HeaderMap, params: &Params) -> Result<Command, ApiError> {
+        let friendly_name = params.get("FriendlyName").map(str::to_string);
+        let s = Settings::parse(params)?;
+        Ok(Command::UpdateTaskQueue(TaskQueueUpdated {
+            sid,
+            friendly_name,
+            target_workers: s.target_workers,
+            task_order: s.task_order,
+            max_reserved_workers: s.max_reserved_workers,
+            reservation_activity_sid: s.reservation_activity_sid,
+            assignment_activity_sid: s.assignment_activity_sid,
+        }))
+    }
+
+    fn delete(sid: Sid, _: &HeaderMap) -> Result<Command, ApiError> {
+        Ok(Command::DeleteTaskQueue { sid })
+    }
+}
+
+/// What a create and an update both may set, besides the name (read in this order, so the
+/// first bad one is the one reported).
+struct Settings {
+    target_workers: Option<String>,
+    task_order: Option<QueueOrder>,
+    max_reserved_workers: Option<u32>,
+    reservation_activity_sid: Option<Sid>,
+    assignment_activity_sid: Option<Sid>,
+}
+
+impl Settings {
+    fn parse(params: &Params) -> Result<Settings, ApiError> {
+        Ok(Settings {
+            target_workers: params.get("TargetWorkers").map(str::to_string),
+            task_order: order(params, "TaskOrder")?,
+            max_reserved_workers: params.u32("MaxReservedWorkers", 1000)?,
+            reservation_activity_sid: params.sid("ReservationActivitySid", SidPrefix::Activity)?,
+            assignment_activity_sid: params.sid("AssignmentActivitySid", SidPrefix::Activity)?,
+        })
+    }
 }
 
 fn queue_json(c: &Ctx, ws: &Workspace, q: &TaskQueue) -> Value {
@@ -63,84 +125,4 @@ fn queue_json(c: &Ctx, ws: &Workspace, q: &TaskQueue) -> Value {
             "workspace": c.ws_url(ws),
         }
     })
-}
-
-async fn list(
-    State(state): State<AppState>,
-    Extension(Caller(caller)): Extension<Caller>,
-    Path(ws): Path<String>,
-    RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
-    list_of(
-        &state,
-        &caller.sid,
-        &ws,
-        KIND,
-        query.as_deref(),
-        |c, w, p| {
-            w.queues
-                .values()
-                .filter(|q| p.allows("FriendlyName", &q.friendly_name))
-                .map(|q| queue_json(c, w, q))
-                .collect()
-        },
-    )
-    .await
-}
-
-async fn fetch(
-    State(state): State<AppState>,
-    Extension(Caller(caller)): Extension<Caller>,
-    Path(path): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    fetch_one(&state, &caller.sid, path, KIND).await
-}
-
-async fn create(
-    State(state): State<AppState>,
-    Extension(Caller(caller)): Extension<Caller>,
-    Path(ws): Path<String>,
-    params: Params,
-) -> Result<Response, ApiError> {
-    let at = ListPath::parse(&ws, KIND.list)?;
-    let command_ = Command::CreateTaskQueue {
-        friendly_name: params.required("FriendlyName")?,
-        target_workers: params.get("TargetWorkers").map(str::to_string),
-        task_order: order(&params, "TaskOrder")?,
-        max_reserved_workers: params.u32("MaxReservedWorkers", 1000)?,
-        reservation_activity_sid: params.sid("ReservationActivitySid", SidPrefix::Activity)?,
-        assignment_activity_sid: params.sid("AssignmentActivitySid", SidPrefix::Activity)?,
-    };
-    create_one(&state, &caller.sid, at, command_, KIND).await
-}
-
-async fn update(
-    State(state): State<AppState>,
-    Extension(Caller(caller)): Extension<Caller>,
-    Path((ws, sid)): Path<(String, String)>,
-    params: Params,
-) -> Result<Response, ApiError> {
-    let at = MemberPath::parse(&ws, KIND, &sid)?;
-    let command_ = Command::UpdateTaskQueue(TaskQueueUpdated {
-        sid: at.sid.clone(),
-        friendly_name: params.get("FriendlyName").map(str::to_string),
-        target_workers: params.get("TargetWorkers").map(str::to_string),
-        task_order: order(&params, "TaskOrder")?,
-        max_reserved_workers: params.u32("MaxReservedWorkers", 1000)?,
-        reservation_activity_sid: params.sid("ReservationActivitySid", SidPrefix::Activity)?,
-        assignment_activity_sid: params.sid("AssignmentActivitySid", SidPrefix::Activity)?,
-    });
-    update_one(&state, &caller.sid, at, command_, KIND).await
-}
-
-async fn delete(
-    State(state): State<AppState>,
-    Extension(Caller(caller)): Extension<Caller>,
-    Path((ws, sid)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let at = MemberPath::parse(&ws, KIND, &sid)?;
-    let command_ = Command::DeleteTaskQueue {
-        sid: at.sid.clone(),
-    };
-    delete_one(&state, &caller.sid, at, command_).await
 }

@@ -3,18 +3,13 @@
 //! `GET`/`POST`/`DELETE /v1/Workspaces/{WS}/Tasks/{WT}` (updates and deletes honour
 //! `If-Match`). A task's reservations are [`super::reservations`].
 
-use super::{
-    create_one, delete_one, fetch_one, if_match, list_of, update_one, Ctx, Kind, ListPath,
-    MemberPath,
-};
-use crate::http::auth::Caller;
+use super::resource::{create, delete, fetch, list, update, Resource};
+use super::{if_match, Ctx};
 use crate::http::twilio::{iso, ApiError, Params};
 use crate::http::AppState;
-use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
 use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::Router;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use switchboard_events::taskrouter::decide::Command;
@@ -27,25 +22,82 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/v1/Workspaces/{workspace_sid}/Tasks",
-            get(list).post(create),
+            get(list::<Tasks>).post(create::<Tasks>),
         )
         .route(
             "/v1/Workspaces/{workspace_sid}/Tasks/{task_sid}",
-            get(fetch).post(update).delete(delete),
+            get(fetch::<Tasks>)
+                .post(update::<Tasks>)
+                .delete(delete::<Tasks>),
         )
 }
 
-const KIND: Kind = Kind {
-    list: "Tasks",
-    key: "tasks",
-    prefix: SidPrefix::Task,
-    render,
-};
+/// See the module doc.
+pub(super) struct Tasks;
 
-/// A task as it is now (its `age` counts to the moment of rendering).
-fn render(c: &Ctx, ws: &Workspace, sid: &Sid) -> Option<Value> {
-    let now = crate::commands::now_ms();
-    ws.tasks.get(sid).map(|t| task_json(c, ws, t, now))
+impl Resource for Tasks {
+    const LIST: &'static str = "Tasks";
+    const KEY: &'static str = "tasks";
+    const PREFIX: SidPrefix = SidPrefix::Task;
+
+    /// A task as it is now (its `age` counts to the moment of rendering).
+    fn render(c: &Ctx, ws: &Workspace, sid: &Sid) -> Option<Value> {
+        let now = crate::commands::now_ms();
+        ws.tasks.get(sid).map(|t| task_json(c, ws, t, now))
+    }
+
+    fn select(c: &Ctx, ws: &Workspace, p: &Params) -> Vec<Value> {
+        let now = crate::commands::now_ms();
+        let parsed = p
+            .get("EvaluateTaskAttributes")
+            .map(|e| Expression::parse(e).ok());
+        let given = parsed.as_ref().map(Option::as_ref);
+        ws.tasks
+            .values()
+            .filter(|t| selected(t, p, given))
+            .map(|t| task_json(c, ws, t, now))
+            .collect()
+    }
+
+    fn create(params: &Params) -> Result<Command, ApiError> {
+        Ok(Command::CreateTask {
+            attributes: params.get("Attributes").map(str::to_string),
+            priority: params.i64("Priority")?,
+            timeout: params.u32("Timeout", i64::from(u32::MAX))?,
+            task_channel: params.get("TaskChannel").map(str::to_string),
+            workflow_sid: params.sid("WorkflowSid", SidPrefix::Workflow)?,
+            virtual_start_time: params
+                .get("VirtualStartTime")
+                .map(|v| {
+                    DateTime::parse_from_rfc3339(v)
+                        .map(|d| d.with_timezone(&Utc))
+                        .map_err(|_| {
+                            ApiError::bad_parameter(format!(
+                                "VirtualStartTime must be ISO 8601, got {v:?}"
+                            ))
+                        })
+                })
+                .transpose()?,
+        })
+    }
+
+    fn update(sid: Sid, headers: &HeaderMap, params: &Params) -> Result<Command, ApiError> {
+        Ok(Command::UpdateTask {
+            sid,
+            attributes: params.get("Attributes").map(str::to_string),
+            priority: params.i64("Priority")?,
+            assignment_status: params.get("AssignmentStatus").map(str::to_string),
+            reason: params.get("Reason").map(str::to_string),
+            if_match: if_match(headers)?,
+        })
+    }
+
+    fn delete(sid: Sid, headers: &HeaderMap) -> Result<Command, ApiError> {
+        Ok(Command::DeleteTask {
+            sid,
+            if_match: if_match(headers)?,
+        })
+    }
 }
 
 fn task_json(c: &Ctx, ws: &Workspace, t: &Task, now: DateTime<Utc>) -> Value {
@@ -94,102 +146,4 @@ fn selected(t: &Task, p: &Params, given: Option<Option<&Expression>>) -> bool {
         && p.get("TaskQueueSid")
             .is_none_or(|q| t.step.as_ref().is_some_and(|s| s.queue_sid.as_str() == q))
         && given.is_none_or(|e| e.is_some_and(|e| e.matches(&Context::document(&t.document))))
-}
-
-async fn list(
-    State(state): State<AppState>,
-    Extension(Caller(caller)): Extension<Caller>,
-    Path(ws): Path<String>,
-    RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
-    let now = crate::commands::now_ms();
-    list_of(
-        &state,
-        &caller.sid,
-        &ws,
-        KIND,
-        query.as_deref(),
-        move |c, w, p| {
-            let parsed = p
-                .get("EvaluateTaskAttributes")
-                .map(|e| Expression::parse(e).ok());
-            let given = parsed.as_ref().map(Option::as_ref);
-            w.tasks
-                .values()
-                .filter(|t| selected(t, p, given))
-                .map(|t| task_json(c, w, t, now))
-                .collect()
-        },
-    )
-    .await
-}
-
-async fn fetch(
-    State(state): State<AppState>,
-    Extension(Caller(caller)): Extension<Caller>,
-    Path(path): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    fetch_one(&state, &caller.sid, path, KIND).await
-}
-
-async fn create(
-    State(state): State<AppState>,
-    Extension(Caller(caller)): Extension<Caller>,
-    Path(ws): Path<String>,
-    params: Params,
-) -> Result<Response, ApiError> {
-    let at = ListPath::parse(&ws, KIND.list)?;
-    let command_ = Command::CreateTask {
-        attributes: params.get("Attributes").map(str::to_string),
-        priority: params.i64("Priority")?,
-        timeout: params.u32("Timeout", i64::from(u32::MAX))?,
-        task_channel: params.get("TaskChannel").map(str::to_string),
-        workflow_sid: params.sid("WorkflowSid", SidPrefix::Workflow)?,
-        virtual_start_time: params
-            .get("VirtualStartTime")
-            .map(|v| {
-                DateTime::parse_from_rfc3339(v)
-                    .map(|d| d.with_timezone(&Utc))
-                    .map_err(|_| {
-                        ApiError::bad_parameter(format!(
-                            "VirtualStartTime must be ISO 8601, got {v:?}"
-                        ))
-                    })
-            })
-            .transpose()?,
-    };
-    create_one(&state, &caller.sid, at, command_, KIND).await
-}
-
-async fn update(
-    State(state): State<AppState>,
-    Extension(Caller(caller)): Extension<Caller>,
-    Path((ws, sid)): Path<(String, String)>,
-    headers: HeaderMap,
-    params: Params,
-) -> Result<Response, ApiError> {
-    let at = MemberPath::parse(&ws, KIND, &sid)?;
-    let command_ = Command::UpdateTask {
-        sid: at.sid.clone(),
-        attributes: params.get("Attributes").map(str::to_string),
-        priority: params.i64("Priority")?,
-        assignment_status: params.get("AssignmentStatus").map(str::to_string),
-        reason: params.get("Reason").map(str::to_string),
-        if_match: if_match(&headers)?,
-    };
-    update_one(&state, &caller.sid, at, command_, KIND).await
-}
-
-async fn delete(
-    State(state): State<AppState>,
-    Extension(Caller(caller)): Extension<Caller>,
-    Path((ws, sid)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let at = MemberPath::parse(&ws, KIND, &sid)?;
-    let command_ = Command::DeleteTask {
-        sid: at.sid.clone(),
-        if_match: if_match(&headers)?,
-    };
-    delete_one(&state, &caller.sid, at, command_).await
 }

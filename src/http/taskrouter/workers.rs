@@ -4,18 +4,13 @@
 //! `If-Match`). A worker's channels are [`super::worker_channels`], its reservations
 //! [`super::reservations`], its statistics [`super::statistics`].
 
-use super::{
-    bool_str, create_one, delete_one, fetch_one, if_match, list_of, update_one, Ctx, Kind,
-    ListPath, MemberPath,
-};
-use crate::http::auth::Caller;
+use super::resource::{create, delete, fetch, list, update, Resource};
+use super::{bool_str, if_match, Ctx};
 use crate::http::twilio::{iso, ApiError, Params};
 use crate::http::AppState;
-use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
-use axum::response::Response;
 use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::Router;
 use serde_json::{json, Value};
 use switchboard_events::taskrouter::decide::Command;
 use switchboard_events::taskrouter::expression::{Context, Expression};
@@ -27,23 +22,65 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/v1/Workspaces/{workspace_sid}/Workers",
-            get(list).post(create),
+            get(list::<Workers>).post(create::<Workers>),
         )
         .route(
             "/v1/Workspaces/{workspace_sid}/Workers/{worker_sid}",
-            get(fetch).post(update).delete(delete),
+            get(fetch::<Workers>)
+                .post(update::<Workers>)
+                .delete(delete::<Workers>),
         )
 }
 
-const KIND: Kind = Kind {
-    list: "Workers",
-    key: "workers",
-    prefix: SidPrefix::Worker,
-    render,
-};
+/// See the module doc.
+pub(super) struct Workers;
 
-fn render(c: &Ctx, ws: &Workspace, sid: &Sid) -> Option<Value> {
-    ws.workers.get(sid).map(|x| worker_json(c, ws, x))
+impl Resource for Workers {
+    const LIST: &'static str = "Workers";
+    const KEY: &'static str = "workers";
+    const PREFIX: SidPrefix = SidPrefix::Worker;
+
+    fn render(c: &Ctx, ws: &Workspace, sid: &Sid) -> Option<Value> {
+        ws.workers.get(sid).map(|x| worker_json(c, ws, x))
+    }
+
+    fn select(c: &Ctx, ws: &Workspace, p: &Params) -> Vec<Value> {
+        let parsed = p
+            .get("TargetWorkersExpression")
+            .map(|e| Expression::parse(e).ok());
+        let given = parsed.as_ref().map(Option::as_ref);
+        ws.workers
+            .values()
+            .filter(|x| selected(ws, x, p, given))
+            .map(|x| worker_json(c, ws, x))
+            .collect()
+    }
+
+    fn create(params: &Params) -> Result<Command, ApiError> {
+        Ok(Command::CreateWorker {
+            friendly_name: params.required("FriendlyName")?,
+            attributes: params.get("Attributes").map(str::to_string),
+            activity_sid: params.sid("ActivitySid", SidPrefix::Activity)?,
+        })
+    }
+
+    fn update(sid: Sid, headers: &HeaderMap, params: &Params) -> Result<Command, ApiError> {
+        Ok(Command::UpdateWorker {
+            sid,
+            friendly_name: params.get("FriendlyName").map(str::to_string),
+            attributes: params.get("Attributes").map(str::to_string),
+            activity_sid: params.sid("ActivitySid", SidPrefix::Activity)?,
+            reject_pending_reservations: params.flag("RejectPendingReservations")?.unwrap_or(false),
+            if_match: if_match(headers)?,
+        })
+    }
+
+    fn delete(sid: Sid, headers: &HeaderMap) -> Result<Command, ApiError> {
+        Ok(Command::DeleteWorker {
+            sid,
+            if_match: if_match(headers)?,
+        })
+    }
 }
 
 fn worker_json(c: &Ctx, ws: &Workspace, w: &Worker) -> Value {
@@ -83,87 +120,4 @@ fn selected(w: &Workspace, x: &Worker, p: &Params, given: Option<Option<&Express
                         .matches(&Context::document(&x.document))
             })
         })
-}
-
-async fn list(
-    State(state): State<AppState>,
-    Extension(Caller(caller)): Extension<Caller>,
-    Path(ws): Path<String>,
-    RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
-    list_of(
-        &state,
-        &caller.sid,
-        &ws,
-        KIND,
-        query.as_deref(),
-        |c, w, p| {
-            let parsed = p
-                .get("TargetWorkersExpression")
-                .map(|e| Expression::parse(e).ok());
-            let given = parsed.as_ref().map(Option::as_ref);
-            w.workers
-                .values()
-                .filter(|x| selected(w, x, p, given))
-                .map(|x| worker_json(c, w, x))
-                .collect()
-        },
-    )
-    .await
-}
-
-async fn fetch(
-    State(state): State<AppState>,
-    Extension(Caller(caller)): Extension<Caller>,
-    Path(path): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    fetch_one(&state, &caller.sid, path, KIND).await
-}
-
-async fn create(
-    State(state): State<AppState>,
-    Extension(Caller(caller)): Extension<Caller>,
-    Path(ws): Path<String>,
-    params: Params,
-) -> Result<Response, ApiError> {
-    let at = ListPath::parse(&ws, KIND.list)?;
-    let command_ = Command::CreateWorker {
-        friendly_name: params.required("FriendlyName")?,
-        attributes: params.get("Attributes").map(str::to_string),
-        activity_sid: params.sid("ActivitySid", SidPrefix::Activity)?,
-    };
-    create_one(&state, &caller.sid, at, command_, KIND).await
-}
-
-async fn update(
-    State(state): State<AppState>,
-    Extension(Caller(caller)): Extension<Caller>,
-    Path((ws, sid)): Path<(String, String)>,
-    headers: HeaderMap,
-    params: Params,
-) -> Result<Response, ApiError> {
-    let at = MemberPath::parse(&ws, KIND, &sid)?;
-    let command_ = Command::UpdateWorker {
-        sid: at.sid.clone(),
-        friendly_name: params.get("FriendlyName").map(str::to_string),
-        attributes: params.get("Attributes").map(str::to_string),
-        activity_sid: params.sid("ActivitySid", SidPrefix::Activity)?,
-        reject_pending_reservations: params.flag("RejectPendingReservations")?.unwrap_or(false),
-        if_match: if_match(&headers)?,
-    };
-    update_one(&state, &caller.sid, at, command_, KIND).await
-}
-
-async fn delete(
-    State(state): State<AppState>,
-    Extension(Caller(caller)): Extension<Caller>,
-    Path((ws, sid)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    let at = MemberPath::parse(&ws, KIND, &sid)?;
-    let command_ = Command::DeleteWorker {
-        sid: at.sid.clone(),
-        if_match: if_match(&headers)?,
-    };
-    delete_one(&state, &caller.sid, at, command_).await
 }

@@ -2,16 +2,13 @@
 //! `GET`/`POST`/`DELETE /v1/Workspaces/{WS}/Workflows/{WW}` (an update may re-evaluate the
 //! workflow's tasks). A workflow's statistics are [`super::statistics`].
 
-use super::{
-    create_one, delete_one, fetch_one, list_of, update_one, Ctx, Kind, ListPath, MemberPath,
-};
-use crate::http::auth::Caller;
+use super::resource::{create, delete, fetch, list, update, Resource};
+use super::Ctx;
 use crate::http::twilio::{iso, ApiError, Params};
 use crate::http::AppState;
-use axum::extract::{Path, RawQuery, State};
-use axum::response::Response;
+use axum::http::HeaderMap;
 use axum::routing::get;
-use axum::{Extension, Json, Router};
+use axum::Router;
 use serde_json::{json, Value};
 use switchboard_events::taskrouter::decide::Command;
 use switchboard_events::taskrouter::events::WorkflowUpdated;
@@ -23,23 +20,88 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/v1/Workspaces/{workspace_sid}/Workflows",
-            get(list).post(create),
+            get(list::<Workflows>).post(create::<Workflows>),
         )
         .route(
             "/v1/Workspaces/{workspace_sid}/Workflows/{workflow_sid}",
-            get(fetch).post(update).delete(delete),
+            get(fetch::<Workflows>)
+                .post(update::<Workflows>)
+                .delete(delete::<Workflows>),
         )
 }
 
-const KIND: Kind = Kind {
-    list: "Workflows",
-    key: "workflows",
-    prefix: SidPrefix::Workflow,
-    render,
-};
+/// See the module doc.
+pub(super) struct Workflows;
 
-fn render(c: &Ctx, ws: &Workspace, sid: &Sid) -> Option<Value> {
-    ws.workflows.get(sid).map(|x| workflow_json(c, ws, x))
+impl Resource for Workflows {
+    const LIST: &'static str = "Workflows";
+    const KEY: &'static str = "workflows";
+    const PREFIX: SidPrefix = SidPrefix::Workflow;
+
+    fn render(c: &Ctx, ws: &Workspace, sid: &Sid) -> Option<Value> {
+        ws.workflows.get(sid).map(|x| workflow_json(c, ws, x))
+    }
+
+    fn select(c: &Ctx, ws: &Workspace, p: &Params) -> Vec<Value> {
+        ws.workflows
+            .values()
+            .filter(|x| p.allows("FriendlyName", &x.friendly_name))
+            .map(|x| workflow_json(c, ws, x))
+            .collect()
+    }
+
+    fn create(params: &Params) -> Result<Command, ApiError> {
+        let friendly_name = params.required("FriendlyName")?;
+        let configuration = params.required("Configuration")?;
+        let s = Callbacks::parse(params)?;
+        Ok(Command::CreateWorkflow {
+            friendly_name,
+            configuration,
+            assignment_callback_url: s.assignment_callback_url,
+            fallback_assignment_callback_url: s.fallback_assignment_callback_url,
+            task_reservation_timeout: s.task_reservation_timeout,
+        })
+    }
+
+    fn update(sid: Sid, _: &HeaderMap, params: &Params) -> Result<Command, ApiError> {
+        let friendly_name = params.get("FriendlyName").map(str::to_string);
+        let configuration = params.get("Configuration").map(str::to_string);
+        let s = Callbacks::parse(params)?;
+        Ok(Command::UpdateWorkflow {
+            change: WorkflowUpdated {
+                sid,
+                friendly_name,
+                configuration,
+                assignment_callback_url: s.assignment_callback_url,
+                fallback_assignment_callback_url: s.fallback_assignment_callback_url,
+                task_reservation_timeout: s.task_reservation_timeout,
+            },
+            re_evaluate_tasks: params.flag("ReEvaluateTasks")?.unwrap_or(false),
+        })
+    }
+
+    fn delete(sid: Sid, _: &HeaderMap) -> Result<Command, ApiError> {
+        Ok(Command::DeleteWorkflow { sid })
+    }
+}
+
+/// The assignment settings a create and an update both may set.
+struct Callbacks {
+    assignment_callback_url: Option<String>,
+    fallback_assignment_callback_url: Option<String>,
+    task_reservation_timeout: Option<u32>,
+}
+
+impl Callbacks {
+    fn parse(params: &Params) -> Result<Callbacks, ApiError> {
+        Ok(Callbacks {
+            assignment_callback_url: params.get("AssignmentCallbackUrl").map(str::to_string),
+            fallback_assignment_callback_url: params
+                .get("FallbackAssignmentCallbackUrl")
+                .map(str::to_string),
+            task_reservation_timeout: params.u32("TaskReservationTimeout", 1_000_000)?,
+        })
+    }
 }
 
 fn workflow_json(c: &Ctx, ws: &Workspace, w: &WorkflowState) -> Value {
@@ -59,89 +121,4 @@ fn workflow_json(c: &Ctx, ws: &Workspace, w: &WorkflowState) -> Value {
             "workspace": c.ws_url(ws),
         }
     })
-}
-
-async fn list(
-    State(state): State<AppState>,
-    Extension(Caller(caller)): Extension<Caller>,
-    Path(ws): Path<String>,
-    RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
-    list_of(
-        &state,
-        &caller.sid,
-        &ws,
-        KIND,
-        query.as_deref(),
-        |c, w, p| {
-            w.workflows
-                .values()
-                .filter(|x| p.allows("FriendlyName", &x.friendly_name))
-                .map(|x| workflow_json(c, w, x))
-                .collect()
-        },
-    )
-    .await
-}
-
-async fn fetch(
-    State(state): State<AppState>,
-    Extension(Caller(caller)): Extension<Caller>,
-    Path(path): Path<(String, String)>,
-) -> Result<Json<Value>, ApiError> {
-    fetch_one(&state, &caller.sid, path, KIND).await
-}
-
-async fn create(
-    State(state): State<AppState>,
-    Extension(Caller(caller)): Extension<Caller>,
-    Path(ws): Path<String>,
-    params: Params,
-) -> Result<Response, ApiError> {
-    let at = ListPath::parse(&ws, KIND.list)?;
-    let command_ = Command::CreateWorkflow {
-        friendly_name: params.required("FriendlyName")?,
-        configuration: params.required("Configuration")?,
-        assignment_callback_url: params.get("AssignmentCallbackUrl").map(str::to_string),
-        fallback_assignment_callback_url: params
-            .get("FallbackAssignmentCallbackUrl")
-            .map(str::to_string),
-        task_reservation_timeout: params.u32("TaskReservationTimeout", 1_000_000)?,
-    };
-    create_one(&state, &caller.sid, at, command_, KIND).await
-}
-
-async fn update(
-    State(state): State<AppState>,
-    Extension(Caller(caller)): Extension<Caller>,
-    Path((ws, sid)): Path<(String, String)>,
-    params: Params,
-) -> Result<Response, ApiError> {
-    let at = MemberPath::parse(&ws, KIND, &sid)?;
-    let command_ = Command::UpdateWorkflow {
-        change: WorkflowUpdated {
-            sid: at.sid.clone(),
-            friendly_name: params.get("FriendlyName").map(str::to_string),
-            configuration: params.get("Configuration").map(str::to_string),
-            assignment_callback_url: params.get("AssignmentCallbackUrl").map(str::to_string),
-            fallback_assignment_callback_url: params
-                .get("FallbackAssignmentCallbackUrl")
-                .map(str::to_string),
-            task_reservation_timeout: params.u32("TaskReservationTimeout", 1_000_000)?,
-        },
-        re_evaluate_tasks: params.flag("ReEvaluateTasks")?.unwrap_or(false),
-    };
-    update_one(&state, &caller.sid, at, command_, KIND).await
-}
-
-async fn delete(
-    State(state): State<AppState>,
-    Extension(Caller(caller)): Extension<Caller>,
-    Path((ws, sid)): Path<(String, String)>,
-) -> Result<Response, ApiError> {
-    let at = MemberPath::parse(&ws, KIND, &sid)?;
-    let command_ = Command::DeleteWorkflow {
-        sid: at.sid.clone(),
-    };
-    delete_one(&state, &caller.sid, at, command_).await
 }

@@ -22,37 +22,37 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route(
             "/v1/Workspaces/{workspace_sid}/Statistics",
-            get(workspace::<Combined>).post(no_such_command),
+            get(whole::<OfWorkspace, Combined>).post(no_such_command),
         )
         .route(
             "/v1/Workspaces/{workspace_sid}/RealTimeStatistics",
-            get(workspace::<RealTime>).post(no_such_command),
+            get(whole::<OfWorkspace, RealTime>).post(no_such_command),
         )
         .route(
             "/v1/Workspaces/{workspace_sid}/CumulativeStatistics",
-            get(workspace::<Cumulative>).post(no_such_command),
+            get(whole::<OfWorkspace, Cumulative>).post(no_such_command),
         )
         .route(
             "/v1/Workspaces/{workspace_sid}/Workers/Statistics",
-            get(workers::<Combined>)
+            get(whole::<OfWorkers, Combined>)
                 .post(no_such_command)
                 .delete(no_such),
         )
         .route(
             "/v1/Workspaces/{workspace_sid}/Workers/RealTimeStatistics",
-            get(workers::<RealTime>)
+            get(whole::<OfWorkers, RealTime>)
                 .post(no_such_command)
                 .delete(no_such),
         )
         .route(
             "/v1/Workspaces/{workspace_sid}/Workers/CumulativeStatistics",
-            get(workers::<Cumulative>)
+            get(whole::<OfWorkers, Cumulative>)
                 .post(no_such_command)
                 .delete(no_such),
         )
         .route(
             "/v1/Workspaces/{workspace_sid}/Workers/{worker_sid}/Statistics",
-            get(worker),
+            get(member::<OfWorker, Combined>),
         )
         .route(
             "/v1/Workspaces/{workspace_sid}/TaskQueues/Statistics",
@@ -64,31 +64,32 @@ pub fn router() -> Router<AppState> {
         )
         .route(
             "/v1/Workspaces/{workspace_sid}/TaskQueues/{task_queue_sid}/Statistics",
-            get(queue::<Combined>),
+            get(member::<OfQueue, Combined>),
         )
         .route(
             "/v1/Workspaces/{workspace_sid}/TaskQueues/{task_queue_sid}/RealTimeStatistics",
-            get(queue::<RealTime>),
+            get(member::<OfQueue, RealTime>),
         )
         .route(
             "/v1/Workspaces/{workspace_sid}/TaskQueues/{task_queue_sid}/CumulativeStatistics",
-            get(queue::<Cumulative>),
+            get(member::<OfQueue, Cumulative>),
         )
         .route(
             "/v1/Workspaces/{workspace_sid}/Workflows/{workflow_sid}/Statistics",
-            get(workflow::<Combined>),
+            get(member::<OfWorkflow, Combined>),
         )
         .route(
             "/v1/Workspaces/{workspace_sid}/Workflows/{workflow_sid}/RealTimeStatistics",
-            get(workflow::<RealTime>),
+            get(member::<OfWorkflow, RealTime>),
         )
         .route(
             "/v1/Workspaces/{workspace_sid}/Workflows/{workflow_sid}/CumulativeStatistics",
-            get(workflow::<Cumulative>),
+            get(member::<OfWorkflow, Cumulative>),
         )
 }
 
-/// A form as a type, so one handler serves a scope's three paths.
+/// A form as a type, so one handler serves a scope's three paths (one worker's statistics
+/// are only combined, as Twilio's: it has one route).
 trait Named: Send + Sync + 'static {
     const FORM: Form;
 }
@@ -112,6 +113,68 @@ impl Named for Cumulative {
     const FORM: Form = Form::Cumulative;
 }
 
+/// A scope over the whole workspace: its statistics are at `{AT}{form}` under it.
+trait Whole: Send + Sync + 'static {
+    const AT: &'static str;
+    fn scope() -> Scope;
+}
+
+/// A scope of one resource: its statistics are at `{LIST}/{sid}/{form}` under the workspace.
+trait Member: Send + Sync + 'static {
+    const LIST: &'static str;
+    const PREFIX: SidPrefix;
+    fn scope(sid: Sid) -> Scope;
+}
+
+/// The workspace: `/Statistics`.
+struct OfWorkspace;
+/// Every worker: `/Workers/Statistics`.
+struct OfWorkers;
+/// One worker: `/Workers/{WK}/Statistics`.
+struct OfWorker;
+/// One queue: `/TaskQueues/{WQ}/Statistics`.
+struct OfQueue;
+/// One workflow: `/Workflows/{WW}/Statistics`.
+struct OfWorkflow;
+
+impl Whole for OfWorkspace {
+    const AT: &'static str = "";
+    fn scope() -> Scope {
+        Scope::Workspace
+    }
+}
+
+impl Whole for OfWorkers {
+    const AT: &'static str = "Workers/";
+    fn scope() -> Scope {
+        Scope::Workers
+    }
+}
+
+impl Member for OfWorker {
+    const LIST: &'static str = "Workers";
+    const PREFIX: SidPrefix = SidPrefix::Worker;
+    fn scope(sid: Sid) -> Scope {
+        Scope::Worker(sid)
+    }
+}
+
+impl Member for OfQueue {
+    const LIST: &'static str = "TaskQueues";
+    const PREFIX: SidPrefix = SidPrefix::TaskQueue;
+    fn scope(sid: Sid) -> Scope {
+        Scope::Queue(sid)
+    }
+}
+
+impl Member for OfWorkflow {
+    const LIST: &'static str = "Workflows";
+    const PREFIX: SidPrefix = SidPrefix::Workflow;
+    fn scope(sid: Sid) -> Scope {
+        Scope::Workflow(sid)
+    }
+}
+
 /// `/v1/Workspaces/{ws}/{rest}`: the path (for errors) and the workspace's SID.
 fn workspace_path(ws: &str, rest: &str) -> Result<(String, Sid), ApiError> {
     let path = format!("/v1/Workspaces/{ws}/{rest}");
@@ -119,32 +182,19 @@ fn workspace_path(ws: &str, rest: &str) -> Result<(String, Sid), ApiError> {
     Ok((path, ws))
 }
 
-/// `/v1/Workspaces/{ws}/{list}/{sid}/{segment}`: the path, the workspace's SID and the
-/// resource's (of kind `prefix`), checked in that order.
-fn member_path(
-    (ws, sid): (String, String),
-    list: &str,
-    prefix: SidPrefix,
-    segment: &str,
-) -> Result<(String, Sid, Sid), ApiError> {
-    let (path, ws) = workspace_path(&ws, &format!("{list}/{sid}/{segment}"))?;
-    let sid = path_sid(&sid, prefix, &path)?;
-    Ok((path, ws, sid))
-}
-
-async fn workspace<F: Named>(
+/// The statistics of a scope over the whole workspace, in form `F`.
+async fn whole<S: Whole, F: Named>(
     State(state): State<AppState>,
     Extension(Caller(caller)): Extension<Caller>,
     Path(ws): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let (path, ws) = workspace_path(&ws, F::FORM.segment())?;
-    let scope = Scope::Workspace;
+    let (path, ws) = workspace_path(&ws, &format!("{}{}", S::AT, F::FORM.segment()))?;
     statistics(
         &state,
         &caller.sid,
         &ws,
-        scope,
+        S::scope(),
         F::FORM,
         &path,
         query.as_deref(),
@@ -153,84 +203,21 @@ async fn workspace<F: Named>(
     .map(Json)
 }
 
-async fn workers<F: Named>(
+/// The statistics of one resource, in form `F` (the workspace's SID is checked first).
+async fn member<S: Member, F: Named>(
     State(state): State<AppState>,
     Extension(Caller(caller)): Extension<Caller>,
-    Path(ws): Path<String>,
+    Path((ws, sid)): Path<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> Result<Json<Value>, ApiError> {
-    let (path, ws) = workspace_path(&ws, &format!("Workers/{}", F::FORM.segment()))?;
-    let scope = Scope::Workers;
+    let rest = format!("{}/{sid}/{}", S::LIST, F::FORM.segment());
+    let (path, ws) = workspace_path(&ws, &rest)?;
+    let sid = path_sid(&sid, S::PREFIX, &path)?;
     statistics(
         &state,
         &caller.sid,
         &ws,
-        scope,
-        F::FORM,
-        &path,
-        query.as_deref(),
-    )
-    .await
-    .map(Json)
-}
-
-/// One worker's statistics: cumulative only, as Twilio (so only the combined path).
-async fn worker(
-    State(state): State<AppState>,
-    Extension(Caller(caller)): Extension<Caller>,
-    Path(at): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
-    let (path, ws, worker) = member_path(at, "Workers", SidPrefix::Worker, "Statistics")?;
-    let scope = Scope::Worker(worker);
-    statistics(
-        &state,
-        &caller.sid,
-        &ws,
-        scope,
-        Form::Combined,
-        &path,
-        query.as_deref(),
-    )
-    .await
-    .map(Json)
-}
-
-async fn queue<F: Named>(
-    State(state): State<AppState>,
-    Extension(Caller(caller)): Extension<Caller>,
-    Path(at): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
-    let (path, ws, queue) = member_path(at, "TaskQueues", SidPrefix::TaskQueue, F::FORM.segment())?;
-    let scope = Scope::Queue(queue);
-    statistics(
-        &state,
-        &caller.sid,
-        &ws,
-        scope,
-        F::FORM,
-        &path,
-        query.as_deref(),
-    )
-    .await
-    .map(Json)
-}
-
-async fn workflow<F: Named>(
-    State(state): State<AppState>,
-    Extension(Caller(caller)): Extension<Caller>,
-    Path(at): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-) -> Result<Json<Value>, ApiError> {
-    let (path, ws, workflow) =
-        member_path(at, "Workflows", SidPrefix::Workflow, F::FORM.segment())?;
-    let scope = Scope::Workflow(workflow);
-    statistics(
-        &state,
-        &caller.sid,
-        &ws,
-        scope,
+        S::scope(sid),
         F::FORM,
         &path,
         query.as_deref(),
