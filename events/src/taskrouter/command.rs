@@ -3,7 +3,9 @@
 //! caller's `If-Match`; time and new SIDs come beside it in the
 //! [`Ctx`](super::routing::Ctx), so deciding one never reads a clock.
 
-use super::events::{QueueOrder, TaskChannelUpdated, TaskQueueUpdated, WorkflowUpdated, WorkspaceUpdated};
+use super::events::{
+    QueueOrder, TaskChannelUpdated, TaskQueueUpdated, WorkflowUpdated, WorkspaceUpdated,
+};
 use crate::sid::Sid;
 use chrono::{DateTime, Utc};
 
@@ -215,4 +217,3 @@ pub enum Command {
     /// Time passed: reservations and workflow steps past their timeouts, task TTLs.
     Tick,
 }
-

@@ -217,4 +217,3 @@ fn decide_only(
         Command::Tick => Ok(tick::decide(state, ctx.now)),
     }
 }
-

@@ -75,4 +75,3 @@ pub fn timeouts(ws: &Workspace, now: DateTime<Utc>) -> Vec<Event> {
     }
     out
 }
-

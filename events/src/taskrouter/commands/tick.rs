@@ -10,7 +10,5 @@ use chrono::{DateTime, Utc};
 
 /// Decides `Tick` at `now`.
 pub(crate) fn decide(state: Option<&Workspace>, now: DateTime<Utc>) -> Vec<Event> {
-    live(state)
-        .map(|ws| timeouts(ws, now))
-        .unwrap_or_default()
+    live(state).map(|ws| timeouts(ws, now)).unwrap_or_default()
 }
