@@ -6,7 +6,7 @@
 use super::error::{invalid, TaskRouterError};
 use super::events::ResourceRef;
 use super::expression::Expression;
-use super::state::{Task, Workspace};
+use super::state::{Task, Worker, Workspace};
 use super::workflow::Workflow;
 use crate::event::Event;
 use crate::sid::Sid;
@@ -77,6 +77,31 @@ pub(crate) fn check_version(expected: Option<u64>, actual: u64) -> Result<(), Ta
 
 pub(crate) fn not_found(what: &str, sid: &impl std::fmt::Display) -> TaskRouterError {
     TaskRouterError::NotFound(format!("{what} {sid}"))
+}
+
+/// The worker `sid`, at the version `If-Match` names (when it names one).
+pub(crate) fn worker_at<'a>(
+    ws: &'a Workspace,
+    sid: &Sid,
+    if_match: Option<u64>,
+) -> Result<&'a Worker, TaskRouterError> {
+    let w = ws
+        .workers
+        .get(sid)
+        .ok_or_else(|| not_found("worker", sid))?;
+    check_version(if_match, w.version)?;
+    Ok(w)
+}
+
+/// The task `sid`, at the version `If-Match` names (when it names one).
+pub(crate) fn task_at<'a>(
+    ws: &'a Workspace,
+    sid: &Sid,
+    if_match: Option<u64>,
+) -> Result<&'a Task, TaskRouterError> {
+    let t = ws.tasks.get(sid).ok_or_else(|| not_found("task", sid))?;
+    check_version(if_match, t.version)?;
+    Ok(t)
 }
 
 /// A deletion refused while the resource is in use (`in_use` says why), or the event.

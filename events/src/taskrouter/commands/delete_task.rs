@@ -6,7 +6,7 @@ use crate::sid::Sid;
 use crate::taskrouter::error::TaskRouterError;
 use crate::taskrouter::events::ResourceRef;
 use crate::taskrouter::state::Workspace;
-use crate::taskrouter::validate::{check_version, not_found};
+use crate::taskrouter::validate::task_at;
 
 /// Decides `DeleteTask`.
 pub(crate) fn decide(
@@ -14,7 +14,6 @@ pub(crate) fn decide(
     sid: &Sid,
     if_match: Option<u64>,
 ) -> Result<Vec<Event>, TaskRouterError> {
-    let t = ws.tasks.get(sid).ok_or_else(|| not_found("task", sid))?;
-    check_version(if_match, t.version)?;
+    task_at(ws, sid, if_match)?;
     Ok(vec![Event::TaskDeleted(ResourceRef { sid: sid.clone() })])
 }

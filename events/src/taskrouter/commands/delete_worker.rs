@@ -6,7 +6,7 @@ use crate::sid::Sid;
 use crate::taskrouter::error::TaskRouterError;
 use crate::taskrouter::events::ResourceRef;
 use crate::taskrouter::state::Workspace;
-use crate::taskrouter::validate::{check_version, not_found};
+use crate::taskrouter::validate::worker_at;
 
 /// Decides `DeleteWorker`.
 pub(crate) fn decide(
@@ -14,11 +14,7 @@ pub(crate) fn decide(
     sid: &Sid,
     if_match: Option<u64>,
 ) -> Result<Vec<Event>, TaskRouterError> {
-    let w = ws
-        .workers
-        .get(sid)
-        .ok_or_else(|| not_found("worker", sid))?;
-    check_version(if_match, w.version)?;
+    let w = worker_at(ws, sid, if_match)?;
     if w.channels.values().any(|c| c.busy > 0) {
         return Err(TaskRouterError::Conflict(
             "the worker holds reservations; complete or reject them first".into(),

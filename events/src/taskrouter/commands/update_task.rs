@@ -7,7 +7,7 @@ use crate::sid::Sid;
 use crate::taskrouter::error::{invalid, TaskRouterError};
 use crate::taskrouter::events::{TaskClosed, TaskUpdated};
 use crate::taskrouter::state::{Task, TaskStatus, Workspace};
-use crate::taskrouter::validate::{check_attributes, check_priority, check_version, not_found};
+use crate::taskrouter::validate::{check_attributes, check_priority, task_at};
 
 /// Decides `UpdateTask`.
 pub(crate) fn decide(
@@ -19,8 +19,7 @@ pub(crate) fn decide(
     reason: &Option<String>,
     if_match: Option<u64>,
 ) -> Result<Vec<Event>, TaskRouterError> {
-    let t = ws.tasks.get(sid).ok_or_else(|| not_found("task", sid))?;
-    check_version(if_match, t.version)?;
+    let t = task_at(ws, sid, if_match)?;
     let mut out = Vec::new();
     let attributes = attributes.clone().filter(|a| *a != t.attributes);
     if let Some(a) = &attributes {

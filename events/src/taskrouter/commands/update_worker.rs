@@ -11,7 +11,7 @@ use crate::taskrouter::events::{
 };
 use crate::taskrouter::state::{ReservationStatus, Workspace};
 use crate::taskrouter::validate::{
-    activity_exists, check_attributes, check_name, check_version, not_found, worker_name_free,
+    activity_exists, check_attributes, check_name, worker_at, worker_name_free,
 };
 
 /// Decides `UpdateWorker`.
@@ -24,11 +24,7 @@ pub(crate) fn decide(
     reject_pending_reservations: bool,
     if_match: Option<u64>,
 ) -> Result<Vec<Event>, TaskRouterError> {
-    let w = ws
-        .workers
-        .get(sid)
-        .ok_or_else(|| not_found("worker", sid))?;
-    check_version(if_match, w.version)?;
+    let w = worker_at(ws, sid, if_match)?;
     let mut out = Vec::new();
     if let Some(n) = friendly_name.as_ref().filter(|n| **n != w.friendly_name) {
         check_name("FriendlyName", n)?;

@@ -4,6 +4,8 @@
 use super::*;
 use crate::taskrouter::decide::MAX_PRIORITY;
 
+// Longer than ~80 lines: a table of refused commands, one case per parameter, read top to
+// bottom; splitting it would only scatter the cases.
 #[test]
 fn bad_input_is_refused_with_the_parameter_named_and_nothing_recorded() {
     let mut w = World::new();
