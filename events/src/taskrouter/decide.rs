@@ -7,7 +7,7 @@
 //! clock, so the same events and the same command give the same decision.
 //!
 //! This module is the entry point and the dispatcher: each command's decider is its own file
-//! under [`commands`](super::commands), and the items callers name here (the [`Command`], its
+//! under `commands/`, and the items callers name here (the [`Command`], its
 //! [`TaskRouterError`], [`Ctx`], [`route_mut`], [`timeouts`], the limits) are re-exported from
 //! the modules that own them, so `taskrouter::decide::…` paths keep working.
 

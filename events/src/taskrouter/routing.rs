@@ -1,6 +1,6 @@
 //! Routing: what follows every accepted command. [`route_mut`] first puts each new task on its
 //! workflow's first matching target ([`TargetMatched`]), then asks the
-//! [`matcher`](super::matcher) which waiting tasks to offer to which workers
+//! [`matcher`] which waiting tasks to offer to which workers
 //! ([`ReservationCreated`]). Both read only the state and the [`Ctx`], so the same state routes
 //! the same way on every replay.
 

@@ -1,14 +1,14 @@
 //! A workspace's state, folded from its stream: every activity, channel, worker, queue,
 //! workflow, task and reservation, in ordered maps so every walk over them is deterministic.
 //!
-//! [`evolve`] folds one event: [`fold`] hands it to the entity it is about, then
-//! [`index`] brings the derived indexes up to date. Folding cannot fail: an event before the
-//! stream's `WorkspaceCreated` leaves no workspace, and a second `WorkspaceCreated` changes
-//! nothing.
+//! [`evolve`] folds one event: `fold` hands it to the entity it is about, then `index.rs`
+//! brings the derived indexes up to date. Folding cannot fail: an event before the stream's
+//! `WorkspaceCreated` leaves no workspace, and a second `WorkspaceCreated` changes nothing.
 //!
-//! - [`activity`], [`channel`], [`worker`], [`task_queue`], [`workflow`], [`task`],
-//!   [`reservation`]: each entity's struct and how its events change the workspace;
-//! - [`index`]: queue members and the `wanting` set, kept beside the entities.
+//! - `activity.rs`, `channel.rs`, `worker.rs`, `task_queue.rs`, `workflow.rs`, `task.rs`,
+//!   `reservation.rs`: each entity's struct (re-exported here) and how its events change the
+//!   workspace;
+//! - `index.rs`: queue members and the `wanting` set, kept beside the entities.
 
 mod activity;
 mod channel;
