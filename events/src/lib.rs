@@ -16,7 +16,10 @@
 //! - [`event`]: the [`Event`] enum, its wire names, schema versions and decoding.
 //! - [`account`]: account events, commands, the decider and the fold.
 //! - [`call`]: call-stream events (SIP signalling, DTMF, playback) from the telephony engine.
-//! - [`taskrouter`]: work distribution (so far: the expression language).
+//! - [`taskrouter`]: work distribution in a workspace stream: the commands and their deciders
+//!   (one file each), the shared validation, routing (workflow targets, then the matcher's
+//!   offers), timeouts, the workspace fold (one file per entity), the workflow engine, the
+//!   matcher and the expression language.
 
 pub mod account;
 pub mod call;
