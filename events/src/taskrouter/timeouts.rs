@@ -3,7 +3,7 @@
 //! from a clock, and a timeout too large to add to a date never fires, so a replay of the same
 //! ticks times out the same reservations and tasks.
 
-use super::events::{ResourceRef, TaskClosed};
+use super::events::{ResourceRef, TaskClosed, WorkflowTimeout};
 use super::routing::{matched, move_worker};
 use super::state::{ReservationStatus, TaskStatus, Workspace};
 use super::workflow::Step;
@@ -12,7 +12,8 @@ use chrono::{DateTime, Utc};
 
 /// Everything past its time at `now`: pending reservations past the workflow's reservation
 /// timeout (the worker moves to the workspace's timeout activity), tasks past their TTL, and
-/// tasks whose workflow target timed out (next target, or canceled at the end).
+/// tasks whose workflow target timed out (next target, or `workflow.timeout` and canceled at
+/// the end).
 pub fn timeouts(ws: &Workspace, now: DateTime<Utc>) -> Vec<Event> {
     let mut out = Vec::new();
     for r in ws
@@ -67,10 +68,16 @@ pub fn timeouts(ws: &Workspace, now: DateTime<Utc>) -> Vec<Event> {
         };
         match workflow.compiled.next(current, &t.document, now) {
             Some(next) => out.push(matched(&workflow.compiled, &workflow.sid, &t.sid, next)),
-            None => out.push(Event::TaskCanceled(TaskClosed {
-                sid: t.sid.clone(),
-                reason: "Workflow Timeout".into(),
-            })),
+            None => {
+                out.push(Event::WorkflowTimeout(WorkflowTimeout {
+                    task_sid: t.sid.clone(),
+                    workflow_sid: workflow.sid.clone(),
+                }));
+                out.push(Event::TaskCanceled(TaskClosed {
+                    sid: t.sid.clone(),
+                    reason: "Workflow Timeout".into(),
+                }));
+            }
         }
     }
     out

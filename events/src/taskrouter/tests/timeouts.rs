@@ -29,6 +29,45 @@ fn a_target_timeout_moves_the_task_on_and_the_last_one_cancels_it() {
 }
 
 #[test]
+fn the_last_target_timing_out_records_workflow_timeout_just_before_the_cancel() {
+    let mut w = World::new();
+    let q = w.queue("1==1", 1, QueueOrder::Fifo);
+    let wf = w.workflow(json!({"task_routing": {"filters": [
+        {"expression": "1==1", "targets": [{"queue": q.as_str(), "timeout": 10}]}
+    ]}}));
+    let (task, _) = w.task(&wf, json!({}), 0);
+    w.now = t(11);
+    let events = w.run(Command::Tick).expect("tick");
+    let timeout = events.iter().position(
+        |e| matches!(e, Event::WorkflowTimeout(x) if x.task_sid == task && x.workflow_sid == wf),
+    );
+    let cancel = events
+        .iter()
+        .position(|e| matches!(e, Event::TaskCanceled(c) if c.sid == task));
+    assert!(timeout.is_some(), "no workflow.timeout in {events:?}");
+    assert_eq!(
+        timeout.map(|i| i + 1),
+        cancel,
+        "workflow.timeout must come just before task.canceled"
+    );
+    // A caller canceling with the same reason text is not a workflow timeout.
+    let (other, _) = w.task(&wf, json!({}), 0);
+    let events = w
+        .run(Command::UpdateTask {
+            sid: other.clone(),
+            if_match: None,
+            attributes: None,
+            priority: None,
+            assignment_status: Some("canceled".into()),
+            reason: Some("Workflow Timeout".into()),
+        })
+        .expect("cancel");
+    assert!(!events
+        .iter()
+        .any(|e| matches!(e, Event::WorkflowTimeout(_))));
+}
+
+#[test]
 fn a_target_timeout_too_large_for_a_date_never_fires_and_never_panics() {
     let mut w = World::new();
     let q = w.queue("1==1", 1, QueueOrder::Fifo);
