@@ -20,6 +20,8 @@
 //! resolution), and the responder's CPU per call (from `/proc/PID/stat`). For switchboard,
 //! the call events are read back from the log afterwards and counted.
 
+use super::fixtures::Scratch;
+use super::measure::{ms, percentile, Latencies};
 use anyhow::{bail, Context};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -55,6 +57,7 @@ struct LoadFigures {
     failed: u64,
     retransmissions: u64,
     elapsed: Duration,
+    /// Each call's setup time (ms), sorted.
     setup_ms: Vec<u64>,
     /// When each call was answered (ms since SIPp started), sorted.
     answered_ms: Vec<f64>,
@@ -88,16 +91,6 @@ impl LoadFigures {
     }
 }
 
-fn percentile(values: &[u64], p: f64) -> u64 {
-    if values.is_empty() {
-        return 0;
-    }
-    let mut sorted = values.to_vec();
-    sorted.sort_unstable();
-    let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[index]
-}
-
 /// Runs the benchmark (blocking: it drives child processes).
 pub fn run(options: SipBenchOptions) -> anyhow::Result<()> {
     let version = Command::new(&options.sipp)
@@ -116,7 +109,7 @@ pub fn run(options: SipBenchOptions) -> anyhow::Result<()> {
         .unwrap_or("SIPp")
         .trim()
         .to_string();
-    let scratch = Scratch::new()?;
+    let scratch = Scratch::new("sip")?;
     let exe = std::env::current_exe().context("own executable")?;
     println!("bench sip: {sipp_version} on loopback, responders measured one after the other");
 
@@ -259,28 +252,6 @@ fn print_table(baseline: &LoadFigures, switchboard: &LoadFigures) {
         switchboard.cps() / baseline.cps().max(1e-9),
         switchboard.cpu_ms_per_call() / baseline.cpu_ms_per_call().max(1e-9)
     );
-}
-
-/// A scratch directory, removed at the end.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> anyhow::Result<Scratch> {
-        let dir =
-            std::env::temp_dir().join(format!("switchboard-bench-sip-{}", uuid::Uuid::now_v7()));
-        std::fs::create_dir_all(&dir)?;
-        Ok(Scratch(dir))
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// A port free on both UDP and TCP a moment ago (switchboard listens for SIP on both).
@@ -536,7 +507,10 @@ fn drive(
         failed: stat("FailedCall(C)"),
         retransmissions: stat("Retransmissions(C)"),
         elapsed,
-        setup_ms,
+        setup_ms: {
+            setup_ms.sort_unstable();
+            setup_ms
+        },
         answered_ms: {
             answered_ms.sort_by(f64::total_cmp);
             answered_ms
@@ -750,13 +724,11 @@ impl StreamReport {
             lateness.extend(stream.offsets_ms.iter().map(|o| o - best));
         }
         lateness.sort_by(f64::total_cmp);
-        let pick = |p: f64| -> f64 {
-            if lateness.is_empty() {
-                return 0.0;
-            }
-            let i = ((lateness.len() as f64 * p).ceil() as usize).clamp(1, lateness.len()) - 1;
-            lateness[i]
-        };
+        // Ranked as durations (to the nanosecond), like every benchmark's percentiles.
+        let ranked: Latencies = lateness
+            .iter()
+            .map(|l| Duration::try_from_secs_f64(l / 1e3).unwrap_or_default())
+            .collect();
         // Peak overlap of [first, last] arrival intervals.
         let mut edges: Vec<(Instant, i64)> = streams
             .values()
@@ -774,8 +746,8 @@ impl StreamReport {
             packets: streams.values().map(|s| s.packets).sum(),
             lost: streams.values().map(|s| s.lost).sum(),
             late: lateness.iter().filter(|l| **l > 20.0).count() as u64,
-            p50_ms: pick(0.50),
-            p99_ms: pick(0.99),
+            p50_ms: ms(ranked.percentile(0.50)),
+            p99_ms: ms(ranked.percentile(0.99)),
             max_ms: lateness.last().copied().unwrap_or(0.0),
         }
     }
@@ -784,15 +756,6 @@ impl StreamReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percentiles_pick_the_nearest_rank() {
-        let values: Vec<u64> = (1..=100).collect();
-        assert_eq!(percentile(&values, 0.95), 95);
-        assert_eq!(percentile(&values, 0.50), 50);
-        assert_eq!(percentile(&[7], 0.95), 7);
-        assert_eq!(percentile(&[], 0.95), 0);
-    }
 
     #[test]
     fn lateness_is_measured_against_each_streams_best_offset() {
