@@ -593,26 +593,7 @@ pub enum BenchCommand {
     /// the same run: signalling-only calls/s, then concurrent calls with RTP playback
     /// (packets checked for loss and lateness at a receiver in this process). Prints calls,
     /// failures, calls/s, p50/p95 setup time and the responder's CPU per call.
-    Sip {
-        /// The SIPp binary (Debian's `sip-tester`).
-        #[arg(long, env = "SWITCHBOARD_TEST_SIPP", default_value = "sipp")]
-        sipp: String,
-        /// Signalling: calls per second.
-        #[arg(long, default_value_t = 1000)]
-        rate: u32,
-        /// Signalling: calls in all.
-        #[arg(long, default_value_t = 10000)]
-        calls: u32,
-        /// Signalling: milliseconds each call stays up.
-        #[arg(long, default_value_t = 1000)]
-        call_ms: u32,
-        /// Playback: calls at once.
-        #[arg(long, default_value_t = 200)]
-        concurrent: u32,
-        /// Playback: seconds each call lasts.
-        #[arg(long, default_value_t = 10)]
-        audio_secs: u32,
-    },
+    Sip(SipBenchArgs),
     /// Projection lag under load: from an append's acknowledgement to the read model having
     /// it (p50, p99), with the appends/s achieved meanwhile.
     Lag {
@@ -631,6 +612,29 @@ pub enum BenchCommand {
         #[arg(long, requires = "postgres")]
         kafka: Option<String>,
     },
+}
+
+/// `switchboard bench sip`
+#[derive(Debug, Clone, Args)]
+pub struct SipBenchArgs {
+    /// The SIPp binary (Debian's `sip-tester`).
+    #[arg(long, env = "SWITCHBOARD_TEST_SIPP", default_value = "sipp")]
+    pub sipp: String,
+    /// Signalling: calls per second.
+    #[arg(long, default_value_t = 1000)]
+    pub rate: u32,
+    /// Signalling: calls in all.
+    #[arg(long, default_value_t = 10000)]
+    pub calls: u32,
+    /// Signalling: milliseconds each call stays up.
+    #[arg(long, default_value_t = 1000)]
+    pub call_ms: u32,
+    /// Playback: calls at once.
+    #[arg(long, default_value_t = 200)]
+    pub concurrent: u32,
+    /// Playback: seconds each call lasts.
+    #[arg(long, default_value_t = 10)]
+    pub audio_secs: u32,
 }
 
 #[cfg(test)]

@@ -44,22 +44,7 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
             )
             .await
         }
-        BenchCommand::Sip {
-            sipp,
-            rate,
-            calls,
-            call_ms,
-            concurrent,
-            audio_secs,
-        } => {
-            let options = sip::SipBenchOptions {
-                sipp,
-                rate,
-                calls,
-                call_ms,
-                concurrent,
-                audio_secs,
-            };
+        BenchCommand::Sip(options) => {
             tokio::task::spawn_blocking(move || sip::run(options)).await?
         }
         BenchCommand::Taskrouter {

@@ -22,6 +22,7 @@
 
 use super::fixtures::Scratch;
 use super::measure::{ms, percentile, Latencies};
+use crate::config::SipBenchArgs;
 use anyhow::{bail, Context};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -32,23 +33,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchboard_telephony::Law;
-
-/// What `bench sip` runs.
-#[derive(Debug, Clone)]
-pub struct SipBenchOptions {
-    /// The SIPp binary.
-    pub sipp: String,
-    /// Signalling: calls per second.
-    pub rate: u32,
-    /// Signalling: calls in all.
-    pub calls: u32,
-    /// Signalling: how long each call stays up (ms).
-    pub call_ms: u32,
-    /// Playback: calls at once.
-    pub concurrent: u32,
-    /// Playback: seconds each call lasts.
-    pub audio_secs: u32,
-}
 
 /// One SIPp run's figures.
 #[derive(Debug, Default, Clone)]
@@ -92,7 +76,7 @@ impl LoadFigures {
 }
 
 /// Runs the benchmark (blocking: it drives child processes).
-pub fn run(options: SipBenchOptions) -> anyhow::Result<()> {
+pub fn run(options: SipBenchArgs) -> anyhow::Result<()> {
     let version = Command::new(&options.sipp)
         .arg("-v")
         .output()
