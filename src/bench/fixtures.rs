@@ -1,9 +1,10 @@
 //! What the benchmarks run on: scratch directories, the sample event every log benchmark
 //! appends, stream SIDs, and fresh PostgreSQL databases.
 //!
-//! Invariant: a benchmark leaves nothing behind. A [`Scratch`] directory is removed when it
-//! is dropped (also when the benchmark fails half-way); a database from [`pg_fresh`] is
-//! dropped by [`pg_drop`].
+//! Invariant: every run starts from nothing of a previous one (new directories, new SIDs,
+//! new databases) and leaves nothing behind: a [`Scratch`] directory is removed when it is
+//! dropped, also when the benchmark fails half-way; a database from [`pg_fresh`] is its
+//! caller's to drop with [`pg_drop`] once done.
 
 use sqlx::Connection;
 use std::path::{Path, PathBuf};

@@ -77,27 +77,68 @@ impl LoadFigures {
 
 /// Runs the benchmark (blocking: it drives child processes).
 pub fn run(options: SipBenchArgs) -> anyhow::Result<()> {
-    let version = Command::new(&options.sipp)
-        .arg("-v")
-        .output()
-        .with_context(|| {
-            format!(
-                "cannot run SIPp ({}): install Debian's sip-tester (apt-get install sip-tester) or pass --sipp",
-                options.sipp
-            )
-        })?;
+    let sipp_version = sipp_version(&options.sipp)?;
+    let scratch = Scratch::new("sip")?;
+    let exe = std::env::current_exe().context("own executable")?;
+    let rig = Rig {
+        sipp: &options.sipp,
+        scratch: &scratch,
+        exe: &exe,
+    };
+    println!("bench sip: {sipp_version} on loopback, responders measured one after the other");
+    let max_calls = signalling(&rig, &options)?;
+    playback(&rig, &options, max_calls)
+}
+
+/// What every load runs with: the SIPp binary, the scratch directory, our own executable.
+struct Rig<'a> {
+    sipp: &'a str,
+    scratch: &'a Scratch,
+    exe: &'a Path,
+}
+
+/// SIPp's version line (and proof that it runs).
+fn sipp_version(sipp: &str) -> anyhow::Result<String> {
+    let version = Command::new(sipp).arg("-v").output().with_context(|| {
+        format!(
+            "cannot run SIPp ({sipp}): install Debian's sip-tester (apt-get install sip-tester) or pass --sipp"
+        )
+    })?;
     let version_text = String::from_utf8_lossy(&version.stdout);
-    let sipp_version = version_text
+    Ok(version_text
         .lines()
         .find(|l| l.contains("SIPp v"))
         .unwrap_or("SIPp")
         .trim()
-        .to_string();
-    let scratch = Scratch::new("sip")?;
-    let exe = std::env::current_exe().context("own executable")?;
-    println!("bench sip: {sipp_version} on loopback, responders measured one after the other");
+        .to_string())
+}
 
-    // 1. Signalling only.
+/// One load against SIPp's uas, then against switchboard serve with `inbound` (`between`
+/// runs in between): both responders' figures and what switchboard recorded.
+fn against_both(
+    rig: &Rig,
+    tag: &str,
+    args: &[String],
+    inbound: &str,
+    max_calls: u64,
+    between: impl FnOnce(),
+) -> anyhow::Result<(LoadFigures, LoadFigures, Recorded)> {
+    let Rig { sipp, scratch, exe } = *rig;
+    let baseline = {
+        let uas = Responder::sipp_uas(sipp, scratch, &[])?;
+        let figures = drive(sipp, scratch, &uas, args, &format!("{tag}-uas"))?;
+        uas.stop();
+        figures
+    };
+    between();
+    let server = Responder::switchboard(exe, scratch, tag, &["--inbound", inbound], max_calls)?;
+    let figures = drive(sipp, scratch, &server, args, &format!("{tag}-sb"))?;
+    let recorded = server.stop_and_count(exe)?;
+    Ok((baseline, figures, recorded))
+}
+
+/// 1. Signalling only; returns the `--max-calls` both loads give switchboard.
+fn signalling(rig: &Rig, options: &SipBenchArgs) -> anyhow::Result<u64> {
     let limit = (u64::from(options.rate) * (u64::from(options.call_ms) / 1000 + 3)).max(100);
     let uac_args = vec![
         "-sn".to_string(),
@@ -115,32 +156,24 @@ pub fn run(options: SipBenchArgs) -> anyhow::Result<()> {
         "\nsignalling only: sipp -sn uac -r {} -m {} -l {limit} -d {} (INVITE, 100, 180, 200, ACK, {} ms, BYE)",
         options.rate, options.calls, options.call_ms, options.call_ms
     );
-    let baseline = {
-        let uas = Responder::sipp_uas(&options.sipp, &scratch, &[])?;
-        let figures = drive(&options.sipp, &scratch, &uas, &uac_args, "sig-uas")?;
-        uas.stop();
-        figures
-    };
     let max_calls = limit * 2;
-    let (switchboard, recorded) = {
-        let server =
-            Responder::switchboard(&exe, &scratch, "sig", &["--inbound", "echo"], max_calls)?;
-        let figures = drive(&options.sipp, &scratch, &server, &uac_args, "sig-sb")?;
-        let recorded = server.stop_and_count(&exe)?;
-        (figures, recorded)
-    };
+    let (baseline, switchboard, recorded) =
+        against_both(rig, "sig", &uac_args, "echo", max_calls, || {})?;
     print_table(&baseline, &switchboard);
     println!(
         "  switchboard recorded {} call.completed events for {} calls (every call's events appended, durability full)",
         recorded.completed,
         switchboard.successful + switchboard.failed
     );
+    Ok(max_calls)
+}
 
-    // 2. RTP playback.
+/// 2. RTP playback, every stream checked at this process's receiver.
+fn playback(rig: &Rig, options: &SipBenchArgs, max_calls: u64) -> anyhow::Result<()> {
     let receiver = Receiver::start()?;
-    let wav = scratch.path().join("playback.wav");
+    let wav = rig.scratch.join("playback.wav");
     write_tone(&wav, options.audio_secs + 5)?;
-    let scenario = scratch.path().join("uac_audio.xml");
+    let scenario = rig.scratch.join("uac_audio.xml");
     std::fs::write(
         &scenario,
         audio_uac_scenario(receiver.port, options.audio_secs),
@@ -160,21 +193,11 @@ pub fn run(options: SipBenchArgs) -> anyhow::Result<()> {
         "\nRTP playback: {} calls at {rate} calls/s, each held {} s; switchboard plays a µ-law WAV into each, SIPp's uas only answers",
         options.concurrent, options.audio_secs
     );
-    let audio_baseline = {
-        let uas = Responder::sipp_uas(&options.sipp, &scratch, &[])?;
-        let figures = drive(&options.sipp, &scratch, &uas, &audio_args, "rtp-uas")?;
-        uas.stop();
-        figures
-    };
-    receiver.reset();
     let play = format!("play:{}", wav.display());
-    let (audio, audio_recorded) = {
-        let server =
-            Responder::switchboard(&exe, &scratch, "rtp", &["--inbound", &play], max_calls)?;
-        let figures = drive(&options.sipp, &scratch, &server, &audio_args, "rtp-sb")?;
-        let recorded = server.stop_and_count(&exe)?;
-        (figures, recorded)
-    };
+    let (audio_baseline, audio, audio_recorded) =
+        against_both(rig, "rtp", &audio_args, &play, max_calls, || {
+            receiver.reset()
+        })?;
     let streams = receiver.stop();
     print_table(&audio_baseline, &audio);
     let report = StreamReport::new(&streams);
