@@ -22,12 +22,9 @@
 //! - [`sip`]: the telephony engine: SIP over UDP (rsipstack), RTP media, call events.
 //! - [`server`]: wires everything for `switchboard serve`, and shuts it down in order.
 //! - [`cli`]: the other subcommands (accounts, projections).
-//! - [`bench`]: `switchboard bench log`.
+//! - [`bench`]: `switchboard bench …` (log, lag, taskrouter, sip), each next to a baseline.
 
 pub mod bench;
-pub mod bench_kafka;
-pub mod bench_sip;
-pub mod bench_taskrouter;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -20,7 +20,6 @@ pub mod writer;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
-use std::collections::BTreeMap;
 use switchboard_events::{Conflict, ExpectedVersion, NewEvent, Position, RecordedEvent};
 
 /// What an append reached.
@@ -75,9 +74,8 @@ pub struct Damaged {
 /// One item of a subscription: an event, or a record that could not be read.
 pub type LogItem = Result<RecordedEvent, Damaged>;
 
-/// Where a subscriber stands: the last offset it has seen in each partition. A partition
-/// not in the map is read from its start.
-pub type Checkpoint = BTreeMap<u32, u64>;
+/// Where a subscriber stands (defined beside [`Position`] in the events crate).
+pub use switchboard_events::Checkpoint;
 
 /// The event log port.
 #[async_trait]
