@@ -3,12 +3,13 @@
 //! whole log from a checkpoint.
 //!
 //! The port is small on purpose ([`EventLog`]: append, read a stream, subscribe). Positions
-//! are per partition ([`Position`]): the embedded log has one partition, the Kafka log (a later
-//! backend) one per topic partition, so callers never rely on one global order.
+//! are per partition ([`Position`]): the embedded log has one partition, the Kafka log one per
+//! topic partition, so callers never rely on one global order.
 //!
 //! Backends: [`memory::MemoryLog`] for tests, [`sqlite::SqliteLog`] (the embedded default)
 //! and [`postgres::PostgresLog`], both with group commit through one writer task
-//! ([`writer`]).
+//! ([`writer`]), and [`kafka::KafkaLog`] (one topic per category, a single writer per
+//! partition behind a lease).
 
 pub mod kafka;
 pub mod memory;
