@@ -2,9 +2,11 @@
 //! once in `main`; typed structs are passed down.
 
 use crate::log::sqlite::Durability;
+use crate::taskrouter::TaskRouterLimits;
 use clap::{Args, Parser, Subcommand};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 /// switchboard: an event-sourced contact-center backend with a Twilio-shaped API.
 #[derive(Debug, Parser)]
@@ -56,6 +58,11 @@ pub struct StoreArgs {
     /// in the data dir.
     #[arg(long = "db", env = "SWITCHBOARD_DB")]
     pub db_url: Option<String>,
+    /// Connections in the read-model store's pool. Default: 4 on SQLite (one writer at a
+    /// time, so more only queue on the file lock) and 16 on PostgreSQL (writers run
+    /// concurrently).
+    #[arg(long, env = "SWITCHBOARD_DB_POOL_SIZE", value_parser = clap::value_parser!(u32).range(1..))]
+    pub db_pool_size: Option<u32>,
     /// Which read models this process projects (names: accounts, workspaces, taskrouter;
     /// default all). Another process can run the rest against the same store.
     #[arg(long, env = "SWITCHBOARD_PROJECTIONS", value_delimiter = ',')]
@@ -189,10 +196,91 @@ pub struct ServeArgs {
     /// Largest accepted request body (bytes).
     #[arg(long, env = "SWITCHBOARD_BODY_LIMIT", default_value_t = 1 << 20)]
     pub body_limit: usize,
+    /// TaskRouter: the workspace actors' limits and callback timeouts.
+    #[command(flatten)]
+    pub taskrouter: TaskRouterArgs,
     /// Telephony: the SIP engine's flags (boxed: they would make `ServeArgs` the one huge
     /// variant of `Command`).
     #[command(flatten)]
     pub sip: Box<SipArgs>,
+}
+
+/// TaskRouter's limits (`--taskrouter-…`); every default is today's value, explained on
+/// [`TaskRouterLimits::DEFAULT`].
+#[derive(Debug, Clone, Args)]
+pub struct TaskRouterArgs {
+    /// Most commands a workspace actor decides into one append (default 512: a burst is one
+    /// commit, and no caller waits behind an unbounded one).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_TASKROUTER_BATCH",
+        default_value_t = TaskRouterLimits::DEFAULT.batch,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    pub taskrouter_batch: usize,
+    /// Requests queued for one workspace actor before callers wait to hand theirs over
+    /// (default 4096).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_TASKROUTER_MAILBOX",
+        default_value_t = TaskRouterLimits::DEFAULT.mailbox,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    pub taskrouter_mailbox: usize,
+    /// Workspace event callbacks queued per workspace; past it a new one is dropped with a
+    /// warning, so a slow receiver never slows the actor (default 16384).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_TASKROUTER_NOTICE_QUEUE",
+        default_value_t = TaskRouterLimits::DEFAULT.notice_queue,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    pub taskrouter_notice_queue: usize,
+    /// Milliseconds between a workspace actor's timer checks (reservation and workflow
+    /// timeouts, task TTLs); default 1000, as TaskRouter's timeouts are whole seconds.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_TASKROUTER_TICK_MS",
+        default_value_t = TaskRouterLimits::DEFAULT.tick.as_millis() as u64,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub taskrouter_tick_ms: u64,
+    /// Longest an assignment callback request may take, milliseconds (default 5000, what
+    /// Twilio gives one).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_TASKROUTER_ASSIGNMENT_CALLBACK_TIMEOUT_MS",
+        default_value_t = TaskRouterLimits::DEFAULT.assignment_callback_timeout.as_millis() as u64,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub taskrouter_assignment_callback_timeout_ms: u64,
+    /// Longest a workspace event callback request may take, milliseconds (default 15000,
+    /// what Twilio gives one).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_TASKROUTER_EVENT_CALLBACK_TIMEOUT_MS",
+        default_value_t = TaskRouterLimits::DEFAULT.event_callback_timeout.as_millis() as u64,
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub taskrouter_event_callback_timeout_ms: u64,
+}
+
+impl TaskRouterArgs {
+    /// The limits these flags set.
+    pub fn limits(&self) -> TaskRouterLimits {
+        TaskRouterLimits {
+            batch: self.taskrouter_batch,
+            mailbox: self.taskrouter_mailbox,
+            notice_queue: self.taskrouter_notice_queue,
+            tick: Duration::from_millis(self.taskrouter_tick_ms),
+            assignment_callback_timeout: Duration::from_millis(
+                self.taskrouter_assignment_callback_timeout_ms,
+            ),
+            event_callback_timeout: Duration::from_millis(
+                self.taskrouter_event_callback_timeout_ms,
+            ),
+        }
+    }
 }
 
 /// The telephony engine (`--sip-…`, `--rtp-…`, `--inbound`, `--max-calls`).
@@ -505,26 +593,7 @@ pub enum BenchCommand {
     /// the same run: signalling-only calls/s, then concurrent calls with RTP playback
     /// (packets checked for loss and lateness at a receiver in this process). Prints calls,
     /// failures, calls/s, p50/p95 setup time and the responder's CPU per call.
-    Sip {
-        /// The SIPp binary (Debian's `sip-tester`).
-        #[arg(long, env = "SWITCHBOARD_TEST_SIPP", default_value = "sipp")]
-        sipp: String,
-        /// Signalling: calls per second.
-        #[arg(long, default_value_t = 1000)]
-        rate: u32,
-        /// Signalling: calls in all.
-        #[arg(long, default_value_t = 10000)]
-        calls: u32,
-        /// Signalling: milliseconds each call stays up.
-        #[arg(long, default_value_t = 1000)]
-        call_ms: u32,
-        /// Playback: calls at once.
-        #[arg(long, default_value_t = 200)]
-        concurrent: u32,
-        /// Playback: seconds each call lasts.
-        #[arg(long, default_value_t = 10)]
-        audio_secs: u32,
-    },
+    Sip(SipBenchArgs),
     /// Projection lag under load: from an append's acknowledgement to the read model having
     /// it (p50, p99), with the appends/s achieved meanwhile.
     Lag {
@@ -543,6 +612,29 @@ pub enum BenchCommand {
         #[arg(long, requires = "postgres")]
         kafka: Option<String>,
     },
+}
+
+/// `switchboard bench sip`
+#[derive(Debug, Clone, Args)]
+pub struct SipBenchArgs {
+    /// The SIPp binary (Debian's `sip-tester`).
+    #[arg(long, env = "SWITCHBOARD_TEST_SIPP", default_value = "sipp")]
+    pub sipp: String,
+    /// Signalling: calls per second.
+    #[arg(long, default_value_t = 1000)]
+    pub rate: u32,
+    /// Signalling: calls in all.
+    #[arg(long, default_value_t = 10000)]
+    pub calls: u32,
+    /// Signalling: milliseconds each call stays up.
+    #[arg(long, default_value_t = 1000)]
+    pub call_ms: u32,
+    /// Playback: calls at once.
+    #[arg(long, default_value_t = 200)]
+    pub concurrent: u32,
+    /// Playback: seconds each call lasts.
+    #[arg(long, default_value_t = 10)]
+    pub audio_secs: u32,
 }
 
 #[cfg(test)]
@@ -568,6 +660,16 @@ mod tests {
         ] {
             assert!(sip_uri(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn the_taskrouter_flags_default_to_the_engines_defaults() {
+        let cli = Cli::try_parse_from(["switchboard", "serve"]).expect("serve parses");
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve");
+        };
+        assert_eq!(args.taskrouter.limits(), TaskRouterLimits::default());
+        assert_eq!(args.store.db_pool_size, None);
     }
 
     #[test]

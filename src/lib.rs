@@ -1,33 +1,39 @@
 //! # switchboard: the service
 //!
-//! The shell around the pure write model (`switchboard-events`) and the read models
-//! (`switchboard-projections`): the log adapters, the projector that keeps read models behind
-//! the log, the application service that runs commands (load → decide → append), the HTTP
-//! API, and the command line.
+//! The shell around the pure write model (`switchboard-events`), the read models
+//! (`switchboard-projections`) and the wire formats (`switchboard-telephony`): the log
+//! adapters, the writers that sequence load → decide → append, the projector that keeps read
+//! models behind the log, the HTTP API, the SIP engine, and the command line.
 //!
 //! ```text
-//! integrator ──HTTP──▶ http ──command──▶ commands (decide, pure) ──events──▶ log (SQLite)
-//!                       ▲                                                     │ subscribe
-//!                       │ read (waits for the projector to pass the command's position)
-//!                       └──────────── read models (SQLite) ◀── projector ◀────┘
+//! integrator ──HTTP──▶ http ──command──▶ commands / taskrouter actor ──events──▶ log
+//! SIP peer ──UDP/TCP──▶ sip (call tasks, RTP) ──call facts──▶ sip::recorder ──▶ (SQLite |
+//!                       ▲                                                       PostgreSQL |
+//!                       │ read (waits for the projector to pass the command's    Kafka)
+//!                       │ position)                                               │ subscribe
+//!                       └──── read models (SQLite | PostgreSQL) ◀── projector ◀──┘
 //! ```
 //!
 //! # Layout
-//! - [`config`]: command-line flags and environment variables.
-//! - [`log`]: the [`log::EventLog`] port and its backends (memory, SQLite).
+//! - [`config`]: command-line flags and environment variables, parsed once into typed structs
+//!   (limits included, with today's values as defaults).
+//! - [`log`]: the [`log::EventLog`] port and its backends (memory, SQLite, PostgreSQL, Kafka).
+//! - [`commands`]: the application service for accounts (load, decide, append, retry on
+//!   conflict), and the SID, token and clock helpers every writer uses.
+//! - [`taskrouter`]: one actor per workspace (the single writer of its stream), its timers,
+//!   and the assignment and workspace event callbacks.
 //! - [`projector`]: runs projections continuously, rebuilds them, answers "has it caught up?".
-//! - [`commands`]: the application service (load, decide, append, retry on conflict).
-//! - [`http`]: the axum API (Twilio-shaped), authentication, errors, health and metrics.
+//! - [`http`]: the axum API (Twilio-shaped: accounts, TaskRouter per resource, supervisor
+//!   reads), the Twilio conventions they share, authentication, health and metrics.
+//! - [`sip`]: the telephony engine: SIP over UDP and TCP (rsipstack), RTP media, inbound and
+//!   outbound calls, bridging, call events.
+//! - [`schemas`]: the published event schemas, built in, for `switchboard tail`.
 //! - [`metrics`]: the Prometheus registry.
-//! - [`sip`]: the telephony engine: SIP over UDP (rsipstack), RTP media, call events.
 //! - [`server`]: wires everything for `switchboard serve`, and shuts it down in order.
-//! - [`cli`]: the other subcommands (accounts, projections).
-//! - [`bench`]: `switchboard bench log`.
+//! - [`cli`]: the other subcommands (accounts, projections, call, tail).
+//! - [`bench`]: `switchboard bench …` (log, lag, taskrouter, sip), each next to a baseline.
 
 pub mod bench;
-pub mod bench_kafka;
-pub mod bench_sip;
-pub mod bench_taskrouter;
 pub mod cli;
 pub mod commands;
 pub mod config;

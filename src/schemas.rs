@@ -116,6 +116,10 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../schemas/workflow.target-matched.v1.json"),
     ),
     (
+        "workflow.timeout.v1.json",
+        include_str!("../schemas/workflow.timeout.v1.json"),
+    ),
+    (
         "task.canceled.v1.json",
         include_str!("../schemas/task.canceled.v1.json"),
     ),

@@ -18,7 +18,7 @@ use anyhow::Context;
 use std::io::Write;
 use std::sync::Arc;
 use std::time::Duration;
-use switchboard_projections::store::ProjectionStore;
+use switchboard_projections::store::{ProjectionStore, StoreOptions};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 use tracing::info;
@@ -41,7 +41,10 @@ pub struct Opened {
 pub async fn open(store: &StoreArgs, writer: bool) -> anyhow::Result<Opened> {
     let metrics = Arc::new(Metrics::default());
     let url = store.db_url()?;
-    let db = ProjectionStore::connect(&url)
+    let options = StoreOptions {
+        pool_size: store.db_pool_size,
+    };
+    let db = ProjectionStore::connect_with(&url, options)
         .await
         .with_context(|| format!("cannot open the read-model store {url}"))?;
     let log: Arc<dyn EventLog> = match store.log_backend()? {
@@ -205,8 +208,11 @@ pub async fn run(
         .unwrap_or_else(|| format!("http://{addr}"))
         .trim_end_matches('/')
         .to_string();
+    let taskrouter =
+        crate::taskrouter::Engine::with_limits(opened.log.clone(), args.taskrouter.limits());
     let state = AppState::new(
         crate::commands::Commands::new(opened.log.clone(), args.region.clone()),
+        taskrouter,
         opened.projector.clone(),
         opened.metrics.clone(),
         HttpConfig {

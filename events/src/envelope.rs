@@ -14,6 +14,7 @@ use crate::event::{DecodeError, Event};
 use crate::sid::Sid;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// Where an event sits in the log: a partition and an offset within it (from 1 in the
@@ -54,6 +55,11 @@ impl std::str::FromStr for Position {
         })
     }
 }
+
+/// Where a reader of the log stands: the last offset it has seen (or applied) in each
+/// partition. A partition not in the map is read from its start. The log's subscribers and
+/// the projections' stored checkpoints are both this map, so one can be handed to the other.
+pub type Checkpoint = BTreeMap<u32, u64>;
 
 /// What the caller of a command supplies about the events it causes: identity, time, tenant
 /// and tracing. The shell fills it (clock, UUIDv7); deciders never read a clock.

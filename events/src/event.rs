@@ -148,6 +148,8 @@ event_types! {
     TaskUpdated(TaskUpdated) = "task.updated", version 1;
     /// A task entered a queue through a workflow step.
     TargetMatched(TargetMatched) = "workflow.target-matched", version 1;
+    /// A task's last workflow target timed out (a `task.canceled` follows).
+    WorkflowTimeout(WorkflowTimeout) = "workflow.timeout", version 1;
     /// A task was canceled (by a caller, its TTL, or the end of its workflow).
     TaskCanceled(TaskClosed) = "task.canceled", version 1;
     /// A task moved to wrapping.

@@ -12,11 +12,15 @@
 //! # Layout
 //! - [`sid`]: `AC…`/`WS…`/`CA…` identifiers, validated when parsed.
 //! - [`version`]: expected-version checks for optimistic concurrency.
-//! - [`envelope`]: the envelope, log positions, and the raw (stored) form of an event.
+//! - [`envelope`]: the envelope, log positions and checkpoints, and the raw (stored) form of
+//!   an event.
 //! - [`event`]: the [`Event`] enum, its wire names, schema versions and decoding.
 //! - [`account`]: account events, commands, the decider and the fold.
 //! - [`call`]: call-stream events (SIP signalling, DTMF, playback) from the telephony engine.
-//! - [`taskrouter`]: work distribution (so far: the expression language).
+//! - [`taskrouter`]: work distribution in a workspace stream: the commands and their deciders
+//!   (one file each), the shared validation, routing (workflow targets, then the matcher's
+//!   offers), timeouts, the workspace fold (one file per entity), the workflow engine, the
+//!   matcher and the expression language.
 
 pub mod account;
 pub mod call;
@@ -26,7 +30,7 @@ pub mod sid;
 pub mod taskrouter;
 pub mod version;
 
-pub use envelope::{Envelope, Metadata, NewEvent, Position, RecordedEvent};
+pub use envelope::{Checkpoint, Envelope, Metadata, NewEvent, Position, RecordedEvent};
 pub use event::{DecodeError, Event};
 pub use sid::{Sid, SidError, SidPrefix};
 pub use version::{Conflict, ExpectedVersion};

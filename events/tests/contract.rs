@@ -367,6 +367,10 @@ fn taskrouter_examples() -> Vec<Event> {
             priority: None,
             timeout: None,
         }),
+        Event::WorkflowTimeout(WorkflowTimeout {
+            task_sid: task(2),
+            workflow_sid: workflow(1),
+        }),
         Event::TaskCanceled(TaskClosed {
             sid: task(2),
             reason: "Task TTL Exceeded".into(),

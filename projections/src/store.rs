@@ -9,14 +9,13 @@ use crate::{Projection, Table};
 use sha2::{Digest, Sha256};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, Connection, Row};
-use std::collections::BTreeMap;
 use std::str::FromStr;
 use std::sync::Once;
 use std::time::Duration;
 use switchboard_events::{Envelope, Position};
 
-/// Last applied offset per partition.
-pub type Checkpoint = BTreeMap<u32, u64>;
+/// Last applied offset per partition (defined beside `Position` in the events crate).
+pub use switchboard_events::Checkpoint;
 
 /// One item handed to a projection: a decoded event, or a record that could not be read
 /// (with where it was and why).
@@ -54,6 +53,26 @@ pub enum Dialect {
     Postgres,
 }
 
+impl Dialect {
+    /// Connections in the store's pool unless configured: SQLite takes one writer at a time,
+    /// so 4 leaves room for API reads beside the projector without queueing on the file
+    /// lock; PostgreSQL runs writers concurrently, so 16 lets several projectors and many
+    /// reads proceed at once.
+    pub const fn default_pool_size(self) -> u32 {
+        match self {
+            Dialect::Sqlite => 4,
+            Dialect::Postgres => 16,
+        }
+    }
+}
+
+/// How [`ProjectionStore::connect_with`] sizes its pool.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Connections in the pool; `None` takes [`Dialect::default_pool_size`].
+    pub pool_size: Option<u32>,
+}
+
 /// See the module doc.
 #[derive(Clone)]
 pub struct ProjectionStore {
@@ -64,17 +83,29 @@ pub struct ProjectionStore {
 static DRIVERS: Once = Once::new();
 
 impl ProjectionStore {
-    /// Connects to `url` (`sqlite://PATH` or `postgres://…`) and brings the schema up to date.
+    /// Connects to `url` (`sqlite://PATH` or `postgres://…`) with the default options and
+    /// brings the schema up to date.
     pub async fn connect(url: &str) -> Result<ProjectionStore, sqlx::Error> {
+        ProjectionStore::connect_with(url, StoreOptions::default()).await
+    }
+
+    /// Connects to `url` with `options` and brings the schema up to date.
+    pub async fn connect_with(
+        url: &str,
+        options: StoreOptions,
+    ) -> Result<ProjectionStore, sqlx::Error> {
         DRIVERS.call_once(sqlx::any::install_default_drivers);
         let dialect = if url.starts_with("postgres") {
             Dialect::Postgres
         } else {
             Dialect::Sqlite
         };
+        let pool_size = options
+            .pool_size
+            .unwrap_or_else(|| dialect.default_pool_size());
         let options = AnyConnectOptions::from_str(url)?;
         let pool = AnyPoolOptions::new()
-            .max_connections(if dialect == Dialect::Sqlite { 4 } else { 16 })
+            .max_connections(pool_size)
             .acquire_timeout(Duration::from_secs(10))
             .after_connect(move |conn, _| {
                 Box::pin(async move {

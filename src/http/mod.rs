@@ -97,11 +97,11 @@ impl AppState {
     /// Builds the state.
     pub fn new(
         commands: Commands,
+        taskrouter: crate::taskrouter::Engine,
         projector: Arc<Projector>,
         metrics: Arc<Metrics>,
         config: HttpConfig,
     ) -> AppState {
-        let taskrouter = crate::taskrouter::Engine::new(commands.log().clone());
         AppState {
             inner: Arc::new(Inner {
                 taskrouter,

@@ -3,12 +3,13 @@
 //! whole log from a checkpoint.
 //!
 //! The port is small on purpose ([`EventLog`]: append, read a stream, subscribe). Positions
-//! are per partition ([`Position`]): the embedded log has one partition, the Kafka log (a later
-//! backend) one per topic partition, so callers never rely on one global order.
+//! are per partition ([`Position`]): the embedded log has one partition, the Kafka log one per
+//! topic partition, so callers never rely on one global order.
 //!
 //! Backends: [`memory::MemoryLog`] for tests, [`sqlite::SqliteLog`] (the embedded default)
 //! and [`postgres::PostgresLog`], both with group commit through one writer task
-//! ([`writer`]).
+//! ([`writer`]), and [`kafka::KafkaLog`] (one topic per category, a single writer per
+//! partition behind a lease).
 
 pub mod kafka;
 pub mod memory;
@@ -20,7 +21,6 @@ pub mod writer;
 
 use async_trait::async_trait;
 use futures::stream::BoxStream;
-use std::collections::BTreeMap;
 use switchboard_events::{Conflict, ExpectedVersion, NewEvent, Position, RecordedEvent};
 
 /// What an append reached.
@@ -75,9 +75,8 @@ pub struct Damaged {
 /// One item of a subscription: an event, or a record that could not be read.
 pub type LogItem = Result<RecordedEvent, Damaged>;
 
-/// Where a subscriber stands: the last offset it has seen in each partition. A partition
-/// not in the map is read from its start.
-pub type Checkpoint = BTreeMap<u32, u64>;
+/// Where a subscriber stands (defined beside [`Position`] in the events crate).
+pub use switchboard_events::Checkpoint;
 
 /// The event log port.
 #[async_trait]

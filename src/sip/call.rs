@@ -40,7 +40,7 @@ use std::time::Duration;
 use switchboard_events::call::{
     CallDirection, CallEndStatus, CallInitiated, CallRinging, HungUpBy,
 };
-use switchboard_events::{Event, Sid, SidPrefix};
+use switchboard_events::{Event, SidPrefix};
 use switchboard_telephony::sdp::{self, SessionDescription};
 use tracing::{debug, warn};
 
@@ -68,7 +68,7 @@ pub(crate) async fn inbound(shared: Arc<Shared>, mut tx: Transaction) {
         refuse(&shared, tx, StatusCode::ServiceUnavailable, vec![retry]).await;
         return;
     }
-    let call_sid = Sid::from_u128(SidPrefix::Call, uuid::Uuid::new_v4().as_u128());
+    let call_sid = crate::commands::new_sid(SidPrefix::Call);
     let recorder = CallRecorder::start(
         shared.commands.clone(),
         &shared.tracker,

@@ -68,7 +68,7 @@ pub(crate) async fn dial(
     request: DialRequest,
     cancel: CancellationToken,
 ) -> Result<Leg, NotConnected> {
-    let call_sid = Sid::from_u128(SidPrefix::Call, uuid::Uuid::new_v4().as_u128());
+    let call_sid = crate::commands::new_sid(SidPrefix::Call);
     let recorder = CallRecorder::start(
         shared.commands.clone(),
         &shared.tracker,

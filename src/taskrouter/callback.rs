@@ -1,11 +1,11 @@
 //! The assignment callback, a process manager: for every new reservation whose workflow names
-//! an `AssignmentCallbackUrl`, POST Twilio's parameters there (5 s), then to the fallback URL
-//! if that failed; an `accept` or `reject` instruction in a 200 JSON answer becomes the
-//! reservation update it names. Idempotent: the update is a command with the reservation's
-//! own transition rules, so a repeated or late instruction changes nothing.
+//! an `AssignmentCallbackUrl`, POST Twilio's parameters there (5 s by default,
+//! `--taskrouter-assignment-callback-timeout-ms`), then to the fallback URL if that failed;
+//! an `accept` or `reject` instruction in a 200 JSON answer becomes the reservation update it
+//! names. Idempotent: the update is a command with the reservation's own transition rules, so
+//! a repeated or late instruction changes nothing.
 
-use super::Engine;
-use std::sync::OnceLock;
+use super::{Engine, TaskRouterLimits};
 use std::time::Duration;
 use switchboard_events::taskrouter::decide::Command;
 use switchboard_events::taskrouter::state::Workspace;
@@ -23,14 +23,30 @@ pub struct Call {
     form: Vec<(&'static str, String)>,
 }
 
-fn client() -> &'static reqwest::Client {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .timeout(Duration::from_secs(5))
-            .build()
-            .unwrap_or_default()
-    })
+/// The HTTP clients callbacks go out on, each with its request timeout from
+/// [`TaskRouterLimits`]; one pair per engine, so connections to a receiver are reused.
+#[derive(Clone)]
+pub struct Clients {
+    /// Assignment callbacks.
+    pub assignment: reqwest::Client,
+    /// Workspace event callbacks.
+    pub event: reqwest::Client,
+}
+
+impl Clients {
+    /// Clients within `limits`.
+    pub fn new(limits: &TaskRouterLimits) -> Clients {
+        let client = |timeout: Duration| {
+            reqwest::Client::builder()
+                .timeout(timeout)
+                .build()
+                .unwrap_or_default()
+        };
+        Clients {
+            assignment: client(limits.assignment_callback_timeout),
+            event: client(limits.event_callback_timeout),
+        }
+    }
 }
 
 /// The callbacks `events` (just committed) call for.
@@ -89,7 +105,14 @@ pub fn calls(ws: &Workspace, account: &Sid, events: &[Event]) -> Vec<Call> {
 pub async fn assignment(engine: Engine, call: Call) {
     let mut instruction = None;
     for url in &call.urls {
-        match client().post(url).form(&call.form).send().await {
+        match engine
+            .callbacks
+            .assignment
+            .post(url)
+            .form(&call.form)
+            .send()
+            .await
+        {
             Ok(r) if r.status().is_success() => {
                 instruction = Some(r.json::<serde_json::Value>().await.unwrap_or_default());
                 break;
@@ -180,6 +203,7 @@ pub fn resource(event: &Event) -> Option<(&'static str, &Sid)> {
         Event::TaskCreated(e) => ("task", &e.sid),
         Event::TaskUpdated(e) => ("task", &e.sid),
         Event::TargetMatched(e) => ("task", &e.task_sid),
+        Event::WorkflowTimeout(e) => ("task", &e.task_sid),
         Event::TaskCanceled(e) | Event::TaskWrapup(e) | Event::TaskCompleted(e) => ("task", &e.sid),
         Event::TaskDeleted(e) => ("task", &e.sid),
         Event::ReservationCreated(e) => ("reservation", &e.sid),
@@ -285,16 +309,9 @@ pub fn notices<'a>(
     out
 }
 
-/// Delivers a workspace's event callbacks in order, one at a time (15 s each, as Twilio
-/// allows), until the workspace's actor goes away.
-pub async fn deliver(mut rx: tokio::sync::mpsc::Receiver<Notice>) {
-    static CLIENT: OnceLock<reqwest::Client> = OnceLock::new();
-    let client = CLIENT.get_or_init(|| {
-        reqwest::Client::builder()
-            .timeout(Duration::from_secs(15))
-            .build()
-            .unwrap_or_default()
-    });
+/// Delivers a workspace's event callbacks in order, one at a time on `client` (15 s each by
+/// default, as Twilio allows), until the workspace's actor goes away.
+pub async fn deliver(client: reqwest::Client, mut rx: tokio::sync::mpsc::Receiver<Notice>) {
     while let Some(notice) = rx.recv().await {
         match client.post(&notice.url).form(&notice.form).send().await {
             Ok(r) if r.status().is_success() => {}

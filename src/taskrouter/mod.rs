@@ -1,8 +1,8 @@
 //! TaskRouter in the shell: one actor per workspace keeps the workspace's state in memory,
 //! takes commands in batches (every command decided in order on the state the previous ones
 //! left, all their events appended to the workspace stream in one append, each caller
-//! answered after the commit), and ticks once a second so reservations, workflow targets and
-//! task TTLs time out. Reads run inside the actor between batches, so they see every
+//! answered after the commit), and ticks (once a second by default) so reservations, workflow
+//! targets and task TTLs time out. Reads run inside the actor between batches, so they see every
 //! acknowledged command and nothing unacknowledged.
 
 pub mod callback;
@@ -70,22 +70,70 @@ enum Request {
     },
 }
 
+/// How much the workspace actors take on and how long their callbacks may take
+/// (`--taskrouter-…` flags; [`TaskRouterLimits::DEFAULT`] documents each default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskRouterLimits {
+    /// Most commands decided into one append.
+    pub batch: usize,
+    /// Requests one workspace actor holds before callers wait to hand theirs over.
+    pub mailbox: usize,
+    /// Workspace event callbacks waiting to go out per workspace; past it, new ones are
+    /// dropped with a warning rather than slowing the actor down.
+    pub notice_queue: usize,
+    /// How often an actor checks its timers (reservation and workflow timeouts, task TTLs).
+    pub tick: Duration,
+    /// Longest an assignment callback request may take.
+    pub assignment_callback_timeout: Duration,
+    /// Longest a workspace event callback request may take.
+    pub event_callback_timeout: Duration,
+}
+
+impl TaskRouterLimits {
+    /// The defaults (today's behaviour). 512 commands per append groups a burst into one
+    /// commit while bounding how long its callers wait for it; 4,096 queued requests per
+    /// workspace before callers feel back-pressure; 16,384 queued event callbacks, so a slow
+    /// receiver loses notices only after a long backlog and never slows the actor; a 1 s
+    /// tick, because TaskRouter's timeouts are whole seconds; 5 s for an assignment callback
+    /// and 15 s for an event callback, what Twilio gives each.
+    pub const DEFAULT: TaskRouterLimits = TaskRouterLimits {
+        batch: 512,
+        mailbox: 4096,
+        notice_queue: 16_384,
+        tick: Duration::from_secs(1),
+        assignment_callback_timeout: Duration::from_secs(5),
+        event_callback_timeout: Duration::from_secs(15),
+    };
+}
+
+impl Default for TaskRouterLimits {
+    fn default() -> Self {
+        TaskRouterLimits::DEFAULT
+    }
+}
+
 /// The workspaces' actors.
 #[derive(Clone)]
 pub struct Engine {
     log: Arc<dyn EventLog>,
     actors: Arc<Mutex<HashMap<Sid, mpsc::Sender<Request>>>>,
+    limits: TaskRouterLimits,
+    callbacks: callback::Clients,
 }
 
-/// Most commands decided into one append.
-const BATCH: usize = 512;
-
 impl Engine {
-    /// An engine over `log`.
+    /// An engine over `log` with the default limits.
     pub fn new(log: Arc<dyn EventLog>) -> Engine {
+        Engine::with_limits(log, TaskRouterLimits::default())
+    }
+
+    /// An engine over `log` within `limits`.
+    pub fn with_limits(log: Arc<dyn EventLog>, limits: TaskRouterLimits) -> Engine {
         Engine {
             log,
             actors: Arc::default(),
+            callbacks: callback::Clients::new(&limits),
+            limits,
         }
     }
 
@@ -94,7 +142,7 @@ impl Engine {
         if let Some(tx) = actors.get(workspace).filter(|tx| !tx.is_closed()) {
             return tx.clone();
         }
-        let (tx, rx) = mpsc::channel(4096);
+        let (tx, rx) = mpsc::channel(self.limits.mailbox.max(1));
         tokio::spawn(run(self.clone(), workspace.clone(), rx));
         actors.insert(workspace.clone(), tx.clone());
         tx
@@ -199,8 +247,11 @@ async fn load(log: &dyn EventLog, sid: &Sid) -> Result<Loaded, EngineError> {
 async fn run(engine: Engine, sid: Sid, mut rx: mpsc::Receiver<Request>) {
     let log = engine.log.clone();
     // Workspace event callbacks go out in order, from a task of their own.
-    let (notices, pending_notices) = mpsc::channel(16_384);
-    tokio::spawn(callback::deliver(pending_notices));
+    let (notices, pending_notices) = mpsc::channel(engine.limits.notice_queue.max(1));
+    tokio::spawn(callback::deliver(
+        engine.callbacks.event.clone(),
+        pending_notices,
+    ));
     let mut loaded = match load(log.as_ref(), &sid).await {
         Ok(l) => l,
         Err(e) => {
@@ -211,7 +262,8 @@ async fn run(engine: Engine, sid: Sid, mut rx: mpsc::Receiver<Request>) {
             return;
         }
     };
-    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    // `interval` refuses a zero period.
+    let mut tick = tokio::time::interval(engine.limits.tick.max(Duration::from_millis(1)));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut held: Option<Request> = None;
     let mut served = false;
@@ -262,7 +314,7 @@ async fn run(engine: Engine, sid: Sid, mut rx: mpsc::Receiver<Request>) {
             }
             command => batch.push(command),
         }
-        while batch.len() < BATCH {
+        while batch.len() < engine.limits.batch {
             match rx.try_recv() {
                 Ok(Request::Read { read }) => {
                     held = Some(Request::Read { read });

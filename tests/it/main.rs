@@ -1,15 +1,24 @@
 //! Black-box and adapter tests, in one test binary (one link, one set of helpers).
 //!
-//! - `log_suite`: the `EventLog` contract, run over every backend (memory, SQLite).
-//! - `server`: the real `switchboard` binary on port 0, driven over HTTP.
+//! - `log_suite`: the `EventLog` contract, run over every backend (memory, SQLite,
+//!   PostgreSQL, Kafka on librdkafka's mock cluster and on tansu).
+//! - `kafka`: the Kafka log with PostgreSQL read models on a real broker (tansu): the broker
+//!   killed and restarted under load, a second writer refused, a standby taking over.
+//! - `server`: the real `switchboard` binary on port 0, driven over HTTP: authentication,
+//!   accounts, tenancy, paging, read-your-writes, errors, health, metrics, shutdown.
 //! - `crash`: appends under load, `kill -9`, restart; nothing acknowledged is lost and the
 //!   read models equal a full rebuild.
 //! - `bad_records`: unknown event types and damaged rows in the log.
-//! - `projections`: exactly-once effects and rebuilds on a version bump.
-//! - `sdk`: the official Twilio Python library against the real server.
-//! - `sip`: the telephony engine driven by SIPp (Debian's `sip-tester`): steady-rate calls,
-//!   CANCEL, BYE from the server, garbage on the SIP port.
-//! - `taskrouter_projection`: the TaskRouter read model against the workspace state.
+//! - `projections`: exactly-once effects and rebuilds on a version bump (SQLite, PostgreSQL,
+//!   Kafka).
+//! - `sdk`: the official Twilio Python library against the real server (accounts and the
+//!   TaskRouter scenario in `tests/sdk/`).
+//! - `sip`: the telephony engine driven by SIPp (Debian's `sip-tester`): steady-rate calls
+//!   over UDP and TCP, CANCEL, BYE from the server, garbage on the SIP port.
+//! - `sip_calls`: calls switchboard places (`switchboard call`), bridges and re-INVITEs,
+//!   against SIPp callees.
+//! - `taskrouter_projection`: the TaskRouter read model against the workspace state, and
+//!   workflow timeouts counted from their own fact.
 
 mod bad_records;
 mod crash;

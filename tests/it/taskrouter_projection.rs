@@ -526,3 +526,124 @@ async fn postgres_the_taskrouter_read_model_matches_the_workspace_state() {
     let b = PgDatabase::new().await;
     the_read_model_matches_the_workspace_state(a.url.clone(), b.url.clone()).await;
 }
+
+/// `tasks_timed_out_in_workflow` counts `workflow.timeout` facts: a task whose only target
+/// times out counts once; a task a caller cancels with the same reason text does not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workflow_timeout_is_counted_from_its_own_fact_not_from_a_reason_text() {
+    let log: Arc<dyn EventLog> = Arc::new(MemoryLog::default());
+    let run = Run {
+        engine: Engine::new(log.clone()),
+        commands: Commands::new(log.clone(), "test".into()),
+        account: new_sid(SidPrefix::Account),
+        ws: new_sid(SidPrefix::Workspace),
+    };
+    assert!(
+        run.exec(Command::CreateWorkspace {
+            friendly_name: "timeouts".into(),
+            event_callback_url: None,
+            events_filter: None,
+            multi_task_enabled: None,
+            prioritize_queue_order: None,
+            template: Template::None,
+        })
+        .await
+    );
+    assert!(
+        run.exec(Command::CreateTaskQueue {
+            friendly_name: "nobody".into(),
+            target_workers: Some("1==1".into()),
+            task_order: None,
+            max_reserved_workers: None,
+            reservation_activity_sid: None,
+            assignment_activity_sid: None,
+        })
+        .await
+    );
+    let queue = run
+        .state()
+        .await
+        .queues
+        .keys()
+        .next()
+        .expect("queue")
+        .clone();
+    let configuration = serde_json::json!({"task_routing": {"filters": [
+        {"filter_friendly_name": "short", "expression": "1==1",
+         "targets": [{"queue": queue.as_str(), "timeout": 1}]}
+    ]}});
+    assert!(
+        run.exec(Command::CreateWorkflow {
+            friendly_name: "one short target".into(),
+            configuration: configuration.to_string(),
+            assignment_callback_url: None,
+            fallback_assignment_callback_url: None,
+            task_reservation_timeout: None,
+        })
+        .await
+    );
+    let workflow = run
+        .state()
+        .await
+        .workflows
+        .keys()
+        .next()
+        .expect("workflow")
+        .clone();
+    let task = || Command::CreateTask {
+        attributes: None,
+        priority: None,
+        timeout: None,
+        task_channel: None,
+        workflow_sid: None,
+        virtual_start_time: None,
+    };
+    assert!(run.exec(task()).await);
+    assert!(run.exec(task()).await);
+    let (timing_out, by_caller) = {
+        let s = run.state().await;
+        let mut sids: Vec<Sid> = s.tasks.keys().cloned().collect();
+        sids.sort();
+        (sids[0].clone(), sids[1].clone())
+    };
+    assert!(
+        run.exec(Command::UpdateTask {
+            sid: by_caller.clone(),
+            attributes: None,
+            priority: None,
+            assignment_status: Some("canceled".into()),
+            reason: Some("Workflow Timeout".into()),
+            if_match: None,
+        })
+        .await
+    );
+    // The engine's timer cancels the other one a second or two later (no worker exists).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+    while run.state().await.tasks[&timing_out].status != TaskStatus::Canceled {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the workflow never timed the task out"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let dir = DataDir::new("tr-workflow-timeout");
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("rm.db").to_str().expect("utf-8")
+    );
+    let store = caught_up_store(&log, &url, Arc::new(TaskRouter)).await;
+    let mut conn = store.pool().acquire().await.expect("conn");
+    let ws = run.ws.as_str();
+    for scope in [ws, workflow.as_str()] {
+        let n = projection::counters(&mut conn, ws, scope, None, 0, i64::MAX / 120_000)
+            .await
+            .expect("counters");
+        let count = |m: &str| n.get(m).map_or(0, |s| s.n);
+        assert_eq!(count("tasks_canceled"), 2, "scope {scope}: {n:?}");
+        assert_eq!(
+            count("tasks_timed_out_in_workflow"),
+            1,
+            "scope {scope}: {n:?}"
+        );
+    }
+}

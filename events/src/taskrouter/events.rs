@@ -335,6 +335,18 @@ pub struct TargetMatched {
     pub timeout: Option<u64>,
 }
 
+/// `workflow.timeout`: a task's last workflow target timed out and no later filter took it, so
+/// the workflow gave up on it. Recorded just before the `task.canceled` (reason `Workflow
+/// Timeout`) it causes: a timeout is its own fact, so statistics never count one from a reason
+/// text that a caller may also send.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowTimeout {
+    /// The task.
+    pub task_sid: Sid,
+    /// The workflow it timed out of.
+    pub workflow_sid: Sid,
+}
+
 /// Why a reservation was made: the routing decision, for supervisors.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RoutingDecision {

@@ -229,82 +229,17 @@ pub fn offers(
         };
         let in_queue = members
             .entry(queue.sid)
-            .or_insert_with(|| match queue.members {
-                // Known members: look each up among the candidates (sorted by SID).
-                Some(known) => known
-                    .iter()
-                    .filter_map(|sid| {
-                        candidates
-                            .binary_search_by(|w| w.sid.cmp(sid))
-                            .ok()
-                            .map(|i| candidates[i])
-                    })
-                    .collect(),
-                None => candidates
-                    .iter()
-                    .copied()
-                    .filter(|w| {
-                        queue
-                            .target_workers
-                            .matches(&Context::document(w.attributes).at(now))
-                    })
-                    .collect(),
-            });
+            .or_insert_with(|| queue_members(queue, &candidates, now));
         let wanted = queue
             .max_reserved_workers
             .saturating_sub(task.reserved_by.len());
         if wanted == 0 {
             continue;
         }
-        let target = task.target;
-        let mut eligible: Vec<&WorkerView<'_>> = in_queue
-            .iter()
-            .copied()
-            .filter(|w| {
-                target
-                    .and_then(|t| t.known_worker_sid.as_ref())
-                    .is_none_or(|k| k == w.sid)
-            })
-            .filter(|w| {
-                w.channels.get(task.channel).is_some_and(|c| {
-                    let taken = busy.get(&(w.sid, task.channel)).copied().unwrap_or(0);
-                    c.available && c.busy + taken < c.capacity
-                })
-            })
-            .filter(|w| !task.rejected_by.contains(w.sid) && !task.reserved_by.contains(w.sid))
-            .filter(|w| {
-                target.and_then(|t| t.expression.as_ref()).is_none_or(|e| {
-                    e.matches(
-                        &Context::default()
-                            .with_root("task", task.attributes)
-                            .with_root("worker", w.attributes)
-                            .at(now),
-                    )
-                })
-            })
-            .collect();
-        let order_by: &[OrderBy] = target.map(|t| t.order_by.as_slice()).unwrap_or(&[]);
+        let mut eligible = eligible(task, in_queue, &busy, now);
+        let order_by: &[OrderBy] = task.target.map(|t| t.order_by.as_slice()).unwrap_or(&[]);
         eligible.sort_by(|a, b| compare_by(order_by, a, b));
-        let ordering = if order_by.is_empty() {
-            "longest idle".to_string()
-        } else {
-            order_by
-                .iter()
-                .map(|c| {
-                    format!(
-                        "worker.{} {}",
-                        c.attribute.join("."),
-                        if c.direction == Direction::Desc {
-                            "DESC"
-                        } else {
-                            "ASC"
-                        }
-                    )
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-                + ", then longest idle"
-        };
+        let ordering = ordering(order_by);
         let count = eligible.len();
         for (rank, worker) in eligible.into_iter().take(wanted).enumerate() {
             *busy.entry((worker.sid, task.channel)).or_insert(0) += 1;
@@ -318,6 +253,98 @@ pub fn offers(
         }
     }
     out
+}
+
+/// The candidates in `queue`: its known members, looked up among the candidates (sorted by
+/// SID), or else every candidate its `target_workers` matches at `now`.
+fn queue_members<'w, 'a>(
+    queue: &QueueView<'_>,
+    candidates: &[&'w WorkerView<'a>],
+    now: DateTime<Utc>,
+) -> Vec<&'w WorkerView<'a>> {
+    match queue.members {
+        Some(known) => known
+            .iter()
+            .filter_map(|sid| {
+                candidates
+                    .binary_search_by(|w| w.sid.cmp(sid))
+                    .ok()
+                    .map(|i| candidates[i])
+            })
+            .collect(),
+        None => candidates
+            .iter()
+            .copied()
+            .filter(|w| {
+                queue
+                    .target_workers
+                    .matches(&Context::document(w.attributes).at(now))
+            })
+            .collect(),
+    }
+}
+
+/// The queue's workers who may take `task` now: the target's known worker if it names one,
+/// with room on the task's channel counting the offers made in this call (`busy`), who have
+/// not rejected it and hold no offer of it yet, and whom the target's expression admits.
+fn eligible<'w, 'a>(
+    task: &TaskView<'_>,
+    in_queue: &[&'w WorkerView<'a>],
+    busy: &BTreeMap<(&Sid, &str), u32>,
+    now: DateTime<Utc>,
+) -> Vec<&'w WorkerView<'a>> {
+    let target = task.target;
+    in_queue
+        .iter()
+        .copied()
+        .filter(|w| {
+            target
+                .and_then(|t| t.known_worker_sid.as_ref())
+                .is_none_or(|k| k == w.sid)
+        })
+        .filter(|w| {
+            w.channels.get(task.channel).is_some_and(|c| {
+                let taken = busy.get(&(w.sid, task.channel)).copied().unwrap_or(0);
+                c.available && c.busy + taken < c.capacity
+            })
+        })
+        .filter(|w| !task.rejected_by.contains(w.sid) && !task.reserved_by.contains(w.sid))
+        .filter(|w| {
+            target.and_then(|t| t.expression.as_ref()).is_none_or(|e| {
+                e.matches(
+                    &Context::default()
+                        .with_root("task", task.attributes)
+                        .with_root("worker", w.attributes)
+                        .at(now),
+                )
+            })
+        })
+        .collect()
+}
+
+/// How workers are ranked, as recorded on the reservation: the `order_by` clauses, then
+/// longest idle.
+fn ordering(order_by: &[OrderBy]) -> String {
+    if order_by.is_empty() {
+        "longest idle".to_string()
+    } else {
+        order_by
+            .iter()
+            .map(|c| {
+                format!(
+                    "worker.{} {}",
+                    c.attribute.join("."),
+                    if c.direction == Direction::Desc {
+                        "DESC"
+                    } else {
+                        "ASC"
+                    }
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ")
+            + ", then longest idle"
+    }
 }
 
 #[cfg(test)]

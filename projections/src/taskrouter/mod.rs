@@ -197,6 +197,7 @@ async fn apply_one(
         Event::TaskQueueUpdated(q) => task_queue::updated(f, q).await,
         Event::TaskQueueDeleted(q) => task_queue::deleted(f, q).await,
         Event::TargetMatched(m) => workflow::target_matched(f, m).await,
+        Event::WorkflowTimeout(w) => workflow::timed_out(f, w).await,
         Event::TaskCreated(t) => task::created(f, t).await,
         Event::TaskUpdated(u) => task::updated(f, u).await,
         Event::TaskWrapup(w) => task::wrapup(f, w).await,

@@ -1,6 +1,7 @@
 //! A task's events: its row in `tr_tasks` (workflow, channel, queue, priorities, age, status)
 //! from creation to its end, and the task counters (created, entered its workflow, canceled,
-//! completed, deleted, the wait until canceled, timed out in its workflow).
+//! completed, deleted, the wait until canceled; a workflow timeout is counted from its own
+//! `workflow.timeout` fact in `workflow.rs`).
 //!
 //! Invariant: a task that ends leaves `tr_tasks` together with all its reservations; the
 //! ones still pending end as canceled (a deleted task's just go), so no reservation outlives
@@ -79,7 +80,7 @@ pub(super) async fn closed(f: Fold<'_>, event: &Event) -> Result<(), sqlx::Error
     if let Some(t) = f.overlay.task(f.tx, sid).await? {
         let scopes = [f.ws, t.queue.as_deref().unwrap_or(""), t.workflow.as_str()];
         f.tally.count(f.ws, &scopes, &t.channel, f.minute, metric);
-        if let Event::TaskCanceled(c) = event {
+        if let Event::TaskCanceled(_) = event {
             let wait = (f.at - t.created_ms).max(0) / 1000;
             f.tally.value(
                 f.ws,
@@ -90,15 +91,6 @@ pub(super) async fn closed(f: Fold<'_>, event: &Event) -> Result<(), sqlx::Error
                 wait,
                 true,
             );
-            if c.reason == "Workflow Timeout" {
-                f.tally.count(
-                    f.ws,
-                    &[f.ws, t.workflow.as_str()],
-                    &t.channel,
-                    f.minute,
-                    Counter::TasksTimedOutInWorkflow,
-                );
-            }
         }
         // Whatever was still pending for the task ends with it (a deleted task's
         // reservations just go).

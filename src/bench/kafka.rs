@@ -6,8 +6,11 @@
 //! before the next; then the log itself, each appender appending one event at a time to its
 //! own stream with an exact expected version and waiting for the acknowledgement. Last, for
 //! scale, the raw producer fully pipelined (one task, up to 50,000 records in flight).
+//!
+//! [`open_log`] is also `bench lag --kafka`'s log.
 
-use crate::bench::{appenders, percentile, pg_drop, pg_fresh, sample_event, tempfile_dir};
+use super::fixtures::{account_streams, pg_drop, pg_fresh, sample_event, Scratch};
+use super::measure::{appenders, concurrently, ms, Run};
 use crate::log::kafka::lease::Lease;
 use crate::log::kafka::{wire, KafkaLog, KafkaLogOptions};
 use crate::log::EventLog;
@@ -42,11 +45,7 @@ pub async fn open_log(brokers: &str, store: &ProjectionStore) -> anyhow::Result<
 }
 
 /// `n` tasks each encoding an event and awaiting its send; records/s and latencies.
-async fn raw_senders(
-    brokers: &str,
-    n: usize,
-    window: Duration,
-) -> anyhow::Result<crate::bench::Run> {
+async fn raw_senders(brokers: &str, n: usize, window: Duration) -> anyhow::Result<Run> {
     let options = fresh_options(brokers);
     // Opening the log read-only creates the topics.
     let log = KafkaLog::open(options.clone(), Arc::new(Default::default())).await?;
@@ -54,45 +53,35 @@ async fn raw_senders(
     let producer: FutureProducer = crate::log::kafka::writer::producer_config(&options).create()?;
     let deadline = Instant::now() + window;
     let started = Instant::now();
-    let tasks: Vec<_> = (0..n)
-        .map(|_| {
-            let (producer, topic) = (producer.clone(), topic.clone());
-            tokio::spawn(async move {
-                let stream = crate::commands::new_sid(SidPrefix::Account);
-                let mut latencies = Vec::new();
-                let mut seq = 0u64;
-                while Instant::now() < deadline {
-                    seq += 1;
-                    let t = Instant::now();
-                    let payload = wire::encode(stream.as_str(), seq, &sample_event(&stream, seq))
-                        .map_err(anyhow::Error::msg)?;
-                    producer
-                        .send(
-                            FutureRecord::to(&topic)
-                                .key(stream.as_str())
-                                .payload(&payload),
-                            Timeout::Never,
-                        )
-                        .await
-                        .map_err(|(e, _)| e)?;
-                    latencies.push(t.elapsed());
-                }
-                anyhow::Ok(latencies)
-            })
-        })
-        .collect();
-    let mut all = Vec::new();
-    for t in tasks {
-        all.extend(t.await??);
-    }
-    let elapsed = started.elapsed().as_secs_f64();
-    all.sort();
-    drop(log);
-    Ok(crate::bench::Run {
-        rate: all.len() as f64 / elapsed,
-        p50: percentile(&all, 0.5),
-        p99: percentile(&all, 0.99),
+    let latencies = concurrently(n, || {
+        let (producer, topic) = (producer.clone(), topic.clone());
+        async move {
+            let stream = crate::commands::new_sid(SidPrefix::Account);
+            let mut latencies = Vec::new();
+            let mut seq = 0u64;
+            while Instant::now() < deadline {
+                seq += 1;
+                let t = Instant::now();
+                let payload = wire::encode(stream.as_str(), seq, &sample_event(&stream, seq))
+                    .map_err(anyhow::Error::msg)?;
+                producer
+                    .send(
+                        FutureRecord::to(&topic)
+                            .key(stream.as_str())
+                            .payload(&payload),
+                        Timeout::Never,
+                    )
+                    .await
+                    .map_err(|(e, _)| e)?;
+                latencies.push(t.elapsed());
+            }
+            anyhow::Ok(latencies)
+        }
     })
+    .await?;
+    let run = Run::new(latencies, started.elapsed());
+    drop(log);
+    Ok(run)
 }
 
 /// One task keeping up to 50,000 records in flight: what the producer can do at all.
@@ -101,9 +90,7 @@ async fn raw_pipelined(brokers: &str, window: Duration) -> anyhow::Result<f64> {
     let log = KafkaLog::open(options.clone(), Arc::new(Default::default())).await?;
     let topic = format!("{}.account", options.topic_prefix);
     let producer: FutureProducer = crate::log::kafka::writer::producer_config(&options).create()?;
-    let streams: Vec<_> = (0..256)
-        .map(|_| crate::commands::new_sid(SidPrefix::Account))
-        .collect();
+    let streams = account_streams(256);
     let deadline = Instant::now() + window;
     let started = Instant::now();
     let mut in_flight = FuturesUnordered::new();
@@ -140,13 +127,13 @@ async fn raw_pipelined(brokers: &str, window: Duration) -> anyhow::Result<f64> {
 }
 
 /// Runs the comparison and prints it.
-pub async fn bench_kafka(
+pub async fn run(
     brokers: &str,
     postgres: Option<&str>,
     window: Duration,
     levels: &[usize],
 ) -> anyhow::Result<()> {
-    let scratch = tempfile_dir()?;
+    let scratch = Scratch::new("kafka")?;
     let (store, db) = match postgres {
         Some(admin) => {
             let (url, name) = pg_fresh(admin).await?;
@@ -191,10 +178,10 @@ pub async fn bench_kafka(
             run.rate,
             raw.rate,
             run.rate / raw.rate,
-            run.p50.as_secs_f64() * 1e3,
-            run.p99.as_secs_f64() * 1e3,
-            raw.p50.as_secs_f64() * 1e3,
-            raw.p99.as_secs_f64() * 1e3,
+            ms(run.p50),
+            ms(run.p99),
+            ms(raw.p50),
+            ms(raw.p99),
         );
     }
     let pipelined = raw_pipelined(brokers, window).await?;
@@ -204,6 +191,5 @@ pub async fn bench_kafka(
     if let Some((admin, name)) = db {
         pg_drop(admin, &name).await?;
     }
-    let _ = std::fs::remove_dir_all(scratch);
     Ok(())
 }

@@ -20,6 +20,9 @@
 //! resolution), and the responder's CPU per call (from `/proc/PID/stat`). For switchboard,
 //! the call events are read back from the log afterwards and counted.
 
+use super::fixtures::Scratch;
+use super::measure::{ms, percentile, Latencies};
+use crate::config::SipBenchArgs;
 use anyhow::{bail, Context};
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
@@ -31,23 +34,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchboard_telephony::Law;
 
-/// What `bench sip` runs.
-#[derive(Debug, Clone)]
-pub struct SipBenchOptions {
-    /// The SIPp binary.
-    pub sipp: String,
-    /// Signalling: calls per second.
-    pub rate: u32,
-    /// Signalling: calls in all.
-    pub calls: u32,
-    /// Signalling: how long each call stays up (ms).
-    pub call_ms: u32,
-    /// Playback: calls at once.
-    pub concurrent: u32,
-    /// Playback: seconds each call lasts.
-    pub audio_secs: u32,
-}
-
 /// One SIPp run's figures.
 #[derive(Debug, Default, Clone)]
 struct LoadFigures {
@@ -55,6 +41,7 @@ struct LoadFigures {
     failed: u64,
     retransmissions: u64,
     elapsed: Duration,
+    /// Each call's setup time (ms), sorted.
     setup_ms: Vec<u64>,
     /// When each call was answered (ms since SIPp started), sorted.
     answered_ms: Vec<f64>,
@@ -88,39 +75,70 @@ impl LoadFigures {
     }
 }
 
-fn percentile(values: &[u64], p: f64) -> u64 {
-    if values.is_empty() {
-        return 0;
-    }
-    let mut sorted = values.to_vec();
-    sorted.sort_unstable();
-    let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
-    sorted[index]
+/// Runs the benchmark (blocking: it drives child processes).
+pub fn run(options: SipBenchArgs) -> anyhow::Result<()> {
+    let sipp_version = sipp_version(&options.sipp)?;
+    let scratch = Scratch::new("sip")?;
+    let exe = std::env::current_exe().context("own executable")?;
+    let rig = Rig {
+        sipp: &options.sipp,
+        scratch: &scratch,
+        exe: &exe,
+    };
+    println!("bench sip: {sipp_version} on loopback, responders measured one after the other");
+    let max_calls = signalling(&rig, &options)?;
+    playback(&rig, &options, max_calls)
 }
 
-/// Runs the benchmark (blocking: it drives child processes).
-pub fn run(options: SipBenchOptions) -> anyhow::Result<()> {
-    let version = Command::new(&options.sipp)
-        .arg("-v")
-        .output()
-        .with_context(|| {
-            format!(
-                "cannot run SIPp ({}): install Debian's sip-tester (apt-get install sip-tester) or pass --sipp",
-                options.sipp
-            )
-        })?;
+/// What every load runs with: the SIPp binary, the scratch directory, our own executable.
+struct Rig<'a> {
+    sipp: &'a str,
+    scratch: &'a Scratch,
+    exe: &'a Path,
+}
+
+/// SIPp's version line (and proof that it runs).
+fn sipp_version(sipp: &str) -> anyhow::Result<String> {
+    let version = Command::new(sipp).arg("-v").output().with_context(|| {
+        format!(
+            "cannot run SIPp ({sipp}): install Debian's sip-tester (apt-get install sip-tester) or pass --sipp"
+        )
+    })?;
     let version_text = String::from_utf8_lossy(&version.stdout);
-    let sipp_version = version_text
+    Ok(version_text
         .lines()
         .find(|l| l.contains("SIPp v"))
         .unwrap_or("SIPp")
         .trim()
-        .to_string();
-    let scratch = Scratch::new()?;
-    let exe = std::env::current_exe().context("own executable")?;
-    println!("bench sip: {sipp_version} on loopback, responders measured one after the other");
+        .to_string())
+}
 
-    // 1. Signalling only.
+/// One load against SIPp's uas, then against switchboard serve with `inbound` (`between`
+/// runs in between): both responders' figures and what switchboard recorded.
+fn against_both(
+    rig: &Rig,
+    tag: &str,
+    args: &[String],
+    inbound: &str,
+    max_calls: u64,
+    between: impl FnOnce(),
+) -> anyhow::Result<(LoadFigures, LoadFigures, Recorded)> {
+    let Rig { sipp, scratch, exe } = *rig;
+    let baseline = {
+        let uas = Responder::sipp_uas(sipp, scratch, &[])?;
+        let figures = drive(sipp, scratch, &uas, args, &format!("{tag}-uas"))?;
+        uas.stop();
+        figures
+    };
+    between();
+    let server = Responder::switchboard(exe, scratch, tag, &["--inbound", inbound], max_calls)?;
+    let figures = drive(sipp, scratch, &server, args, &format!("{tag}-sb"))?;
+    let recorded = server.stop_and_count(exe)?;
+    Ok((baseline, figures, recorded))
+}
+
+/// 1. Signalling only; returns the `--max-calls` both loads give switchboard.
+fn signalling(rig: &Rig, options: &SipBenchArgs) -> anyhow::Result<u64> {
     let limit = (u64::from(options.rate) * (u64::from(options.call_ms) / 1000 + 3)).max(100);
     let uac_args = vec![
         "-sn".to_string(),
@@ -138,32 +156,24 @@ pub fn run(options: SipBenchOptions) -> anyhow::Result<()> {
         "\nsignalling only: sipp -sn uac -r {} -m {} -l {limit} -d {} (INVITE, 100, 180, 200, ACK, {} ms, BYE)",
         options.rate, options.calls, options.call_ms, options.call_ms
     );
-    let baseline = {
-        let uas = Responder::sipp_uas(&options.sipp, &scratch, &[])?;
-        let figures = drive(&options.sipp, &scratch, &uas, &uac_args, "sig-uas")?;
-        uas.stop();
-        figures
-    };
     let max_calls = limit * 2;
-    let (switchboard, recorded) = {
-        let server =
-            Responder::switchboard(&exe, &scratch, "sig", &["--inbound", "echo"], max_calls)?;
-        let figures = drive(&options.sipp, &scratch, &server, &uac_args, "sig-sb")?;
-        let recorded = server.stop_and_count(&exe)?;
-        (figures, recorded)
-    };
+    let (baseline, switchboard, recorded) =
+        against_both(rig, "sig", &uac_args, "echo", max_calls, || {})?;
     print_table(&baseline, &switchboard);
     println!(
         "  switchboard recorded {} call.completed events for {} calls (every call's events appended, durability full)",
         recorded.completed,
         switchboard.successful + switchboard.failed
     );
+    Ok(max_calls)
+}
 
-    // 2. RTP playback.
+/// 2. RTP playback, every stream checked at this process's receiver.
+fn playback(rig: &Rig, options: &SipBenchArgs, max_calls: u64) -> anyhow::Result<()> {
     let receiver = Receiver::start()?;
-    let wav = scratch.path().join("playback.wav");
+    let wav = rig.scratch.join("playback.wav");
     write_tone(&wav, options.audio_secs + 5)?;
-    let scenario = scratch.path().join("uac_audio.xml");
+    let scenario = rig.scratch.join("uac_audio.xml");
     std::fs::write(
         &scenario,
         audio_uac_scenario(receiver.port, options.audio_secs),
@@ -183,21 +193,11 @@ pub fn run(options: SipBenchOptions) -> anyhow::Result<()> {
         "\nRTP playback: {} calls at {rate} calls/s, each held {} s; switchboard plays a µ-law WAV into each, SIPp's uas only answers",
         options.concurrent, options.audio_secs
     );
-    let audio_baseline = {
-        let uas = Responder::sipp_uas(&options.sipp, &scratch, &[])?;
-        let figures = drive(&options.sipp, &scratch, &uas, &audio_args, "rtp-uas")?;
-        uas.stop();
-        figures
-    };
-    receiver.reset();
     let play = format!("play:{}", wav.display());
-    let (audio, audio_recorded) = {
-        let server =
-            Responder::switchboard(&exe, &scratch, "rtp", &["--inbound", &play], max_calls)?;
-        let figures = drive(&options.sipp, &scratch, &server, &audio_args, "rtp-sb")?;
-        let recorded = server.stop_and_count(&exe)?;
-        (figures, recorded)
-    };
+    let (audio_baseline, audio, audio_recorded) =
+        against_both(rig, "rtp", &audio_args, &play, max_calls, || {
+            receiver.reset()
+        })?;
     let streams = receiver.stop();
     print_table(&audio_baseline, &audio);
     let report = StreamReport::new(&streams);
@@ -259,28 +259,6 @@ fn print_table(baseline: &LoadFigures, switchboard: &LoadFigures) {
         switchboard.cps() / baseline.cps().max(1e-9),
         switchboard.cpu_ms_per_call() / baseline.cpu_ms_per_call().max(1e-9)
     );
-}
-
-/// A scratch directory, removed at the end.
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> anyhow::Result<Scratch> {
-        let dir =
-            std::env::temp_dir().join(format!("switchboard-bench-sip-{}", uuid::Uuid::now_v7()));
-        std::fs::create_dir_all(&dir)?;
-        Ok(Scratch(dir))
-    }
-
-    fn path(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 /// A port free on both UDP and TCP a moment ago (switchboard listens for SIP on both).
@@ -536,7 +514,10 @@ fn drive(
         failed: stat("FailedCall(C)"),
         retransmissions: stat("Retransmissions(C)"),
         elapsed,
-        setup_ms,
+        setup_ms: {
+            setup_ms.sort_unstable();
+            setup_ms
+        },
         answered_ms: {
             answered_ms.sort_by(f64::total_cmp);
             answered_ms
@@ -750,13 +731,11 @@ impl StreamReport {
             lateness.extend(stream.offsets_ms.iter().map(|o| o - best));
         }
         lateness.sort_by(f64::total_cmp);
-        let pick = |p: f64| -> f64 {
-            if lateness.is_empty() {
-                return 0.0;
-            }
-            let i = ((lateness.len() as f64 * p).ceil() as usize).clamp(1, lateness.len()) - 1;
-            lateness[i]
-        };
+        // Ranked as durations (to the nanosecond), like every benchmark's percentiles.
+        let ranked: Latencies = lateness
+            .iter()
+            .map(|l| Duration::try_from_secs_f64(l / 1e3).unwrap_or_default())
+            .collect();
         // Peak overlap of [first, last] arrival intervals.
         let mut edges: Vec<(Instant, i64)> = streams
             .values()
@@ -774,8 +753,8 @@ impl StreamReport {
             packets: streams.values().map(|s| s.packets).sum(),
             lost: streams.values().map(|s| s.lost).sum(),
             late: lateness.iter().filter(|l| **l > 20.0).count() as u64,
-            p50_ms: pick(0.50),
-            p99_ms: pick(0.99),
+            p50_ms: ms(ranked.percentile(0.50)),
+            p99_ms: ms(ranked.percentile(0.99)),
             max_ms: lateness.last().copied().unwrap_or(0.0),
         }
     }
@@ -784,15 +763,6 @@ impl StreamReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn percentiles_pick_the_nearest_rank() {
-        let values: Vec<u64> = (1..=100).collect();
-        assert_eq!(percentile(&values, 0.95), 95);
-        assert_eq!(percentile(&values, 0.50), 50);
-        assert_eq!(percentile(&[7], 0.95), 7);
-        assert_eq!(percentile(&[], 0.95), 0);
-    }
 
     #[test]
     fn lateness_is_measured_against_each_streams_best_offset() {

@@ -1,0 +1,84 @@
+//! Timeouts: what is past its time at a given instant ([`timeouts`], decided on
+//! [`Command::Tick`](super::command::Command::Tick)). The instant comes from the command, never
+//! from a clock, and a timeout too large to add to a date never fires, so a replay of the same
+//! ticks times out the same reservations and tasks.
+
+use super::events::{ResourceRef, TaskClosed, WorkflowTimeout};
+use super::routing::{matched, move_worker};
+use super::state::{ReservationStatus, TaskStatus, Workspace};
+use super::workflow::Step;
+use crate::event::Event;
+use chrono::{DateTime, Utc};
+
+/// Everything past its time at `now`: pending reservations past the workflow's reservation
+/// timeout (the worker moves to the workspace's timeout activity), tasks past their TTL, and
+/// tasks whose workflow target timed out (next target, or `workflow.timeout` and canceled at
+/// the end).
+pub fn timeouts(ws: &Workspace, now: DateTime<Utc>) -> Vec<Event> {
+    let mut out = Vec::new();
+    for r in ws
+        .reservations
+        .values()
+        .filter(|r| r.status == ReservationStatus::Pending)
+    {
+        let limit = ws
+            .tasks
+            .get(&r.task_sid)
+            .and_then(|t| ws.workflows.get(&t.workflow_sid))
+            .map_or(120, |w| w.task_reservation_timeout);
+        if now >= r.date_created + chrono::Duration::seconds(i64::from(limit)) {
+            out.push(Event::ReservationTimeout(ResourceRef {
+                sid: r.sid.clone(),
+            }));
+            out.extend(move_worker(
+                ws,
+                &r.worker_sid,
+                ws.timeout_activity_sid.as_ref(),
+            ));
+        }
+    }
+    for t in ws.tasks.values().filter(|t| !t.status.closed()) {
+        if now >= t.date_created + chrono::Duration::seconds(i64::from(t.timeout)) {
+            out.push(Event::TaskCanceled(TaskClosed {
+                sid: t.sid.clone(),
+                reason: "Task TTL Exceeded".into(),
+            }));
+            continue;
+        }
+        if t.status != TaskStatus::Pending {
+            continue;
+        }
+        let (Some(step), Some(workflow)) = (&t.step, ws.workflows.get(&t.workflow_sid)) else {
+            continue;
+        };
+        let Some(timeout) = step.timeout else {
+            continue;
+        };
+        // A timeout too large to add to a date never fires (the document is the user's).
+        let due = i64::try_from(timeout)
+            .ok()
+            .and_then(chrono::Duration::try_seconds)
+            .and_then(|d| step.entered_at.checked_add_signed(d));
+        if due.is_none_or(|due| now < due) {
+            continue;
+        }
+        let current = Step {
+            filter: step.filter_index.map(|f| f as usize),
+            target: step.target_index as usize,
+        };
+        match workflow.compiled.next(current, &t.document, now) {
+            Some(next) => out.push(matched(&workflow.compiled, &workflow.sid, &t.sid, next)),
+            None => {
+                out.push(Event::WorkflowTimeout(WorkflowTimeout {
+                    task_sid: t.sid.clone(),
+                    workflow_sid: workflow.sid.clone(),
+                }));
+                out.push(Event::TaskCanceled(TaskClosed {
+                    sid: t.sid.clone(),
+                    reason: "Workflow Timeout".into(),
+                }));
+            }
+        }
+    }
+    out
+}
