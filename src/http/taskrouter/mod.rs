@@ -6,17 +6,17 @@
 //! One module per resource, each with a `router()` whose routes name their full paths (so a
 //! path is found by grep, and each route's `MatchedPath` names its own tracing span):
 //!
-//! - [`workspaces`]: the list `/v1/Workspaces` and `/v1/Workspaces/{WS}`.
-//! - [`activities`], [`task_channels`], [`workers`], [`task_queues`], [`workflows`],
-//!   [`tasks`]: `/v1/Workspaces/{WS}/<Kind>` and `/<Kind>/{Sid}`.
-//! - [`worker_channels`]: a worker's capacities, `/Workers/{WK}/Channels[/{Channel}]`.
-//! - [`reservations`]: under a worker or a task, `/Workers/{WK}/Reservations[/{WR}]` and
+//! - `workspaces`: the list `/v1/Workspaces` and `/v1/Workspaces/{WS}`.
+//! - `activities`, `task_channels`, `workers`, `task_queues`, `workflows`,
+//!   `tasks`: `/v1/Workspaces/{WS}/<Kind>` and `/<Kind>/{Sid}`.
+//! - `worker_channels`: a worker's capacities, `/Workers/{WK}/Channels[/{Channel}]`.
+//! - `reservations`: under a worker or a task, `/Workers/{WK}/Reservations[/{WR}]` and
 //!   `/Tasks/{WT}/Reservations[/{WR}]`.
-//! - [`events`]: the workspace's stream as Event resources, `/Events[/{EV}]`.
-//! - [`statistics`]: every `Statistics`, `RealTimeStatistics` and `CumulativeStatistics`.
+//! - `events`: the workspace's stream as Event resources, `/Events[/{EV}]`.
+//! - `statistics`: every `Statistics`, `RealTimeStatistics` and `CumulativeStatistics`.
 //!
-//! The six kinds with a list and members ([`resource::Resource`]) share their handlers, in
-//! [`resource`]; their modules say what differs (rendering, filters, the commands a request
+//! The six kinds with a list and members (`resource::Resource`) share their handlers, in
+//! `resource`; their modules say what differs (rendering, filters, the commands a request
 //! asks for). This module holds what all share: the rendering context, the read and command
 //! runners (tenancy: another account's workspace is the same 404 as none), SIDs from the
 //! path, `If-Match`, and the mapping of TaskRouter's errors onto Twilio's.

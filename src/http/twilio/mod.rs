@@ -5,8 +5,8 @@
 //! - [`error`]: [`ApiError`], the error body `{code, message, more_info, status}`.
 //! - [`params`]: [`Params`], form or JSON bodies and query strings, and the typed reads of
 //!   one parameter (flags, integers, SIDs, dates) with Twilio's 400 for a bad value.
-//! - [`page`]: the two list envelopes: v1's `meta` with absolute URLs (`PageSize`, `Page`)
-//!   and 2010-04-01's page with relative URIs and a `PageToken`.
+//! - [`page`](mod@page): the two list envelopes: v1's `meta` with absolute URLs (`PageSize`,
+//!   `Page`) and 2010-04-01's page with relative URIs and a `PageToken`.
 //! - [`dates`]: ISO 8601 (v1) and RFC 2822 (2010-04-01) date formatting.
 //!
 //! The invariant: one spelling of each convention, so two APIs cannot drift apart in how they
