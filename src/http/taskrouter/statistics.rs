@@ -374,6 +374,35 @@ fn wait_json(s: Summed) -> Value {
     json!({"avg": s.avg(), "min": s.min, "max": s.max, "total": s.total})
 }
 
+/// Time in each activity: finished periods from the counters, plus the periods still running
+/// (clipped to the window) when the window reaches now.
+fn activity_durations(window: &Window, n: &BTreeMap<String, Summed>, snap: &Snapshot) -> Value {
+    let durations: Vec<Value> = snap
+        .activities
+        .iter()
+        .map(|(sid, name)| {
+            let mut s = n
+                .get(&counter::activity(sid.as_str()))
+                .copied()
+                .unwrap_or_default();
+            if window.end >= window.now {
+                for (_, since) in snap.running.iter().filter(|(a, _)| a == sid) {
+                    let d = (window.now - (*since).max(window.start))
+                        .num_seconds()
+                        .max(0);
+                    s.min = if s.n == 0 { d } else { s.min.min(d) };
+                    s.max = s.max.max(d);
+                    s.n += 1;
+                    s.total += d;
+                }
+            }
+            json!({"sid": sid, "friendly_name": name, "avg": s.avg(), "min": s.min,
+                   "max": s.max, "total": s.total})
+        })
+        .collect();
+    json!(durations)
+}
+
 /// The cumulative part from the counters of `scope`.
 #[allow(clippy::too_many_arguments)]
 fn cumulative_json(
@@ -399,32 +428,7 @@ fn cumulative_json(
         "workspace_sid": ws,
     });
     if matches!(scope, Scope::Workers | Scope::Worker(_)) {
-        // Time in each activity: finished periods from the counters, plus the periods still
-        // running (clipped to the window) when the window reaches now.
-        let durations: Vec<Value> = snap
-            .activities
-            .iter()
-            .map(|(sid, name)| {
-                let mut s = n
-                    .get(&counter::activity(sid.as_str()))
-                    .copied()
-                    .unwrap_or_default();
-                if window.end >= window.now {
-                    for (_, since) in snap.running.iter().filter(|(a, _)| a == sid) {
-                        let d = (window.now - (*since).max(window.start))
-                            .num_seconds()
-                            .max(0);
-                        s.min = if s.n == 0 { d } else { s.min.min(d) };
-                        s.max = s.max.max(d);
-                        s.n += 1;
-                        s.total += d;
-                    }
-                }
-                json!({"sid": sid, "friendly_name": name, "avg": s.avg(), "min": s.min,
-                       "max": s.max, "total": s.total})
-            })
-            .collect();
-        v["activity_durations"] = json!(durations);
+        v["activity_durations"] = activity_durations(window, n, snap);
         if let Scope::Worker(k) = scope {
             v["worker_sid"] = json!(k);
         }
