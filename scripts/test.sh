@@ -157,7 +157,7 @@ cargo run --release --quiet -- bench log --seconds 0.3
 cargo run --release --quiet -- bench log --seconds 0.3 --appenders 1,16 --postgres "$SWITCHBOARD_TEST_POSTGRES"
 cargo run --release --quiet -- bench lag --seconds 0.3 --appenders 16
 cargo run --release --quiet -- bench log --seconds 0.3 --appenders 16 --kafka "$SWITCHBOARD_TEST_KAFKA" --postgres "$SWITCHBOARD_TEST_POSTGRES"
-cargo run --release --quiet -- bench taskrouter --seconds 0.5 --rate 500 --workers 100 --queues 5
+cargo run --release --quiet -- bench taskrouter --seconds 0.5 --rates 500 --workers 100 --queues 5
 cargo run --release --quiet -- bench sip --sipp "$SWITCHBOARD_TEST_SIPP" --rate 100 --calls 200 --call-ms 500 --concurrent 20 --audio-secs 2
 cargo run --release --quiet -- bench lag --seconds 0.3 --appenders 16 --kafka "$SWITCHBOARD_TEST_KAFKA" --postgres "$SWITCHBOARD_TEST_POSTGRES"
 

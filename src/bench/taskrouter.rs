@@ -1,28 +1,228 @@
-//! `switchboard bench taskrouter`: the real server in this process on embedded defaults
-//! (SQLite log and read models, durability full), a workspace with `--workers` workers spread
-//! over `--queues` queues (each worker takes up to 50 tasks on the default channel) and a
-//! workflow with one filter per queue; then `--clients` HTTP clients create tasks on a steady
-//! schedule of `--rate` per second. A task is routed in the same commit that creates it, so
-//! the create call's latency is the create→reservation latency, and its answer says whether
-//! it was reserved. Baseline: the raw append rate of the same log code (one event per append,
-//! 64 appenders) on a fresh file, in the same run.
+//! `switchboard bench taskrouter`: the highest task rate TaskRouter routes with p99 < 20 ms.
+//!
+//! The server is a child process (`switchboard serve` on embedded defaults: SQLite log and
+//! read models, durability full, every read model unless `--projections` says otherwise), so
+//! the load generator and the workers simulated here never share its runtime. For each rate of
+//! the ladder (`--rates`), a fresh workspace: `--workers` workers of capacity 1 over
+//! `--queues` queues, a workflow with one filter per queue whose `AssignmentCallbackUrl` is this
+//! process. Task *i* of the level is due at `start + i / rate`, created over HTTP by whichever of
+//! `--clients` clients is free. When the assignment callback for a task arrives here (the moment
+//! a worker learns of its reservation), the worker accepts it and completes the task at once
+//! over REST, which frees it for the next one.
+//!
+//! What is measured (no coordinated omission): each task's latency runs from its *scheduled*
+//! time to its reservation's arrival here, so a server (or a client pool) that falls behind is
+//! charged for every task it delays, not only for the ones it answers slowly. A task that is
+//! never reserved before the level's grace period ends counts as infinitely late. A level
+//! passes when every task was created and p99 < 20 ms; the ladder stops at the first level
+//! that fails. Baseline: the raw append rate of the same log code (one event per append, 64
+//! appenders) on a fresh file, in the same run.
 
 use super::fixtures::Scratch;
-use super::measure::{appenders, concurrently, ms, Latencies};
-use crate::commands::{new_auth_token, new_sid, Commands};
-use crate::config::{Cli, Command as CliCommand, ServeArgs};
+use super::measure::{appenders, concurrently, ms, percentile};
 use crate::log::sqlite::{SqliteLog, SqliteLogOptions};
 use crate::log::EventLog;
-use clap::Parser;
+use anyhow::Context;
+use axum::extract::{Form, State};
+use axum::routing::post;
+use axum::{Json, Router};
 use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-use switchboard_events::account::CreateAccount;
-use switchboard_events::SidPrefix;
-use tokio_util::sync::CancellationToken;
-use uuid::Uuid;
 
+/// The p99 a level must stay under, from each task's scheduled time to its reservation.
+const P99_TARGET: Duration = Duration::from_millis(20);
+
+/// How long after a level's last scheduled task its reservations may still arrive.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// What `bench taskrouter` runs (each count at least 1).
+#[derive(Debug, Clone)]
+pub struct TaskRouterBenchOptions {
+    /// How long each level's load lasts.
+    pub window: Duration,
+    /// The ladder of rates (tasks per second), tried in order until one fails.
+    pub rates: Vec<u32>,
+    /// Workers (capacity 1 each).
+    pub workers: u32,
+    /// Task queues (workers and tasks spread evenly over them).
+    pub queues: u32,
+    /// Concurrent HTTP clients creating tasks.
+    pub clients: u32,
+    /// Read models the server projects meanwhile (`None`: all).
+    pub projections: Option<String>,
+}
+
+/// Runs the benchmark and prints its figures.
+pub async fn run(options: TaskRouterBenchOptions) -> anyhow::Result<()> {
+    let scratch = Scratch::new("taskrouter")?;
+    let raw = raw_appends(&scratch, options.window.min(Duration::from_secs(3))).await?;
+    let server = Server::start(&scratch, options.projections.as_deref())?;
+    let result = ladder(&server, &options, raw).await;
+    server.stop();
+    result
+}
+
+async fn ladder(server: &Server, options: &TaskRouterBenchOptions, raw: f64) -> anyhow::Result<()> {
+    let api = Arc::new(Api {
+        http: reqwest::Client::builder()
+            .pool_max_idle_per_host(options.clients as usize * 2)
+            .build()?,
+        base: server.base.clone(),
+        sid: server.account.clone(),
+        token: server.token.clone(),
+    });
+    let workers = Workers::start(api.clone()).await?;
+    println!(
+        "switchboard bench taskrouter: `serve` in a child process on embedded defaults (SQLite, durability full), \
+         read models projected: {}; this process: {} HTTP clients creating tasks, {} workers of capacity 1 over {} queues \
+         accepting and completing each reservation at once; {:.1} s per rate; latency from each task's scheduled time to \
+         its reservation reaching the worker",
+        options.projections.as_deref().unwrap_or("all"),
+        options.clients,
+        options.workers,
+        options.queues,
+        options.window.as_secs_f64(),
+    );
+    println!(
+        "{:>7} {:>9} {:>10} {:>9} {:>10} {:>10} {:>10} {:>12} {:>6}",
+        "rate/s",
+        "tasks",
+        "created/s",
+        "reserved",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "ack p99 ms",
+        "pass"
+    );
+    let mut best = None;
+    for &rate in &options.rates {
+        let setup = set_up(&api, &workers.url, options.workers, options.queues).await?;
+        let level = level(&api, &workers, &setup, rate, options).await?;
+        level.print(rate);
+        if !level.passes() {
+            break;
+        }
+        best = Some(rate);
+    }
+    match best {
+        Some(rate) => println!(
+            "highest rate with every task created and p99 < {} ms: {rate} tasks/s ({:.2} of the raw append rate)",
+            P99_TARGET.as_millis(),
+            f64::from(rate) / raw
+        ),
+        None => println!(
+            "no rate of the ladder kept p99 < {} ms",
+            P99_TARGET.as_millis()
+        ),
+    }
+    println!(
+        "baseline: raw log appends (one event each, 64 appenders, same log code, fresh file): {raw:.0} events/s; \
+         workers: {} reservations accepted and completed, {} refused",
+        workers.done.load(Ordering::Relaxed),
+        workers.failed.load(Ordering::Relaxed),
+    );
+    Ok(())
+}
+
+/// The baseline, on its own file: raw appends/s, one event per append, 64 appenders.
+async fn raw_appends(scratch: &Scratch, window: Duration) -> anyhow::Result<f64> {
+    let log: Arc<dyn EventLog> = Arc::new(
+        SqliteLog::open(
+            &scratch.join("raw.sqlite"),
+            SqliteLogOptions::default(),
+            Arc::new(()),
+        )
+        .await?,
+    );
+    let run = appenders(&log, 64, window).await?;
+    log.shutdown().await;
+    Ok(run.rate)
+}
+
+/// `switchboard serve` as a child process, and the account the load runs as.
+struct Server {
+    child: Child,
+    base: String,
+    account: String,
+    token: String,
+}
+
+impl Server {
+    fn start(scratch: &Scratch, projections: Option<&str>) -> anyhow::Result<Server> {
+        let exe = std::env::current_exe().context("own executable")?;
+        let data = scratch.join("server").display().to_string();
+        let created = Command::new(&exe)
+            .args([
+                "accounts",
+                "create",
+                "--friendly-name",
+                "bench",
+                "--data-dir",
+                &data,
+            ])
+            .stderr(Stdio::null())
+            .output()
+            .context("create the bench account")?;
+        anyhow::ensure!(
+            created.status.success(),
+            "switchboard accounts create failed"
+        );
+        let account: Value = serde_json::from_slice(&created.stdout)?;
+        let field = |k: &str| {
+            account[k]
+                .as_str()
+                .map(str::to_string)
+                .with_context(|| format!("no {k} in {account}"))
+        };
+        let (sid, token) = (field("sid")?, field("auth_token")?);
+        let log = std::fs::File::create(scratch.join("server.log"))?;
+        let mut args = vec!["serve", "--data-dir", &data, "--http-addr", "127.0.0.1:0"];
+        args.extend(["--sip-addr", "off"]);
+        if let Some(p) = projections {
+            args.extend(["--projections", p]);
+        }
+        let mut child = Command::new(&exe)
+            .args(&args)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .context("start switchboard serve")?;
+        let stdout = child.stdout.take().context("server stdout")?;
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(base) = line.strip_prefix("switchboard listening on ") {
+                    let _ = tx.send(base.trim().to_string());
+                }
+            }
+        });
+        let Ok(base) = rx.recv_timeout(Duration::from_secs(30)) else {
+            let _ = child.kill();
+            anyhow::bail!("switchboard serve did not start (see its log in the scratch directory)");
+        };
+        Ok(Server {
+            child,
+            base,
+            account: sid,
+            token,
+        })
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The REST API as the bench's account.
 struct Api {
     http: reqwest::Client,
     base: String,
@@ -44,6 +244,16 @@ impl Api {
         anyhow::ensure!(status.is_success(), "POST {path}: {status} {body}");
         Ok(body)
     }
+
+    async fn get(&self, path: &str) -> anyhow::Result<Value> {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .basic_auth(&self.sid, Some(&self.token))
+            .send()
+            .await?;
+        Ok(r.error_for_status()?.json().await?)
+    }
 }
 
 fn sid_of(v: &Value) -> anyhow::Result<String> {
@@ -53,202 +263,145 @@ fn sid_of(v: &Value) -> anyhow::Result<String> {
         .ok_or_else(|| anyhow::anyhow!("no sid in {v}"))
 }
 
-/// What `bench taskrouter` runs (each count at least 1).
-#[derive(Debug, Clone)]
-pub struct TaskRouterBenchOptions {
-    /// How long the load lasts.
-    pub window: Duration,
-    /// Tasks created per second (the schedule the clients keep to).
-    pub rate: u32,
-    /// Workers.
-    pub workers: u32,
-    /// Task queues (workers and tasks spread evenly over them).
-    pub queues: u32,
-    /// Concurrent HTTP clients.
-    pub clients: u32,
-    /// Read models the server projects meanwhile (`None`: all).
-    pub projections: Option<String>,
+/// The simulated workers: an assignment-callback receiver in this process. Each callback is
+/// timestamped on arrival, answered at once with no instruction, and the reservation is then
+/// accepted and its task completed over REST.
+struct Workers {
+    url: String,
+    reserved: Arc<Mutex<HashMap<String, Instant>>>,
+    done: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
 }
 
-/// Runs the benchmark and prints its figures.
-pub async fn run(options: TaskRouterBenchOptions) -> anyhow::Result<()> {
-    let scratch = Scratch::new("taskrouter")?;
-    let raw = raw_appends(&scratch, options.window).await?;
-    let args = serve_args(&scratch, options.projections.as_deref())?;
-    let (sid, token) = create_account(&args).await?;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let base = format!("http://{}", listener.local_addr()?);
-    let stop = CancellationToken::new();
-    let server = crate::server::run(args, listener, stop.clone());
-    let load = async {
-        let result = load(base, sid, token, &options, raw).await;
-        stop.cancel();
-        result
-    };
-    // The server runs in this task (its future is not `Send`), beside the load.
-    let (served, loaded) = tokio::join!(server, load);
-    served?;
-    loaded
+#[derive(Clone)]
+struct WorkerState {
+    api: Arc<Api>,
+    reserved: Arc<Mutex<HashMap<String, Instant>>>,
+    done: Arc<AtomicU64>,
+    failed: Arc<AtomicU64>,
 }
 
-/// The baseline, on its own file: raw appends/s, one event per append, 64 appenders.
-async fn raw_appends(scratch: &Scratch, window: Duration) -> anyhow::Result<f64> {
-    let log: Arc<dyn EventLog> = Arc::new(
-        SqliteLog::open(
-            &scratch.join("raw.sqlite"),
-            SqliteLogOptions::default(),
-            Arc::new(()),
-        )
-        .await?,
-    );
-    let run = appenders(&log, 64, window).await?;
-    log.shutdown().await;
-    Ok(run.rate)
-}
-
-/// `switchboard serve` on the embedded defaults in the scratch directory, on a free port,
-/// without SIP, projecting `projections` (all when `None`).
-fn serve_args(scratch: &Scratch, projections: Option<&str>) -> anyhow::Result<ServeArgs> {
-    let data_str = scratch.join("server").display().to_string();
-    let mut argv = vec![
-        "switchboard",
-        "serve",
-        "--data-dir",
-        &data_str,
-        "--http-addr",
-        "127.0.0.1:0",
-        "--sip-addr",
-        "off",
-    ];
-    if let Some(p) = projections {
-        argv.extend(["--projections", p]);
+impl Workers {
+    async fn start(api: Arc<Api>) -> anyhow::Result<Workers> {
+        let state = WorkerState {
+            api,
+            reserved: Arc::default(),
+            done: Arc::default(),
+            failed: Arc::default(),
+        };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let url = format!("http://{}/assignment", listener.local_addr()?);
+        let workers = Workers {
+            url,
+            reserved: state.reserved.clone(),
+            done: state.done.clone(),
+            failed: state.failed.clone(),
+        };
+        let app = Router::new()
+            .route("/assignment", post(assignment))
+            .with_state(state);
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Ok(workers)
     }
-    let cli = Cli::try_parse_from(argv)?;
-    let CliCommand::Serve(args) = cli.command else {
-        anyhow::bail!("serve arguments did not parse");
-    };
-    Ok(args)
+
+    /// When the task's reservation reached a worker, if it has.
+    fn reserved_at(&self, task: &str) -> Option<Instant> {
+        self.reserved.lock().map_or(None, |m| m.get(task).copied())
+    }
 }
 
-/// The account, created directly on the log before the server opens it: its SID and token.
-async fn create_account(args: &ServeArgs) -> anyhow::Result<(String, String)> {
-    let opened = crate::server::open(&args.store, true).await?;
-    let sid = new_sid(SidPrefix::Account);
-    let (token, hash) = new_auth_token();
-    let commands = Commands::new(opened.log.clone(), "bench".into());
-    let meta = commands.metadata(sid.clone(), Uuid::now_v7());
-    let create = CreateAccount {
-        sid: sid.clone(),
-        friendly_name: "bench".into(),
-        owner: None,
-        auth_token_hash: hash,
+async fn assignment(
+    State(s): State<WorkerState>,
+    Form(form): Form<HashMap<String, String>>,
+) -> Json<Value> {
+    let arrived = Instant::now();
+    let (Some(ws), Some(task), Some(reservation)) = (
+        form.get("WorkspaceSid").cloned(),
+        form.get("TaskSid").cloned(),
+        form.get("ReservationSid").cloned(),
+    ) else {
+        s.failed.fetch_add(1, Ordering::Relaxed);
+        return Json(json!({}));
     };
-    commands
-        .account(&sid, &meta, |s| create.decide(s))
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot create the account: {e}"))?;
-    opened.close().await;
-    Ok((sid.to_string(), token))
+    if let Ok(mut m) = s.reserved.lock() {
+        m.entry(task.clone()).or_insert(arrived);
+    }
+    tokio::spawn(async move {
+        let wsp = format!("/v1/Workspaces/{ws}/Tasks/{task}");
+        let accepted = s
+            .api
+            .post(
+                &format!("{wsp}/Reservations/{reservation}"),
+                &[("ReservationStatus", "accepted".into())],
+            )
+            .await;
+        let completed = match accepted {
+            Ok(_) => {
+                s.api
+                    .post(
+                        &wsp,
+                        &[
+                            ("AssignmentStatus", "completed".into()),
+                            ("Reason", "done".into()),
+                        ],
+                    )
+                    .await
+            }
+            Err(e) => Err(e),
+        };
+        let counter = if completed.is_ok() {
+            &s.done
+        } else {
+            &s.failed
+        };
+        counter.fetch_add(1, Ordering::Relaxed);
+    });
+    // No instruction: the worker answers over REST, as an agent's application would.
+    Json(json!({}))
 }
 
-/// The workspace the load runs in: its path and its workflow's SID.
+/// A level's workspace: its path and its workflow.
 struct Setup {
     wsp: String,
     workflow: String,
 }
 
-/// One task creation: its latency, whether it was reserved at creation, when it was sent.
-type Created = (Duration, bool, Instant);
-
-async fn load(
-    base: String,
-    sid: String,
-    token: String,
-    options: &TaskRouterBenchOptions,
-    raw: f64,
-) -> anyhow::Result<()> {
-    let api = Arc::new(Api {
-        http: reqwest::Client::builder()
-            .pool_max_idle_per_host(options.clients as usize)
-            .build()?,
-        base,
-        sid,
-        token,
-    });
-    // Wait for the server (and the account's read model).
-    let ready = Instant::now();
-    while api
-        .http
-        .get(format!("{}/healthz", api.base))
-        .send()
-        .await
-        .is_err()
-    {
-        anyhow::ensure!(
-            ready.elapsed() < Duration::from_secs(30),
-            "server did not start"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let started = Instant::now();
-    let setup = set_up(&api, options.workers, options.queues).await?;
-    let set_up_in = started.elapsed();
-    let (all, start) = create_tasks(&api, &setup, options).await?;
-    report(options, set_up_in, &all, start, raw);
-    Ok(())
-}
-
-/// A workspace with `queues` queues, a workflow with one filter per queue, and `workers`
-/// workers spread over the queues, each taking up to 50 tasks on the default channel.
-async fn set_up(api: &Api, workers: u32, queues: u32) -> anyhow::Result<Setup> {
+/// A workspace with `queues` queues, a workflow with one filter per queue calling the
+/// workers back, and `workers` available workers of capacity 1 spread over the queues.
+async fn set_up(api: &Api, callback: &str, workers: u32, queues: u32) -> anyhow::Result<Setup> {
     let ws = sid_of(
         &api.post("/v1/Workspaces", &[("FriendlyName", "bench".into())])
             .await?,
     )?;
     let wsp = format!("/v1/Workspaces/{ws}");
-    let available = {
-        let r = api
-            .http
-            .get(format!(
-                "{}{wsp}/Activities?FriendlyName=Available",
-                api.base
-            ))
-            .basic_auth(&api.sid, Some(&api.token))
-            .send()
-            .await?
-            .json::<Value>()
-            .await?;
-        r["activities"][0]["sid"]
-            .as_str()
-            .map(str::to_string)
-            .ok_or_else(|| anyhow::anyhow!("no Available activity"))?
-    };
-    let mut queue_sids = Vec::new();
+    let activities = api
+        .get(&format!("{wsp}/Activities?FriendlyName=Available"))
+        .await?;
+    let available = activities["activities"][0]["sid"]
+        .as_str()
+        .map(str::to_string)
+        .context("no Available activity")?;
+    let mut filters = Vec::new();
     for q in 0..queues {
-        let v = api
-            .post(
+        let queue = sid_of(
+            &api.post(
                 &format!("{wsp}/TaskQueues"),
                 &[
                     ("FriendlyName", format!("queue {q}")),
                     ("TargetWorkers", format!("queue == {q}")),
                 ],
             )
-            .await?;
-        queue_sids.push(sid_of(&v)?);
+            .await?,
+        )?;
+        filters.push(json!({"filter_friendly_name": format!("queue {q}"),
+            "expression": format!("queue == {q}"), "targets": [{"queue": queue}]}));
     }
-    let filters: Vec<Value> = queue_sids
-        .iter()
-        .enumerate()
-        .map(|(q, sid)| {
-            json!({"filter_friendly_name": format!("queue {q}"), "expression": format!("queue == {q}"),
-                   "targets": [{"queue": sid}]})
-        })
-        .collect();
     let workflow = sid_of(
         &api.post(
             &format!("{wsp}/Workflows"),
             &[
                 ("FriendlyName", "bench".into()),
+                ("AssignmentCallbackUrl", callback.to_string()),
                 (
                     "Configuration",
                     json!({"task_routing": {"filters": filters}}).to_string(),
@@ -258,40 +411,89 @@ async fn set_up(api: &Api, workers: u32, queues: u32) -> anyhow::Result<Setup> {
         .await?,
     )?;
     for w in 0..workers {
-        let worker = sid_of(
-            &api.post(
-                &format!("{wsp}/Workers"),
-                &[
-                    ("FriendlyName", format!("agent {w}")),
-                    ("ActivitySid", available.clone()),
-                    ("Attributes", json!({"queue": w % queues}).to_string()),
-                ],
-            )
-            .await?,
-        )?;
         api.post(
-            &format!("{wsp}/Workers/{worker}/Channels/default"),
-            &[("Capacity", "50".into())],
+            &format!("{wsp}/Workers"),
+            &[
+                ("FriendlyName", format!("agent {w}")),
+                ("ActivitySid", available.clone()),
+                ("Attributes", json!({"queue": w % queues}).to_string()),
+            ],
         )
         .await?;
     }
     Ok(Setup { wsp, workflow })
 }
 
-/// The load: ticket i is due at start + i / rate, taken by whichever client is free. Every
-/// creation, and when the schedule started.
-async fn create_tasks(
+/// One task of a level: when it was due, when its creation was acknowledged, its SID (None
+/// when the creation failed).
+struct Created {
+    due: Instant,
+    acked: Instant,
+    sid: Option<String>,
+}
+
+/// One level's figures.
+struct Level {
+    scheduled: usize,
+    failed: usize,
+    created_per_sec: f64,
+    reserved: usize,
+    /// Scheduled time → reservation at the worker, ns; never reserved is `u64::MAX`.
+    latency: Vec<u64>,
+    /// Scheduled time → creation acknowledged, ns.
+    ack: Vec<u64>,
+}
+
+impl Level {
+    fn passes(&self) -> bool {
+        self.failed == 0
+            && self.scheduled > 0
+            && Duration::from_nanos(percentile(&self.latency, 0.99)) < P99_TARGET
+    }
+
+    fn print(&self, rate: u32) {
+        let show = |ns: u64| {
+            if ns == u64::MAX {
+                "never".to_string()
+            } else {
+                format!("{:.2}", ms(Duration::from_nanos(ns)))
+            }
+        };
+        println!(
+            "{:>7} {:>9} {:>10.0} {:>9} {:>10} {:>10} {:>10} {:>12} {:>6}",
+            rate,
+            self.scheduled,
+            self.created_per_sec,
+            self.reserved,
+            show(percentile(&self.latency, 0.5)),
+            show(percentile(&self.latency, 0.99)),
+            show(self.latency.last().copied().unwrap_or(0)),
+            show(percentile(&self.ack, 0.99)),
+            if self.passes() { "yes" } else { "no" },
+        );
+        if self.failed > 0 {
+            println!("        ({} creations refused or failed)", self.failed);
+        }
+    }
+}
+
+/// Runs one level: ticket i is due at start + i / rate, taken by whichever client is free;
+/// then waits (at most [`GRACE`] past the last due time) for every reservation.
+async fn level(
     api: &Arc<Api>,
+    workers: &Workers,
     setup: &Setup,
+    rate: u32,
     options: &TaskRouterBenchOptions,
-) -> anyhow::Result<(Vec<Created>, Instant)> {
-    let (rate, queues) = (options.rate, options.queues);
+) -> anyhow::Result<Level> {
+    let queues = u64::from(options.queues);
     let next = Arc::new(AtomicU64::new(0));
     let start = Instant::now() + Duration::from_millis(100);
-    let total = (f64::from(rate) * options.window.as_secs_f64()) as u64;
+    let total = ((f64::from(rate) * options.window.as_secs_f64()) as u64).max(1);
     let all = concurrently(options.clients as usize, || {
         let (api, next) = (api.clone(), next.clone());
-        let (wsp, workflow) = (setup.wsp.clone(), setup.workflow.clone());
+        let path = format!("{}/Tasks", setup.wsp);
+        let workflow = setup.workflow.clone();
         async move {
             let mut out = Vec::new();
             loop {
@@ -301,71 +503,67 @@ async fn create_tasks(
                 }
                 let due = start + Duration::from_secs_f64(i as f64 / f64::from(rate));
                 tokio::time::sleep_until(due.into()).await;
-                let sent = Instant::now();
-                let v = api
-                    .post(
-                        &format!("{wsp}/Tasks"),
-                        &[
-                            ("WorkflowSid", workflow.clone()),
-                            (
-                                "Attributes",
-                                json!({"queue": i % u64::from(queues)}).to_string(),
-                            ),
-                        ],
-                    )
-                    .await?;
-                out.push((sent.elapsed(), v["assignment_status"] == "reserved", sent));
+                let form = [
+                    ("WorkflowSid", workflow.clone()),
+                    ("Attributes", json!({"queue": i % queues}).to_string()),
+                ];
+                let sid = api
+                    .post(&path, &form)
+                    .await
+                    .ok()
+                    .and_then(|v| sid_of(&v).ok());
+                out.push(Created {
+                    due,
+                    acked: Instant::now(),
+                    sid,
+                });
             }
             anyhow::Ok(out)
         }
     })
     .await?;
-    Ok((all, start))
+    let last_due = start + Duration::from_secs_f64(total as f64 / f64::from(rate));
+    let deadline = last_due.max(Instant::now()) + GRACE;
+    while Instant::now() < deadline
+        && all
+            .iter()
+            .filter_map(|c| c.sid.as_deref())
+            .any(|t| workers.reserved_at(t).is_none())
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(summarise(workers, &all, start))
 }
 
-/// Prints the figures: rates over the span from the schedule's start to the last answer.
-fn report(
-    options: &TaskRouterBenchOptions,
-    set_up_in: Duration,
-    all: &[Created],
-    start: Instant,
-    raw: f64,
-) {
-    let TaskRouterBenchOptions {
-        window,
-        rate,
-        workers,
-        queues,
-        clients,
-        ..
-    } = *options;
-    let projections = options.projections.as_deref().unwrap_or("all");
-    let last = all.iter().map(|(l, _, s)| *s + *l).max().unwrap_or(start);
-    let elapsed = last
+fn summarise(workers: &Workers, all: &[Created], start: Instant) -> Level {
+    let nanos = |d: Duration| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX);
+    let mut latency: Vec<u64> = all
+        .iter()
+        .map(|c| {
+            c.sid
+                .as_deref()
+                .and_then(|t| workers.reserved_at(t))
+                .map_or(u64::MAX, |r| nanos(r.saturating_duration_since(c.due)))
+        })
+        .collect();
+    latency.sort_unstable();
+    let mut ack: Vec<u64> = all
+        .iter()
+        .map(|c| nanos(c.acked.saturating_duration_since(c.due)))
+        .collect();
+    ack.sort_unstable();
+    let last = all.iter().map(|c| c.acked).max().unwrap_or(start);
+    let span = last
         .saturating_duration_since(start)
         .as_secs_f64()
         .max(1e-9);
-    let routed = all.iter().filter(|(_, r, _)| *r).count();
-    let latencies: Latencies = all.iter().map(|(l, _, _)| *l).collect();
-    println!(
-        "switchboard bench taskrouter: embedded defaults (SQLite, durability full), {workers} workers in {queues} queues, \
-         {clients} HTTP clients in this process, read models projected: {}, {:.1} s at {rate} tasks/s scheduled (set-up {:.1} s)",
-        projections,
-        window.as_secs_f64(),
-        set_up_in.as_secs_f64()
-    );
-    println!(
-        "tasks created {} ({:.0}/s), routed to a reservation at creation {} ({:.0}/s); create→reservation p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
-        all.len(),
-        all.len() as f64 / elapsed,
-        routed,
-        routed as f64 / elapsed,
-        ms(latencies.percentile(0.5)),
-        ms(latencies.percentile(0.99)),
-        ms(latencies.max()),
-    );
-    println!(
-        "baseline: raw log appends (one event each, 64 appenders, same log code, fresh file): {raw:.0} events/s; routed tasks / raw appends = {:.2}",
-        routed as f64 / elapsed / raw
-    );
+    let created = all.iter().filter(|c| c.sid.is_some()).count();
+    Level {
+        scheduled: all.len(),
+        failed: all.len() - created,
+        created_per_sec: created as f64 / span,
+        reserved: latency.iter().filter(|&&l| l != u64::MAX).count(),
+        latency,
+        ack,
+    }
 }
