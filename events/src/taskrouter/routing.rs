@@ -169,12 +169,13 @@ fn worker_counts(ws: &Workspace, queue: &Sid, now: DateTime<Utc>) -> Value {
             *n += 1;
         }
     };
-    match ws.queues.get(queue) {
-        Some(q) => match &q.members {
+    if let Some(q) = ws.queues.get(queue) {
+        match &q.members {
             Some(members) => members
                 .iter()
                 .filter_map(|sid| ws.workers.get(sid))
                 .for_each(&mut count),
+            // A clock-reading `target_workers` has no members kept: evaluate it now.
             None => ws
                 .workers
                 .values()
@@ -183,8 +184,7 @@ fn worker_counts(ws: &Workspace, queue: &Sid, now: DateTime<Utc>) -> Value {
                         .matches(&Context::document(&w.document).at(now))
                 })
                 .for_each(&mut count),
-        },
-        None => {}
+        }
     }
     let mut doc: Map<String, Value> = per_activity
         .into_iter()
