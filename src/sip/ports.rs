@@ -158,13 +158,64 @@ mod tests {
     use super::*;
     use std::net::Ipv4Addr;
 
+    /// Where the tests of this process look for ports next (each run it hands out is
+    /// disjoint from every other one, so tests running in parallel never share a port).
+    static NEXT: std::sync::Mutex<u16> = std::sync::Mutex::new(0);
+
+    /// Ports the OS hands out for `bind(…:0)` are never in the run a test probes: the runs
+    /// lie below Linux's ephemeral range (32768–60999) and above the default `--rtp-ports`
+    /// (20000–20999) the integration tests' servers use.
+    const LOW: u16 = 21_000;
+    const HIGH: u16 = 32_000;
+
+    /// A run of `len` consecutive ports (starting even) that the OS lets this process bind
+    /// now: every port of it is bound once and released, and a run with a port someone else
+    /// holds is passed over. Each call gets a run no other call in this process gets; the
+    /// first starts at an offset from the process id, so test processes running side by side
+    /// (other checkouts on the same host) start their search apart too.
     fn free_range(len: u16) -> PortRange {
-        // Find a run of free ports high in the ephemeral range (best effort in a test).
-        let base = 40_000 + (std::process::id() % 10_000) as u16 * 2;
-        PortRange {
-            first: base,
-            last: base + len - 1,
+        let mut next = NEXT.lock().unwrap_or_else(|p| p.into_inner());
+        if *next == 0 {
+            let spread = (HIGH - LOW) / 2;
+            *next = LOW + (std::process::id() % u32::from(spread)) as u16 * 2;
         }
+        for _ in 0..(HIGH - LOW) {
+            let first = if *next + len > HIGH { LOW } else { *next };
+            let probe: Result<Vec<std::net::UdpSocket>, u16> = (first..first + len)
+                .map(|port| {
+                    std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, port)).map_err(|_| port)
+                })
+                .collect();
+            match probe {
+                Ok(_released_on_drop) => {
+                    *next = first + len + len % 2;
+                    return PortRange {
+                        first,
+                        last: first + len - 1,
+                    };
+                }
+                // Start again after the port that is taken (on an even port).
+                Err(taken) => *next = taken + 1 + (taken + 1) % 2,
+            }
+        }
+        panic!("no {len} consecutive free UDP ports between {LOW} and {HIGH}");
+    }
+
+    #[test]
+    fn free_ranges_are_disjoint_bindable_and_skip_a_port_in_use() {
+        let a = free_range(6);
+        let b = free_range(6);
+        assert!(a.last < b.first || b.last < a.first, "{a:?} {b:?}");
+        assert_eq!((a.first % 2, a.last - a.first), (0, 5));
+        // A port held elsewhere is never inside the run handed out.
+        let held = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, b.last + 3)).expect("held");
+        let c = free_range(6);
+        let held_port = b.last + 3;
+        assert!(
+            !(c.first..=c.last).contains(&held_port),
+            "{c:?} holds {held_port}"
+        );
+        drop(held);
     }
 
     #[tokio::test]

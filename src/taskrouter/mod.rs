@@ -429,7 +429,8 @@ async fn commit(
             now: meta.occurred_at,
             new_sid: &mut new_sid,
         };
-        routed = route_mut(&mut loaded.state, sid, &mut ctx);
+        let decided = accepted.iter().flat_map(|(events, _, _)| events.iter());
+        routed = route_mut(&mut loaded.state, sid, decided, &mut ctx);
         for e in &routed {
             new_events.push(NewEvent::new(Uuid::now_v7(), meta, e));
         }

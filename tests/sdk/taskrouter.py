@@ -295,4 +295,31 @@ expect_error(404, 20404, lambda: their.workspaces(ws.sid).tasks(t1.sid).fetch())
 expect_error(404, 20404, lambda: their.workspaces(ws.sid).tasks.create(attributes="{}", workflow_sid=wf.sid))
 assert len(workspace.tasks.list()) == 10
 
+# skip_if: a workflow whose first target skips when its queue has nobody available; a task
+# created while the first queue's only worker is offline moves on at once and is reserved to
+# the second queue's worker (a workspace of its own, so the figures above stay as they are).
+skip_ws = tr.workspaces(tr.workspaces.create(friendly_name="Skip").sid)
+skip_available = next(a.sid for a in skip_ws.activities.list() if a.friendly_name == "Available")
+tier1 = skip_ws.task_queues.create(friendly_name="Tier 1", target_workers="tier == 1")
+tier2 = skip_ws.task_queues.create(friendly_name="Tier 2", target_workers="tier == 2")
+skip_configuration = {
+    "task_routing": {
+        "filters": [
+            {
+                "filter_friendly_name": "Tiers",
+                "expression": "1==1",
+                "targets": [{"queue": tier1.sid, "skip_if": "workers.available == 0"}, {"queue": tier2.sid}],
+            }
+        ]
+    }
+}
+skip_wf = skip_ws.workflows.create(friendly_name="Skip when empty", configuration=json.dumps(skip_configuration))
+assert json.loads(skip_wf.configuration) == skip_configuration
+skip_ws.workers.create(friendly_name="away", attributes=json.dumps({"tier": 1}))
+second_tier = skip_ws.workers.create(friendly_name="second", activity_sid=skip_available, attributes=json.dumps({"tier": 2}))
+skipped = skip_ws.tasks.create(attributes="{}", workflow_sid=skip_wf.sid)
+assert (skipped.assignment_status, skipped.task_queue_sid) == ("reserved", tier2.sid), (skipped.assignment_status, skipped.task_queue_friendly_name)
+skip_reservations = skip_ws.tasks(skipped.sid).reservations.list()
+assert [r.worker_sid for r in skip_reservations] == [second_tier.sid], skip_reservations
+
 print("sdk taskrouter: ok")

@@ -33,7 +33,8 @@ pub fn decide(
     let mut scratch = state.cloned();
     let mut events = decide_mut(&mut scratch, workspace_sid, command, ctx)?;
     if !events.is_empty() {
-        events.extend(route_mut(&mut scratch, workspace_sid, ctx));
+        let routed = route_mut(&mut scratch, workspace_sid, &events, ctx);
+        events.extend(routed);
     }
     Ok(events)
 }

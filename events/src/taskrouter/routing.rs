@@ -1,20 +1,30 @@
 //! Routing: what follows every accepted command. [`route_mut`] first puts each new task on its
 //! workflow's first matching target ([`TargetMatched`]), then asks the
 //! [`matcher`] which waiting tasks to offer to which workers
-//! ([`ReservationCreated`]). Both read only the state and the [`Ctx`], so the same state routes
-//! the same way on every replay.
+//! ([`ReservationCreated`]), then applies the targets' `skip_if`: a task that has just entered
+//! a target (created, timed out of the previous one, re-evaluated, or skipped into it) and got
+//! no reservation moves on to the next target when its `skip_if` holds over the worker counts
+//! of the target's queue, and is offered again there, all in the same pass. Everything reads
+//! only the state and the [`Ctx`], so the same state routes the same way on every replay.
+//!
+//! Invariant: `skip_if` is evaluated only for the tasks that entered a target in this pass
+//! (never a scan of every waiting task), and a chain of skips ends: each skip moves a task
+//! strictly forward in its workflow ([`Workflow::next`]), and the rounds are bounded by the
+//! longest workflow's number of targets.
 
 use super::events::{
     QueueOrder, ReservationCreated, RoutingDecision, TargetMatched, TaskClosed,
     WorkerActivityUpdated,
 };
+use super::expression::Context;
 use super::matcher::{self, ChannelLoad, QueueView, TaskOrder, TaskView, WorkerView};
 use super::state::{evolve, ReservationStatus, Task, TaskStatus, TaskStep, Workspace};
 use super::workflow::{Step, Workflow};
 use crate::event::Event;
 use crate::sid::{Sid, SidPrefix};
 use chrono::{DateTime, Utc};
-use std::collections::BTreeMap;
+use serde_json::{Map, Value};
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What a decision needs from the shell.
 pub struct Ctx<'a> {
@@ -24,29 +34,165 @@ pub struct Ctx<'a> {
     pub new_sid: &'a mut dyn FnMut(SidPrefix) -> Sid,
 }
 
-/// Routes on `state` and folds the routing events into it.
-pub fn route_mut(
+/// Routes on `state` and folds the routing events into it. `decided` are the events decided
+/// since the last routing pass (the shell's batch, or one command's): the tasks they put on a
+/// target ([`TargetMatched`], from a timeout or a re-evaluation) have their `skip_if` checked
+/// here when they get no reservation, as the tasks this pass routes for the first time do.
+pub fn route_mut<'e>(
     state: &mut Option<Workspace>,
     workspace_sid: &Sid,
+    decided: impl IntoIterator<Item = &'e Event>,
     ctx: &mut Ctx<'_>,
 ) -> Vec<Event> {
     let Some(ws) = state.as_ref().filter(|w| !w.deleted) else {
         return Vec::new();
     };
     let steps = route_steps(ws, ctx.now);
-    for e in &steps {
-        *state = evolve(state.take(), workspace_sid, ctx.now, e);
+    // Each round's skips move tasks strictly forward, so after as many rounds as the longest
+    // workflow has targets every chain of skips has ended.
+    let rounds = ws
+        .workflows
+        .values()
+        .map(|w| w.compiled.target_count())
+        .max()
+        .unwrap_or(0);
+    let mut just_entered = entered(decided);
+    just_entered.extend(entered(&steps));
+    let mut out = Vec::new();
+    fold(state, workspace_sid, ctx.now, steps, &mut out);
+    // The first round offers every task that wants an offer; later rounds only the tasks a
+    // skip has just moved (nothing else has changed for the others since the first).
+    let mut only: Option<BTreeSet<Sid>> = None;
+    for round in 0..=rounds {
+        let Some(ws) = state.as_ref() else {
+            break;
+        };
+        let offers = route_offers(ws, only.as_ref(), ctx);
+        fold(state, workspace_sid, ctx.now, offers, &mut out);
+        let Some(ws) = state.as_ref().filter(|_| round < rounds) else {
+            break;
+        };
+        let skipped = skips(ws, &just_entered, ctx.now);
+        if skipped.is_empty() {
+            break;
+        }
+        just_entered = entered(&skipped);
+        fold(state, workspace_sid, ctx.now, skipped, &mut out);
+        only = Some(just_entered.clone());
     }
-    let Some(ws) = state.as_ref() else {
-        return steps;
-    };
-    let offers = route_offers(ws, ctx);
-    for e in &offers {
-        *state = evolve(state.take(), workspace_sid, ctx.now, e);
-    }
-    let mut out = steps;
-    out.extend(offers);
     out
+}
+
+/// Folds `events` into `state` and appends them to `out`.
+fn fold(
+    state: &mut Option<Workspace>,
+    workspace_sid: &Sid,
+    now: DateTime<Utc>,
+    events: Vec<Event>,
+    out: &mut Vec<Event>,
+) {
+    for e in &events {
+        *state = evolve(state.take(), workspace_sid, now, e);
+    }
+    out.extend(events);
+}
+
+/// The tasks `events` put on a workflow target.
+fn entered<'e>(events: impl IntoIterator<Item = &'e Event>) -> BTreeSet<Sid> {
+    events
+        .into_iter()
+        .filter_map(|e| match e {
+            Event::TargetMatched(m) => Some(m.task_sid.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The workflow step a task's recorded step names.
+pub(crate) fn step_of(step: &TaskStep) -> Step {
+    Step {
+        filter: step.filter_index.map(|f| f as usize),
+        target: step.target_index as usize,
+    }
+}
+
+/// Skip Timeout: of the tasks that have just entered a target, those still pending (no
+/// reservation was created for them) whose target's `skip_if` holds over its queue's worker
+/// counts move to the next target ([`Workflow::next`], as a timeout would).
+fn skips(ws: &Workspace, entered: &BTreeSet<Sid>, now: DateTime<Utc>) -> Vec<Event> {
+    let mut counts: BTreeMap<&Sid, Value> = BTreeMap::new();
+    let mut out = Vec::new();
+    for t in entered
+        .iter()
+        .filter_map(|sid| ws.tasks.get(sid))
+        .filter(|t| t.status == TaskStatus::Pending)
+    {
+        let (Some(step), Some(workflow)) = (&t.step, ws.workflows.get(&t.workflow_sid)) else {
+            continue;
+        };
+        let current = step_of(step);
+        let Some(skip_if) = workflow
+            .compiled
+            .target(current)
+            .and_then(|target| target.skip_if.as_ref())
+        else {
+            continue;
+        };
+        let workers = counts
+            .entry(&step.queue_sid)
+            .or_insert_with(|| worker_counts(ws, &step.queue_sid, now));
+        if !skip_if.matches(&Context::default().with_root("workers", workers).at(now)) {
+            continue;
+        }
+        // On the last target Twilio records `workflow.skipped`; that event is not modelled
+        // yet (the next step), so the task stays where it is, waiting on that target.
+        if let Some(next) = workflow.compiled.next(current, &t.document, now) {
+            out.push(matched(&workflow.compiled, &workflow.sid, &t.sid, next));
+        }
+    }
+    out
+}
+
+/// What `skip_if` reads under `workers.`, counted over the queue's workers (those its
+/// `target_workers` matches): `available` and `unavailable` (by their activity), and one count
+/// per activity SID of the workspace (zero when nobody is in it).
+fn worker_counts(ws: &Workspace, queue: &Sid, now: DateTime<Utc>) -> Value {
+    let mut per_activity: BTreeMap<&Sid, u64> = ws.activities.keys().map(|a| (a, 0)).collect();
+    let (mut available, mut unavailable) = (0u64, 0u64);
+    let mut count = |w: &super::state::Worker| {
+        if ws.worker_available(w) {
+            available += 1;
+        } else {
+            unavailable += 1;
+        }
+        if let Some(n) = per_activity.get_mut(&w.activity_sid) {
+            *n += 1;
+        }
+    };
+    if let Some(q) = ws.queues.get(queue) {
+        match &q.members {
+            Some(members) => members
+                .iter()
+                .filter_map(|sid| ws.workers.get(sid))
+                .for_each(&mut count),
+            // A clock-reading `target_workers` has no members kept: evaluate it now.
+            None => ws
+                .workers
+                .values()
+                .filter(|w| {
+                    q.target_expression
+                        .matches(&Context::document(&w.document).at(now))
+                })
+                .for_each(&mut count),
+        }
+    }
+    let mut doc: Map<String, Value> = per_activity
+        .into_iter()
+        .map(|(sid, n)| (sid.to_string(), Value::from(n)))
+        .collect();
+    doc.insert("available".into(), Value::from(available));
+    doc.insert("unavailable".into(), Value::from(unavailable));
+    Value::Object(doc)
 }
 
 /// The event that puts `task` on `step` of `workflow`.
@@ -107,8 +253,9 @@ fn route_steps(ws: &Workspace, now: DateTime<Utc>) -> Vec<Event> {
     out
 }
 
-/// Offers waiting tasks to eligible workers.
-fn route_offers(ws: &Workspace, ctx: &mut Ctx<'_>) -> Vec<Event> {
+/// Offers waiting tasks to eligible workers: every task that wants an offer, or only those in
+/// `only` (that still want one).
+fn route_offers(ws: &Workspace, only: Option<&BTreeSet<Sid>>, ctx: &mut Ctx<'_>) -> Vec<Event> {
     let mut out = Vec::new();
     let queues = queue_views(ws);
     let channel_names: BTreeMap<&Sid, &str> = ws
@@ -116,7 +263,7 @@ fn route_offers(ws: &Workspace, ctx: &mut Ctx<'_>) -> Vec<Event> {
         .values()
         .map(|c| (&c.sid, c.unique_name.as_str()))
         .collect();
-    let wanting = wanting(ws);
+    let wanting = wanting(ws, only);
     let tasks = task_views(ws, &wanting, &channel_names);
     if tasks.is_empty() {
         return out;
@@ -169,10 +316,14 @@ type Wanting<'a> = (&'a Task, &'a TaskStep, Vec<Sid>);
 
 /// Only tasks that can take another offer: routable, stepped, and holding fewer pending
 /// reservations than their queue allows. The state keeps that set (`wanting`), so tasks
-/// with all their offers out cost nothing here however many there are.
-fn wanting(ws: &Workspace) -> Vec<Wanting<'_>> {
-    ws.wanting
-        .iter()
+/// with all their offers out cost nothing here however many there are. With `only`, just
+/// those of its tasks that are in the set.
+fn wanting<'a>(ws: &'a Workspace, only: Option<&BTreeSet<Sid>>) -> Vec<Wanting<'a>> {
+    let candidates: Box<dyn Iterator<Item = &Sid> + '_> = match only {
+        Some(only) => Box::new(only.iter().filter(|sid| ws.wanting.contains(*sid))),
+        None => Box::new(ws.wanting.iter()),
+    };
+    candidates
         .filter_map(|sid| ws.tasks.get(sid))
         .filter(|t| t.status.routable())
         .filter_map(|t| {
@@ -211,12 +362,10 @@ fn task_views<'a>(
                 .copied()
                 .unwrap_or(""),
             attributes: &t.document,
-            target: ws.workflows.get(&t.workflow_sid).and_then(|w| {
-                w.compiled.target(Step {
-                    filter: step.filter_index.map(|f| f as usize),
-                    target: step.target_index as usize,
-                })
-            }),
+            target: ws
+                .workflows
+                .get(&t.workflow_sid)
+                .and_then(|w| w.compiled.target(step_of(step))),
             reserved_by: pending,
             rejected_by: &t.rejected_by,
         })

@@ -4,9 +4,8 @@
 //! ticks times out the same reservations and tasks.
 
 use super::events::{ResourceRef, TaskClosed, WorkflowTimeout};
-use super::routing::{matched, move_worker};
+use super::routing::{matched, move_worker, step_of};
 use super::state::{ReservationStatus, TaskStatus, Workspace};
-use super::workflow::Step;
 use crate::event::Event;
 use chrono::{DateTime, Utc};
 
@@ -62,10 +61,7 @@ pub fn timeouts(ws: &Workspace, now: DateTime<Utc>) -> Vec<Event> {
         if due.is_none_or(|due| now < due) {
             continue;
         }
-        let current = Step {
-            filter: step.filter_index.map(|f| f as usize),
-            target: step.target_index as usize,
-        };
+        let current = step_of(step);
         match workflow.compiled.next(current, &t.document, now) {
             Some(next) => out.push(matched(&workflow.compiled, &workflow.sid, &t.sid, next)),
             None => {

@@ -17,7 +17,10 @@
 //! task to the next; a target without a `queue` inherits the previous target's; a target's
 //! `priority` overrides the task's. When the last target of a filter times out, the task may
 //! match a later filter; if none matches, the workflow times out. `default_filter` applies only
-//! when no filter matched at first.
+//! when no filter matched at first. A target's `skip_if` (over `workers.available`,
+//! `workers.unavailable` and `workers.<ActivitySid>` of its queue) moves a task that got no
+//! reservation on entering it to the next target at once, by the same [`Workflow::next`] as a
+//! timeout (evaluated in [`routing`](super::routing)).
 
 use super::expression::{Context, Expression, ParseError};
 use crate::sid::{Sid, SidPrefix};
@@ -327,6 +330,13 @@ impl Workflow {
         all.sort();
         all.dedup();
         all
+    }
+
+    /// How many targets the workflow has in all (every filter's, and the default one): a task
+    /// can move on ([`Workflow::next`]) fewer times than this, which bounds a chain of skips.
+    pub fn target_count(&self) -> usize {
+        self.filters.iter().map(|f| f.targets.len()).sum::<usize>()
+            + usize::from(self.default_target.is_some())
     }
 
     /// The target a step names.

@@ -1,8 +1,9 @@
 //! Scenario tests of the TaskRouter deciders: a [`World`] runs commands through
 //! [`decide`](super::decide::decide) and folds what they record, as the shell does, so each
 //! test reads as given / when / then over one workspace. Split by topic: [`routing`] (offers,
-//! accepting and rejecting), [`timeouts`], [`refusals`] (bad input records nothing) and
-//! [`invariants`] (a property test over random command sequences).
+//! accepting and rejecting), [`timeouts`], [`skip_if`] (targets skipped by worker counts),
+//! [`refusals`] (bad input records nothing) and [`invariants`] (a property test over random
+//! command sequences).
 
 use super::decide::{decide, Command, Ctx, TaskRouterError, Template};
 use super::events::{QueueOrder, ReservationCreated};
@@ -15,6 +16,7 @@ use serde_json::{json, Value};
 mod invariants;
 mod refusals;
 mod routing;
+mod skip_if;
 mod timeouts;
 
 fn t(s: i64) -> DateTime<Utc> {
