@@ -202,7 +202,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SWITCHBOARD_SECRET_KEY_FILE")]
     pub secret_key_file: Option<PathBuf>,
     /// Keys replaced by a rotation, comma-separated: they open what they sealed, never seal.
-    #[arg(long, env = "SWITCHBOARD_SECRET_KEY_PREVIOUS_FILES", value_delimiter = ',')]
+    #[arg(
+        long,
+        env = "SWITCHBOARD_SECRET_KEY_PREVIOUS_FILES",
+        value_delimiter = ','
+    )]
     pub secret_key_previous_files: Vec<PathBuf>,
     /// TaskRouter: the workspace actors' limits and callback timeouts.
     #[command(flatten)]

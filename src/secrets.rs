@@ -358,7 +358,15 @@ mod tests {
         for n in 0..sealed.len() {
             assert!(open(&k, &sealed[..n]).is_err(), "{n}");
         }
-        for junk in ["", ".", "v1", "v1..", "v2.00000000.AAAA", "v1.zzzzzzzz.AAAA", "v1.😀.x"] {
+        for junk in [
+            "",
+            ".",
+            "v1",
+            "v1..",
+            "v2.00000000.AAAA",
+            "v1.zzzzzzzz.AAAA",
+            "v1.😀.x",
+        ] {
             assert!(open(&k, junk).is_err(), "{junk}");
         }
     }
@@ -403,7 +411,10 @@ mod tests {
             Ok(_) => panic!("a 10-byte key file was accepted"),
             Err(e) => e,
         };
-        assert!(matches!(err, KeyFileError::WrongSize { len: 10, .. }), "{err}");
+        assert!(
+            matches!(err, KeyFileError::WrongSize { len: 10, .. }),
+            "{err}"
+        );
         assert!(err.to_string().contains("short.key"), "{err}");
         // Refused, not replaced.
         assert_eq!(std::fs::read(&short).unwrap_or_default(), b"too short\n");
