@@ -72,12 +72,15 @@ fn form_case(token: &str, url: &str, params: &[(&str, &str)], sig: &str) -> Valu
     json!({"token": token, "url": url, "params": params, "body": null, "signature": sig})
 }
 
-/// Requests as callbacks send them, with the edge cases of VOICE-NOTES §3.
-fn requests() -> Vec<(
+/// One request to sign: the auth token, the URL as configured, the form parameters.
+type Request = (
     &'static str,
     &'static str,
     Vec<(&'static str, &'static str)>,
-)> {
+);
+
+/// Requests as callbacks send them, with the edge cases of VOICE-NOTES §3.
+fn requests() -> Vec<Request> {
     let callback = vec![
         ("AccountSid", "AC0123456789abcdef0123456789abcdef"),
         ("WorkspaceSid", "WS0123456789abcdef0123456789abcdef"),
