@@ -196,6 +196,18 @@ pub struct ServeArgs {
     /// Largest accepted request body (bytes).
     #[arg(long, env = "SWITCHBOARD_BODY_LIMIT", default_value_t = 1 << 20)]
     pub body_limit: usize,
+    /// The server key secrets are sealed under (32 random bytes, kept outside the log; every
+    /// node of one deployment needs the same file). Created with mode 0600 when missing.
+    /// Default: `DATA_DIR/secret.key`.
+    #[arg(long, env = "SWITCHBOARD_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
+    /// Keys replaced by a rotation, comma-separated: they open what they sealed, never seal.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_SECRET_KEY_PREVIOUS_FILES",
+        value_delimiter = ','
+    )]
+    pub secret_key_previous_files: Vec<PathBuf>,
     /// TaskRouter: the workspace actors' limits and callback timeouts.
     #[command(flatten)]
     pub taskrouter: TaskRouterArgs,
@@ -203,6 +215,15 @@ pub struct ServeArgs {
     /// variant of `Command`).
     #[command(flatten)]
     pub sip: Box<SipArgs>,
+}
+
+impl ServeArgs {
+    /// `--secret-key-file`, or `secret.key` in the data directory.
+    pub fn secret_key_path(&self) -> PathBuf {
+        self.secret_key_file
+            .clone()
+            .unwrap_or_else(|| self.store.data_dir.join("secret.key"))
+    }
 }
 
 /// TaskRouter's limits (`--taskrouter-…`); every default is today's value, explained on

@@ -27,6 +27,8 @@
 //!   reads), the Twilio conventions they share, authentication, health and metrics.
 //! - [`sip`]: the telephony engine: SIP over UDP and TCP (rsipstack), RTP media, inbound and
 //!   outbound calls, bridging, call events.
+//! - [`secrets`]: the server key (a file outside the log) and the secrets sealed under it, so
+//!   the log never holds a usable one.
 //! - [`schemas`]: the published event schemas, built in, for `switchboard tail`.
 //! - [`metrics`]: the Prometheus registry.
 //! - [`server`]: wires everything for `switchboard serve`, and shuts it down in order.
@@ -42,6 +44,7 @@ pub mod log;
 pub mod metrics;
 pub mod projector;
 pub mod schemas;
+pub mod secrets;
 pub mod server;
 pub mod sip;
 pub mod taskrouter;

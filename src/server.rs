@@ -13,6 +13,7 @@ use crate::log::sqlite::{SqliteLog, SqliteLogOptions};
 use crate::log::EventLog;
 use crate::metrics::Metrics;
 use crate::projector::{all_projections, Projector};
+use crate::secrets::Keyring;
 use crate::sip::{SipConfig, SipEngine};
 use anyhow::Context;
 use std::io::Write;
@@ -186,6 +187,20 @@ async fn wait_for_signal() {
     }
 }
 
+/// The server key (created on first start) and the keys a rotation replaced. Its id is
+/// logged so operators can check every node holds the same key.
+fn load_secrets(args: &ServeArgs) -> anyhow::Result<Arc<Keyring>> {
+    let path = args.secret_key_path();
+    let (keyring, created) = Keyring::load(&path, &args.secret_key_previous_files)?;
+    let key_id = keyring.current().id();
+    if created {
+        info!(path = %path.display(), key_id, "created a new secret key");
+    } else {
+        info!(path = %path.display(), key_id, "loaded the secret key");
+    }
+    Ok(Arc::new(keyring))
+}
+
 /// Serves on `listener` until `shutdown` is cancelled (tests pass a listener on port 0).
 pub async fn run(
     args: ServeArgs,
@@ -193,6 +208,8 @@ pub async fn run(
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     let roles = &args.roles;
+    // Before anything is opened: a node that cannot hold the server key must not start.
+    let secrets = load_secrets(&args)?;
     let opened = open(&args.store, roles.contains(&Role::Writer)).await?;
     let projector_stop = CancellationToken::new();
     let tasks = if roles.contains(&Role::Projector) {
@@ -302,6 +319,8 @@ pub async fn run(
         let _ = task.await;
     }
     opened.close().await;
+    // Held until here: the deliveries that will sign with sealed tokens run until shutdown.
+    drop(secrets);
     info!("switchboard stopped");
     Ok(())
 }

@@ -13,6 +13,8 @@
 //!   Kafka).
 //! - `sdk`: the official Twilio Python library against the real server (accounts and the
 //!   TaskRouter scenario in `tests/sdk/`).
+//! - `signature`: `X-Twilio-Signature` checked by the official Python `RequestValidator`;
+//!   the server key file `serve` creates and refuses.
 //! - `sip`: the telephony engine driven by SIPp (Debian's `sip-tester`): steady-rate calls
 //!   over UDP and TCP, CANCEL, BYE from the server, garbage on the SIP port.
 //! - `sip_calls`: calls switchboard places (`switchboard call`), bridges and re-INVITEs,
@@ -27,6 +29,7 @@ mod log_suite;
 mod projections;
 mod sdk;
 mod server;
+mod signature;
 mod sip;
 mod sip_calls;
 mod taskrouter_projection;

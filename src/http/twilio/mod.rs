@@ -8,6 +8,7 @@
 //! - [`page`](mod@page): the two list envelopes: v1's `meta` with absolute URLs (`PageSize`,
 //!   `Page`) and 2010-04-01's page with relative URIs and a `PageToken`.
 //! - [`dates`]: ISO 8601 (v1) and RFC 2822 (2010-04-01) date formatting.
+//! - [`signature`]: `X-Twilio-Signature` on every request to an application, as Twilio signs.
 //!
 //! The invariant: one spelling of each convention, so two APIs cannot drift apart in how they
 //! page, date or fail.
@@ -16,6 +17,7 @@ pub mod dates;
 pub mod error;
 pub mod page;
 pub mod params;
+pub mod signature;
 
 pub use dates::{iso, iso_ms, rfc2822};
 pub use error::ApiError;
