@@ -40,7 +40,9 @@ pub enum DecodeError {
     },
     /// The stored version is older than the current one and no upcaster lifts it (a version
     /// 0, or a gap in the upcaster table).
-    #[error("event type {event_type:?} has schema version {found} and nothing lifts it to {known}")]
+    #[error(
+        "event type {event_type:?} has schema version {found} and nothing lifts it to {known}"
+    )]
     NoUpcaster {
         /// The type.
         event_type: String,

@@ -43,10 +43,7 @@ pub fn lift(event_type: &str, from: u32, to: u32, mut data: Value) -> Result<Val
 }
 
 /// The data as an object, or a [`DecodeError::Malformed`] naming the type.
-fn object(
-    event_type: &str,
-    data: Value,
-) -> Result<serde_json::Map<String, Value>, DecodeError> {
+fn object(event_type: &str, data: Value) -> Result<serde_json::Map<String, Value>, DecodeError> {
     match data {
         Value::Object(map) => Ok(map),
         other => Err(DecodeError::Malformed {

@@ -1,7 +1,8 @@
 //! Contract test: every event variant serialises to JSON that its published schema accepts,
 //! inside an envelope that `schemas/envelope.json` accepts. A variant without a schema file,
 //! or a schema file without a variant, fails here, so every new event type arrives with its
-//! schema.
+//! schema. Every older version keeps its file, and a literal event in each older shape must
+//! match its old schema and decode through the upcasters to the current struct.
 
 use chrono::DateTime;
 use std::collections::BTreeSet;

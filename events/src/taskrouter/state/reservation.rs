@@ -113,7 +113,11 @@ pub(super) fn release(
 /// not there (routing never records one) changes nothing, as every event about a missing
 /// entity does.
 pub(super) fn created(ws: &mut Workspace, e: &ReservationCreated, at: DateTime<Utc>) {
-    let Some(channel) = ws.tasks.get(&e.task_sid).map(|t| t.task_channel_sid.clone()) else {
+    let Some(channel) = ws
+        .tasks
+        .get(&e.task_sid)
+        .map(|t| t.task_channel_sid.clone())
+    else {
         return;
     };
     ws.reservations.insert(

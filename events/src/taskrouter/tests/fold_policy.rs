@@ -14,7 +14,8 @@ fn history() -> (World, [Sid; 5]) {
     let worker = w.worker("Alice", json!({"tier": "gold"}), false);
     let everyone = w.queue("1 == 1", 1, QueueOrder::Fifo);
     let gold = w.queue("tier == 'gold'", 1, QueueOrder::Fifo);
-    let plain = w.workflow(json!({"task_routing": {"default_filter": {"queue": everyone.to_string()}}}));
+    let plain =
+        w.workflow(json!({"task_routing": {"default_filter": {"queue": everyone.to_string()}}}));
     let golden = w.workflow(json!({"task_routing": {"filters": [{"expression": "1 == 1",
         "targets": [{"queue": gold.to_string(), "expression": "worker.tier == 'platinum'", "timeout": 60}]}]}}));
     let (on_everyone, _) = w.task(&plain, json!({}), 0);
@@ -103,7 +104,11 @@ fn documents_that_no_longer_compile_keep_the_workspace_and_match_no_one() {
     assert!(f.compile_error.is_some());
     assert!(!ws.wanting.contains(&on_golden));
     // The documents that compile are untouched.
-    assert!(ws.queues.values().filter(|q| q.sid != everyone).all(|q| q.compile_error.is_none()));
+    assert!(ws
+        .queues
+        .values()
+        .filter(|q| q.sid != everyone)
+        .all(|q| q.compile_error.is_none()));
 
     // Routing from there: the worker comes online and nothing is offered to it.
     w.state = Some(ws);
@@ -133,15 +138,17 @@ fn documents_that_no_longer_compile_keep_the_workspace_and_match_no_one() {
 fn an_update_to_a_document_that_does_not_compile_is_kept_and_matches_no_one() {
     let (w, [_, everyone, ..]) = history();
     let mut log = w.log.clone();
-    log.push(Event::TaskQueueUpdated(crate::taskrouter::events::TaskQueueUpdated {
-        sid: everyone.clone(),
-        friendly_name: None,
-        target_workers: Some("((".into()),
-        task_order: None,
-        max_reserved_workers: None,
-        reservation_activity_sid: None,
-        assignment_activity_sid: None,
-    }));
+    log.push(Event::TaskQueueUpdated(
+        crate::taskrouter::events::TaskQueueUpdated {
+            sid: everyone.clone(),
+            friendly_name: None,
+            target_workers: Some("((".into()),
+            task_order: None,
+            max_reserved_workers: None,
+            reservation_activity_sid: None,
+            assignment_activity_sid: None,
+        },
+    ));
     let ws = refold(&log).expect("folds");
     let q = &ws.queues[&everyone];
     assert_eq!(q.target_workers, "((");
