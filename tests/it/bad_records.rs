@@ -61,6 +61,17 @@ async fn append_raw(dir: &std::path::Path, stream: &str, header: Vec<u8>, data: 
     conn.close().await.expect("close");
 }
 
+/// The metadata of an event of `account` written now.
+fn metadata(account: &str) -> Metadata {
+    Metadata {
+        occurred_at: switchboard::commands::now_ms(),
+        account_sid: Sid::parse(account).expect("sid"),
+        correlation_id: Uuid::now_v7(),
+        causation_id: None,
+        region: "test".into(),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_types_and_damaged_rows_are_stepped_over_and_reported() {
     let dir = DataDir::new("bad");
@@ -68,13 +79,7 @@ async fn unknown_types_and_damaged_rows_are_stepped_over_and_reported() {
 
     // An event type from the future, well formed otherwise, on its own stream.
     let future_stream = switchboard::commands::new_sid(switchboard_events::SidPrefix::Account);
-    let meta = Metadata {
-        occurred_at: switchboard::commands::now_ms(),
-        account_sid: Sid::parse(&acme.sid).expect("sid"),
-        correlation_id: Uuid::now_v7(),
-        causation_id: None,
-        region: "test".into(),
-    };
+    let meta = metadata(&acme.sid);
     let mut future = NewEvent::new(
         Uuid::now_v7(),
         &meta,
@@ -183,13 +188,7 @@ async fn a_workspace_holding_an_undecodable_event_names_its_position_and_no_othe
     assert!(server.terminate());
 
     // An event of this workspace written by a newer build: a schema version this one lacks.
-    let meta = Metadata {
-        occurred_at: switchboard::commands::now_ms(),
-        account_sid: Sid::parse(&acme.sid).expect("sid"),
-        correlation_id: Uuid::now_v7(),
-        causation_id: None,
-        region: "test".into(),
-    };
+    let meta = metadata(&acme.sid);
     let mut future = NewEvent::new(
         Uuid::now_v7(),
         &meta,
