@@ -3,7 +3,7 @@
 //! by its SHA-256. Consumers (billing, analytics, the Kafka readers) validate what they read
 //! against these files, so editing one in place silently changes the meaning of events already
 //! in the log. A change to an event is a new `{type}.v{N+1}.json` beside the old one, a bump of
-//! the version in `event_types!`, and an upcaster from the old version (see `events/src/event.rs`).
+//! the version in `event_types!`, and an upcaster from the old version (`events/src/upcast.rs`).
 //!
 //! Adding a file means adding its hash below in the same change, so each version is frozen the
 //! moment it lands.
@@ -245,7 +245,7 @@ fn differences(frozen: &[(&str, &str)], on_disk: &BTreeMap<String, String>) -> V
             Some(held) if *held != digest => wrong.push(format!(
                 "{name} changed (sha256 {digest}, published as {held}): a published schema never \
                  changes. Restore it, publish a new schema_version file ({{type}}.v{{N+1}}.json) \
-                 and an upcaster from v{{N}} in events/src/event.rs instead"
+                 and an upcaster from v{{N}} in events/src/upcast.rs instead"
             )),
             Some(_) => {}
         }
