@@ -72,6 +72,10 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../schemas/worker.capacity.update.v1.json"),
     ),
     (
+        "worker.capacity.update.v2.json",
+        include_str!("../schemas/worker.capacity.update.v2.json"),
+    ),
+    (
         "worker.channel.availability.update.v1.json",
         include_str!("../schemas/worker.channel.availability.update.v1.json"),
     ),

@@ -6,6 +6,12 @@
 //! Decoding takes the stored type name, schema version and JSON text separately (that is how
 //! the log keeps them) and never panics: an unknown type (written by a newer switchboard), a
 //! newer schema version, or damaged JSON each give a [`DecodeError`] that says which.
+//!
+//! Schema evolution: a published schema never changes (`events/tests/frozen_schemas.rs` holds
+//! each by hash). A changed event gets the next version here and a new schema file, and an
+//! older version is lifted one version at a time by the pure functions in
+//! [`upcast`](crate::upcast) before it is deserialised, so the log is never rewritten and every
+//! event ever stored still decodes to the current struct.
 
 use crate::account::{AccountCreated, AccountUpdated};
 use crate::call::{
@@ -30,6 +36,19 @@ pub enum DecodeError {
         /// The stored version.
         found: u32,
         /// The newest version this build reads.
+        known: u32,
+    },
+    /// The stored version is older than the current one and no upcaster lifts it (a version
+    /// 0, or a gap in the upcaster table).
+    #[error(
+        "event type {event_type:?} has schema version {found} and nothing lifts it to {known}"
+    )]
+    NoUpcaster {
+        /// The type.
+        event_type: String,
+        /// The version no upcaster starts from.
+        found: u32,
+        /// The current version.
         known: u32,
     },
     /// The data does not parse as the type's fields.
@@ -72,8 +91,8 @@ macro_rules! event_types {
                 json.unwrap_or_else(|_| "null".to_string())
             }
 
-            /// Decodes stored data. Older schema versions would be upcast here, keyed by type
-            /// and version; every type is still at its first version.
+            /// Decodes stored data written at `schema_version`, lifting an older version through
+            /// the upcasters ([`upcast::lift`](crate::upcast::lift)) first.
             pub fn decode(event_type: &str, schema_version: u32, data: &str) -> Result<Event, DecodeError> {
                 match event_type {
                     $( $name => {
@@ -82,9 +101,16 @@ macro_rules! event_types {
                                 event_type: event_type.to_string(), found: schema_version, known: $ver,
                             });
                         }
-                        serde_json::from_str::<$ty>(data).map(Event::$variant).map_err(|e| {
-                            DecodeError::Malformed { event_type: event_type.to_string(), reason: e.to_string() }
-                        })
+                        let malformed = |e: serde_json::Error| DecodeError::Malformed {
+                            event_type: event_type.to_string(), reason: e.to_string(),
+                        };
+                        if schema_version == $ver {
+                            // The current shape: straight from the text, no intermediate tree.
+                            return serde_json::from_str::<$ty>(data).map(Event::$variant).map_err(malformed);
+                        }
+                        let old = serde_json::from_str::<serde_json::Value>(data).map_err(malformed)?;
+                        let current = crate::upcast::lift(event_type, schema_version, $ver, old)?;
+                        serde_json::from_value::<$ty>(current).map(Event::$variant).map_err(malformed)
                     } )*
                     other => Err(DecodeError::UnknownType(other.to_string())),
                 }
@@ -124,8 +150,8 @@ event_types! {
     WorkerActivityUpdated(WorkerActivityUpdated) = "worker.activity.update", version 1;
     /// A worker's attributes changed.
     WorkerAttributesUpdated(WorkerAttributesUpdated) = "worker.attributes.update", version 1;
-    /// A worker's capacity on a channel changed.
-    WorkerCapacityUpdated(WorkerCapacityUpdated) = "worker.capacity.update", version 1;
+    /// A worker's capacity on a channel changed. v2 adds `previous_capacity`.
+    WorkerCapacityUpdated(WorkerCapacityUpdated) = "worker.capacity.update", version 2;
     /// A worker's availability on a channel changed.
     WorkerChannelAvailabilityUpdated(WorkerChannelAvailabilityUpdated) = "worker.channel.availability.update", version 1;
     /// A worker was deleted.

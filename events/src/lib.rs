@@ -15,6 +15,7 @@
 //! - [`envelope`]: the envelope, log positions and checkpoints, and the raw (stored) form of
 //!   an event.
 //! - [`event`]: the [`Event`] enum, its wire names, schema versions and decoding.
+//! - [`upcast`]: how data stored in an older schema version is lifted to the current one.
 //! - [`account`]: account events, commands, the decider and the fold.
 //! - [`call`]: call-stream events (SIP signalling, DTMF, playback) from the telephony engine.
 //! - [`taskrouter`]: work distribution in a workspace stream: the commands and their deciders
@@ -28,6 +29,7 @@ pub mod envelope;
 pub mod event;
 pub mod sid;
 pub mod taskrouter;
+pub mod upcast;
 pub mod version;
 
 pub use envelope::{Checkpoint, Envelope, Metadata, NewEvent, Position, RecordedEvent};

@@ -1,7 +1,8 @@
 //! Contract test: every event variant serialises to JSON that its published schema accepts,
 //! inside an envelope that `schemas/envelope.json` accepts. A variant without a schema file,
 //! or a schema file without a variant, fails here, so every new event type arrives with its
-//! schema.
+//! schema. Every older version keeps its file, and a literal event in each older shape must
+//! match its old schema and decode through the upcasters to the current struct.
 
 use chrono::DateTime;
 use std::collections::BTreeSet;
@@ -237,11 +238,13 @@ fn taskrouter_examples() -> Vec<Event> {
             sid: worker(1),
             task_channel_sid: channel(1),
             capacity: 0,
+            previous_capacity: Some(1),
         }),
         Event::WorkerCapacityUpdated(WorkerCapacityUpdated {
             sid: worker(1),
             task_channel_sid: channel(2),
             capacity: 50,
+            previous_capacity: None,
         }),
         Event::WorkerChannelAvailabilityUpdated(WorkerChannelAvailabilityUpdated {
             sid: worker(1),
@@ -435,9 +438,11 @@ fn validate(schema: &serde_json::Value, instance: &serde_json::Value, what: &str
 
 #[test]
 fn every_event_type_has_exactly_one_schema_and_an_example() {
+    // Every version ever published stays on disk beside the current one: events in the log
+    // were written in it, and consumers validate them against it.
     let declared: BTreeSet<String> = Event::TYPES
         .iter()
-        .map(|(t, v)| format!("{t}.v{v}.json"))
+        .flat_map(|(t, v)| (1..=*v).map(move |v| format!("{t}.v{v}.json")))
         .collect();
     let on_disk: BTreeSet<String> = std::fs::read_dir(schemas_dir())
         .expect("schemas/ exists")
@@ -587,4 +592,93 @@ fn the_workflow_configuration_schema_accepts_what_compiles_and_refuses_bad_shape
             "compiled {bad}"
         );
     }
+}
+
+/// Events as older builds wrote them: the literal stored text, its type and version, and the
+/// current struct it must decode to through the upcasters. Every version below the current
+/// one of a type needs a row here (checked below), so an upcaster always has a test.
+fn old_shapes() -> Vec<(&'static str, u32, &'static str, Event)> {
+    vec![(
+        "worker.capacity.update",
+        1,
+        r#"{"sid":"WK000000000000000000000000000000a1","task_channel_sid":"TC000000000000000000000000000000b2","capacity":3}"#,
+        Event::WorkerCapacityUpdated(WorkerCapacityUpdated {
+            sid: Sid::parse("WK000000000000000000000000000000a1").expect("sid"),
+            task_channel_sid: Sid::parse("TC000000000000000000000000000000b2").expect("sid"),
+            capacity: 3,
+            previous_capacity: None,
+        }),
+    )]
+}
+
+#[test]
+fn events_written_in_an_old_shape_match_their_old_schema_and_decode_to_the_current_struct() {
+    for (event_type, version, text, expected) in old_shapes() {
+        let data: serde_json::Value = serde_json::from_str(text).expect("JSON");
+        validate(
+            &load(&format!("{event_type}.v{version}.json")),
+            &data,
+            &format!("{event_type} v{version}"),
+        );
+        let decoded = Event::decode(event_type, version, text)
+            .unwrap_or_else(|e| panic!("{event_type} v{version} does not decode: {e}"));
+        assert_eq!(decoded, expected, "{event_type} v{version}");
+        // Lifted, it is a valid current event: what consumers of the envelope see.
+        let current: serde_json::Value =
+            serde_json::from_str(&decoded.data_json()).expect("data is JSON");
+        validate(
+            &load(&format!("{event_type}.v{}.json", decoded.schema_version())),
+            &current,
+            &format!("{event_type} lifted from v{version}"),
+        );
+    }
+    // The old text is refused by the current schema: the version bump was needed.
+    let (event_type, _, text, e) = &old_shapes()[0];
+    let current = load(&format!("{event_type}.v{}.json", e.schema_version()));
+    let validator = jsonschema::validator_for(&current).expect("compiles");
+    assert!(!validator.is_valid(&serde_json::from_str(text).expect("JSON")));
+
+    let covered: BTreeSet<(String, u32)> = old_shapes()
+        .iter()
+        .map(|(t, v, _, _)| (t.to_string(), *v))
+        .collect();
+    for (t, current) in Event::TYPES {
+        for v in 1..*current {
+            assert!(
+                covered.contains(&(t.to_string(), v)),
+                "{t} v{v} needs a literal old-shape example in old_shapes()"
+            );
+        }
+    }
+}
+
+#[test]
+fn a_stored_old_event_decodes_through_the_envelope_with_the_current_version() {
+    let (event_type, version, text, expected) = old_shapes().remove(0);
+    let account = Sid::from_u128(SidPrefix::Account, 1);
+    let meta = Metadata {
+        occurred_at: DateTime::from_timestamp_millis(1_764_000_000_000).unwrap_or_default(),
+        account_sid: account.clone(),
+        correlation_id: Uuid::from_u128(10),
+        causation_id: None,
+        region: "us1".into(),
+    };
+    let mut stored = NewEvent::new(Uuid::from_u128(12), &meta, &expected);
+    stored.event_type = event_type.into();
+    stored.schema_version = version;
+    stored.data = text.into();
+    let recorded = RecordedEvent {
+        position: Position::embedded(1),
+        stream: account.to_string(),
+        seq: 1,
+        event: stored,
+    };
+    let envelope = recorded.decode().expect("decodes");
+    assert_eq!(envelope.event, expected);
+    assert_eq!(envelope.schema_version, 2);
+    validate(
+        &load("envelope.json"),
+        &serde_json::to_value(&envelope).expect("serialises"),
+        "envelope",
+    );
 }

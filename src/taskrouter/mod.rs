@@ -8,7 +8,7 @@
 pub mod callback;
 
 use crate::commands::now_ms;
-use crate::log::{AppendError, EventLog, ReadError};
+use crate::log::{AppendError, Damaged, EventLog, ReadError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -67,6 +67,8 @@ enum Request {
     },
     Read {
         read: Read,
+        /// Told why when the workspace cannot be loaded (then `read` is never called).
+        failed: oneshot::Sender<EngineError>,
     },
 }
 
@@ -190,18 +192,24 @@ impl Engine {
         read: impl FnOnce(&Loaded) -> T + Send + 'static,
     ) -> Result<T, EngineError> {
         let (tx, rx) = oneshot::channel();
+        let (failed, why) = oneshot::channel();
         self.send(
             workspace,
             Request::Read {
                 read: Box::new(move |l| {
                     let _ = tx.send(read(l));
                 }),
+                failed,
             },
         )
         .await?;
-        Ok(rx
-            .await
-            .map_err(|_| AppendError::Unavailable("the workspace actor stopped".into()))?)
+        match rx.await {
+            Ok(answer) => Ok(answer),
+            // The actor dropped the read: it says why first when it could not load.
+            Err(_) => Err(why.await.unwrap_or_else(|_| {
+                AppendError::Unavailable("the workspace actor stopped".into()).into()
+            })),
+        }
     }
 
     async fn send(&self, workspace: &Sid, mut request: Request) -> Result<(), EngineError> {
@@ -228,8 +236,15 @@ async fn load(log: &dyn EventLog, sid: &Sid) -> Result<Loaded, EngineError> {
     for r in recorded {
         loaded.version = r.seq;
         loaded.head = r.position;
+        // An event this build cannot decode is never folded around: the workspace refuses to
+        // load and names where it is (the other workspaces are other actors, untouched).
+        let position = r.position;
         let envelope = r.into_envelope().map_err(|e| {
-            ReadError::Unavailable(format!("an event of workspace {sid} cannot be read: {e}"))
+            ReadError::Damaged(Damaged {
+                position,
+                stream: Some(sid.to_string()),
+                reason: e.to_string(),
+            })
         })?;
         if loaded.account_sid.is_none() {
             loaded.account_sid = Some(envelope.account_sid.clone());
@@ -256,7 +271,10 @@ async fn run(engine: Engine, sid: Sid, mut rx: mpsc::Receiver<Request>) {
         Ok(l) => l,
         Err(e) => {
             error!(workspace = %sid, cause = %e, "cannot load workspace");
-            while let Ok(r) = rx.try_recv() {
+            // Closed first, so whatever raced in is answered too (the next request starts a
+            // new actor, which tries again).
+            rx.close();
+            while let Some(r) = rx.recv().await {
                 fail(r, &e);
             }
             return;
@@ -273,7 +291,7 @@ async fn run(engine: Engine, sid: Sid, mut rx: mpsc::Receiver<Request>) {
             rx.close();
             while let Some(request) = rx.recv().await {
                 match request {
-                    Request::Read { read } => read(&loaded),
+                    Request::Read { read, .. } => read(&loaded),
                     command => {
                         if let Ok((calls, _)) =
                             commit(log.as_ref(), &sid, &mut loaded, vec![command]).await
@@ -308,7 +326,7 @@ async fn run(engine: Engine, sid: Sid, mut rx: mpsc::Receiver<Request>) {
         served = true;
         let mut batch = Vec::new();
         match first {
-            Request::Read { read } => {
+            Request::Read { read, .. } => {
                 read(&loaded);
                 continue;
             }
@@ -316,8 +334,8 @@ async fn run(engine: Engine, sid: Sid, mut rx: mpsc::Receiver<Request>) {
         }
         while batch.len() < engine.limits.batch {
             match rx.try_recv() {
-                Ok(Request::Read { read }) => {
-                    held = Some(Request::Read { read });
+                Ok(read @ Request::Read { .. }) => {
+                    held = Some(read);
                     break;
                 }
                 Ok(r) => batch.push(r),
@@ -361,12 +379,22 @@ fn tick_meta(loaded: &Loaded) -> Metadata {
 }
 
 fn fail(request: Request, e: &EngineError) {
-    let message = e.to_string();
+    // Each waiting caller gets the load's error: a damaged record keeps its position.
+    let again = || match e {
+        EngineError::Read(ReadError::Damaged(d)) => {
+            EngineError::Read(ReadError::Damaged(d.clone()))
+        }
+        other => AppendError::Unavailable(other.to_string()).into(),
+    };
     match request {
         Request::Command { reply, .. } => {
-            let _ = reply.send(Err(AppendError::Unavailable(message).into()));
+            let _ = reply.send(Err(again()));
         }
-        Request::Read { .. } => {}
+        Request::Read { read, failed } => {
+            // Said before the read is dropped, so the reader finds the reason waiting.
+            let _ = failed.send(again());
+            drop(read);
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Records the running build cannot read: an event type written by a newer version, and a
 //! damaged row. The server keeps serving, the read models step over them (and say so), and
-//! no other event is lost.
+//! no other event is lost; a TaskRouter workspace holding one answers a clear error naming
+//! its position while every other workspace keeps working.
 
 use crate::{account_path, assert_twilio_error, cli, create_account, Api, DataDir, Server};
 use serde_json::Value;
@@ -60,6 +61,17 @@ async fn append_raw(dir: &std::path::Path, stream: &str, header: Vec<u8>, data: 
     conn.close().await.expect("close");
 }
 
+/// The metadata of an event of `account` written now.
+fn metadata(account: &str) -> Metadata {
+    Metadata {
+        occurred_at: switchboard::commands::now_ms(),
+        account_sid: Sid::parse(account).expect("sid"),
+        correlation_id: Uuid::now_v7(),
+        causation_id: None,
+        region: "test".into(),
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unknown_types_and_damaged_rows_are_stepped_over_and_reported() {
     let dir = DataDir::new("bad");
@@ -67,13 +79,7 @@ async fn unknown_types_and_damaged_rows_are_stepped_over_and_reported() {
 
     // An event type from the future, well formed otherwise, on its own stream.
     let future_stream = switchboard::commands::new_sid(switchboard_events::SidPrefix::Account);
-    let meta = Metadata {
-        occurred_at: switchboard::commands::now_ms(),
-        account_sid: Sid::parse(&acme.sid).expect("sid"),
-        correlation_id: Uuid::now_v7(),
-        causation_id: None,
-        region: "test".into(),
-    };
+    let meta = metadata(&acme.sid);
     let mut future = NewEvent::new(
         Uuid::now_v7(),
         &meta,
@@ -161,4 +167,91 @@ async fn unknown_types_and_damaged_rows_are_stepped_over_and_reported() {
         "{status}"
     );
     assert_eq!(skipped[1]["stream"], acme.sid.as_str());
+}
+
+/// Creates a workspace through the API and returns its SID.
+async fn create_workspace(api: &Api, name: &str) -> String {
+    let r = api.post("/v1/Workspaces", &[("FriendlyName", name)]).await;
+    assert_eq!(r.status(), 201, "create workspace {name}");
+    let body: Value = r.json().await.expect("json");
+    body["sid"].as_str().expect("sid").to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_workspace_holding_an_undecodable_event_names_its_position_and_no_other_is_touched() {
+    let dir = DataDir::new("bad-ws");
+    let acme = create_account(dir.path(), "Acme");
+    let server = Server::start(dir.path());
+    let as_acme = Api::new(&server, &acme);
+    let broken = create_workspace(&as_acme, "Broken").await;
+    let healthy = create_workspace(&as_acme, "Healthy").await;
+    assert!(server.terminate());
+
+    // An event of this workspace written by a newer build: a schema version this one lacks.
+    let meta = metadata(&acme.sid);
+    let mut future = NewEvent::new(
+        Uuid::now_v7(),
+        &meta,
+        &switchboard_events::Event::WorkspaceUpdated(
+            switchboard_events::taskrouter::events::WorkspaceUpdated {
+                friendly_name: Some("from the future".into()),
+                ..Default::default()
+            },
+        ),
+    );
+    future.schema_version = 99;
+    let header = switchboard::log::record::encode_header(&future).expect("header");
+    append_raw(dir.path(), &broken, header, &future.data).await;
+
+    // The server starts (its workspace actors are warmed at start) and serves.
+    let server = Server::start(dir.path());
+    let as_acme = Api::new(&server, &acme);
+    let anonymous = Api::with_auth(&server, None);
+    let head = anonymous.get_json("/healthz").await["log_head"]["0"].clone();
+    let position = format!("log position 0:{head}");
+
+    // The broken workspace: a read and a command each answer a clear 500 naming the record.
+    for r in [
+        as_acme.get(&format!("/v1/Workspaces/{broken}")).await,
+        as_acme
+            .post(
+                &format!("/v1/Workspaces/{broken}"),
+                &[("FriendlyName", "renamed")],
+            )
+            .await,
+    ] {
+        let body = assert_twilio_error(r, 500, 20500).await;
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(message.contains(&position), "{body}");
+        assert!(message.contains("schema version 99"), "{body}");
+    }
+    assert_eq!(
+        anonymous.get_json("/healthz").await["log_head"]["0"],
+        head,
+        "the refused command wrote nothing"
+    );
+
+    // Every other workspace keeps working, reads and writes.
+    let ws = as_acme.get_json(&format!("/v1/Workspaces/{healthy}")).await;
+    assert_eq!(ws["friendly_name"], "Healthy");
+    let r = as_acme
+        .post(
+            &format!("/v1/Workspaces/{healthy}/Activities"),
+            &[("FriendlyName", "Lunch"), ("Available", "false")],
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let r = as_acme
+        .post(
+            &format!("/v1/Workspaces/{healthy}"),
+            &[("FriendlyName", "Still healthy")],
+        )
+        .await;
+    assert_eq!(r.status(), 200);
+    // And so does the rest of the server.
+    as_acme.get_json(&account_path(&acme.sid)).await;
+    // Asking again meets the same answer (a new actor tries the load again).
+    let r = as_acme.get(&format!("/v1/Workspaces/{broken}")).await;
+    assert_twilio_error(r, 500, 20500).await;
+    assert!(server.terminate());
 }

@@ -175,6 +175,9 @@ pub struct WorkerCapacityUpdated {
     pub task_channel_sid: Sid,
     /// Tasks it may hold at once on that channel (0–50).
     pub capacity: u32,
+    /// The capacity before this change (since schema v2; `None` for events written as v1,
+    /// which did not record it).
+    pub previous_capacity: Option<u32>,
 }
 
 /// `worker.channel.availability.update`

@@ -47,7 +47,13 @@ pub fn timeouts(ws: &Workspace, now: DateTime<Utc>) -> Vec<Event> {
         if t.status != TaskStatus::Pending {
             continue;
         }
-        let (Some(step), Some(workflow)) = (&t.step, ws.workflows.get(&t.workflow_sid)) else {
+        // A workflow whose stored document does not compile has no next target to move to:
+        // its tasks wait (until their TTL) rather than time out of rules that are unknown.
+        let workflow = ws
+            .workflows
+            .get(&t.workflow_sid)
+            .filter(|w| w.compile_error.is_none());
+        let (Some(step), Some(workflow)) = (&t.step, workflow) else {
             continue;
         };
         let Some(timeout) = step.timeout else {

@@ -222,6 +222,14 @@ fn domain_error(e: EngineError, path: &str) -> ApiError {
         EngineError::Append(e) => ApiError::unavailable(format!(
             "The event log is unavailable ({e}); the change was not acknowledged. Retry later."
         )),
+        EngineError::Read(crate::log::ReadError::Damaged(d)) => ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            20500,
+            format!(
+                "The workspace's history holds a record this server cannot read (log position {}: {}); nothing was written",
+                d.position, d.reason
+            ),
+        ),
         EngineError::Read(e) => ApiError::unavailable(format!("The workspace cannot be read: {e}")),
     }
 }

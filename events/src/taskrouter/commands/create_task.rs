@@ -42,6 +42,16 @@ pub(crate) fn decide(
         .channel_named(task_channel.unwrap_or("default"))
         .ok_or_else(|| invalid("TaskChannel", "no such task channel"))?;
     let workflow = workflow(ws, workflow_sid)?;
+    if let Some(why) = &workflow.compile_error {
+        // Its stored document does not compile in this build: a task could never be routed.
+        return Err(invalid(
+            "WorkflowSid",
+            format!(
+                "workflow {} has a configuration this version cannot compile ({why}); update it",
+                workflow.sid
+            ),
+        ));
+    }
     Ok(vec![Event::TaskCreated(TaskCreated {
         sid: (ctx.new_sid)(SidPrefix::Task),
         attributes,

@@ -36,6 +36,7 @@ pub(crate) fn decide(
             sid: worker.clone(),
             task_channel_sid: c.sid.clone(),
             capacity: cap,
+            previous_capacity: Some(current.capacity),
         }));
     }
     if let Some(a) = available.filter(|a| *a != current.available) {

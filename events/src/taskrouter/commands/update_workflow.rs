@@ -33,7 +33,13 @@ pub(crate) fn decide(
         check_reservation_timeout(t)?;
     }
     let mut out = vec![Event::WorkflowUpdated(change.clone())];
-    let current = ws.workflows.get(&change.sid).map(|w| w.compiled.clone());
+    // A stored document that does not compile routes nothing: re-evaluating by it would
+    // cancel every pending task, so only a new document re-evaluates then.
+    let current = ws
+        .workflows
+        .get(&change.sid)
+        .filter(|w| w.compile_error.is_none())
+        .map(|w| w.compiled.clone());
     if let (true, Some(workflow)) = (re_evaluate_tasks, compiled.or(current)) {
         for t in ws
             .tasks

@@ -2,7 +2,8 @@
 //! rather than what exists: each clock-free queue's `members` (the workers its target
 //! expression matches) and the workspace's `wanting` set (tasks that can take another offer).
 //! [`evolve`](super::evolve) brings both up to date after every event, so each always equals
-//! what it summarises (the routing property test checks exactly that).
+//! what it summarises (the routing property test checks exactly that), except that a task of
+//! a workflow that does not compile is never wanting (see `reindex`).
 
 use super::Workspace;
 use crate::event::Event;
@@ -53,7 +54,11 @@ pub(super) fn update(ws: &mut Workspace, event: &Event, reservation_task: Option
         _ => {}
     }
     match event {
-        Event::TaskQueueUpdated(_) | Event::TaskQueueDeleted(_) => {
+        Event::TaskQueueUpdated(_)
+        | Event::TaskQueueDeleted(_)
+        | Event::WorkflowCreated(_)
+        | Event::WorkflowUpdated(_) => {
+            // A workflow's compile status decides whether its tasks may be offered.
             let all: Vec<Sid> = ws.tasks.keys().cloned().collect();
             for t in all {
                 reindex(ws, &t);
@@ -109,10 +114,16 @@ fn enroll_worker(ws: &mut Workspace, worker: &Sid) {
     }
 }
 
-/// Puts `task` in or out of [`Workspace::wanting`].
+/// Puts `task` in or out of [`Workspace::wanting`]. A task of a workflow whose stored document
+/// does not compile is never wanting: its targets' conditions are unknown, and offering it
+/// without them would widen it to every worker of the queue (the fold's failure policy).
 fn reindex(ws: &mut Workspace, task: &Sid) {
     let wants = ws.tasks.get(task).is_some_and(|t| {
         t.status.routable()
+            && ws
+                .workflows
+                .get(&t.workflow_sid)
+                .is_none_or(|w| w.compile_error.is_none())
             && t.step.as_ref().is_some_and(|s| {
                 ws.queues
                     .get(&s.queue_sid)

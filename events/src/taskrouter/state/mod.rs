@@ -5,6 +5,29 @@
 //! brings the derived indexes up to date. Folding cannot fail: an event before the stream's
 //! `WorkspaceCreated` leaves no workspace, and a second `WorkspaceCreated` changes nothing.
 //!
+//! # A fold never erases: the one failure policy
+//!
+//! Replaying a stream must give the workspace its history gave it, whichever build replays
+//! it. So, for every entity:
+//!
+//! 1. **A stored fact always folds.** No event makes the fold give up, and once the workspace
+//!    exists nothing but its own `workspace.deleted` ends it. An event about an entity that
+//!    is not there (a reservation of a missing task, an update of a deleted queue) changes
+//!    nothing.
+//! 2. **A stored document this build would reject keeps what was written.** A queue's
+//!    `target_workers` or a workflow's `configuration` that no longer compiles (a newer
+//!    build's stricter limits, an older build's laxer grammar) is kept as the text stored, on
+//!    the entity it created or changed; it is never dropped, replaced by the previous value, or
+//!    re-interpreted.
+//! 3. **What does not compile matches nothing.** Such a queue's expression matches no worker
+//!    (never every worker); such a workflow routes nothing and its tasks are offered to no one
+//!    (they wait, visible, until they are updated, canceled or time out by their TTL).
+//! 4. **The failure is visible.** The entity carries `compile_error` (why it does not
+//!    compile), which the API can show and which routing and the deciders consult.
+//!
+//! Events this build cannot decode at all never reach the fold: the shell refuses to load the
+//! workspace and names the log position instead of folding around a hole.
+//!
 //! - `activity.rs`, `channel.rs`, `worker.rs`, `task_queue.rs`, `workflow.rs`, `task.rs`,
 //!   `reservation.rs`: each entity's struct (re-exported here) and how its events change the
 //!   workspace;
@@ -133,16 +156,14 @@ fn fold(
         return Some(created(sid, e, at));
     }
     let mut ws = state?;
-    apply(&mut ws, at, event)?;
+    apply(&mut ws, at, event);
     Some(ws)
 }
 
-/// Hands `event` to the entity it is about. `None` (no workspace) only where an entity's
-/// fold says so: a queue or workflow document that does not compile, a reservation of a
-/// task that is not there.
+/// Hands `event` to the entity it is about. It cannot fail (the module's failure policy).
 // Longer than most functions here: one arm per event type, each only delegating; the match
 // is the map of which entity owns which event.
-fn apply(ws: &mut Workspace, at: DateTime<Utc>, event: &Event) -> Option<()> {
+fn apply(ws: &mut Workspace, at: DateTime<Utc>, event: &Event) {
     match event {
         Event::WorkspaceUpdated(e) => updated(ws, e, at),
         Event::WorkspaceDeleted(_) => ws.deleted = true,
@@ -159,10 +180,10 @@ fn apply(ws: &mut Workspace, at: DateTime<Utc>, event: &Event) -> Option<()> {
         Event::WorkerCapacityUpdated(e) => worker::capacity_updated(ws, e, at),
         Event::WorkerChannelAvailabilityUpdated(e) => worker::availability_updated(ws, e, at),
         Event::WorkerDeleted(e) => worker::deleted(ws, e),
-        Event::TaskQueueCreated(e) => task_queue::created(ws, e, at)?,
+        Event::TaskQueueCreated(e) => task_queue::created(ws, e, at),
         Event::TaskQueueUpdated(e) => task_queue::updated(ws, e, at),
         Event::TaskQueueDeleted(e) => task_queue::deleted(ws, e),
-        Event::WorkflowCreated(e) => workflow::created(ws, e, at)?,
+        Event::WorkflowCreated(e) => workflow::created(ws, e, at),
         Event::WorkflowUpdated(e) => workflow::updated(ws, e, at),
         Event::WorkflowDeleted(e) => workflow::deleted(ws, e),
         Event::TaskCreated(e) => task::created(ws, e, at),
@@ -172,7 +193,7 @@ fn apply(ws: &mut Workspace, at: DateTime<Utc>, event: &Event) -> Option<()> {
         Event::TaskCompleted(e) => task::closed(ws, e, TaskStatus::Completed, at),
         Event::TaskWrapup(e) => task::closed(ws, e, TaskStatus::Wrapping, at),
         Event::TaskDeleted(e) => task::deleted(ws, e, at),
-        Event::ReservationCreated(e) => reservation::created(ws, e, at)?,
+        Event::ReservationCreated(e) => reservation::created(ws, e, at),
         Event::ReservationAccepted(e) => reservation::accepted(ws, &e.sid, at),
         Event::ReservationRejected(e) => {
             reservation::end_pending(ws, &e.sid, ReservationStatus::Rejected, true, at)
@@ -192,7 +213,6 @@ fn apply(ws: &mut Workspace, at: DateTime<Utc>, event: &Event) -> Option<()> {
         }
         _ => {}
     }
-    Some(())
 }
 
 /// The workspace a `WorkspaceCreated` makes: empty until its channels and activities follow.

@@ -109,13 +109,17 @@ pub(super) fn release(
     }
 }
 
-/// A new pending offer, holding a unit of the worker's capacity. `None` (the whole workspace
-/// fails to fold) when its task is not there, which routing never records.
-pub(super) fn created(ws: &mut Workspace, e: &ReservationCreated, at: DateTime<Utc>) -> Option<()> {
-    let channel = ws
+/// A new pending offer, holding a unit of the worker's capacity. An offer of a task that is
+/// not there (routing never records one) changes nothing, as every event about a missing
+/// entity does.
+pub(super) fn created(ws: &mut Workspace, e: &ReservationCreated, at: DateTime<Utc>) {
+    let Some(channel) = ws
         .tasks
         .get(&e.task_sid)
-        .map(|t| t.task_channel_sid.clone())?;
+        .map(|t| t.task_channel_sid.clone())
+    else {
+        return;
+    };
     ws.reservations.insert(
         e.sid.clone(),
         Reservation {
@@ -138,7 +142,6 @@ pub(super) fn created(ws: &mut Workspace, e: &ReservationCreated, at: DateTime<U
         t.reservations.push(e.sid.clone());
     }
     settle(ws, &e.task_sid);
-    Some(())
 }
 
 /// The worker accepted: the task is assigned.

@@ -1,7 +1,11 @@
 //! Task queues in the workspace fold. A queue's compiled `target_expression` is what the
-//! matcher evaluates; an update whose expression does not parse keeps the old one (the
-//! decider refuses it first, so this only guards a foreign log). Its `members` index is kept
-//! in [`index`](super::index).
+//! matcher evaluates; its `members` index is kept in [`index`](super::index).
+//!
+//! A stored `target_workers` this build cannot parse (the decider refuses such text, so only
+//! a log written by another build holds one) follows the fold's one failure policy
+//! ([`state`](super)): the queue is kept with the text as stored, `compile_error` says why,
+//! and its compiled expression matches no worker, so it never receives a reservation and
+//! never widens to every worker.
 
 use super::Workspace;
 use crate::sid::Sid;
@@ -19,8 +23,11 @@ pub struct TaskQueue {
     pub friendly_name: String,
     /// Which workers it serves, as given.
     pub target_workers: String,
-    /// The same, compiled.
+    /// The same, compiled; matches no worker when `compile_error` is set.
     pub target_expression: Expression,
+    /// Why `target_workers` does not compile in this build (`None`: it does). Such a queue
+    /// matches no worker; the API shows the reason.
+    pub compile_error: Option<String>,
     /// The workers `target_workers` matches now, kept by [`evolve`](super::evolve) as workers
     /// and the queue change (`None` when the expression reads the clock and must be
     /// evaluated each time).
@@ -39,12 +46,27 @@ pub struct TaskQueue {
     pub date_updated: DateTime<Utc>,
 }
 
-/// A new queue. `None` (the whole workspace fails to fold) only if neither its expression nor
-/// the catch-all parses, which cannot happen.
-pub(super) fn created(ws: &mut Workspace, e: &TaskQueueCreated, at: DateTime<Utc>) -> Option<()> {
-    let expr = Expression::parse(&e.target_workers)
-        .or_else(|_| Expression::parse("1==1"))
-        .ok()?;
+/// What a queue whose `target_workers` does not compile matches: nothing (a constant
+/// comparison that is false for every worker).
+const MATCHES_NOTHING: &str = "1 == 0";
+
+/// Compiles a stored `target_workers`: the expression, or one that matches no worker and the
+/// reason (never the catch-all: a queue that lost its condition must not take every worker).
+pub(super) fn compile(target_workers: &str) -> (Expression, Option<String>) {
+    match Expression::parse(target_workers) {
+        Ok(expr) => (expr, None),
+        Err(e) => (matches_nothing(), Some(e.to_string())),
+    }
+}
+
+fn matches_nothing() -> Expression {
+    // A constant of the grammar's simplest form, not user input; a unit test holds it.
+    Expression::parse(MATCHES_NOTHING).expect("the constant never-matching expression parses")
+}
+
+/// A new queue: always recorded, compiled or not (see the module doc).
+pub(super) fn created(ws: &mut Workspace, e: &TaskQueueCreated, at: DateTime<Utc>) {
+    let (expr, compile_error) = compile(&e.target_workers);
     ws.queues.insert(
         e.sid.clone(),
         TaskQueue {
@@ -52,6 +74,7 @@ pub(super) fn created(ws: &mut Workspace, e: &TaskQueueCreated, at: DateTime<Utc
             friendly_name: e.friendly_name.clone(),
             target_workers: e.target_workers.clone(),
             target_expression: expr,
+            compile_error,
             members: None,
             task_order: e.task_order,
             max_reserved_workers: e.max_reserved_workers,
@@ -61,7 +84,6 @@ pub(super) fn created(ws: &mut Workspace, e: &TaskQueueCreated, at: DateTime<Utc
             date_updated: at,
         },
     );
-    Some(())
 }
 
 pub(super) fn updated(ws: &mut Workspace, e: &TaskQueueUpdated, at: DateTime<Utc>) {
@@ -70,10 +92,11 @@ pub(super) fn updated(ws: &mut Workspace, e: &TaskQueueUpdated, at: DateTime<Utc
             q.friendly_name.clone_from(v);
         }
         if let Some(v) = &e.target_workers {
-            if let Ok(expr) = Expression::parse(v) {
-                q.target_workers.clone_from(v);
-                q.target_expression = expr;
-            }
+            // The stored fact is the new text; whether this build compiles it is the policy's.
+            let (expr, compile_error) = compile(v);
+            q.target_workers.clone_from(v);
+            q.target_expression = expr;
+            q.compile_error = compile_error;
         }
         if let Some(v) = e.task_order {
             q.task_order = v;
@@ -93,4 +116,24 @@ pub(super) fn updated(ws: &mut Workspace, e: &TaskQueueUpdated, at: DateTime<Utc
 
 pub(super) fn deleted(ws: &mut Workspace, e: &ResourceRef) {
     ws.queues.remove(&e.sid);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::taskrouter::expression::Context;
+
+    #[test]
+    fn an_expression_that_does_not_compile_matches_no_worker_and_says_why() {
+        let everyone = serde_json::json!({"tier": "gold", "languages": ["en"]});
+        let nobody = serde_json::json!({});
+        let (expr, error) = compile("tier == ");
+        assert!(error.is_some_and(|e| e.contains("expression error")));
+        assert!(!expr.matches(&Context::document(&everyone)));
+        assert!(!expr.matches(&Context::document(&nobody)));
+        let (expr, error) = compile("tier == 'gold'");
+        assert_eq!(error, None);
+        assert!(expr.matches(&Context::document(&everyone)));
+        assert!(!matches_nothing().reads_clock());
+    }
 }
