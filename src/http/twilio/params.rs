@@ -3,25 +3,50 @@
 //! Names are matched exactly (Twilio's `PascalCase`); unknown names are ignored, as Twilio
 //! does. The typed reads (integers, flags, SIDs, dates) answer a bad value with a 400 that
 //! names the parameter and what it got.
+//!
+//! A query or a body holds at most [`MAX_PARAMS`] parameters (a 400 past it), counted while
+//! parsing, so a small request cannot make a huge list; a body past `--body-limit` is a 413,
+//! also when its length is only found while reading it (chunked).
 
 use super::error::ApiError;
+use crate::http::AppState;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::header::CONTENT_TYPE;
+use axum::http::StatusCode;
 use switchboard_events::{Sid, SidPrefix};
+
+/// Most parameters one query string or body may hold: 1,000. Twilio's largest requests
+/// (a workflow, a bulk statistics query) have a few dozen; every read of a parameter scans
+/// the list.
+pub const MAX_PARAMS: usize = 1_000;
+
+fn too_many(where_: &str) -> ApiError {
+    ApiError::bad_parameter(format!(
+        "The {where_} holds more than {MAX_PARAMS} parameters, the limit"
+    ))
+}
+
+/// Pairs of a form-encoded text, refused past [`MAX_PARAMS`] before any more are decoded.
+pub fn parse_form(text: &[u8], where_: &str) -> Result<Vec<(String, String)>, ApiError> {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(text)
+        .take(MAX_PARAMS + 1)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if pairs.len() > MAX_PARAMS {
+        return Err(too_many(where_));
+    }
+    Ok(pairs)
+}
 
 /// Parsed parameters, in the order given.
 #[derive(Debug, Default, Clone)]
 pub struct Params(pub Vec<(String, String)>);
 
 impl Params {
-    /// Parses a query string.
-    pub fn from_query(query: Option<&str>) -> Params {
-        Params(
-            form_urlencoded::parse(query.unwrap_or("").as_bytes())
-                .into_owned()
-                .collect(),
-        )
+    /// Parses a query string (a 400 past [`MAX_PARAMS`]).
+    pub fn from_query(query: Option<&str>) -> Result<Params, ApiError> {
+        parse_form(query.unwrap_or("").as_bytes(), "query string").map(Params)
     }
 
     /// The first value of `name`.
@@ -125,30 +150,55 @@ impl Params {
     }
 }
 
-impl<S: Send + Sync> FromRequest<S> for Params {
+impl FromRequest<AppState> for Params {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Params, ApiError> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Params, ApiError> {
         let is_json = req
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/json"));
-        let body = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::bad_parameter(format!("cannot read the request body: {e}")))?;
+        let body = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                body_too_large(state.config().body_limit)
+            } else {
+                ApiError::bad_parameter(format!("cannot read the request body: {e}"))
+            }
+        })?;
         if !is_json {
-            return Ok(Params(form_urlencoded::parse(&body).into_owned().collect()));
+            return parse_form(&body, "request body").map(Params);
         }
+        Params::from_json(&body)
+    }
+}
+
+/// 413 for a body past `--body-limit` (the same answer whether the transport's limit or the
+/// reading of the body found it).
+pub fn body_too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        20001,
+        format!("The request body is larger than {limit} bytes"),
+    )
+}
+
+impl Params {
+    /// A JSON body: an object's members (an array member is one parameter per item), or a
+    /// top-level array's items under `[]`; at most [`MAX_PARAMS`] in all.
+    fn from_json(body: &[u8]) -> Result<Params, ApiError> {
         if body.is_empty() {
             return Ok(Params::default());
         }
-        let value: serde_json::Value = serde_json::from_slice(&body)
+        let value: serde_json::Value = serde_json::from_slice(body)
             .map_err(|e| ApiError::bad_parameter(format!("the JSON body does not parse: {e}")))?;
         let map = match value {
             serde_json::Value::Object(map) => map,
             // A top-level array (the bulk statistics body): its items under the name "[]".
             serde_json::Value::Array(items) => {
+                if items.len() > MAX_PARAMS {
+                    return Err(too_many("JSON body"));
+                }
                 return Ok(Params(
                     items
                         .into_iter()
@@ -170,6 +220,9 @@ impl<S: Send + Sync> FromRequest<S> for Params {
                     out.extend(items.into_iter().map(|i| (k.clone(), scalar(i))))
                 }
                 other => out.push((k, scalar(other))),
+            }
+            if out.len() > MAX_PARAMS {
+                return Err(too_many("JSON body"));
             }
         }
         Ok(Params(out))

@@ -1,0 +1,319 @@
+//! Hostile input against the real server: huge, deeply nested and very long expressions as a
+//! task queue's `TargetWorkers`, inside a workflow's configuration and as the workers' list
+//! filter, plus transport limits (URI length, form parameter count). Each is answered with an
+//! error in Twilio's shape, and the server, which every tenant shares, answers the very next
+//! request: one request must never take the process down (it used to, with a stack overflow
+//! on 5,000 nested parentheses).
+
+use crate::{assert_twilio_error, create_account, http, Api, Creds, DataDir, Server};
+use serde_json::{json, Value};
+
+/// The inputs of issue 12's "Must show", and the smaller ones that pass the length limit and
+/// reach the depth and term limits (the first of them is the one reported).
+fn hostile() -> Vec<(&'static str, String)> {
+    let nested = |depth: usize| {
+        format!(
+            "{}a == 1{}",
+            "(".repeat(depth),
+            ")".repeat(depth)
+        )
+    };
+    let chain = |terms: usize| vec!["a == 1"; terms].join(" OR ");
+    vec![
+        (
+            "a 1 MB expression",
+            format!("a == '{}'", "x".repeat(1_000_000)),
+        ),
+        ("100,000 nested parentheses", nested(100_000)),
+        ("a 100,000-term OR chain", chain(100_000)),
+        ("5,000 nested parentheses", nested(5_000)),
+        ("a 2,000-term AND chain", vec!["a == 1"; 2_000].join(" AND ")),
+        ("a 2,000-term OR chain", chain(2_000)),
+    ]
+}
+
+/// The workspace's URL path, made over the API.
+async fn workspace(api: &Api) -> String {
+    let r = api
+        .post("/v1/Workspaces", &[("FriendlyName", "Hostile")])
+        .await;
+    assert_eq!(r.status(), 201);
+    let v: Value = r.json().await.expect("json");
+    format!("/v1/Workspaces/{}", v["sid"].as_str().expect("sid"))
+}
+
+/// The server still serves: the workspace is fetched with 200.
+async fn still_serves(api: &Api, ws: &str, after: &str) {
+    let r = api.get(ws).await;
+    assert_eq!(r.status(), 200, "GET {ws} after {after}");
+}
+
+/// A GET that the HTTP/1 parser (hyper) may refuse before the application sees it: past
+/// 65,534 bytes of URI hyper answers a bare 414, past its ~400 KiB head buffer a bare 431
+/// and closes (the client may then see the connection reset while still sending). Below
+/// that, the application's own URI limit answers 414 in Twilio's shape.
+async fn get_raw(creds: &Creds, server: &Server, path_and_query: &str) -> Option<reqwest::Response> {
+    http()
+        .get(server.url(path_and_query))
+        .basic_auth(&creds.sid, Some(&creds.token))
+        .send()
+        .await
+        .ok()
+}
+
+#[tokio::test]
+async fn hostile_expressions_are_refused_and_the_server_keeps_serving() {
+    let dir = DataDir::new("hostile");
+    let acme = create_account(dir.path(), "Acme");
+    // A body limit above the inputs, so each one reaches the parsers rather than the
+    // transport's 413.
+    let server = Server::start_with(
+        dir.path(),
+        &["--body-limit", "8388608", "--uri-limit", "65000"],
+    );
+    let api = Api::new(&server, &acme);
+    let ws = workspace(&api).await;
+    let r = api
+        .post(
+            &format!("{ws}/TaskQueues"),
+            &[("FriendlyName", "Everyone"), ("TargetWorkers", "1 == 1")],
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+    let queue: Value = r.json().await.expect("json");
+    let queue = queue["sid"].as_str().expect("sid").to_string();
+
+    for (what, expr) in hostile() {
+        // (a) a task queue's TargetWorkers.
+        let r = api
+            .post(
+                &format!("{ws}/TaskQueues"),
+                &[("FriendlyName", "Hostile"), ("TargetWorkers", expr.as_str())],
+            )
+            .await;
+        let body = assert_twilio_error(r, 400, 20001).await;
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("TargetWorkers") && m.contains("limit")),
+            "{what}: {body}"
+        );
+        still_serves(&api, &ws, what).await;
+
+        // (b) a workflow's filter expression, and a target's expression.
+        let as_filter = json!({"task_routing": {"filters": [
+            {"expression": expr, "targets": [{"queue": queue}]}]}});
+        let as_target = json!({"task_routing": {"filters": [
+            {"expression": "1 == 1", "targets": [{"queue": queue, "expression": expr}]}]}});
+        for config in [as_filter, as_target] {
+            let config = config.to_string();
+            let r = api
+                .post(
+                    &format!("{ws}/Workflows"),
+                    &[("FriendlyName", "Hostile"), ("Configuration", config.as_str())],
+                )
+                .await;
+            let body = assert_twilio_error(r, 400, 20001).await;
+            assert!(
+                body["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("Configuration")),
+                "{what}: {body}"
+            );
+            still_serves(&api, &ws, what).await;
+        }
+
+        // (c) the workers' list filter, as a client writes it (parentheses need no escaping
+        // in a query).
+        let query = format!(
+            "{ws}/Workers?TargetWorkersExpression={}",
+            expr.replace(' ', "%20").replace('\'', "%27")
+        );
+        match get_raw(&acme, &server, &query).await {
+            Some(r) if query.len() <= 65_000 => {
+                let body = assert_twilio_error(r, 400, 20001).await;
+                assert!(
+                    body["message"].as_str().is_some_and(|m| m.contains("limit")),
+                    "{what}: {body}"
+                );
+            }
+            // Past hyper's own URI and head limits: its bare 414 or 431, or a reset.
+            Some(r) => assert!(
+                [414, 431].contains(&r.status().as_u16()),
+                "{what}: {}",
+                r.status()
+            ),
+            None => assert!(query.len() > 65_000, "{what}: no answer"),
+        }
+        still_serves(&api, &ws, what).await;
+    }
+
+    // Documents nested past serde_json's 128 levels, and attributes: refused, not a crash.
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    let r = api
+        .post(
+            &format!("{ws}/Workflows"),
+            &[("FriendlyName", "Deep"), ("Configuration", deep.as_str())],
+        )
+        .await;
+    assert_twilio_error(r, 400, 20001).await;
+    let deep_object = format!(
+        "{}1{}",
+        "{\"a\":".repeat(100_000),
+        "}".repeat(100_000)
+    );
+    for doc in [deep.as_str(), deep_object.as_str()] {
+        let r = api
+            .post(
+                &format!("{ws}/Workers"),
+                &[("FriendlyName", "Deep"), ("Attributes", doc)],
+            )
+            .await;
+        assert_twilio_error(r, 400, 20001).await;
+    }
+    still_serves(&api, &ws, "deep documents").await;
+
+    // Too many filters and targets in a workflow.
+    let target = json!({"queue": queue});
+    let many_targets = json!({"task_routing": {"filters": [
+        {"expression": "1 == 1", "targets": vec![target.clone(); 101]}]}});
+    let many_filters = json!({"task_routing": {"filters":
+        vec![json!({"expression": "1 == 1", "targets": [target]}); 1_001]}});
+    for (config, says) in [(many_targets, "targets"), (many_filters, "filters")] {
+        let config = config.to_string();
+        let r = api
+            .post(
+                &format!("{ws}/Workflows"),
+                &[("FriendlyName", "Many"), ("Configuration", config.as_str())],
+            )
+            .await;
+        let body = assert_twilio_error(r, 400, 20001).await;
+        assert!(
+            body["message"].as_str().is_some_and(|m| m.contains(says)),
+            "{body}"
+        );
+    }
+    still_serves(&api, &ws, "many filters").await;
+    assert!(server.terminate(), "SIGTERM gives a clean exit");
+}
+
+#[tokio::test]
+async fn transport_limits_answer_413_414_and_400_in_twilio_shape() {
+    let dir = DataDir::new("hostile-transport");
+    let acme = create_account(dir.path(), "Acme");
+    let server = Server::start(dir.path());
+    let api = Api::new(&server, &acme);
+    let ws = workspace(&api).await;
+
+    // A URI past the default 16 KiB (and under hyper's own 64 KiB): 414, Twilio's body.
+    let long = format!("{ws}/Workers?FriendlyName={}", "x".repeat(20_000));
+    let r = api.get(&long).await;
+    let body = assert_twilio_error(r, 414, 20001).await;
+    assert!(
+        body["message"].as_str().is_some_and(|m| m.contains("16384")),
+        "{body}"
+    );
+    still_serves(&api, &ws, "a long URI").await;
+
+    // A body past the default 1 MiB: 413, Twilio's body, whether the length is declared up
+    // front or only found while reading (chunked).
+    let big = "x".repeat(2 << 20);
+    let r = api
+        .post(&format!("{ws}/Workers"), &[("FriendlyName", big.as_str())])
+        .await;
+    assert_twilio_error(r, 413, 20001).await;
+    let (status, body) = chunked_post(&server, &acme, &format!("{ws}/Workers"), big.as_bytes());
+    assert_eq!(status, 413, "{body}");
+    let body: Value = serde_json::from_str(&body).expect("Twilio's JSON body");
+    assert_eq!((body["status"].as_u64(), body["code"].as_u64()), (Some(413), Some(20001)));
+    still_serves(&api, &ws, "a large body").await;
+
+    // More form parameters than the limit (1,000 pairs), in a body and in a query.
+    let pairs = vec!["a=1"; 1_001].join("&");
+    let r = api
+        .post_body(
+            &format!("{ws}/Workers"),
+            "application/x-www-form-urlencoded",
+            format!("FriendlyName=w&{pairs}"),
+        )
+        .await;
+    let body = assert_twilio_error(r, 400, 20001).await;
+    assert!(
+        body["message"].as_str().is_some_and(|m| m.contains("1000")),
+        "{body}"
+    );
+    let r = api.get(&format!("{ws}/Workers?{pairs}")).await;
+    assert_twilio_error(r, 400, 20001).await;
+    // A JSON body with as many members: the same.
+    let members: serde_json::Map<String, Value> = (0..1_001)
+        .map(|i| (format!("k{i}"), Value::from("v")))
+        .collect();
+    let r = api
+        .post_body(
+            &format!("{ws}/Workers"),
+            "application/json",
+            Value::Object(members).to_string(),
+        )
+        .await;
+    assert_twilio_error(r, 400, 20001).await;
+    still_serves(&api, &ws, "many parameters").await;
+    // 1,000 pairs is still fine.
+    let pairs = vec!["a=1"; 999].join("&");
+    let r = api
+        .post_body(
+            &format!("{ws}/Workers"),
+            "application/x-www-form-urlencoded",
+            format!("FriendlyName=w&{pairs}"),
+        )
+        .await;
+    assert_eq!(r.status(), 201);
+}
+
+/// POSTs `body` in chunks of 64 KiB with no declared length (the client in these tests
+/// always declares one), over a plain socket; returns the status and the response body.
+fn chunked_post(server: &Server, creds: &Creds, path: &str, body: &[u8]) -> (u16, String) {
+    use base64::Engine;
+    use std::io::{Read, Write};
+    let authority = server.base.trim_start_matches("http://").to_string();
+    let mut socket = std::net::TcpStream::connect(&authority).expect("connect");
+    socket
+        .set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("timeout");
+    let auth = base64::engine::general_purpose::STANDARD
+        .encode(format!("{}:{}", creds.sid, creds.token));
+    let head = format!(
+        "POST {path} HTTP/1.1\r\nHost: {authority}\r\nAuthorization: Basic {auth}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nTransfer-Encoding: chunked\r\n\
+         Connection: close\r\n\r\n"
+    );
+    // The server may answer and close before it has read everything: a failed write is fine,
+    // the answer is what counts.
+    let _ = socket.write_all(head.as_bytes());
+    for chunk in body.chunks(64 << 10) {
+        if socket
+            .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .and_then(|_| socket.write_all(chunk))
+            .and_then(|_| socket.write_all(b"\r\n"))
+            .is_err()
+        {
+            break;
+        }
+    }
+    let _ = socket.write_all(b"0\r\n\r\n");
+    let mut response = Vec::new();
+    let _ = socket.read_to_end(&mut response);
+    let text = String::from_utf8_lossy(&response).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or("");
+    // A chunked response: the JSON is the one line that starts with `{`.
+    let body = body
+        .lines()
+        .find(|l| l.starts_with('{'))
+        .unwrap_or(body)
+        .to_string();
+    (status, body)
+}
