@@ -295,7 +295,8 @@ mod tests {
     const QUEUE: &str = "WQ00000000000000000000000000000000";
 
     fn check(doc: Value) -> Result<(), TaskRouterError> {
-        let compiled = Workflow::compile(&doc.to_string()).map_err(|e| invalid("Configuration", e.to_string()))?;
+        let compiled = Workflow::compile(&doc.to_string())
+            .map_err(|e| invalid("Configuration", e.to_string()))?;
         check_workflow_limits(&compiled)
     }
 
@@ -313,7 +314,9 @@ mod tests {
     fn workflow_documents_are_bounded_in_filters_targets_and_expressions() {
         let target = json!({"queue": QUEUE});
         let filter = json!({"expression": "1 == 1", "targets": [target]});
-        assert!(check(json!({"task_routing": {"filters": vec![filter.clone(); MAX_FILTERS]}})).is_ok());
+        assert!(
+            check(json!({"task_routing": {"filters": vec![filter.clone(); MAX_FILTERS]}})).is_ok()
+        );
         refused_saying(
             json!({"task_routing": {"filters": vec![filter; MAX_FILTERS + 1]}}),
             "limit of 1000 filters",
@@ -326,12 +329,19 @@ mod tests {
         let wide = vec!["a == 1"; 1_001].join(" OR ");
         let deep = format!("{}a == 1{}", "(".repeat(33), ")".repeat(33));
         for (doc, at) in [
-            (json!({"task_routing": {"filters": [{"expression": wide, "targets": [{"queue": QUEUE}]}]}}),
-             "filters[0].expression"),
-            (json!({"task_routing": {"filters": [{"expression": "1 == 1", "targets": [
-                {"queue": QUEUE}, {"expression": deep}]}]}}), "filters[0].targets[1].expression"),
-            (json!({"task_routing": {"default_filter": {"queue": QUEUE, "skip_if": wide}}}),
-             "default_filter.skip_if"),
+            (
+                json!({"task_routing": {"filters": [{"expression": wide, "targets": [{"queue": QUEUE}]}]}}),
+                "filters[0].expression",
+            ),
+            (
+                json!({"task_routing": {"filters": [{"expression": "1 == 1", "targets": [
+                {"queue": QUEUE}, {"expression": deep}]}]}}),
+                "filters[0].targets[1].expression",
+            ),
+            (
+                json!({"task_routing": {"default_filter": {"queue": QUEUE, "skip_if": wide}}}),
+                "default_filter.skip_if",
+            ),
         ] {
             refused_saying(doc, at);
         }

@@ -204,7 +204,7 @@ impl Params {
                         .into_iter()
                         .map(|i| ("[]".to_string(), scalar(i)))
                         .collect(),
-                ))
+                ));
             }
             _ => {
                 return Err(ApiError::bad_parameter(

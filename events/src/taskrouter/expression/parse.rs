@@ -148,10 +148,7 @@ impl Parser {
         if self.terms > self.limits.terms {
             return Err(error(
                 start,
-                format!(
-                    "more comparisons than the limit of {}",
-                    self.limits.terms
-                ),
+                format!("more comparisons than the limit of {}", self.limits.terms),
             ));
         }
         let left = self.operand()?;
