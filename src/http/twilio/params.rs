@@ -16,37 +16,26 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::StatusCode;
 use switchboard_events::{Sid, SidPrefix};
 
-/// Most parameters one query string or body may hold: 1,000. Twilio's largest requests
-/// (a workflow, a bulk statistics query) have a few dozen; every read of a parameter scans
-/// the list.
-pub const MAX_PARAMS: usize = 1_000;
-
-fn too_many(where_: &str) -> ApiError {
-    ApiError::bad_parameter(format!(
-        "The {where_} holds more than {MAX_PARAMS} parameters, the limit"
-    ))
-}
-
-/// Pairs of a form-encoded text, refused past [`MAX_PARAMS`] before any more are decoded.
-pub fn parse_form(text: &[u8], where_: &str) -> Result<Vec<(String, String)>, ApiError> {
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(text)
-        .take(MAX_PARAMS + 1)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
-    if pairs.len() > MAX_PARAMS {
-        return Err(too_many(where_));
-    }
-    Ok(pairs)
-}
+pub use super::form::MAX_PARAMS;
+use super::form::{form_pairs, json_pairs, FormError};
 
 /// Parsed parameters, in the order given.
 #[derive(Debug, Default, Clone)]
 pub struct Params(pub Vec<(String, String)>);
 
+impl From<FormError> for ApiError {
+    fn from(e: FormError) -> ApiError {
+        ApiError::bad_parameter(e.0)
+    }
+}
+
 impl Params {
     /// Parses a query string (a 400 past [`MAX_PARAMS`]).
     pub fn from_query(query: Option<&str>) -> Result<Params, ApiError> {
-        parse_form(query.unwrap_or("").as_bytes(), "query string").map(Params)
+        Ok(Params(form_pairs(
+            query.unwrap_or("").as_bytes(),
+            "query string",
+        )?))
     }
 
     /// The first value of `name`.
@@ -167,9 +156,9 @@ impl FromRequest<AppState> for Params {
             }
         })?;
         if !is_json {
-            return parse_form(&body, "request body").map(Params);
+            return Ok(Params(form_pairs(&body, "request body")?));
         }
-        Params::from_json(&body)
+        Ok(Params(json_pairs(&body)?))
     }
 }
 
@@ -181,57 +170,4 @@ pub fn body_too_large(limit: usize) -> ApiError {
         20001,
         format!("The request body is larger than {limit} bytes"),
     )
-}
-
-impl Params {
-    /// A JSON body: an object's members (an array member is one parameter per item), or a
-    /// top-level array's items under `[]`; at most [`MAX_PARAMS`] in all.
-    fn from_json(body: &[u8]) -> Result<Params, ApiError> {
-        if body.is_empty() {
-            return Ok(Params::default());
-        }
-        let value: serde_json::Value = serde_json::from_slice(body)
-            .map_err(|e| ApiError::bad_parameter(format!("the JSON body does not parse: {e}")))?;
-        let map = match value {
-            serde_json::Value::Object(map) => map,
-            // A top-level array (the bulk statistics body): its items under the name "[]".
-            serde_json::Value::Array(items) => {
-                if items.len() > MAX_PARAMS {
-                    return Err(too_many("JSON body"));
-                }
-                return Ok(Params(
-                    items
-                        .into_iter()
-                        .map(|i| ("[]".to_string(), scalar(i)))
-                        .collect(),
-                ));
-            }
-            _ => {
-                return Err(ApiError::bad_parameter(
-                    "a JSON body must be an object (or an array)",
-                ))
-            }
-        };
-        let mut out = Vec::new();
-        for (k, v) in map {
-            match v {
-                serde_json::Value::String(s) => out.push((k, s)),
-                serde_json::Value::Array(items) => {
-                    out.extend(items.into_iter().map(|i| (k.clone(), scalar(i))))
-                }
-                other => out.push((k, scalar(other))),
-            }
-            if out.len() > MAX_PARAMS {
-                return Err(too_many("JSON body"));
-            }
-        }
-        Ok(Params(out))
-    }
-}
-
-fn scalar(v: serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s,
-        other => other.to_string(),
-    }
 }
