@@ -45,6 +45,29 @@ async fn still_serves(api: &Api, ws: &str, after: &str) {
     assert_eq!(r.status(), 200, "GET {ws} after {after}");
 }
 
+/// POSTs `form` to `path`: refused with 400, Twilio's body, a message saying each of `says`.
+async fn refused(api: &Api, path: &str, form: &[(&str, &str)], says: &[&str], what: &str) {
+    let body = assert_twilio_error(api.post(path, form).await, 400, 20001).await;
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(says.iter().all(|s| message.contains(s)), "{what}: {body}");
+}
+
+/// A workflow created with `config`: refused, saying `says`.
+async fn refused_workflow(api: &Api, ws: &str, config: String, says: &str, what: &str) {
+    let form = [
+        ("FriendlyName", "Hostile"),
+        ("Configuration", config.as_str()),
+    ];
+    refused(
+        api,
+        &format!("{ws}/Workflows"),
+        &form,
+        &["Configuration", says],
+        what,
+    )
+    .await;
+}
+
 /// A GET that the HTTP/1 parser (hyper) may refuse before the application sees it: past
 /// 65,534 bytes of URI hyper answers a bare 414, past its ~400 KiB head buffer a bare 431
 /// and closes (the client may then see the connection reset while still sending). Below
@@ -86,22 +109,12 @@ async fn hostile_expressions_are_refused_and_the_server_keeps_serving() {
 
     for (what, expr) in hostile() {
         // (a) a task queue's TargetWorkers.
-        let r = api
-            .post(
-                &format!("{ws}/TaskQueues"),
-                &[
-                    ("FriendlyName", "Hostile"),
-                    ("TargetWorkers", expr.as_str()),
-                ],
-            )
-            .await;
-        let body = assert_twilio_error(r, 400, 20001).await;
-        assert!(
-            body["message"]
-                .as_str()
-                .is_some_and(|m| m.contains("TargetWorkers") && m.contains("limit")),
-            "{what}: {body}"
-        );
+        let queues = format!("{ws}/TaskQueues");
+        let form = [
+            ("FriendlyName", "Hostile"),
+            ("TargetWorkers", expr.as_str()),
+        ];
+        refused(&api, &queues, &form, &["TargetWorkers", "limit"], what).await;
         still_serves(&api, &ws, what).await;
 
         // (b) a workflow's filter expression, and a target's expression.
@@ -110,23 +123,7 @@ async fn hostile_expressions_are_refused_and_the_server_keeps_serving() {
         let as_target = json!({"task_routing": {"filters": [
             {"expression": "1 == 1", "targets": [{"queue": queue, "expression": expr}]}]}});
         for config in [as_filter, as_target] {
-            let config = config.to_string();
-            let r = api
-                .post(
-                    &format!("{ws}/Workflows"),
-                    &[
-                        ("FriendlyName", "Hostile"),
-                        ("Configuration", config.as_str()),
-                    ],
-                )
-                .await;
-            let body = assert_twilio_error(r, 400, 20001).await;
-            assert!(
-                body["message"]
-                    .as_str()
-                    .is_some_and(|m| m.contains("Configuration")),
-                "{what}: {body}"
-            );
+            refused_workflow(&api, &ws, config.to_string(), "Configuration", what).await;
             still_serves(&api, &ws, what).await;
         }
 
@@ -157,25 +154,33 @@ async fn hostile_expressions_are_refused_and_the_server_keeps_serving() {
         still_serves(&api, &ws, what).await;
     }
 
-    // Documents nested past serde_json's 128 levels, and attributes: refused, not a crash.
+    // Documents nested past serde_json's 128 levels (attributes short enough to reach the
+    // JSON parser): refused, not a crash.
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-    let r = api
-        .post(
-            &format!("{ws}/Workflows"),
-            &[("FriendlyName", "Deep"), ("Configuration", deep.as_str())],
-        )
-        .await;
-    assert_twilio_error(r, 400, 20001).await;
-    let deep_object = format!("{}1{}", "{\"a\":".repeat(100_000), "}".repeat(100_000));
-    for doc in [deep.as_str(), deep_object.as_str()] {
-        let r = api
-            .post(
-                &format!("{ws}/Workers"),
-                &[("FriendlyName", "Deep"), ("Attributes", doc)],
-            )
-            .await;
-        assert_twilio_error(r, 400, 20001).await;
-    }
+    refused_workflow(&api, &ws, deep.clone(), "", "a deep document").await;
+    let deep_member = format!("{{\"task_routing\": {{\"filters\": [], \"x\": {deep}}}}}");
+    refused_workflow(
+        &api,
+        &ws,
+        deep_member,
+        "recursion limit",
+        "a deep unknown member",
+    )
+    .await;
+    let deep_object = format!("{}1{}", "{\"a\":".repeat(200), "}".repeat(200));
+    let workers = format!("{ws}/Workers");
+    let form = [
+        ("FriendlyName", "Deep"),
+        ("Attributes", deep_object.as_str()),
+    ];
+    refused(
+        &api,
+        &workers,
+        &form,
+        &["Attributes", "recursion limit"],
+        "deep attributes",
+    )
+    .await;
     still_serves(&api, &ws, "deep documents").await;
 
     // Too many filters and targets in a workflow.
@@ -184,20 +189,22 @@ async fn hostile_expressions_are_refused_and_the_server_keeps_serving() {
         {"expression": "1 == 1", "targets": vec![target.clone(); 101]}]}});
     let many_filters = json!({"task_routing": {"filters":
         vec![json!({"expression": "1 == 1", "targets": [target]}); 1_001]}});
-    for (config, says) in [(many_targets, "targets"), (many_filters, "filters")] {
-        let config = config.to_string();
-        let r = api
-            .post(
-                &format!("{ws}/Workflows"),
-                &[("FriendlyName", "Many"), ("Configuration", config.as_str())],
-            )
-            .await;
-        let body = assert_twilio_error(r, 400, 20001).await;
-        assert!(
-            body["message"].as_str().is_some_and(|m| m.contains(says)),
-            "{body}"
-        );
-    }
+    refused_workflow(
+        &api,
+        &ws,
+        many_targets.to_string(),
+        "limit of 100 targets",
+        "targets",
+    )
+    .await;
+    refused_workflow(
+        &api,
+        &ws,
+        many_filters.to_string(),
+        "limit of 1000 filters",
+        "filters",
+    )
+    .await;
     still_serves(&api, &ws, "many filters").await;
     assert!(server.terminate(), "SIGTERM gives a clean exit");
 }

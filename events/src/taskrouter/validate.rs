@@ -216,6 +216,11 @@ pub(crate) fn check_workflow(
 ) -> Result<Workflow, TaskRouterError> {
     let compiled =
         Workflow::compile(configuration).map_err(|e| invalid("Configuration", e.to_string()))?;
+    // Compiling skips unknown members without a nesting limit; as a whole value the document
+    // is held to serde_json's 128 levels, like every other document here.
+    if let Err(e) = serde_json::from_str::<Value>(configuration) {
+        return Err(invalid("Configuration", format!("is refused: {e}")));
+    }
     check_workflow_limits(&compiled)?;
     for q in compiled.queues() {
         if !ws.queues.contains_key(q) {
