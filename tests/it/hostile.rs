@@ -85,17 +85,15 @@ async fn get_raw(
         .ok()
 }
 
-#[tokio::test]
-async fn hostile_expressions_are_refused_and_the_server_keeps_serving() {
-    let dir = DataDir::new("hostile");
-    let acme = create_account(dir.path(), "Acme");
-    // A body limit above the inputs, so each one reaches the parsers rather than the
-    // transport's 413.
+/// A server whose body limit is above the inputs (so each reaches the parsers rather than the
+/// transport's 413), with a workspace and one task queue: the server, the client, the
+/// workspace's path and the queue's SID.
+async fn hostile_server(dir: &DataDir, acme: &Creds) -> (Server, Api, String, String) {
     let server = Server::start_with(
         dir.path(),
         &["--body-limit", "8388608", "--uri-limit", "65000"],
     );
-    let api = Api::new(&server, &acme);
+    let api = Api::new(&server, acme);
     let ws = workspace(&api).await;
     let r = api
         .post(
@@ -106,7 +104,14 @@ async fn hostile_expressions_are_refused_and_the_server_keeps_serving() {
     assert_eq!(r.status(), 201);
     let queue: Value = r.json().await.expect("json");
     let queue = queue["sid"].as_str().expect("sid").to_string();
+    (server, api, ws, queue)
+}
 
+#[tokio::test]
+async fn hostile_expressions_are_refused_and_the_server_keeps_serving() {
+    let dir = DataDir::new("hostile");
+    let acme = create_account(dir.path(), "Acme");
+    let (server, api, ws, queue) = hostile_server(&dir, &acme).await;
     for (what, expr) in hostile() {
         // (a) a task queue's TargetWorkers.
         let queues = format!("{ws}/TaskQueues");
@@ -154,6 +159,14 @@ async fn hostile_expressions_are_refused_and_the_server_keeps_serving() {
         still_serves(&api, &ws, what).await;
     }
 
+    assert!(server.terminate(), "SIGTERM gives a clean exit");
+}
+
+#[tokio::test]
+async fn hostile_documents_are_refused_and_the_server_keeps_serving() {
+    let dir = DataDir::new("hostile-documents");
+    let acme = create_account(dir.path(), "Acme");
+    let (server, api, ws, queue) = hostile_server(&dir, &acme).await;
     // Documents nested past serde_json's 128 levels (attributes short enough to reach the
     // JSON parser): refused, not a crash.
     let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
