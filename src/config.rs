@@ -208,6 +208,10 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub secret_key_previous_files: Vec<PathBuf>,
+    /// Longest accepted request URI, path and query (bytes); longer ones get 414. Keep it
+    /// under 65534, hyper's own limit, so the answer is in Twilio's shape.
+    #[arg(long, env = "SWITCHBOARD_URI_LIMIT", default_value_t = crate::http::limits::DEFAULT_URI_LIMIT)]
+    pub uri_limit: usize,
     /// TaskRouter: the workspace actors' limits and callback timeouts.
     #[command(flatten)]
     pub taskrouter: TaskRouterArgs,

@@ -237,6 +237,7 @@ pub async fn run(
             read_wait: Duration::from_millis(args.read_wait_ms),
             request_timeout: Duration::from_secs(args.request_timeout_secs.max(1)),
             body_limit: args.body_limit,
+            uri_limit: args.uri_limit,
             writer_url: if roles.contains(&Role::Writer) {
                 None
             } else {

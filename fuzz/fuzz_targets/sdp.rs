@@ -22,7 +22,11 @@ fuzz_target!(|data: &[u8]| {
         Ok(a) => {
             assert!(negotiated.is_ok(), "answered what did not negotiate");
             let again = SessionDescription::parse(&a.sdp);
-            assert!(again.is_ok(), "our own answer does not parse: {:?}", again.err());
+            assert!(
+                again.is_ok(),
+                "our own answer does not parse: {:?}",
+                again.err()
+            );
         }
         Err(_) => assert!(negotiated.is_err(), "negotiated but could not answer"),
     }

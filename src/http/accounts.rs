@@ -197,7 +197,7 @@ async fn list(
     RawQuery(query): RawQuery,
     headers: HeaderMap,
 ) -> Result<Json<Value>, ApiError> {
-    let params = Params::from_query(query.as_deref());
+    let params = Params::from_query(query.as_deref())?;
     let page = TokenPage::parse(&params, SidPrefix::Account)?;
     let friendly_name = params.get("FriendlyName");
     let status = params.get("Status");

@@ -15,6 +15,7 @@
 //! - [`supervisor`]: reads from the `taskrouter` read model,
 //!   `/supervisor/v1/Workspaces/{WS}/…`.
 //! - [`health`]: the unauthenticated `/healthz` and `/metrics`.
+//! - [`limits`]: the transport's limits (URI length 414, body size 413) in Twilio's shape.
 //!
 //! Reads are read-your-writes: a command records the position it reached for the calling
 //! account (and returns it in `Switchboard-Position`); a later read by that account waits,
@@ -25,6 +26,7 @@ pub mod accounts;
 pub mod auth;
 mod forward;
 pub mod health;
+pub mod limits;
 pub mod supervisor;
 pub mod taskrouter;
 pub mod twilio;
@@ -33,7 +35,7 @@ use crate::commands::{Commands, Executed};
 use crate::log::Checkpoint;
 use crate::metrics::{HttpLabel, Metrics};
 use crate::projector::Projector;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -65,6 +67,8 @@ pub struct HttpConfig {
     pub request_timeout: Duration,
     /// Largest body.
     pub body_limit: usize,
+    /// Longest request URI (path and query), bytes.
+    pub uri_limit: usize,
     /// On a node without the writer role: where commands go (`--writer-url`).
     pub writer_url: Option<String>,
 }
@@ -339,6 +343,8 @@ pub fn app(state: AppState) -> Router {
             config.request_timeout,
         ))
         .layer(RequestBodyLimitLayer::new(config.body_limit))
+        // `--body-limit` is the one limit: not axum's own 2 MB default on top of it.
+        .layer(DefaultBodyLimit::disable())
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
             let path = req
                 .extensions()
@@ -347,6 +353,10 @@ pub fn app(state: AppState) -> Router {
                 .unwrap_or_default();
             tracing::info_span!("http", method = %req.method(), path)
         }))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            limits::uri_limit,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             finish_response,
@@ -380,15 +390,9 @@ async fn finish_response(State(state): State<AppState>, req: Request, next: Next
         StatusCode::REQUEST_TIMEOUT => {
             ApiError::unavailable("The request took too long and was abandoned.").into_response()
         }
-        StatusCode::PAYLOAD_TOO_LARGE => ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            20001,
-            format!(
-                "The request body is larger than {} bytes",
-                state.config().body_limit
-            ),
-        )
-        .into_response(),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            twilio::params::body_too_large(state.config().body_limit).into_response()
+        }
         _ => response,
     };
     state

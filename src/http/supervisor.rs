@@ -76,7 +76,7 @@ async fn queue_positions(
 ) -> Result<Json<Value>, ApiError> {
     let path = format!("/supervisor/v1/Workspaces/{ws}/QueuePositions");
     let mut conn = open(&state, &caller.sid, &ws, &path, &headers).await?;
-    let params = Params::from_query(query.as_deref());
+    let params = Params::from_query(query.as_deref())?;
     let rows = taskrouter::queue_positions(&mut conn, &ws, params.get("TaskQueueSid"))
         .await
         .map_err(|e| ApiError::unavailable(format!("The read model cannot be read: {e}")))?;
@@ -116,7 +116,7 @@ async fn worker_assignments(
 ) -> Result<Json<Value>, ApiError> {
     let path = format!("/supervisor/v1/Workspaces/{ws}/WorkerAssignments");
     let mut conn = open(&state, &caller.sid, &ws, &path, &headers).await?;
-    let params = Params::from_query(query.as_deref());
+    let params = Params::from_query(query.as_deref())?;
     let rows = taskrouter::worker_assignments(&mut conn, &ws, params.get("WorkerSid"))
         .await
         .map_err(|e| ApiError::unavailable(format!("The read model cannot be read: {e}")))?;

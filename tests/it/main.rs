@@ -8,6 +8,8 @@
 //!   accounts, tenancy, paging, read-your-writes, errors, health, metrics, shutdown.
 //! - `crash`: appends under load, `kill -9`, restart; nothing acknowledged is lost and the
 //!   read models equal a full rebuild.
+//! - `hostile`: huge, deep and long expressions, documents and form bodies against the real
+//!   server: each refused in Twilio's shape, and the server keeps serving.
 //! - `bad_records`: unknown event types and damaged rows in the log.
 //! - `projections`: exactly-once effects and rebuilds on a version bump (SQLite, PostgreSQL,
 //!   Kafka).
@@ -24,6 +26,7 @@
 
 mod bad_records;
 mod crash;
+mod hostile;
 mod kafka;
 mod log_suite;
 mod projections;

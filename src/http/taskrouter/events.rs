@@ -76,7 +76,7 @@ struct Filters {
 
 impl Filters {
     fn parse(query: Option<&str>) -> Result<Filters, ApiError> {
-        let params = Params::from_query(query);
+        let params = Params::from_query(query)?;
         let start = match (
             params.date("StartDate")?,
             params.int("Minutes", 1..=43_200)?,

@@ -170,7 +170,7 @@ async fn list<V: Via>(
     let (path, ws, parent) = reservations_path(&ws, via, &parent, None)?;
     let c = ctx(&state, &caller);
     let url = format!("{}{}", c.base, path);
-    let params = Params::from_query(query.as_deref());
+    let params = Params::from_query(query.as_deref())?;
     let not_found = ApiError::not_found(&path);
     let items = read(&state, &caller, &ws, &path, move |w| {
         Ok(reservations_of(w, via, &parent)

@@ -57,15 +57,16 @@ pub(super) async fn list<R: Resource>(
     let ListPath { path, ws } = ListPath::parse(&ws, R::LIST)?;
     let c = ctx(&state, &caller.sid);
     let url = format!("{}{}", c.base, path);
-    let params = Params::from_query(query.as_deref());
+    let params = Params::from_query(query.as_deref())?;
     // Every list refuses a malformed expression filter, whichever kind it lists (the workers'
-    // and tasks' lists are the ones that apply it).
-    if let Some(e) = params
-        .get("TargetWorkersExpression")
-        .or(params.get("EvaluateTaskAttributes"))
-    {
-        Expression::parse(e)
-            .map_err(|err| ApiError::bad_parameter(format!("invalid expression: {err}")))?;
+    // and tasks' lists are the ones that apply it), and one past the input limits: the
+    // handlers below then parse only what passed here.
+    for name in ["TargetWorkersExpression", "EvaluateTaskAttributes"] {
+        if let Some(e) = params.get(name) {
+            Expression::parse_input(e).map_err(|err| {
+                ApiError::bad_parameter(format!("invalid expression in {name}: {err}"))
+            })?;
+        }
     }
     let mut items = read(&state, &caller.sid, &ws, &path, move |w| {
         Ok(R::select(&c, w, &params))

@@ -543,7 +543,7 @@ pub(super) async fn statistics(
     path: &str,
     query: Option<&str>,
 ) -> Result<Value, ApiError> {
-    let params = Params::from_query(query);
+    let params = Params::from_query(query)?;
     let window = Window::parse(&params)?;
     let c = super::ctx(state, caller);
     let url = format!("{}{}", c.base, path);
@@ -603,7 +603,7 @@ pub(super) async fn queues_statistics(
     path: &str,
     query: Option<&str>,
 ) -> Result<Value, ApiError> {
-    let params = Params::from_query(query);
+    let params = Params::from_query(query)?;
     let name = params.get("FriendlyName").map(str::to_string);
     let queues: Vec<Sid> = read(state, caller, ws, path, move |w| {
         Ok(w.queues

@@ -85,7 +85,7 @@ async fn list(
     let (path, ws, worker) = channels_path(&ws, &worker, None)?;
     let c = ctx(&state, &caller.sid);
     let url = format!("{}{}", c.base, path);
-    let params = Params::from_query(query.as_deref());
+    let params = Params::from_query(query.as_deref())?;
     let not_found = ApiError::not_found(&path);
     let items = read(&state, &caller.sid, &ws, &path, move |w| {
         let items = channels_of(&c, w, &worker).ok_or(not_found)?;

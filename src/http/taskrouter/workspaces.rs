@@ -67,7 +67,7 @@ async fn list(
     state
         .read_your_writes("workspaces", &caller.sid, &headers)
         .await;
-    let params = Params::from_query(query.as_deref());
+    let params = Params::from_query(query.as_deref())?;
     let mut conn = state.read_model().await?;
     let rows = switchboard_projections::workspaces::list(
         &mut conn,

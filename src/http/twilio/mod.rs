@@ -5,6 +5,8 @@
 //! - [`error`]: [`ApiError`], the error body `{code, message, more_info, status}`.
 //! - [`params`]: [`Params`], form or JSON bodies and query strings, and the typed reads of
 //!   one parameter (flags, integers, SIDs, dates) with Twilio's 400 for a bad value.
+//! - [`form`]: the name/value pairs of a form-encoded text or a JSON body, within the
+//!   parameter-count limit (pure, for the `form` fuzz target).
 //! - [`page`](mod@page): the two list envelopes: v1's `meta` with absolute URLs (`PageSize`,
 //!   `Page`) and 2010-04-01's page with relative URIs and a `PageToken`.
 //! - [`dates`]: ISO 8601 (v1) and RFC 2822 (2010-04-01) date formatting.
@@ -15,6 +17,7 @@
 
 pub mod dates;
 pub mod error;
+pub mod form;
 pub mod page;
 pub mod params;
 pub mod signature;

@@ -23,7 +23,7 @@ pub fn page(
     url: &str,
     query: Option<&str>,
 ) -> Result<Value, ApiError> {
-    let params = Params::from_query(query);
+    let params = Params::from_query(query)?;
     let size = params.int("PageSize", 1..=1000)?.unwrap_or(50) as usize;
     let number = params.int("Page", 0..=1_000_000)?.unwrap_or(0) as usize;
     let filters: String = params

@@ -3,25 +3,39 @@
 //! Names are matched exactly (Twilio's `PascalCase`); unknown names are ignored, as Twilio
 //! does. The typed reads (integers, flags, SIDs, dates) answer a bad value with a 400 that
 //! names the parameter and what it got.
+//!
+//! A query or a body holds at most [`MAX_PARAMS`] parameters (a 400 past it), counted while
+//! parsing, so a small request cannot make a huge list; a body past `--body-limit` is a 413,
+//! also when its length is only found while reading it (chunked).
 
 use super::error::ApiError;
+use crate::http::AppState;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
 use axum::http::header::CONTENT_TYPE;
+use axum::http::StatusCode;
 use switchboard_events::{Sid, SidPrefix};
+
+pub use super::form::MAX_PARAMS;
+use super::form::{form_pairs, json_pairs, FormError};
 
 /// Parsed parameters, in the order given.
 #[derive(Debug, Default, Clone)]
 pub struct Params(pub Vec<(String, String)>);
 
+impl From<FormError> for ApiError {
+    fn from(e: FormError) -> ApiError {
+        ApiError::bad_parameter(e.0)
+    }
+}
+
 impl Params {
-    /// Parses a query string.
-    pub fn from_query(query: Option<&str>) -> Params {
-        Params(
-            form_urlencoded::parse(query.unwrap_or("").as_bytes())
-                .into_owned()
-                .collect(),
-        )
+    /// Parses a query string (a 400 past [`MAX_PARAMS`]).
+    pub fn from_query(query: Option<&str>) -> Result<Params, ApiError> {
+        Ok(Params(form_pairs(
+            query.unwrap_or("").as_bytes(),
+            "query string",
+        )?))
     }
 
     /// The first value of `name`.
@@ -125,60 +139,35 @@ impl Params {
     }
 }
 
-impl<S: Send + Sync> FromRequest<S> for Params {
+impl FromRequest<AppState> for Params {
     type Rejection = ApiError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Params, ApiError> {
+    async fn from_request(req: Request, state: &AppState) -> Result<Params, ApiError> {
         let is_json = req
             .headers()
             .get(CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.starts_with("application/json"));
-        let body = Bytes::from_request(req, state)
-            .await
-            .map_err(|e| ApiError::bad_parameter(format!("cannot read the request body: {e}")))?;
+        let body = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                body_too_large(state.config().body_limit)
+            } else {
+                ApiError::bad_parameter(format!("cannot read the request body: {e}"))
+            }
+        })?;
         if !is_json {
-            return Ok(Params(form_urlencoded::parse(&body).into_owned().collect()));
+            return Ok(Params(form_pairs(&body, "request body")?));
         }
-        if body.is_empty() {
-            return Ok(Params::default());
-        }
-        let value: serde_json::Value = serde_json::from_slice(&body)
-            .map_err(|e| ApiError::bad_parameter(format!("the JSON body does not parse: {e}")))?;
-        let map = match value {
-            serde_json::Value::Object(map) => map,
-            // A top-level array (the bulk statistics body): its items under the name "[]".
-            serde_json::Value::Array(items) => {
-                return Ok(Params(
-                    items
-                        .into_iter()
-                        .map(|i| ("[]".to_string(), scalar(i)))
-                        .collect(),
-                ))
-            }
-            _ => {
-                return Err(ApiError::bad_parameter(
-                    "a JSON body must be an object (or an array)",
-                ))
-            }
-        };
-        let mut out = Vec::new();
-        for (k, v) in map {
-            match v {
-                serde_json::Value::String(s) => out.push((k, s)),
-                serde_json::Value::Array(items) => {
-                    out.extend(items.into_iter().map(|i| (k.clone(), scalar(i))))
-                }
-                other => out.push((k, scalar(other))),
-            }
-        }
-        Ok(Params(out))
+        Ok(Params(json_pairs(&body)?))
     }
 }
 
-fn scalar(v: serde_json::Value) -> String {
-    match v {
-        serde_json::Value::String(s) => s,
-        other => other.to_string(),
-    }
+/// 413 for a body past `--body-limit` (the same answer whether the transport's limit or the
+/// reading of the body found it).
+pub fn body_too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        20001,
+        format!("The request body is larger than {limit} bytes"),
+    )
 }

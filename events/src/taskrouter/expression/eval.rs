@@ -1,6 +1,7 @@
 //! The evaluator: an expression tree against a [`Context`]. Evaluation is total (a key that
 //! is not there is NULL, a type mismatch is false) and reads no clock: `taskrouter.*`
-//! variables come from the context's time, which comes from the command.
+//! variables come from the context's time, which comes from the command. It recurses only
+//! as deep as the parser let the tree nest (see `limits.rs`).
 
 use super::{Node, Op, Operand, Segment};
 use chrono::{DateTime, Datelike, Timelike, Utc};
@@ -119,8 +120,8 @@ fn is_scalar(v: &Value) -> bool {
 pub(super) fn eval(node: &Node, context: &Context<'_>) -> bool {
     use std::cmp::Ordering::*;
     match node {
-        Node::Or(a, b) => eval(a, context) || eval(b, context),
-        Node::And(a, b) => eval(a, context) && eval(b, context),
+        Node::Or(items) => items.iter().any(|n| eval(n, context)),
+        Node::And(items) => items.iter().all(|n| eval(n, context)),
         Node::Compare(l, op, r) => {
             let (l, r) = (value(l, context), value(r, context));
             match op {

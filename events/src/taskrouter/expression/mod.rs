@@ -23,13 +23,17 @@
 //!
 //! This file holds the tree ([`Expression`]) and its tests; the text goes through `lex.rs`
 //! (characters into tokens), `parse.rs` (tokens into the tree) and `eval.rs` (the tree
-//! against a [`Context`]).
+//! against a [`Context`]). `limits.rs` bounds the text, the nesting and the number of
+//! comparisons, so the tree is never deeper than the nesting: `AND` and `OR` chains are flat
+//! lists, and nothing recurses without bound (parsing, evaluating, dropping).
 
 mod eval;
 mod lex;
+mod limits;
 mod parse;
 
 pub use eval::Context;
+pub use limits::{Limits, MAX_DEPTH, MAX_LENGTH, MAX_STORED_DEPTH, MAX_TERMS};
 
 use serde_json::Value;
 use std::fmt;
@@ -53,8 +57,10 @@ pub struct ParseError {
 
 #[derive(Debug, Clone, PartialEq)]
 enum Node {
-    Or(Box<Node>, Box<Node>),
-    And(Box<Node>, Box<Node>),
+    /// Two or more alternatives (a chain is one flat list, never a deep tree).
+    Or(Vec<Node>),
+    /// Two or more conditions that must all hold.
+    And(Vec<Node>),
     Compare(Operand, Op, Operand),
 }
 
@@ -110,11 +116,34 @@ fn error(position: usize, message: impl Into<String>) -> ParseError {
 }
 
 impl Expression {
-    /// Parses an expression; the error says where and why.
+    /// Parses an expression read back from the log (a fold): [`Limits::STORED`], so what an
+    /// older build accepted still parses, and nesting stays bounded. The error says where and
+    /// why.
     pub fn parse(source: &str) -> Result<Expression, ParseError> {
+        Expression::parse_with(source, Limits::STORED)
+    }
+
+    /// Parses an expression a request gives (to store, or to filter a list by):
+    /// [`Limits::INPUT`], refused with a message naming the limit it passes.
+    pub fn parse_input(source: &str) -> Result<Expression, ParseError> {
+        Expression::parse_with(source, Limits::INPUT)
+    }
+
+    /// Parses within `limits`; the length is checked before anything is read.
+    pub fn parse_with(source: &str, limits: Limits) -> Result<Expression, ParseError> {
+        if source.len() > limits.length {
+            return Err(error(
+                0,
+                format!(
+                    "the expression is {} bytes, over the limit of {} bytes",
+                    source.len(),
+                    limits.length
+                ),
+            ));
+        }
         let toks = lex::lex(source)?;
         let end = source.chars().count();
-        let root = parse::parse(toks, end)?;
+        let root = parse::parse(toks, end, limits)?;
         Ok(Expression {
             source: source.to_string(),
             root,
@@ -145,7 +174,7 @@ impl Expression {
         }
         fn node(n: &Node) -> bool {
             match n {
-                Node::Or(a, b) | Node::And(a, b) => node(a) || node(b),
+                Node::Or(items) | Node::And(items) => items.iter().any(node),
                 Node::Compare(a, _, b) => operand(a) || operand(b),
             }
         }
@@ -304,6 +333,67 @@ mod tests {
             assert_eq!(err.position, at, "{expr}: {err}");
             assert!(err.message.contains(says), "{expr}: {err}");
         }
+    }
+
+    fn nested(depth: usize) -> String {
+        format!("{}a == 1{}", "(".repeat(depth), ")".repeat(depth))
+    }
+
+    #[test]
+    fn input_limits_refuse_long_deep_and_wide_expressions_naming_the_limit() {
+        let long = format!("a == '{}'", "x".repeat(MAX_LENGTH));
+        let deep_list = format!("a IN {}1{}", "[".repeat(40), "]".repeat(40));
+        let wide = vec!["a == 1"; MAX_TERMS + 1].join(" OR ");
+        let wide_and = vec!["a == 1"; MAX_TERMS + 1].join(" AND ");
+        for (expr, says) in [
+            (long.as_str(), "limit of 65536 bytes"),
+            (&nested(MAX_DEPTH + 1), "limit of 32 levels"),
+            (&deep_list, "limit of 32 levels"),
+            (&wide, "limit of 1000"),
+            (&wide_and, "limit of 1000"),
+        ] {
+            let err = Expression::parse_input(expr).expect_err("refused");
+            assert!(err.message.contains(says), "{err}");
+        }
+        // Right at each limit is fine.
+        let doc = json!({"a": 1});
+        for expr in [
+            nested(MAX_DEPTH),
+            vec!["a == 1"; MAX_TERMS].join(" OR "),
+            format!("a == '{}'", "x".repeat(MAX_LENGTH - 7)),
+        ] {
+            let e = Expression::parse_input(&expr).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(e.matches(&Context::document(&doc)), !expr.contains('x'));
+        }
+    }
+
+    #[test]
+    fn hostile_expressions_never_overflow_the_stack_parsing_evaluating_or_dropping() {
+        // On a small stack of its own, so a recursion that grows with the input would show.
+        let run = || {
+            let doc = json!({"a": 1});
+            for expr in [
+                nested(100_000),
+                vec!["a == 1"; 100_000].join(" OR "),
+                vec!["a == 2"; 100_000].join(" AND "),
+                format!("a IN {}1{}", "[".repeat(100_000), "]".repeat(100_000)),
+            ] {
+                assert!(Expression::parse_input(&expr).is_err());
+                // Read back from the log: wide chains parse (they are flat), deep ones not.
+                if let Ok(e) = Expression::parse(&expr) {
+                    assert_eq!(e.matches(&Context::document(&doc)), expr.contains("OR"));
+                    drop(e);
+                }
+            }
+            assert!(Expression::parse(&nested(MAX_STORED_DEPTH)).is_ok());
+            assert!(Expression::parse(&nested(MAX_STORED_DEPTH + 1)).is_err());
+        };
+        std::thread::Builder::new()
+            .stack_size(256 << 10)
+            .spawn(run)
+            .expect("thread")
+            .join()
+            .expect("no overflow, no panic");
     }
 
     proptest! {

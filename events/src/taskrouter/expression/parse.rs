@@ -2,18 +2,34 @@
 //! the [module doc](super): `OR` binds loosest, then `AND`, then one comparison. Every error
 //! names the character it is at and what was expected there, since integrators debug their
 //! workflows from these messages alone.
+//!
+//! The [`Limits`] are enforced here, while reading: the nesting before a level is entered
+//! (so the recursion is never deeper than the limit) and the comparisons as each is read.
+//! `AND` and `OR` chains come out as flat lists, so a long chain is a wide node, not a deep
+//! tree.
 
 use super::lex::Tok;
-use super::{error, Node, Op, Operand, ParseError, Segment};
+use super::{error, Limits, Node, Op, Operand, ParseError, Segment};
 use serde_json::Value;
 
 /// The tree of a whole expression: refused when empty or when tokens are left after it.
 /// `end` is the source's length in characters (where "the end" is in an error).
-pub(super) fn parse(toks: Vec<(usize, Tok)>, end: usize) -> Result<Node, ParseError> {
+pub(super) fn parse(
+    toks: Vec<(usize, Tok)>,
+    end: usize,
+    limits: Limits,
+) -> Result<Node, ParseError> {
     if toks.is_empty() {
         return Err(error(0, "the expression is empty"));
     }
-    let mut parser = Parser { toks, at: 0, end };
+    let mut parser = Parser {
+        toks,
+        at: 0,
+        end,
+        limits,
+        depth: 0,
+        terms: 0,
+    };
     let root = parser.expr()?;
     if parser.at < parser.toks.len() {
         return Err(error(
@@ -28,6 +44,21 @@ struct Parser {
     toks: Vec<(usize, Tok)>,
     at: usize,
     end: usize,
+    limits: Limits,
+    /// Parentheses and brackets open around the current token.
+    depth: usize,
+    /// Comparisons read so far.
+    terms: usize,
+}
+
+/// One node, or the flat list `wrap` makes of two or more.
+fn chain(mut items: Vec<Node>, wrap: fn(Vec<Node>) -> Node) -> Node {
+    if items.len() == 1 {
+        if let Some(only) = items.pop() {
+            return only;
+        }
+    }
+    wrap(items)
 }
 
 fn keyword(tok: Option<&Tok>, word: &str) -> bool {
@@ -60,29 +91,43 @@ impl Parser {
         }
     }
 
+    /// Enters a `(` or `[` at `at`, refused past the nesting limit.
+    fn enter(&mut self, at: usize) -> Result<(), ParseError> {
+        self.depth += 1;
+        if self.depth > self.limits.depth {
+            return Err(error(
+                at,
+                format!(
+                    "parentheses and brackets nest deeper than the limit of {} levels",
+                    self.limits.depth
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn expr(&mut self) -> Result<Node, ParseError> {
-        let mut left = self.and()?;
+        let mut items = vec![self.and()?];
         while keyword(self.peek(), "OR") {
             self.next();
-            let right = self.and()?;
-            left = Node::Or(Box::new(left), Box::new(right));
+            items.push(self.and()?);
         }
-        Ok(left)
+        Ok(chain(items, Node::Or))
     }
 
     fn and(&mut self) -> Result<Node, ParseError> {
-        let mut left = self.compare()?;
+        let mut items = vec![self.compare()?];
         while keyword(self.peek(), "AND") {
             self.next();
-            let right = self.compare()?;
-            left = Node::And(Box::new(left), Box::new(right));
+            items.push(self.compare()?);
         }
-        Ok(left)
+        Ok(chain(items, Node::And))
     }
 
     fn compare(&mut self) -> Result<Node, ParseError> {
         if self.peek() == Some(&Tok::LParen) {
             let open = self.position();
+            self.enter(open)?;
             self.next();
             let inner = self.expr()?;
             if self.peek() != Some(&Tok::RParen) {
@@ -95,7 +140,16 @@ impl Parser {
                 ));
             }
             self.next();
+            self.depth -= 1;
             return Ok(inner);
+        }
+        let start = self.position();
+        self.terms += 1;
+        if self.terms > self.limits.terms {
+            return Err(error(
+                start,
+                format!("more comparisons than the limit of {}", self.limits.terms),
+            ));
         }
         let left = self.operand()?;
         let op = self.operator()?;
@@ -162,16 +216,21 @@ impl Parser {
 
     /// The rest of a list whose `[` was at `position` (already taken).
     fn list(&mut self, position: usize) -> Result<Operand, ParseError> {
+        self.enter(position)?;
         let mut items = Vec::new();
         if self.peek() == Some(&Tok::RBracket) {
             self.next();
+            self.depth -= 1;
             return Ok(Operand::Array(items));
         }
         loop {
             items.push(self.operand()?);
             match self.next() {
                 Some(Tok::Comma) => continue,
-                Some(Tok::RBracket) => return Ok(Operand::Array(items)),
+                Some(Tok::RBracket) => {
+                    self.depth -= 1;
+                    return Ok(Operand::Array(items));
+                }
                 _ => {
                     return Err(error(
                         self.toks
