@@ -234,11 +234,8 @@ pub(crate) fn move_worker(ws: &Workspace, worker: &Sid, activity: Option<&Sid>) 
 /// nothing matches).
 fn route_steps(ws: &Workspace, now: DateTime<Utc>) -> Vec<Event> {
     let mut out = Vec::new();
-    for t in ws
-        .tasks
-        .values()
-        .filter(|t| t.status == TaskStatus::Pending && t.step.is_none())
-    {
+    // The state keeps this set, so a pass costs the new tasks, not every task held.
+    for t in ws.unrouted.iter().filter_map(|sid| ws.tasks.get(sid)) {
         let Some(workflow) = ws.workflows.get(&t.workflow_sid) else {
             continue;
         };

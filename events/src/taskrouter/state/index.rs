@@ -1,11 +1,12 @@
 //! The indexes the workspace fold keeps beside the entities, so routing costs what changed
 //! rather than what exists: each clock-free queue's `members` (the workers its target
-//! expression matches) and the workspace's `wanting` set (tasks that can take another offer).
+//! expression matches), the workspace's `wanting` set (tasks that can take another offer) and
+//! its `unrouted` set (pending tasks without a workflow step yet).
 //! [`evolve`](super::evolve) brings both up to date after every event, so each always equals
 //! what it summarises (the routing property test checks exactly that), except that a task of
 //! a workflow that does not compile is never wanting (see `reindex`).
 
-use super::Workspace;
+use super::{TaskStatus, Workspace};
 use crate::event::Event;
 use crate::sid::Sid;
 use crate::taskrouter::events::{
@@ -134,5 +135,14 @@ fn reindex(ws: &mut Workspace, task: &Sid) {
         ws.wanting.insert(task.clone());
     } else {
         ws.wanting.remove(task);
+    }
+    let unrouted = ws
+        .tasks
+        .get(task)
+        .is_some_and(|t| t.status == TaskStatus::Pending && t.step.is_none());
+    if unrouted {
+        ws.unrouted.insert(task.clone());
+    } else {
+        ws.unrouted.remove(task);
     }
 }

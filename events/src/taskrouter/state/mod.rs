@@ -31,7 +31,8 @@
 //! - `activity.rs`, `channel.rs`, `worker.rs`, `task_queue.rs`, `workflow.rs`, `task.rs`,
 //!   `reservation.rs`: each entity's struct (re-exported here) and how its events change the
 //!   workspace;
-//! - `index.rs`: queue members and the `wanting` set, kept beside the entities.
+//! - `index.rs`: queue members and the `wanting` and `unrouted` sets, kept beside the
+//!   entities.
 
 mod activity;
 mod channel;
@@ -95,6 +96,9 @@ pub struct Workspace {
     /// Tasks that can take another offer now: routable, in a queue, and holding fewer
     /// pending reservations than the queue's `max_reserved_workers` (kept by [`evolve`]).
     pub wanting: BTreeSet<Sid>,
+    /// Pending tasks that have not entered a workflow step yet (kept by [`evolve`]), so a
+    /// routing pass visits the tasks it must route, not every task the workspace has held.
+    pub unrouted: BTreeSet<Sid>,
     /// Created.
     pub date_created: DateTime<Utc>,
     /// Last changed.
@@ -235,6 +239,7 @@ fn created(sid: &Sid, e: &WorkspaceCreated, at: DateTime<Utc>) -> Workspace {
         tasks: BTreeMap::new(),
         reservations: BTreeMap::new(),
         wanting: BTreeSet::new(),
+        unrouted: BTreeSet::new(),
         date_created: at,
         date_updated: at,
     }

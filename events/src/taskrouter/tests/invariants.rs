@@ -1,7 +1,7 @@
 //! The routing invariants under random command sequences: no worker past capacity, busy
-//! counts equal to the reservations holding capacity, the state's indexes (`wanting`, queue
-//! members) equal to what they summarise, never two accepted reservations for one task, and
-//! offers in priority-then-age order.
+//! counts equal to the reservations holding capacity, the state's indexes (`wanting`,
+//! `unrouted`, queue members) equal to what they summarise, never two accepted reservations
+//! for one task, and offers in priority-then-age order.
 
 use super::*;
 use crate::taskrouter::state::{ReservationStatus, TaskStatus};
@@ -73,6 +73,10 @@ proptest! {
                 t.status.routable() && t.step.as_ref().is_some_and(|st| ws.queues.get(&st.queue_sid).is_some_and(|q| t.pending_reservations < q.max_reserved_workers))
             }).map(|t| t.sid.clone()).collect();
             prop_assert_eq!(&ws.wanting, &wanting);
+            let unrouted: std::collections::BTreeSet<Sid> = ws.tasks.values().filter(|t| {
+                t.status == crate::taskrouter::state::TaskStatus::Pending && t.step.is_none()
+            }).map(|t| t.sid.clone()).collect();
+            prop_assert_eq!(&ws.unrouted, &unrouted);
             for q in ws.queues.values() {
                 let members: std::collections::BTreeSet<Sid> = ws.workers.values().filter(|x| q.target_expression.matches(&crate::taskrouter::expression::Context::document(&x.document))).map(|x| x.sid.clone()).collect();
                 prop_assert_eq!(q.members.as_ref(), Some(&members));
