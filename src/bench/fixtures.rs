@@ -84,3 +84,25 @@ pub async fn pg_drop(admin: &str, name: &str) -> anyhow::Result<()> {
         .await?;
     Ok(())
 }
+
+/// `switchboard accounts create` (our own executable) on the data directory `data`, before a
+/// server opens it: the new account as printed (`sid`, `auth_token`, …).
+pub fn create_account(exe: &Path, data: &str) -> anyhow::Result<serde_json::Value> {
+    let created = std::process::Command::new(exe)
+        .args([
+            "accounts",
+            "create",
+            "--friendly-name",
+            "bench",
+            "--data-dir",
+            data,
+        ])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .map_err(|e| anyhow::anyhow!("create the bench account: {e}"))?;
+    anyhow::ensure!(
+        created.status.success(),
+        "switchboard accounts create failed"
+    );
+    Ok(serde_json::from_slice(&created.stdout)?)
+}

@@ -323,22 +323,7 @@ impl Responder {
     ) -> anyhow::Result<Responder> {
         let data_dir = scratch.path().join(format!("data-{tag}"));
         let data = data_dir.display().to_string();
-        let created = Command::new(exe)
-            .args([
-                "accounts",
-                "create",
-                "--friendly-name",
-                "bench",
-                "--data-dir",
-                &data,
-            ])
-            .stderr(Stdio::null())
-            .output()
-            .context("create the bench account")?;
-        if !created.status.success() {
-            bail!("switchboard accounts create failed");
-        }
-        let account: serde_json::Value = serde_json::from_slice(&created.stdout)?;
+        let account = super::fixtures::create_account(exe, &data)?;
         let account = account["sid"].as_str().context("account sid")?.to_string();
         let port = free_sip_port()?;
         let log = std::fs::File::create(scratch.path().join(format!("server-{tag}.log")))?;

@@ -18,7 +18,7 @@
 //! that fails. Baseline: the raw append rate of the same log code (one event per append, 64
 //! appenders) on a fresh file, in the same run.
 
-use super::fixtures::Scratch;
+use super::fixtures::{create_account, Scratch};
 use super::measure::{appenders, concurrently, ms, percentile};
 use crate::log::sqlite::{SqliteLog, SqliteLogOptions};
 use crate::log::EventLog;
@@ -157,23 +157,7 @@ impl Server {
     fn start(scratch: &Scratch, projections: Option<&str>) -> anyhow::Result<Server> {
         let exe = std::env::current_exe().context("own executable")?;
         let data = scratch.join("server").display().to_string();
-        let created = Command::new(&exe)
-            .args([
-                "accounts",
-                "create",
-                "--friendly-name",
-                "bench",
-                "--data-dir",
-                &data,
-            ])
-            .stderr(Stdio::null())
-            .output()
-            .context("create the bench account")?;
-        anyhow::ensure!(
-            created.status.success(),
-            "switchboard accounts create failed"
-        );
-        let account: Value = serde_json::from_slice(&created.stdout)?;
+        let account = create_account(&exe, &data)?;
         let field = |k: &str| {
             account[k]
                 .as_str()
