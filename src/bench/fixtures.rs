@@ -106,3 +106,42 @@ pub fn create_account(exe: &Path, data: &str) -> anyhow::Result<serde_json::Valu
     );
     Ok(serde_json::from_slice(&created.stdout)?)
 }
+
+/// `switchboard serve ARGS` (our own executable) as a child process logging to `log`, once it
+/// printed a line starting with `ready` (at most 30 s): the child and the rest of that line.
+pub fn spawn_serve(
+    exe: &Path,
+    args: &[&str],
+    log: std::fs::File,
+    ready: &'static str,
+) -> anyhow::Result<(std::process::Child, String)> {
+    use std::io::{BufRead, BufReader};
+    let mut child = std::process::Command::new(exe)
+        .arg("serve")
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(log)
+        .spawn()
+        .map_err(|e| anyhow::anyhow!("start switchboard serve: {e}"))?;
+    let stdout = child
+        .stdout
+        .take()
+        .ok_or_else(|| anyhow::anyhow!("no stdout from switchboard serve"))?;
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if let Some(rest) = line.strip_prefix(ready) {
+                let _ = tx.send(rest.trim().to_string());
+            }
+        }
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(30)) {
+        Ok(rest) => Ok((child, rest)),
+        Err(_) => {
+            let _ = child.kill();
+            anyhow::bail!("switchboard serve did not print {ready:?} within 30 s (see its log)")
+        }
+    }
+}

@@ -25,7 +25,6 @@ use super::measure::{ms, percentile, Latencies};
 use crate::config::SipBenchArgs;
 use anyhow::{bail, Context};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -327,40 +326,13 @@ impl Responder {
         let account = account["sid"].as_str().context("account sid")?.to_string();
         let port = free_sip_port()?;
         let log = std::fs::File::create(scratch.path().join(format!("server-{tag}.log")))?;
-        let mut child = Command::new(exe)
-            .args(["serve", "--data-dir", &data, "--http-addr", "127.0.0.1:0"])
-            .args([
-                "--sip-addr",
-                &format!("127.0.0.1:{port}"),
-                "--sip-account",
-                &account,
-            ])
-            .args([
-                "--max-calls",
-                &max_calls.to_string(),
-                "--rtp-ports",
-                "20000-39999",
-            ])
-            .args(extra)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .context("start switchboard serve")?;
-        let stdout = child.stdout.take().context("server stdout")?;
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if line.starts_with("switchboard sip listening") {
-                    let _ = ready_tx.send(());
-                }
-            }
-        });
-        if ready_rx.recv_timeout(Duration::from_secs(30)).is_err() {
-            let _ = child.kill();
-            bail!("switchboard serve did not start its SIP engine (see server-{tag}.log)");
-        }
+        let (sip, calls) = (format!("127.0.0.1:{port}"), max_calls.to_string());
+        let mut args = vec!["--data-dir", &data, "--http-addr", "127.0.0.1:0"];
+        args.extend(["--sip-addr", &sip, "--sip-account", &account]);
+        args.extend(["--max-calls", &calls, "--rtp-ports", "20000-39999"]);
+        args.extend_from_slice(extra);
+        let (child, _) =
+            super::fixtures::spawn_serve(exe, &args, log, "switchboard sip listening")?;
         Ok(Responder {
             child,
             port,

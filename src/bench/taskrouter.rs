@@ -18,7 +18,7 @@
 //! that fails. Baseline: the raw append rate of the same log code (one event per append, 64
 //! appenders) on a fresh file, in the same run.
 
-use super::fixtures::{create_account, Scratch};
+use super::fixtures::{create_account, spawn_serve, Scratch};
 use super::measure::{appenders, concurrently, ms, percentile};
 use crate::log::sqlite::{SqliteLog, SqliteLogOptions};
 use crate::log::EventLog;
@@ -28,8 +28,7 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 use std::collections::HashMap;
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -166,32 +165,12 @@ impl Server {
         };
         let (sid, token) = (field("sid")?, field("auth_token")?);
         let log = std::fs::File::create(scratch.join("server.log"))?;
-        let mut args = vec!["serve", "--data-dir", &data, "--http-addr", "127.0.0.1:0"];
+        let mut args = vec!["--data-dir", &data, "--http-addr", "127.0.0.1:0"];
         args.extend(["--sip-addr", "off"]);
         if let Some(p) = projections {
             args.extend(["--projections", p]);
         }
-        let mut child = Command::new(&exe)
-            .args(&args)
-            .env("RUST_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .context("start switchboard serve")?;
-        let stdout = child.stdout.take().context("server stdout")?;
-        let (tx, rx) = std::sync::mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(base) = line.strip_prefix("switchboard listening on ") {
-                    let _ = tx.send(base.trim().to_string());
-                }
-            }
-        });
-        let Ok(base) = rx.recv_timeout(Duration::from_secs(30)) else {
-            let _ = child.kill();
-            anyhow::bail!("switchboard serve did not start (see its log in the scratch directory)");
-        };
+        let (child, base) = spawn_serve(&exe, &args, log, "switchboard listening on ")?;
         Ok(Server {
             child,
             base,
