@@ -15,6 +15,8 @@
 //! ```
 //!
 //! # Layout
+//! - [`app`]: what runs because of events (the signer's token seam; the process managers,
+//!   outbox and timers as they arrive).
 //! - [`config`]: command-line flags and environment variables, parsed once into typed structs
 //!   (limits included, with today's values as defaults).
 //! - [`log`]: the [`log::EventLog`] port and its backends (memory, SQLite, PostgreSQL, Kafka).
@@ -35,6 +37,7 @@
 //! - [`cli`]: the other subcommands (accounts, projections, call, tail).
 //! - [`bench`]: `switchboard bench …` (log, lag, taskrouter, sip), each next to a baseline.
 
+pub mod app;
 pub mod bench;
 pub mod cli;
 pub mod commands;
