@@ -18,6 +18,8 @@
 //! - [`upcast`]: how data stored in an older schema version is lifted to the current one.
 //! - [`account`]: account events, commands, the decider and the fold.
 //! - [`call`]: call-stream events (SIP signalling, DTMF, playback) from the telephony engine.
+//! - [`process`]: process managers (event → commands and deliveries) and the webhook retry
+//!   policy.
 //! - [`taskrouter`]: work distribution in a workspace stream: the commands and their deciders
 //!   (one file each), the shared validation, routing (workflow targets, then the matcher's
 //!   offers), timeouts, the workspace fold (one file per entity), the workflow engine, the
@@ -27,6 +29,7 @@ pub mod account;
 pub mod call;
 pub mod envelope;
 pub mod event;
+pub mod process;
 pub mod sid;
 pub mod taskrouter;
 pub mod upcast;
