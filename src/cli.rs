@@ -1,7 +1,7 @@
 //! The subcommands besides `serve`: accounts and projections, working directly on the data
 //! dir (the log's lock file refuses them while a server holds it).
 
-use crate::commands::{new_auth_token, new_sid, Commands};
+use crate::commands::{new_sealed_auth_token, new_sid, Commands};
 use crate::config::{AccountsCommand, ProjectionsCommand};
 use crate::http::accounts::account_json;
 use crate::projector::Projector;
@@ -21,18 +21,23 @@ pub async fn accounts(cmd: AccountsCommand) -> anyhow::Result<()> {
     match cmd {
         AccountsCommand::Create {
             friendly_name,
+            secret_key_file,
             store,
         } => {
+            // The key first, as `serve` does: no account is made whose token cannot be sealed.
+            let key_path = secret_key_file.unwrap_or_else(|| store.data_dir.join("secret.key"));
+            let (keyring, _) = crate::secrets::Keyring::load(&key_path, &[])?;
             let opened = open(&store, true).await?;
             let sid = new_sid(SidPrefix::Account);
-            let (token, hash) = new_auth_token();
+            let token = new_sealed_auth_token(&keyring);
             let commands = Commands::new(opened.log.clone(), "local".into());
             let meta = commands.metadata(sid.clone(), Uuid::now_v7());
             let command = CreateAccount {
                 sid: sid.clone(),
                 friendly_name: friendly_name.clone(),
                 owner: None,
-                auth_token_hash: hash,
+                auth_token_hash: token.hash.clone(),
+                auth_token_sealed: Some(token.sealed.clone()),
             };
             let (_, account) = commands
                 .account(&sid, &meta, |s| command.decide(s))
@@ -44,7 +49,7 @@ pub async fn accounts(cmd: AccountsCommand) -> anyhow::Result<()> {
                 "{}",
                 json!({
                     "sid": account.sid,
-                    "auth_token": token,
+                    "auth_token": token.token,
                     "friendly_name": account.friendly_name,
                     "status": account.status.as_str(),
                 })

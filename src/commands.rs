@@ -186,6 +186,38 @@ pub fn new_auth_token() -> (String, String) {
     (token, hash)
 }
 
+/// A new auth token as an account keeps it: the plain token (shown to the caller once), its
+/// SHA-256 (authentication) and the token sealed under the keyring's current key (signing).
+#[derive(Clone)]
+pub struct NewAuthToken {
+    /// The token in the clear: returned to the caller, never stored.
+    pub token: String,
+    /// SHA-256 of it, lowercase hex.
+    pub hash: String,
+    /// It, sealed under the server key.
+    pub sealed: String,
+}
+
+impl std::fmt::Debug for NewAuthToken {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the token: this may end up in a log line.
+        f.debug_struct("NewAuthToken")
+            .field("hash", &self.hash)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A new auth token, hashed and sealed under `keyring`'s current key.
+pub fn new_sealed_auth_token(keyring: &crate::secrets::Keyring) -> NewAuthToken {
+    let (token, hash) = new_auth_token();
+    let sealed = keyring.seal(&token);
+    NewAuthToken {
+        token,
+        hash,
+        sealed,
+    }
+}
+
 /// SHA-256 of a token, lowercase hex.
 pub fn hash_token(token: &str) -> String {
     use sha2::{Digest, Sha256};
@@ -209,6 +241,7 @@ mod tests {
             friendly_name: "A".into(),
             owner: None,
             auth_token_hash: new_auth_token().1,
+            auth_token_sealed: None,
         };
         let (done, state) = commands
             .account(&sid, &meta, |s| create.decide(s))
@@ -246,6 +279,7 @@ mod tests {
             friendly_name: "A".into(),
             owner: None,
             auth_token_hash: new_auth_token().1,
+            auth_token_sealed: None,
         };
         commands
             .account(&sid, &meta, |s| create.decide(s))

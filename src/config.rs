@@ -522,6 +522,10 @@ pub enum AccountsCommand {
         /// Human name.
         #[arg(long, default_value = "switchboard account")]
         friendly_name: String,
+        /// The server key the new token is sealed under (the same file `serve` uses; created
+        /// with mode 0600 when missing). Default: `DATA_DIR/secret.key`.
+        #[arg(long, env = "SWITCHBOARD_SECRET_KEY_FILE")]
+        secret_key_file: Option<PathBuf>,
         /// Log and read-model store.
         #[command(flatten)]
         store: StoreArgs,

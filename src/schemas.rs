@@ -16,6 +16,22 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../schemas/account.updated.v1.json"),
     ),
     (
+        "account.created.v2.json",
+        include_str!("../schemas/account.created.v2.json"),
+    ),
+    (
+        "account.secondary-auth-token.created.v1.json",
+        include_str!("../schemas/account.secondary-auth-token.created.v1.json"),
+    ),
+    (
+        "account.secondary-auth-token.deleted.v1.json",
+        include_str!("../schemas/account.secondary-auth-token.deleted.v1.json"),
+    ),
+    (
+        "account.auth-token.promoted.v1.json",
+        include_str!("../schemas/account.auth-token.promoted.v1.json"),
+    ),
+    (
         "workspace.created.v1.json",
         include_str!("../schemas/workspace.created.v1.json"),
     ),

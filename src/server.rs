@@ -246,6 +246,7 @@ pub async fn run(
                     .map(|u| u.trim_end_matches('/').to_string())
             },
         },
+        secrets.clone(),
     );
     if roles.contains(&Role::Writer) {
         // Workspace actors run the TaskRouter timers (reservation and workflow timeouts, task

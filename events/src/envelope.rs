@@ -207,6 +207,7 @@ mod tests {
             friendly_name: "Main".into(),
             owner_account_sid: None,
             auth_token_hash: "00".repeat(32),
+            auth_token_sealed: None,
             status: AccountStatus::Active,
             account_type: AccountType::Full,
         });
@@ -227,7 +228,7 @@ mod tests {
         assert_eq!(json["seq"], 1);
         assert_eq!(json["position"]["offset"], 9);
         assert_eq!(json["occurred_at"], "2025-11-24T16:00:00.123Z");
-        assert_eq!(json["schema_version"], 1);
+        assert_eq!(json["schema_version"], 2);
         assert_eq!(json["causation_id"], serde_json::Value::Null);
         let back: Envelope = serde_json::from_value(json).expect("deserialises");
         assert_eq!(back, envelope);

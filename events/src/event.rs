@@ -13,7 +13,10 @@
 //! [`upcast`](crate::upcast) before it is deserialised, so the log is never rewritten and every
 //! event ever stored still decodes to the current struct.
 
-use crate::account::{AccountCreated, AccountUpdated};
+use crate::account::{
+    AccountCreated, AccountUpdated, AuthTokenPromoted, SecondaryAuthTokenCreated,
+    SecondaryAuthTokenDeleted,
+};
 use crate::call::{
     CallAnswered, CallCompleted, CallInitiated, CallRinging, DtmfReceived, MediaPlayed,
 };
@@ -120,10 +123,16 @@ macro_rules! event_types {
 }
 
 event_types! {
-    /// An account (or a subaccount) was opened.
-    AccountCreated(AccountCreated) = "account.created", version 1;
+    /// An account (or a subaccount) was opened. v2 adds the sealed auth token.
+    AccountCreated(AccountCreated) = "account.created", version 2;
     /// An account's friendly name or status changed.
     AccountUpdated(AccountUpdated) = "account.updated", version 1;
+    /// A secondary auth token was made for an account.
+    SecondaryAuthTokenCreated(SecondaryAuthTokenCreated) = "account.secondary-auth-token.created", version 1;
+    /// An account's secondary auth token was deleted.
+    SecondaryAuthTokenDeleted(SecondaryAuthTokenDeleted) = "account.secondary-auth-token.deleted", version 1;
+    /// An account's secondary auth token became its primary one.
+    AuthTokenPromoted(AuthTokenPromoted) = "account.auth-token.promoted", version 1;
     /// A TaskRouter workspace was created.
     WorkspaceCreated(WorkspaceCreated) = "workspace.created", version 1;
     /// A workspace's settings changed.

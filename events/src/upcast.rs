@@ -20,8 +20,10 @@ use serde_json::Value;
 pub type Upcaster = fn(Value) -> Result<Value, DecodeError>;
 
 /// Every upcaster, keyed by the type and the version it lifts from (to that version + 1).
-pub const UPCASTERS: &[(&str, u32, Upcaster)] =
-    &[("worker.capacity.update", 1, worker_capacity_update_v1)];
+pub const UPCASTERS: &[(&str, u32, Upcaster)] = &[
+    ("worker.capacity.update", 1, worker_capacity_update_v1),
+    ("account.created", 1, account_created_v1),
+];
 
 /// Lifts `data` of `event_type` from version `from` to `to`, one step at a time.
 pub fn lift(event_type: &str, from: u32, to: u32, mut data: Value) -> Result<Value, DecodeError> {
@@ -60,6 +62,16 @@ fn object(event_type: &str, data: Value) -> Result<serde_json::Map<String, Value
 fn worker_capacity_update_v1(data: Value) -> Result<Value, DecodeError> {
     let mut map = object("worker.capacity.update", data)?;
     map.entry("previous_capacity").or_insert(Value::Null);
+    Ok(Value::Object(map))
+}
+
+/// `account.created` v1 → v2: v2 records the auth token sealed under the server key
+/// (`auth_token_sealed`). A v1 event recorded only the token's hash, from which the token
+/// cannot be had, so it is `null`: the account authenticates as before but has no signable
+/// token until it rotates one (`/v1/AuthTokens/Secondary`, then `/Promote`).
+fn account_created_v1(data: Value) -> Result<Value, DecodeError> {
+    let mut map = object("account.created", data)?;
+    map.entry("auth_token_sealed").or_insert(Value::Null);
     Ok(Value::Object(map))
 }
 

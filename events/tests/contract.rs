@@ -7,7 +7,10 @@
 use chrono::DateTime;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use switchboard_events::account::{AccountCreated, AccountStatus, AccountType, AccountUpdated};
+use switchboard_events::account::{
+    AccountCreated, AccountStatus, AccountType, AccountUpdated, AuthTokenPromoted,
+    SecondaryAuthTokenCreated, SecondaryAuthTokenDeleted,
+};
 use switchboard_events::call::{
     CallAnswered, CallCompleted, CallDirection, CallEndStatus, CallInitiated, CallRinging,
     DtmfMethod, DtmfReceived, HungUpBy, MediaPlayed,
@@ -36,6 +39,7 @@ fn examples() -> Vec<Event> {
             friendly_name: "Main account".into(),
             owner_account_sid: None,
             auth_token_hash: "0f".repeat(32),
+            auth_token_sealed: Some("v1.0a1b2c3d.q83vEjRWeJq83vEjRWeJq83vEjRWeJq8".into()),
             status: AccountStatus::Active,
             account_type: AccountType::Full,
         }),
@@ -43,6 +47,7 @@ fn examples() -> Vec<Event> {
             friendly_name: "Subaccount".into(),
             owner_account_sid: Some(owner),
             auth_token_hash: "a1".repeat(32),
+            auth_token_sealed: None,
             status: AccountStatus::Active,
             account_type: AccountType::Trial,
         }),
@@ -53,6 +58,14 @@ fn examples() -> Vec<Event> {
         Event::AccountUpdated(AccountUpdated {
             friendly_name: None,
             status: Some(AccountStatus::Suspended),
+        }),
+        Event::SecondaryAuthTokenCreated(SecondaryAuthTokenCreated {
+            auth_token_hash: "b2".repeat(32),
+            auth_token_sealed: "v1.0a1b2c3d.AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBka".into(),
+        }),
+        Event::SecondaryAuthTokenDeleted(SecondaryAuthTokenDeleted {}),
+        Event::AuthTokenPromoted(AuthTokenPromoted {
+            auth_token_hash: "b2".repeat(32),
         }),
     ];
     events.extend(taskrouter_examples());
@@ -513,6 +526,13 @@ fn schemas_reject_what_the_types_would_never_produce() {
         "status": "dormant", "type": "Full"
     });
     assert!(validator.iter_errors(&bad).count() >= 4);
+    // A plain token where the sealed one belongs is refused: the log never holds it.
+    let v2 = jsonschema::validator_for(&load("account.created.v2.json")).expect("compiles");
+    let plain = serde_json::json!({
+        "friendly_name": "A", "owner_account_sid": null, "auth_token_hash": "0f".repeat(32),
+        "auth_token_sealed": "0123456789abcdef0123456789abcdef", "status": "active", "type": "Full"
+    });
+    assert!(!v2.is_valid(&plain));
 }
 
 #[test]
@@ -598,17 +618,32 @@ fn the_workflow_configuration_schema_accepts_what_compiles_and_refuses_bad_shape
 /// current struct it must decode to through the upcasters. Every version below the current
 /// one of a type needs a row here (checked below), so an upcaster always has a test.
 fn old_shapes() -> Vec<(&'static str, u32, &'static str, Event)> {
-    vec![(
-        "worker.capacity.update",
-        1,
-        r#"{"sid":"WK000000000000000000000000000000a1","task_channel_sid":"TC000000000000000000000000000000b2","capacity":3}"#,
-        Event::WorkerCapacityUpdated(WorkerCapacityUpdated {
-            sid: Sid::parse("WK000000000000000000000000000000a1").expect("sid"),
-            task_channel_sid: Sid::parse("TC000000000000000000000000000000b2").expect("sid"),
-            capacity: 3,
-            previous_capacity: None,
-        }),
-    )]
+    vec![
+        (
+            "worker.capacity.update",
+            1,
+            r#"{"sid":"WK000000000000000000000000000000a1","task_channel_sid":"TC000000000000000000000000000000b2","capacity":3}"#,
+            Event::WorkerCapacityUpdated(WorkerCapacityUpdated {
+                sid: Sid::parse("WK000000000000000000000000000000a1").expect("sid"),
+                task_channel_sid: Sid::parse("TC000000000000000000000000000000b2").expect("sid"),
+                capacity: 3,
+                previous_capacity: None,
+            }),
+        ),
+        (
+            "account.created",
+            1,
+            r#"{"friendly_name":"Before sealing","owner_account_sid":null,"auth_token_hash":"0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f0f","status":"active","type":"Full"}"#,
+            Event::AccountCreated(AccountCreated {
+                friendly_name: "Before sealing".into(),
+                owner_account_sid: None,
+                auth_token_hash: "0f".repeat(32),
+                auth_token_sealed: None,
+                status: AccountStatus::Active,
+                account_type: AccountType::Full,
+            }),
+        ),
+    ]
 }
 
 #[test]
@@ -633,10 +668,14 @@ fn events_written_in_an_old_shape_match_their_old_schema_and_decode_to_the_curre
         );
     }
     // The old text is refused by the current schema: the version bump was needed.
-    let (event_type, _, text, e) = &old_shapes()[0];
-    let current = load(&format!("{event_type}.v{}.json", e.schema_version()));
-    let validator = jsonschema::validator_for(&current).expect("compiles");
-    assert!(!validator.is_valid(&serde_json::from_str(text).expect("JSON")));
+    for (event_type, _, text, e) in &old_shapes() {
+        let current = load(&format!("{event_type}.v{}.json", e.schema_version()));
+        let validator = jsonschema::validator_for(&current).expect("compiles");
+        assert!(
+            !validator.is_valid(&serde_json::from_str(text).expect("JSON")),
+            "{event_type}"
+        );
+    }
 
     let covered: BTreeSet<(String, u32)> = old_shapes()
         .iter()

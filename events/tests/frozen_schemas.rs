@@ -19,6 +19,22 @@ const FROZEN: &[(&str, &str)] = &[
         "659177b65dd1600209b81a2f62c30126ef2bf6d09e6fb9b3f2d4b78da8613a9f",
     ),
     (
+        "account.auth-token.promoted.v1.json",
+        "78a25779226493f0c1ccb3cec5e720cf9df9873c6da2113a3c620fd8132a9806",
+    ),
+    (
+        "account.created.v2.json",
+        "69f538d76ada128264e5840992b5ff2b6d0a1601db7afb09ded0749ddcc50057",
+    ),
+    (
+        "account.secondary-auth-token.created.v1.json",
+        "556ec0e5a345d71a3d891b68098e7fad9026362d06203dfd8474d7ec25986967",
+    ),
+    (
+        "account.secondary-auth-token.deleted.v1.json",
+        "3440a362a1e6430e74a771d2d21fb6c1ec2d852fa5f0e4249d15e108266ccc0f",
+    ),
+    (
         "account.updated.v1.json",
         "ec33d8024267a111102c4b493ebe2ba6ee83c2b52a0d99260d9379292de6eb61",
     ),

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::{AnyConnection, Row};
 use std::collections::BTreeMap;
-use switchboard_events::account::{self, Account, AccountStatus, AccountType};
+use switchboard_events::account::{self, Account, AccountStatus, AccountType, SecondaryAuthToken};
 use switchboard_events::{Envelope, Event, Sid};
 
 /// A row of the read model.
@@ -24,10 +24,7 @@ pub fn fold(row: Option<AccountRow>, envelope: &Envelope) -> Option<AccountRow> 
     let Ok(sid) = Sid::parse(&envelope.stream) else {
         return row;
     };
-    if !matches!(
-        envelope.event,
-        Event::AccountCreated(_) | Event::AccountUpdated(_)
-    ) {
+    if !is_account_event(&envelope.event) {
         return row;
     }
     let version = envelope.seq;
@@ -40,11 +37,25 @@ pub fn fold(row: Option<AccountRow>, envelope: &Envelope) -> Option<AccountRow> 
     Some(AccountRow { account, version })
 }
 
+/// Whether the event changes an account's row.
+fn is_account_event(event: &Event) -> bool {
+    matches!(
+        event,
+        Event::AccountCreated(_)
+            | Event::AccountUpdated(_)
+            | Event::SecondaryAuthTokenCreated(_)
+            | Event::SecondaryAuthTokenDeleted(_)
+            | Event::AuthTokenPromoted(_)
+    )
+}
+
 /// See the module doc.
 pub struct Accounts;
 
 const COLUMNS: &str = "sid, owner_account_sid, friendly_name, status, type, auth_token_hash, \
-                       date_created, date_updated, version";
+                       date_created, date_updated, version, auth_token_sealed, \
+                       auth_token_created, secondary_auth_token_hash, \
+                       secondary_auth_token_sealed, secondary_auth_token_created";
 
 fn ms_to_time(ms: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(ms).unwrap_or_default()
@@ -58,6 +69,19 @@ pub fn decode(row: &sqlx::any::AnyRow) -> Option<AccountRow> {
         "Trial" => AccountType::Trial,
         _ => AccountType::Full,
     };
+    let date_created = ms_to_time(row.try_get(6).ok()?);
+    let auth_token_created: Option<i64> = row.try_get(10).ok()?;
+    let secondary_hash: Option<String> = row.try_get(11).ok()?;
+    let secondary_sealed: Option<String> = row.try_get(12).ok()?;
+    let secondary_created: Option<i64> = row.try_get(13).ok()?;
+    let secondary_auth_token = match (secondary_hash, secondary_sealed) {
+        (Some(hash), Some(sealed)) => Some(SecondaryAuthToken {
+            hash,
+            sealed,
+            date_created: ms_to_time(secondary_created.unwrap_or_default()),
+        }),
+        _ => None,
+    };
     Some(AccountRow {
         account: Account {
             sid,
@@ -66,7 +90,10 @@ pub fn decode(row: &sqlx::any::AnyRow) -> Option<AccountRow> {
             status: AccountStatus::parse(&row.try_get::<String, _>(3).ok()?)?,
             account_type,
             auth_token_hash: row.try_get(5).ok()?,
-            date_created: ms_to_time(row.try_get(6).ok()?),
+            auth_token_sealed: row.try_get(9).ok()?,
+            auth_token_created: auth_token_created.map_or(date_created, ms_to_time),
+            secondary_auth_token,
+            date_created,
             date_updated: ms_to_time(row.try_get(7).ok()?),
         },
         version: u64::try_from(row.try_get::<i64, _>(8).ok()?).ok()?,
@@ -115,12 +142,19 @@ pub async fn list_all(conn: &mut AnyConnection) -> Result<Vec<AccountRow>, sqlx:
 async fn upsert(tx: &mut AnyConnection, row: &AccountRow) -> Result<(), sqlx::Error> {
     let a = &row.account;
     let sql = format!(
-        "INSERT INTO accounts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+        "INSERT INTO accounts ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+         $11, $12, $13, $14) \
          ON CONFLICT (sid) DO UPDATE SET owner_account_sid = excluded.owner_account_sid, \
          friendly_name = excluded.friendly_name, status = excluded.status, type = excluded.type, \
          auth_token_hash = excluded.auth_token_hash, date_created = excluded.date_created, \
-         date_updated = excluded.date_updated, version = excluded.version"
+         date_updated = excluded.date_updated, version = excluded.version, \
+         auth_token_sealed = excluded.auth_token_sealed, \
+         auth_token_created = excluded.auth_token_created, \
+         secondary_auth_token_hash = excluded.secondary_auth_token_hash, \
+         secondary_auth_token_sealed = excluded.secondary_auth_token_sealed, \
+         secondary_auth_token_created = excluded.secondary_auth_token_created"
     );
+    let secondary = a.secondary_auth_token.as_ref();
     sqlx::query(&sql)
         .bind(a.sid.as_str())
         .bind(a.owner_account_sid.as_ref().map(|s| s.as_str().to_string()))
@@ -131,6 +165,11 @@ async fn upsert(tx: &mut AnyConnection, row: &AccountRow) -> Result<(), sqlx::Er
         .bind(a.date_created.timestamp_millis())
         .bind(a.date_updated.timestamp_millis())
         .bind(row.version as i64)
+        .bind(a.auth_token_sealed.clone())
+        .bind(a.auth_token_created.timestamp_millis())
+        .bind(secondary.map(|t| t.hash.clone()))
+        .bind(secondary.map(|t| t.sealed.clone()))
+        .bind(secondary.map(|t| t.date_created.timestamp_millis()))
         .execute(tx)
         .await?;
     Ok(())
@@ -150,7 +189,7 @@ impl Projection for Accounts {
     }
 
     fn wants(&self, e: &Envelope) -> bool {
-        matches!(e.event, Event::AccountCreated(_) | Event::AccountUpdated(_))
+        is_account_event(&e.event)
     }
 
     fn version(&self) -> u32 {
@@ -174,7 +213,7 @@ impl Projection for Accounts {
         let relevant: Vec<&Envelope> = events
             .iter()
             .copied()
-            .filter(|e| matches!(e.event, Event::AccountCreated(_) | Event::AccountUpdated(_)))
+            .filter(|e| is_account_event(&e.event))
             .collect();
         if relevant.is_empty() {
             return Ok(());
@@ -217,10 +256,7 @@ impl Projection for Accounts {
     }
 
     async fn apply(&self, tx: &mut AnyConnection, envelope: &Envelope) -> Result<(), sqlx::Error> {
-        if !matches!(
-            envelope.event,
-            Event::AccountCreated(_) | Event::AccountUpdated(_)
-        ) {
+        if !is_account_event(&envelope.event) {
             return Ok(());
         }
         let before = get(tx, &envelope.stream).await?;
@@ -265,6 +301,7 @@ mod tests {
                 friendly_name: "A".into(),
                 owner_account_sid: None,
                 auth_token_hash: "11".repeat(32),
+                auth_token_sealed: None,
                 status: AccountStatus::Active,
                 account_type: AccountType::Full,
             }),

@@ -167,6 +167,7 @@ async fn load(
                 friendly_name: "lag".into(),
                 owner_account_sid: None,
                 auth_token_hash: "00".repeat(32),
+                auth_token_sealed: None,
                 status: AccountStatus::Active,
                 account_type: AccountType::Full,
             });

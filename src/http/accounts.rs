@@ -13,7 +13,7 @@
 use super::auth::Caller;
 use super::twilio::{rfc2822, ApiError, Params, TokenPage};
 use super::AppState;
-use crate::commands::{new_auth_token, new_sid, CommandError};
+use crate::commands::{new_sealed_auth_token, new_sid, CommandError};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -37,8 +37,9 @@ pub fn router() -> Router<AppState> {
 
 const PROJECTION: &str = "accounts";
 
-/// An account in Twilio's JSON shape. `auth_token` is only known right after creation (only
-/// its hash is stored), so it is `null` elsewhere.
+/// An account in Twilio's JSON shape. `auth_token` is shown only right after creation (the
+/// store keeps its hash and a sealed copy for signing, never the token), so it is `null`
+/// elsewhere.
 pub fn account_json(a: &Account, auth_token: Option<&str>) -> Value {
     let uri = format!("/2010-04-01/Accounts/{}", a.sid);
     json!({
@@ -157,7 +158,7 @@ async fn create(
     params: Params,
 ) -> Result<impl IntoResponse, ApiError> {
     let sid = new_sid(SidPrefix::Account);
-    let (token, hash) = new_auth_token();
+    let token = new_sealed_auth_token(state.secrets());
     let meta = state
         .commands()
         .metadata(caller.sid.clone(), Uuid::now_v7());
@@ -174,7 +175,8 @@ async fn create(
         sid: sid.clone(),
         friendly_name,
         owner: Some(caller.clone()),
-        auth_token_hash: hash,
+        auth_token_hash: token.hash.clone(),
+        auth_token_sealed: Some(token.sealed.clone()),
     };
     let (executed, after) = state
         .commands()
@@ -187,7 +189,7 @@ async fn create(
     Ok((
         StatusCode::CREATED,
         [header],
-        Json(account_json(&account, Some(&token))),
+        Json(account_json(&account, Some(&token.token))),
     ))
 }
 
@@ -240,6 +242,11 @@ impl From<CommandError<AccountError>> for ApiError {
                 | AccountError::Closed(_)
                 | AccountError::NestedSubaccount(_),
             ) => ApiError::new(StatusCode::BAD_REQUEST, 20001, e.to_string()),
+            // The handlers of `/v1/AuthTokens/…` answer with their own path; this is the
+            // fallback for any other caller.
+            CommandError::Domain(AccountError::NoSecondaryAuthToken(_)) => {
+                ApiError::not_found("/v1/AuthTokens/Secondary")
+            }
             CommandError::Contended(_) => ApiError::new(StatusCode::CONFLICT, 20409, e.to_string()),
             CommandError::Append(crate::log::AppendError::Unavailable(ref why)) => {
                 error!(cause = %e, "append failed");

@@ -1,8 +1,10 @@
 //! HTTP Basic authentication with an account SID and auth token, as Twilio's API takes it.
 //!
-//! The token is checked against the SHA-256 kept in the `accounts` read model (the token
-//! itself is stored nowhere), read once the read model has reached the log's head as of the
-//! request's arrival (bounded by `--read-wait-ms`).
+//! The token is checked against the SHA-256s kept in the `accounts` read model — the primary
+//! token's, and the secondary's while one exists (Twilio's rotation: both work until the
+//! secondary is promoted or deleted) — read once the read model has reached the log's head as
+//! of the request's arrival (bounded by `--read-wait-ms`). The token itself is stored only
+//! sealed under the server key, for signing; authentication never opens it.
 
 use super::twilio::ApiError;
 use super::AppState;
@@ -37,12 +39,14 @@ pub async fn require_auth(
     // change takes effect for the very next request.
     state.accounts_barrier().await;
     let account = state.account(&sid).await?;
+    let presented = hash_token(&password);
     let account = account
         .filter(|a| {
-            constant_time_eq(
-                a.auth_token_hash.as_bytes(),
-                hash_token(&password).as_bytes(),
-            )
+            // Every current hash is compared (no early exit), so timing says nothing about
+            // which token matched.
+            a.token_hashes().fold(false, |matched, hash| {
+                constant_time_eq(hash.as_bytes(), presented.as_bytes()) | matched
+            })
         })
         .ok_or_else(|| {
             ApiError::unauthenticated(

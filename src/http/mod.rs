@@ -11,6 +11,7 @@
 //! - [`auth`]: HTTP Basic with an account SID and auth token (the one reading of the header).
 //! - `forward`: on a node without the writer role, commands go to the writer node.
 //! - [`accounts`]: the account resource, `/2010-04-01/Accounts`.
+//! - [`auth_tokens`]: rotating the caller's auth token, `/v1/AuthTokens/{Secondary,Promote}`.
 //! - [`taskrouter`]: TaskRouter v1 under `/v1/Workspaces`, a module per resource.
 //! - [`supervisor`]: reads from the `taskrouter` read model,
 //!   `/supervisor/v1/Workspaces/{WS}/…`.
@@ -24,6 +25,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod auth_tokens;
 mod forward;
 pub mod health;
 pub mod limits;
@@ -81,6 +83,8 @@ pub struct AppState {
 
 struct Inner {
     commands: Commands,
+    /// The server key new auth tokens are sealed under.
+    secrets: Arc<crate::secrets::Keyring>,
     projector: Arc<Projector>,
     metrics: Arc<Metrics>,
     config: HttpConfig,
@@ -105,9 +109,11 @@ impl AppState {
         projector: Arc<Projector>,
         metrics: Arc<Metrics>,
         config: HttpConfig,
+        secrets: Arc<crate::secrets::Keyring>,
     ) -> AppState {
         AppState {
             inner: Arc::new(Inner {
+                secrets,
                 taskrouter,
                 accounts_synced: Default::default(),
                 last_account_write: Mutex::default(),
@@ -124,6 +130,11 @@ impl AppState {
     /// The application service.
     pub fn commands(&self) -> &Commands {
         &self.inner.commands
+    }
+
+    /// The server key new auth tokens are sealed under.
+    pub fn secrets(&self) -> &crate::secrets::Keyring {
+        &self.inner.secrets
     }
 
     /// TaskRouter's workspace actors.
@@ -321,6 +332,7 @@ pub fn app(state: AppState) -> Router {
     let config = state.config().clone();
     let api = Router::new()
         .merge(accounts::router())
+        .merge(auth_tokens::router())
         .merge(taskrouter::router())
         .merge(supervisor::router())
         .route_layer(middleware::from_fn_with_state(

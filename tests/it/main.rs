@@ -10,6 +10,8 @@
 //!   read models equal a full rebuild.
 //! - `hostile`: huge, deep and long expressions, documents and form bodies against the real
 //!   server: each refused in Twilio's shape, and the server keeps serving.
+//! - `auth_tokens`: sealed auth tokens: the signer's token is the creation's, the log never
+//!   holds one in the clear, an account from before sealing rotates through `/v1/AuthTokens`.
 //! - `bad_records`: unknown event types and damaged rows in the log.
 //! - `projections`: exactly-once effects and rebuilds on a version bump (SQLite, PostgreSQL,
 //!   Kafka).
@@ -24,6 +26,7 @@
 //! - `taskrouter_projection`: the TaskRouter read model against the workspace state, and
 //!   workflow timeouts counted from their own fact.
 
+mod auth_tokens;
 mod bad_records;
 mod crash;
 mod hostile;

@@ -46,6 +46,7 @@ async fn history(log: Arc<dyn EventLog>) {
             friendly_name: format!("account {i}"),
             owner: None,
             auth_token_hash: new_auth_token().1,
+            auth_token_sealed: None,
         };
         commands
             .account(&sid, &meta, |s| create.decide(s))

@@ -6,7 +6,8 @@ use crate::{create_account, DataDir, Server};
 use std::path::Path;
 use std::process::Command;
 
-fn run_sdk_script(script: &str, server: &Server, sid: &str, token: &str) {
+/// Runs `tests/sdk/{script}` against `server` as the account `sid`; returns its stdout.
+pub fn run_sdk_script(script: &str, server: &Server, sid: &str, token: &str) -> String {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk");
     // scripts/test.sh points this at a venv holding the twilio package.
     let python = std::env::var("SWITCHBOARD_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
@@ -28,6 +29,7 @@ fn run_sdk_script(script: &str, server: &Server, sid: &str, token: &str) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 #[tokio::test]

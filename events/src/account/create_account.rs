@@ -1,5 +1,6 @@
-//! Opening an account or a subaccount. The SID and the token hash arrive in the command (the
-//! shell draws the token and hashes it), so the decision is pure.
+//! Opening an account or a subaccount. The SID, the token hash and the sealed token arrive in
+//! the command (the shell draws the token, hashes it and seals it under the server key), so
+//! the decision is pure.
 
 use super::{
     check_friendly_name, Account, AccountCreated, AccountError, AccountStatus, AccountType,
@@ -18,6 +19,9 @@ pub struct CreateAccount {
     pub owner: Option<Account>,
     /// SHA-256 of the auth token.
     pub auth_token_hash: String,
+    /// The auth token sealed under the server key (`None` only where no key is at hand:
+    /// such an account cannot have its webhooks signed until it rotates its token).
+    pub auth_token_sealed: Option<String>,
 }
 
 impl CreateAccount {
@@ -41,6 +45,7 @@ impl CreateAccount {
             friendly_name: self.friendly_name.clone(),
             owner_account_sid,
             auth_token_hash: self.auth_token_hash.clone(),
+            auth_token_sealed: self.auth_token_sealed.clone(),
             status: AccountStatus::Active,
             account_type: AccountType::Full,
         })])
@@ -64,6 +69,7 @@ mod tests {
             friendly_name: format!("account {n}"),
             owner,
             auth_token_hash: "ab".repeat(32),
+            auth_token_sealed: Some("v1.00000000.sealed".into()),
         }
     }
 

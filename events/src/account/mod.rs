@@ -1,6 +1,10 @@
 //! Accounts: the tenants. An account stream (`AC…`) holds the account's creation and every
-//! change to it. The auth token itself is never an event: only its SHA-256 hash is recorded,
-//! so the log can be shipped to billing or a supervisor without leaking credentials.
+//! change to it. The auth token itself is never in an event in the clear: its SHA-256 hash is
+//! recorded (authentication compares against it) and, since `account.created` v2, the token
+//! sealed under the server key (`src/secrets.rs`; signing webhooks opens it), so the log can be
+//! shipped to billing or a supervisor without leaking credentials. Accounts created before v2
+//! hold only the hash; they get a sealed token by rotating it, as Twilio rotates one: create a
+//! secondary token (both authenticate), then promote it (the old one stops working).
 //!
 //! ```text
 //!            create                 update(status=suspended)
@@ -11,9 +15,13 @@
 //! ```
 
 mod create_account;
+mod promote_auth_token;
+mod secondary_auth_token;
 mod update_account;
 
 pub use create_account::CreateAccount;
+pub use promote_auth_token::PromoteAuthToken;
+pub use secondary_auth_token::{CreateSecondaryAuthToken, DeleteSecondaryAuthToken};
 pub use update_account::UpdateAccount;
 
 use crate::event::Event;
@@ -80,6 +88,9 @@ pub struct AccountCreated {
     pub owner_account_sid: Option<Sid>,
     /// Lowercase hex SHA-256 of the auth token.
     pub auth_token_hash: String,
+    /// The auth token sealed under the server key (`v1.<key id>.<base64>`); `None` for an
+    /// account created before tokens were sealed (a v1 event), which has only the hash.
+    pub auth_token_sealed: Option<String>,
     /// Initial status (always active today).
     pub status: AccountStatus,
     /// Trial or Full.
@@ -98,6 +109,41 @@ pub struct AccountUpdated {
     pub status: Option<AccountStatus>,
 }
 
+/// `account.secondary-auth-token.created`: a secondary auth token was made (it replaces any
+/// earlier secondary). Both the primary and the secondary authenticate until one is promoted
+/// or the secondary deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecondaryAuthTokenCreated {
+    /// Lowercase hex SHA-256 of the secondary token.
+    pub auth_token_hash: String,
+    /// The secondary token sealed under the server key.
+    pub auth_token_sealed: String,
+}
+
+/// `account.secondary-auth-token.deleted`: the secondary auth token no longer authenticates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecondaryAuthTokenDeleted {}
+
+/// `account.auth-token.promoted`: the secondary auth token became the primary one; the old
+/// primary stops authenticating at once (as Twilio's promotion does).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthTokenPromoted {
+    /// SHA-256 of the new primary token (the promoted secondary's), so the event says which
+    /// token is now current without the fold having to be trusted.
+    pub auth_token_hash: String,
+}
+
+/// A secondary auth token, while it exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecondaryAuthToken {
+    /// SHA-256 of it.
+    pub hash: String,
+    /// It, sealed under the server key.
+    pub sealed: String,
+    /// When it was made.
+    pub date_created: DateTime<Utc>,
+}
+
 /// The state of one account, folded from its stream.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Account {
@@ -113,6 +159,13 @@ pub struct Account {
     pub account_type: AccountType,
     /// SHA-256 of the auth token.
     pub auth_token_hash: String,
+    /// The auth token sealed under the server key; `None` while an account created before
+    /// tokens were sealed has not rotated its token.
+    pub auth_token_sealed: Option<String>,
+    /// When the current primary token was made (creation, or the promotion's secondary).
+    pub auth_token_created: DateTime<Utc>,
+    /// The secondary auth token, between its creation and its promotion or deletion.
+    pub secondary_auth_token: Option<SecondaryAuthToken>,
     /// When it was created.
     pub date_created: DateTime<Utc>,
     /// When it last changed.
@@ -137,6 +190,18 @@ pub enum AccountError {
     /// A subaccount cannot own subaccounts (Twilio allows one level).
     #[error("subaccount {0} cannot create subaccounts")]
     NestedSubaccount(Sid),
+    /// Promoting or deleting a secondary auth token the account does not have.
+    #[error("account {0} has no secondary auth token")]
+    NoSecondaryAuthToken(Sid),
+}
+
+impl Account {
+    /// The hashes of the tokens that authenticate as this account: the primary, and the
+    /// secondary while it exists. The caller compares in constant time; this is the rule.
+    pub fn token_hashes(&self) -> impl Iterator<Item = &str> {
+        std::iter::once(self.auth_token_hash.as_str())
+            .chain(self.secondary_auth_token.iter().map(|s| s.hash.as_str()))
+    }
 }
 
 /// Folds one event into an account's state. Folds cannot fail: an event that does not apply
@@ -155,9 +220,40 @@ pub fn evolve(
             status: e.status,
             account_type: e.account_type,
             auth_token_hash: e.auth_token_hash.clone(),
+            auth_token_sealed: e.auth_token_sealed.clone(),
+            auth_token_created: occurred_at,
+            secondary_auth_token: None,
             date_created: occurred_at,
             date_updated: occurred_at,
         }),
+        (Some(mut a), Event::SecondaryAuthTokenCreated(e)) => {
+            a.secondary_auth_token = Some(SecondaryAuthToken {
+                hash: e.auth_token_hash.clone(),
+                sealed: e.auth_token_sealed.clone(),
+                date_created: occurred_at,
+            });
+            a.date_updated = occurred_at;
+            Some(a)
+        }
+        (Some(mut a), Event::SecondaryAuthTokenDeleted(_)) => {
+            a.secondary_auth_token = None;
+            a.date_updated = occurred_at;
+            Some(a)
+        }
+        (Some(mut a), Event::AuthTokenPromoted(e)) => {
+            // The event names the new primary's hash; the sealed copy comes from the
+            // secondary it promotes (a promotion without one, which a correct log never
+            // holds, still moves the hash and leaves no signable token rather than a wrong one).
+            let secondary = a.secondary_auth_token.take();
+            a.auth_token_hash.clone_from(&e.auth_token_hash);
+            a.auth_token_sealed = secondary
+                .as_ref()
+                .filter(|s| s.hash == e.auth_token_hash)
+                .map(|s| s.sealed.clone());
+            a.auth_token_created = secondary.map_or(occurred_at, |s| s.date_created);
+            a.date_updated = occurred_at;
+            Some(a)
+        }
         (Some(mut a), Event::AccountUpdated(e)) => {
             if let Some(name) = &e.friendly_name {
                 a.friendly_name.clone_from(name);

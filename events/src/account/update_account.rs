@@ -63,6 +63,7 @@ mod tests {
             friendly_name: "Main".into(),
             owner: None,
             auth_token_hash: "cd".repeat(32),
+            auth_token_sealed: None,
         }
         .decide(None)
         .unwrap_or_default()
