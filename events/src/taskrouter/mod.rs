@@ -16,6 +16,8 @@
 //!   `If-Match` versions, referenced resources) and Twilio's limits.
 //! - [`routing`]: after every command, new tasks onto their workflow's first target and
 //!   offers from the matcher ([`routing::route_mut`]).
+//! - `close`: closing a task, its reservations' events first (`reservation.completed`
+//!   beside `task.completed`).
 //! - [`timeouts`]: reservations, workflow targets and task TTLs past their time, on `Tick`.
 //! - [`state`]: the workspace fold, one file per entity, and the indexes it keeps.
 //! - [`events`]: the TaskRouter event payloads.
@@ -25,6 +27,7 @@
 //! - [`workflow`]: workflow configuration documents, compiled, and routing through their
 //!   filters and targets.
 
+mod close;
 pub mod command;
 mod commands;
 pub mod decide;
