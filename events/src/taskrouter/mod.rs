@@ -23,6 +23,7 @@
 //! - [`events`]: the TaskRouter event payloads.
 //! - [`expression`]: the expression language of target workers, workflow filters, target
 //!   expressions and `skip_if`.
+//! - [`refs`]: the SIDs an event names and the resource it is about (callback, `/Events`).
 //! - [`matcher`]: which pending tasks are offered to which workers (pure, deterministic).
 //! - [`workflow`]: workflow configuration documents, compiled, and routing through their
 //!   filters and targets.
@@ -35,6 +36,7 @@ pub mod error;
 pub mod events;
 pub mod expression;
 pub mod matcher;
+pub mod refs;
 pub mod routing;
 pub mod state;
 pub mod timeouts;
