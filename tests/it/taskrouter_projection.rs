@@ -678,15 +678,28 @@ async fn events_index_matches_the_log(
     let newest_first: Vec<(String, i64, &str)> = recorded
         .iter()
         .rev()
-        .map(|e| (format!("EV{}", e.id.simple()), e.seq as i64, e.event.type_name()))
+        .map(|e| {
+            (
+                format!("EV{}", e.id.simple()),
+                e.seq as i64,
+                e.event.type_name(),
+            )
+        })
         .collect();
     let got: Vec<(String, i64, &str)> = rows
         .iter()
         .map(|r| (r.sid.clone(), r.seq, r.event_type.as_str()))
         .collect();
     assert_eq!(got, newest_first, "one row per event, newest first");
-    for t in ["reservation.completed", "task-queue.entered", "workflow.entered"] {
-        assert!(got.iter().any(|(_, _, ty)| *ty == t), "the workload records {t}");
+    for t in [
+        "reservation.completed",
+        "task-queue.entered",
+        "workflow.entered",
+    ] {
+        assert!(
+            got.iter().any(|(_, _, ty)| *ty == t),
+            "the workload records {t}"
+        );
     }
 
     // Pages of 37 by token cover the list exactly.
@@ -698,7 +711,9 @@ async fn events_index_matches_the_log(
             limit: 37,
             ..Default::default()
         };
-        let page = projection::events(conn, ws.as_str(), &q).await.expect("page");
+        let page = projection::events(conn, ws.as_str(), &q)
+            .await
+            .expect("page");
         let Some(last) = page.last() else { break };
         before = Some(last.seq);
         paged.extend(page.into_iter().map(|r| r.sid));
@@ -713,7 +728,12 @@ async fn events_index_matches_the_log(
             offered.insert(r.sid.clone(), (r.task_sid.clone(), r.worker_sid.clone()));
         }
     }
-    let of = |e: &Envelope| refs(&e.event).reservation.and_then(|r| offered.get(r)).cloned();
+    let of = |e: &Envelope| {
+        refs(&e.event)
+            .reservation
+            .and_then(|r| offered.get(r))
+            .cloned()
+    };
     let tasks: BTreeSet<Sid> = offered.values().map(|(t, _)| t.clone()).collect();
     let workers: BTreeSet<Sid> = offered.values().map(|(_, w)| w.clone()).collect();
     for task in tasks.iter().take(5) {
@@ -761,7 +781,9 @@ async fn events_index_matches_the_log(
         types: types.clone(),
         ..Default::default()
     });
-    let got = projection::events(conn, ws.as_str(), &q).await.expect("by type");
+    let got = projection::events(conn, ws.as_str(), &q)
+        .await
+        .expect("by type");
     let expected = recorded
         .iter()
         .filter(|e| types.iter().any(|t| t == e.event.type_name()))
