@@ -226,7 +226,10 @@ pub fn notices<'a>(
                 queue_fields(ws, event, &sid, &mut form);
                 (Some(sid.clone()), None)
             }
-            "worker" => (None, Some(sid.clone())),
+            "worker" => {
+                channel_fields(ws, event, &sid, &mut form);
+                (None, Some(sid.clone()))
+            }
             "reservation" => match ws.reservations.get(&sid) {
                 Some(r) => {
                     form.push(("ReservationSid", r.sid.to_string()));
@@ -294,6 +297,36 @@ fn queue_fields(ws: &Workspace, event: &Event, task: &Sid, form: &mut Vec<(&'sta
         if let Some(queue) = ws.queues.get(q) {
             form.push(("TaskQueueName", queue.friendly_name.clone()));
         }
+    }
+}
+
+/// A worker channel event's channel fields, as Twilio sends them with
+/// `worker.capacity.update` and `worker.channel.availability.update`.
+fn channel_fields(
+    ws: &Workspace,
+    event: &Event,
+    worker: &Sid,
+    form: &mut Vec<(&'static str, String)>,
+) {
+    let (channel, previous) = match event {
+        Event::WorkerCapacityUpdated(e) => (&e.task_channel_sid, e.previous_capacity),
+        Event::WorkerChannelAvailabilityUpdated(e) => (&e.task_channel_sid, None),
+        _ => return,
+    };
+    form.push(("TaskChannelSid", channel.to_string()));
+    if let Some(c) = ws.channels.get(channel) {
+        form.push(("TaskChannelUniqueName", c.unique_name.clone()));
+    }
+    if let Some(c) = ws.workers.get(worker).and_then(|w| w.channels.get(channel)) {
+        form.push(("WorkerChannelAvailable", c.available.to_string()));
+        form.push((
+            "WorkerChannelAvailableCapacity",
+            c.capacity.saturating_sub(c.busy).to_string(),
+        ));
+        form.push(("WorkerChannelTaskCount", c.busy.to_string()));
+    }
+    if let Some(p) = previous {
+        form.push(("WorkerChannelPreviousCapacity", p.to_string()));
     }
 }
 

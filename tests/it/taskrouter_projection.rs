@@ -736,45 +736,47 @@ async fn events_index_matches_the_log(
     };
     let tasks: BTreeSet<Sid> = offered.values().map(|(t, _)| t.clone()).collect();
     let workers: BTreeSet<Sid> = offered.values().map(|(_, w)| w.clone()).collect();
+    // (filter, the query, whether the log says an event passes it)
+    type Case<'a> = (
+        String,
+        projection::EventQuery,
+        Box<dyn Fn(&Envelope) -> bool + 'a>,
+    );
+    let mut cases: Vec<Case> = Vec::new();
     for task in tasks.iter().take(5) {
-        let expected: Vec<String> = recorded
-            .iter()
-            .rev()
-            .filter(|e| refs(&e.event).task == Some(task) || of(e).is_some_and(|(t, _)| t == *task))
-            .map(|e| format!("EV{}", e.id.simple()))
-            .collect();
-        let q = all(projection::EventQuery {
+        let q = projection::EventQuery {
             task_sid: Some(task.to_string()),
             ..Default::default()
-        });
-        let got: Vec<String> = projection::events(conn, ws.as_str(), &q)
-            .await
-            .expect("by task")
-            .into_iter()
-            .map(|r| r.sid)
-            .collect();
-        assert_eq!(got, expected, "TaskSid={task}");
+        };
+        let keeps = move |e: &Envelope| {
+            refs(&e.event).task == Some(task) || of(e).is_some_and(|(t, _)| t == *task)
+        };
+        cases.push((format!("TaskSid={task}"), q, Box::new(keeps)));
     }
     for worker in workers.iter().take(3) {
+        let q = projection::EventQuery {
+            worker_sid: Some(worker.to_string()),
+            ..Default::default()
+        };
+        let keeps = move |e: &Envelope| {
+            refs(&e.event).worker == Some(worker) || of(e).is_some_and(|(_, w)| w == *worker)
+        };
+        cases.push((format!("WorkerSid={worker}"), q, Box::new(keeps)));
+    }
+    for (name, q, keeps) in cases {
         let expected: Vec<String> = recorded
             .iter()
             .rev()
-            .filter(|e| {
-                refs(&e.event).worker == Some(worker) || of(e).is_some_and(|(_, w)| w == *worker)
-            })
+            .filter(|e| keeps(e))
             .map(|e| format!("EV{}", e.id.simple()))
             .collect();
-        let q = all(projection::EventQuery {
-            worker_sid: Some(worker.to_string()),
-            ..Default::default()
-        });
-        let got: Vec<String> = projection::events(conn, ws.as_str(), &q)
+        let got: Vec<String> = projection::events(conn, ws.as_str(), &all(q))
             .await
-            .expect("by worker")
+            .expect("filtered")
             .into_iter()
             .map(|r| r.sid)
             .collect();
-        assert_eq!(got, expected, "WorkerSid={worker}");
+        assert_eq!(got, expected, "{name}");
     }
     let types = vec!["reservation.completed".to_string(), "task.completed".into()];
     let q = all(projection::EventQuery {

@@ -126,6 +126,9 @@ bob = workspace.workers.create(friendly_name="bob", activity_sid=available, attr
 assert alice.available and alice.activity_name == "Available"
 channels = workspace.workers(alice.sid).worker_channels.list()
 assert {c.task_channel_unique_name for c in channels} >= {"default", "voice", "chat"}
+# Alice's chat channel: capacity 2 and unavailable (two callback events, with the channel's fields).
+chat = next(c for c in channels if c.task_channel_unique_name == "chat")
+workspace.workers(alice.sid).worker_channels(chat.sid).update(capacity=2, available=False)
 
 # English task: goes to the English queue, reserved to the longest-idle eligible worker.
 t1 = workspace.tasks.create(attributes=json.dumps({"language": "en"}), workflow_sid=wf.sid)
@@ -181,7 +184,13 @@ assert completed["TaskCompletedReason"] == ["resolved"] and completed["Workspace
 accepted_event = next(e for e in events if e["EventType"] == ["reservation.accepted"] and e["TaskSid"] == [t1.sid])
 assert accepted_event["WorkerSid"][0].startswith("WK") and accepted_event["ResourceType"] == ["reservation"], accepted_event
 
-# The Events resource reads the same history back from the log, newest first.
+capacity = wait("worker.capacity.update", lambda: next((e for e in events if e["EventType"] == ["worker.capacity.update"]), None))
+assert (capacity["WorkerSid"], capacity["TaskChannelUniqueName"], capacity["WorkerChannelPreviousCapacity"],
+        capacity["WorkerChannelAvailableCapacity"]) == ([alice.sid], ["chat"], [str(chat.configured_capacity)], ["2"]), capacity
+availability = next(e for e in events if e["EventType"] == ["worker.channel.availability.update"])
+assert availability["WorkerChannelAvailable"] == ["false"] and availability["TaskChannelSid"] == [chat.task_channel_sid], availability
+
+# The Events resource reads the same history back from the read model, newest first.
 t1_history = workspace.events.list(task_sid=t1.sid)
 types = [e.event_type for e in t1_history]
 assert "task.created" in types and "reservation.accepted" in types, types

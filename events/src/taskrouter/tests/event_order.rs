@@ -17,6 +17,29 @@ fn names(events: &[Event]) -> Vec<&'static str> {
         .collect()
 }
 
+/// Sets `task`'s assignment status.
+fn set_status(w: &mut World, task: &Sid, status: &str) -> Vec<Event> {
+    w.run(Command::UpdateTask {
+        sid: task.clone(),
+        attributes: None,
+        priority: None,
+        assignment_status: Some(status.into()),
+        reason: Some("resolved".into()),
+        if_match: None,
+    })
+    .expect("status")
+}
+
+/// One queue, worker alice available in it, and a task offered to her: (alice, the task,
+/// the task's events, the reservation).
+fn offered_to_alice(w: &mut World) -> (Sid, Sid, Vec<Event>, Sid) {
+    let (_, wf) = single_queue(w, 1);
+    let alice = w.worker("alice", json!({}), true);
+    let (task, events) = w.task(&wf, json!({}), 0);
+    let r = offered(&events);
+    (alice, task, events, r)
+}
+
 /// The one reservation `events` created.
 fn offered(events: &[Event]) -> Sid {
     World::reservations_of(events)
@@ -28,9 +51,7 @@ fn offered(events: &[Event]) -> Sid {
 #[test]
 fn a_task_enters_its_workflow_then_its_queue_then_matches_the_target_then_is_offered() {
     let mut w = World::new();
-    let (_, wf) = single_queue(&mut w, 1);
-    w.worker("alice", json!({}), true);
-    let (_, events) = w.task(&wf, json!({}), 0);
+    let (_, _, events, _) = offered_to_alice(&mut w);
     assert_eq!(
         names(&events),
         [
@@ -46,24 +67,12 @@ fn a_task_enters_its_workflow_then_its_queue_then_matches_the_target_then_is_off
 #[test]
 fn completing_an_accepted_task_completes_its_reservation_just_before_it() {
     let mut w = World::new();
-    let (_, wf) = single_queue(&mut w, 1);
-    let alice = w.worker("alice", json!({}), true);
-    let (task, events) = w.task(&wf, json!({}), 0);
-    let r = offered(&events);
+    let (alice, task, _, r) = offered_to_alice(&mut w);
     assert_eq!(
         names(&w.answer(&r, "accepted").expect("accept")),
         ["reservation.accepted"]
     );
-    let done = w
-        .run(Command::UpdateTask {
-            sid: task.clone(),
-            attributes: None,
-            priority: None,
-            assignment_status: Some("completed".into()),
-            reason: Some("resolved".into()),
-            if_match: None,
-        })
-        .expect("complete");
+    let done = set_status(&mut w, &task, "completed");
     assert_eq!(names(&done), ["reservation.completed", "task.completed"]);
     assert!(matches!(&done[0], Event::ReservationCompleted(x) if x.sid == r));
     assert_eq!(w.ws().reservations[&r].status, ReservationStatus::Completed);
@@ -76,10 +85,7 @@ fn completing_an_accepted_task_completes_its_reservation_just_before_it() {
 #[test]
 fn wrapping_up_through_the_reservation_wraps_both_up_and_completing_completes_both() {
     let mut w = World::new();
-    let (_, wf) = single_queue(&mut w, 1);
-    w.worker("alice", json!({}), true);
-    let (task, events) = w.task(&wf, json!({}), 0);
-    let r = offered(&events);
+    let (_, task, _, r) = offered_to_alice(&mut w);
     w.answer(&r, "accepted").expect("accept");
     let wrapping = w.answer(&r, "wrapping").expect("wrap up");
     assert_eq!(names(&wrapping), ["reservation.wrapup", "task.wrapup"]);
@@ -95,20 +101,8 @@ fn wrapping_up_through_the_reservation_wraps_both_up_and_completing_completes_bo
 #[test]
 fn canceling_a_reserved_task_cancels_its_pending_reservation_just_before_it() {
     let mut w = World::new();
-    let (_, wf) = single_queue(&mut w, 1);
-    w.worker("alice", json!({}), true);
-    let (task, events) = w.task(&wf, json!({}), 0);
-    let r = offered(&events);
-    let canceled = w
-        .run(Command::UpdateTask {
-            sid: task,
-            attributes: None,
-            priority: None,
-            assignment_status: Some("canceled".into()),
-            reason: None,
-            if_match: None,
-        })
-        .expect("cancel");
+    let (_, task, _, r) = offered_to_alice(&mut w);
+    let canceled = set_status(&mut w, &task, "canceled");
     assert_eq!(names(&canceled), ["reservation.canceled", "task.canceled"]);
     assert_eq!(w.ws().reservations[&r].status, ReservationStatus::Canceled);
 }
@@ -258,10 +252,7 @@ fn a_reservation_timing_out_in_the_tick_its_task_expires_in_is_not_canceled_as_w
 #[test]
 fn a_log_written_before_reservations_had_closing_events_still_folds_to_the_same_statuses() {
     let mut w = World::new();
-    let (_, wf) = single_queue(&mut w, 1);
-    let alice = w.worker("alice", json!({}), true);
-    let (task, events) = w.task(&wf, json!({}), 0);
-    let r = offered(&events);
+    let (alice, task, _, r) = offered_to_alice(&mut w);
     w.answer(&r, "accepted").expect("accept");
     // An older build recorded only the task's event.
     let mut old = w.state.clone();
