@@ -35,6 +35,8 @@
 //! - one module per entity whose events it folds: `workspace` (with its activities and task
 //!   channels), `worker`, `task_queue`, `workflow` (its routing outcome), `task`,
 //!   `reservation`.
+//! - `event_index`: the Event index (`tr_events`) a batch writes and `/Events` reads
+//!   ([`events()`]).
 //! - [`counter`]: the counter names.
 //! - readers: [`queue_positions()`], [`worker_assignments()`], [`counters()`] and
 //!   [`split_by_wait()`].
