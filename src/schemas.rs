@@ -140,6 +140,30 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../schemas/workflow.timeout.v1.json"),
     ),
     (
+        "workflow.entered.v1.json",
+        include_str!("../schemas/workflow.entered.v1.json"),
+    ),
+    (
+        "workflow.skipped.v1.json",
+        include_str!("../schemas/workflow.skipped.v1.json"),
+    ),
+    (
+        "task-queue.entered.v1.json",
+        include_str!("../schemas/task-queue.entered.v1.json"),
+    ),
+    (
+        "task-queue.timeout.v1.json",
+        include_str!("../schemas/task-queue.timeout.v1.json"),
+    ),
+    (
+        "task-queue.moved.v1.json",
+        include_str!("../schemas/task-queue.moved.v1.json"),
+    ),
+    (
+        "task-queue.expression.updated.v1.json",
+        include_str!("../schemas/task-queue.expression.updated.v1.json"),
+    ),
+    (
         "task.canceled.v1.json",
         include_str!("../schemas/task.canceled.v1.json"),
     ),

@@ -185,6 +185,18 @@ event_types! {
     TargetMatched(TargetMatched) = "workflow.target-matched", version 1;
     /// A task's last workflow target timed out (a `task.canceled` follows).
     WorkflowTimeout(WorkflowTimeout) = "workflow.timeout", version 1;
+    /// A task entered its workflow.
+    WorkflowEntered(WorkflowEntered) = "workflow.entered", version 1;
+    /// A task skipped a workflow target (its `skip_if` held).
+    WorkflowSkipped(WorkflowSkipped) = "workflow.skipped", version 1;
+    /// A task entered a task queue.
+    TaskQueueEntered(TaskInQueue) = "task-queue.entered", version 1;
+    /// A task's workflow target timed out while it waited in a queue.
+    TaskQueueTimeout(TaskInQueue) = "task-queue.timeout", version 1;
+    /// A task moved from one task queue to another.
+    TaskQueueMoved(TaskQueueMoved) = "task-queue.moved", version 1;
+    /// A task queue's target workers expression changed.
+    TaskQueueExpressionUpdated(TaskQueueExpressionUpdated) = "task-queue.expression.updated", version 1;
     /// A task was canceled (by a caller, its TTL, or the end of its workflow).
     TaskCanceled(TaskClosed) = "task.canceled", version 1;
     /// A task moved to wrapping.

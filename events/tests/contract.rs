@@ -391,6 +391,34 @@ fn taskrouter_examples() -> Vec<Event> {
             sid: task(2),
             reason: "Task TTL Exceeded".into(),
         }),
+        Event::WorkflowEntered(WorkflowEntered {
+            task_sid: task(1),
+            workflow_sid: workflow(1),
+        }),
+        Event::WorkflowSkipped(WorkflowSkipped {
+            task_sid: task(1),
+            workflow_sid: workflow(1),
+            filter_name: "default".into(),
+            target_index: 0,
+            task_queue_sid: queue(1),
+        }),
+        Event::TaskQueueEntered(TaskInQueue {
+            task_sid: task(1),
+            task_queue_sid: queue(1),
+        }),
+        Event::TaskQueueTimeout(TaskInQueue {
+            task_sid: task(1),
+            task_queue_sid: queue(1),
+        }),
+        Event::TaskQueueMoved(TaskQueueMoved {
+            task_sid: task(1),
+            task_queue_sid: queue(1),
+            to_task_queue_sid: queue(2),
+        }),
+        Event::TaskQueueExpressionUpdated(TaskQueueExpressionUpdated {
+            sid: queue(1),
+            target_workers: "languages HAS 'en'".into(),
+        }),
         Event::TaskWrapup(TaskClosed {
             sid: task(1),
             reason: "call ended".into(),

@@ -131,6 +131,22 @@ const FROZEN: &[(&str, &str)] = &[
         "ec996e4584b72b5e60e4c31c1e282e50e3fabcacd039f59fc7a31aed9228ebca",
     ),
     (
+        "task-queue.entered.v1.json",
+        "a1d82f608936e80eac0de5e36e989bbe0e6ddba763f211e3b07856a256251149",
+    ),
+    (
+        "task-queue.expression.updated.v1.json",
+        "22abc32ea05892facccbd61b5ba437c822aa63470afcd44d633fa3a8d7bc001e",
+    ),
+    (
+        "task-queue.moved.v1.json",
+        "43f1812ac14d093cd9a8f2d58260b39a476d588d25400ef5563d23504853dc58",
+    ),
+    (
+        "task-queue.timeout.v1.json",
+        "5deb4caec743003eb9a8fc1235cc16ab365a75f0d75da9981d23e057b8c1c10d",
+    ),
+    (
         "task-queue.updated.v1.json",
         "772f170606cb9f2607718e2e15992feaa594c152c4694fb43e59bba7ff13b2cf",
     ),
@@ -197,6 +213,14 @@ const FROZEN: &[(&str, &str)] = &[
     (
         "workflow.deleted.v1.json",
         "bdde0c0e00572b1fecb0a74e663cad803ced0e8ce67778352fd770cd2b40d2bb",
+    ),
+    (
+        "workflow.entered.v1.json",
+        "f26305c854295070c4f5274d84517339d573de91031658c6c8799b704dbcfe5f",
+    ),
+    (
+        "workflow.skipped.v1.json",
+        "2e7c9c63f54f977f49cb1846c6a41e7fc02ae80ab045439453f8a16d7cb5f88a",
     ),
     (
         "workflow.target-matched.v1.json",

@@ -175,47 +175,10 @@ pub struct Notice {
     form: Vec<(&'static str, String)>,
 }
 
-/// The resource an event is about: (type, SID).
+/// The resource an event is about: (type, SID), from the one table of what each event names
+/// ([`refs`](switchboard_events::taskrouter::refs)).
 pub fn resource(event: &Event) -> Option<(&'static str, &Sid)> {
-    Some(match event {
-        Event::WorkspaceCreated(_) | Event::WorkspaceUpdated(_) | Event::WorkspaceDeleted(_) => {
-            return None
-        }
-        Event::ActivityCreated(e) => ("activity", &e.sid),
-        Event::ActivityUpdated(e) => ("activity", &e.sid),
-        Event::ActivityDeleted(e) => ("activity", &e.sid),
-        Event::TaskChannelCreated(e) => ("task_channel", &e.sid),
-        Event::TaskChannelUpdated(e) => ("task_channel", &e.sid),
-        Event::TaskChannelDeleted(e) => ("task_channel", &e.sid),
-        Event::WorkerCreated(e) => ("worker", &e.sid),
-        Event::WorkerRenamed(e) => ("worker", &e.sid),
-        Event::WorkerActivityUpdated(e) => ("worker", &e.sid),
-        Event::WorkerAttributesUpdated(e) => ("worker", &e.sid),
-        Event::WorkerCapacityUpdated(e) => ("worker", &e.sid),
-        Event::WorkerChannelAvailabilityUpdated(e) => ("worker", &e.sid),
-        Event::WorkerDeleted(e) => ("worker", &e.sid),
-        Event::TaskQueueCreated(e) => ("task_queue", &e.sid),
-        Event::TaskQueueUpdated(e) => ("task_queue", &e.sid),
-        Event::TaskQueueDeleted(e) => ("task_queue", &e.sid),
-        Event::WorkflowCreated(e) => ("workflow", &e.sid),
-        Event::WorkflowUpdated(e) => ("workflow", &e.sid),
-        Event::WorkflowDeleted(e) => ("workflow", &e.sid),
-        Event::TaskCreated(e) => ("task", &e.sid),
-        Event::TaskUpdated(e) => ("task", &e.sid),
-        Event::TargetMatched(e) => ("task", &e.task_sid),
-        Event::WorkflowTimeout(e) => ("task", &e.task_sid),
-        Event::TaskCanceled(e) | Event::TaskWrapup(e) | Event::TaskCompleted(e) => ("task", &e.sid),
-        Event::TaskDeleted(e) => ("task", &e.sid),
-        Event::ReservationCreated(e) => ("reservation", &e.sid),
-        Event::ReservationRejected(e) => ("reservation", &e.sid),
-        Event::ReservationAccepted(e)
-        | Event::ReservationTimeout(e)
-        | Event::ReservationRescinded(e)
-        | Event::ReservationCanceled(e)
-        | Event::ReservationWrapup(e)
-        | Event::ReservationCompleted(e) => ("reservation", &e.sid),
-        _ => return None,
-    })
+    switchboard_events::taskrouter::refs::refs(event).resource()
 }
 
 /// The workspace event callbacks `events` call for, filtered by `EventsFilter`, with the
@@ -259,8 +222,14 @@ pub fn notices<'a>(
         form.push(("ResourceType", kind.to_string()));
         form.push(("ResourceSid", sid.to_string()));
         let (task, worker) = match kind {
-            "task" => (Some(sid.clone()), None),
-            "worker" => (None, Some(sid.clone())),
+            "task" => {
+                queue_fields(ws, event, &sid, &mut form);
+                (Some(sid.clone()), None)
+            }
+            "worker" => {
+                channel_fields(ws, event, &sid, &mut form);
+                (None, Some(sid.clone()))
+            }
             "reservation" => match ws.reservations.get(&sid) {
                 Some(r) => {
                     form.push(("ReservationSid", r.sid.to_string()));
@@ -307,6 +276,58 @@ pub fn notices<'a>(
         });
     }
     out
+}
+
+/// A task event's queue (`TaskQueueSid`, `TaskQueueName`, as Twilio sends them): the one a
+/// `task-queue.*` event names (the queue left, for `task-queue.moved`), else the queue the
+/// task waits in.
+fn queue_fields(ws: &Workspace, event: &Event, task: &Sid, form: &mut Vec<(&'static str, String)>) {
+    let queue = match event {
+        Event::TaskQueueEntered(e) | Event::TaskQueueTimeout(e) => Some(&e.task_queue_sid),
+        Event::TaskQueueMoved(e) => Some(&e.task_queue_sid),
+        Event::WorkflowSkipped(e) => Some(&e.task_queue_sid),
+        _ => ws
+            .tasks
+            .get(task)
+            .and_then(|t| t.step.as_ref())
+            .map(|s| &s.queue_sid),
+    };
+    if let Some(q) = queue {
+        form.push(("TaskQueueSid", q.to_string()));
+        if let Some(queue) = ws.queues.get(q) {
+            form.push(("TaskQueueName", queue.friendly_name.clone()));
+        }
+    }
+}
+
+/// A worker channel event's channel fields, as Twilio sends them with
+/// `worker.capacity.update` and `worker.channel.availability.update`.
+fn channel_fields(
+    ws: &Workspace,
+    event: &Event,
+    worker: &Sid,
+    form: &mut Vec<(&'static str, String)>,
+) {
+    let (channel, previous) = match event {
+        Event::WorkerCapacityUpdated(e) => (&e.task_channel_sid, e.previous_capacity),
+        Event::WorkerChannelAvailabilityUpdated(e) => (&e.task_channel_sid, None),
+        _ => return,
+    };
+    form.push(("TaskChannelSid", channel.to_string()));
+    if let Some(c) = ws.channels.get(channel) {
+        form.push(("TaskChannelUniqueName", c.unique_name.clone()));
+    }
+    if let Some(c) = ws.workers.get(worker).and_then(|w| w.channels.get(channel)) {
+        form.push(("WorkerChannelAvailable", c.available.to_string()));
+        form.push((
+            "WorkerChannelAvailableCapacity",
+            c.capacity.saturating_sub(c.busy).to_string(),
+        ));
+        form.push(("WorkerChannelTaskCount", c.busy.to_string()));
+    }
+    if let Some(p) = previous {
+        form.push(("WorkerChannelPreviousCapacity", p.to_string()));
+    }
 }
 
 /// Delivers a workspace's event callbacks in order, one at a time on `client` (15 s each by

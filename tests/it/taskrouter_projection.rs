@@ -496,6 +496,7 @@ async fn the_read_model_matches_the_workspace_state(url: String, rebuild_url: St
         count("tasks_created"),
         "every task entered one queue"
     );
+    events_index_matches_the_log(&log, &mut conn, &run.ws).await;
     drop(conn);
 
     // A rebuild from the log, event by event, gives the same tables.
@@ -646,4 +647,148 @@ async fn a_workflow_timeout_is_counted_from_its_own_fact_not_from_a_reason_text(
             "scope {scope}: {n:?}"
         );
     }
+}
+
+/// The Event index `/Events` reads against the workspace's stream: every event once, newest
+/// first, paged by `seq` without gaps or repeats; a task's events are those naming it and its
+/// reservations' events, a worker's those naming it and the events of reservations offered to
+/// it — computed here from the log alone.
+async fn events_index_matches_the_log(
+    log: &Arc<dyn EventLog>,
+    conn: &mut sqlx::AnyConnection,
+    ws: &Sid,
+) {
+    use std::collections::{BTreeMap, BTreeSet};
+    use switchboard_events::taskrouter::refs::refs;
+    use switchboard_events::Event;
+    let recorded: Vec<Envelope> = log
+        .read_stream(ws.as_str())
+        .await
+        .expect("stream")
+        .into_iter()
+        .map(|r| r.into_envelope().expect("decodes"))
+        .collect();
+    let all = |q: projection::EventQuery| projection::EventQuery {
+        limit: 1_000_000,
+        ..q
+    };
+    let rows = projection::events(conn, ws.as_str(), &all(Default::default()))
+        .await
+        .expect("events");
+    let newest_first: Vec<(String, i64, &str)> = recorded
+        .iter()
+        .rev()
+        .map(|e| {
+            (
+                format!("EV{}", e.id.simple()),
+                e.seq as i64,
+                e.event.type_name(),
+            )
+        })
+        .collect();
+    let got: Vec<(String, i64, &str)> = rows
+        .iter()
+        .map(|r| (r.sid.clone(), r.seq, r.event_type.as_str()))
+        .collect();
+    assert_eq!(got, newest_first, "one row per event, newest first");
+    for t in [
+        "reservation.completed",
+        "task-queue.entered",
+        "workflow.entered",
+    ] {
+        assert!(
+            got.iter().any(|(_, _, ty)| *ty == t),
+            "the workload records {t}"
+        );
+    }
+
+    // Pages of 37 by token cover the list exactly.
+    let mut paged = Vec::new();
+    let mut before = None;
+    loop {
+        let q = projection::EventQuery {
+            before_seq: before,
+            limit: 37,
+            ..Default::default()
+        };
+        let page = projection::events(conn, ws.as_str(), &q)
+            .await
+            .expect("page");
+        let Some(last) = page.last() else { break };
+        before = Some(last.seq);
+        paged.extend(page.into_iter().map(|r| r.sid));
+    }
+    let sids: Vec<String> = rows.iter().map(|r| r.sid.clone()).collect();
+    assert_eq!(paged, sids, "paging by token");
+
+    // Who each reservation was for, from the log.
+    let mut offered: BTreeMap<Sid, (Sid, Sid)> = BTreeMap::new();
+    for e in &recorded {
+        if let Event::ReservationCreated(r) = &e.event {
+            offered.insert(r.sid.clone(), (r.task_sid.clone(), r.worker_sid.clone()));
+        }
+    }
+    let of = |e: &Envelope| {
+        refs(&e.event)
+            .reservation
+            .and_then(|r| offered.get(r))
+            .cloned()
+    };
+    let tasks: BTreeSet<Sid> = offered.values().map(|(t, _)| t.clone()).collect();
+    let workers: BTreeSet<Sid> = offered.values().map(|(_, w)| w.clone()).collect();
+    // (filter, the query, whether the log says an event passes it)
+    type Case<'a> = (
+        String,
+        projection::EventQuery,
+        Box<dyn Fn(&Envelope) -> bool + 'a>,
+    );
+    let mut cases: Vec<Case> = Vec::new();
+    for task in tasks.iter().take(5) {
+        let q = projection::EventQuery {
+            task_sid: Some(task.to_string()),
+            ..Default::default()
+        };
+        let keeps = move |e: &Envelope| {
+            refs(&e.event).task == Some(task) || of(e).is_some_and(|(t, _)| t == *task)
+        };
+        cases.push((format!("TaskSid={task}"), q, Box::new(keeps)));
+    }
+    for worker in workers.iter().take(3) {
+        let q = projection::EventQuery {
+            worker_sid: Some(worker.to_string()),
+            ..Default::default()
+        };
+        let keeps = move |e: &Envelope| {
+            refs(&e.event).worker == Some(worker) || of(e).is_some_and(|(_, w)| w == *worker)
+        };
+        cases.push((format!("WorkerSid={worker}"), q, Box::new(keeps)));
+    }
+    for (name, q, keeps) in cases {
+        let expected: Vec<String> = recorded
+            .iter()
+            .rev()
+            .filter(|e| keeps(e))
+            .map(|e| format!("EV{}", e.id.simple()))
+            .collect();
+        let got: Vec<String> = projection::events(conn, ws.as_str(), &all(q))
+            .await
+            .expect("filtered")
+            .into_iter()
+            .map(|r| r.sid)
+            .collect();
+        assert_eq!(got, expected, "{name}");
+    }
+    let types = vec!["reservation.completed".to_string(), "task.completed".into()];
+    let q = all(projection::EventQuery {
+        types: types.clone(),
+        ..Default::default()
+    });
+    let got = projection::events(conn, ws.as_str(), &q)
+        .await
+        .expect("by type");
+    let expected = recorded
+        .iter()
+        .filter(|e| types.iter().any(|t| t == e.event.type_name()))
+        .count();
+    assert_eq!(got.len(), expected, "EventType");
 }

@@ -126,6 +126,9 @@ bob = workspace.workers.create(friendly_name="bob", activity_sid=available, attr
 assert alice.available and alice.activity_name == "Available"
 channels = workspace.workers(alice.sid).worker_channels.list()
 assert {c.task_channel_unique_name for c in channels} >= {"default", "voice", "chat"}
+# Alice's chat channel: capacity 2 and unavailable (two callback events, with the channel's fields).
+chat = next(c for c in channels if c.task_channel_unique_name == "chat")
+workspace.workers(alice.sid).worker_channels(chat.sid).update(capacity=2, available=False)
 
 # English task: goes to the English queue, reserved to the longest-idle eligible worker.
 t1 = workspace.tasks.create(attributes=json.dumps({"language": "en"}), workflow_sid=wf.sid)
@@ -164,19 +167,53 @@ def t1_events():
 
 wait("t1's events", lambda: "task.completed" in t1_events())
 seen = t1_events()
-for expected in ["task.created", "workflow.target-matched", "reservation.created", "reservation.rejected", "reservation.accepted", "task.completed"]:
-    assert expected in seen, (expected, seen)
-assert seen.index("task.created") < seen.index("reservation.created") < seen.index("reservation.accepted") < seen.index("task.completed"), seen
+# Every fact of t1's life, in the order it happened: it entered its workflow and a queue,
+# matched the target, was offered, rejected, offered again, accepted, and its reservation
+# completed with it.
+assert seen == [
+    "task.created", "workflow.entered", "task-queue.entered", "workflow.target-matched",
+    "reservation.created", "reservation.rejected", "reservation.created", "reservation.accepted",
+    "reservation.completed", "task.completed",
+], seen
+entered = next(e for e in events if e["EventType"] == ["task-queue.entered"] and e["TaskSid"] == [t1.sid])
+assert entered["TaskQueueSid"] == [english.sid] and entered["ResourceType"] == ["task"], entered
+reservation_done = next(e for e in events if e["EventType"] == ["reservation.completed"] and e["TaskSid"] == [t1.sid])
+assert reservation_done["ResourceType"] == ["reservation"] and reservation_done["WorkerSid"][0].startswith("WK"), reservation_done
 completed = next(e for e in events if e["EventType"] == ["task.completed"] and e["TaskSid"] == [t1.sid])
 assert completed["TaskCompletedReason"] == ["resolved"] and completed["WorkspaceSid"] == [ws.sid], completed
 accepted_event = next(e for e in events if e["EventType"] == ["reservation.accepted"] and e["TaskSid"] == [t1.sid])
 assert accepted_event["WorkerSid"][0].startswith("WK") and accepted_event["ResourceType"] == ["reservation"], accepted_event
 
-# The Events resource reads the same history back from the log, newest first.
+capacity = wait("worker.capacity.update", lambda: next((e for e in events if e["EventType"] == ["worker.capacity.update"]), None))
+assert (capacity["WorkerSid"], capacity["TaskChannelUniqueName"], capacity["WorkerChannelPreviousCapacity"],
+        capacity["WorkerChannelAvailableCapacity"]) == ([alice.sid], ["chat"], [str(chat.configured_capacity)], ["2"]), capacity
+availability = next(e for e in events if e["EventType"] == ["worker.channel.availability.update"])
+assert availability["WorkerChannelAvailable"] == ["false"] and availability["TaskChannelSid"] == [chat.task_channel_sid], availability
+
+# The Events resource reads the same history back from the read model, newest first.
 t1_history = workspace.events.list(task_sid=t1.sid)
 types = [e.event_type for e in t1_history]
 assert "task.created" in types and "reservation.accepted" in types, types
 assert types.index("task.completed") < types.index("task.created"), types
+# The same facts, newest first, however the list is paged (the SDK follows next_page_url).
+assert types == list(reversed(seen)), (types, seen)
+paged = workspace.events.list(task_sid=t1.sid, page_size=3)
+assert [e.event_type for e in paged] == types, [e.event_type for e in paged]
+assert [e.event_type for e in workspace.events.list(task_sid=t1.sid, limit=4, page_size=3)] == types[:4]
+everything = [e.sid for e in workspace.events.list(page_size=1000)]
+assert len(everything) == len(set(everything)) > 30, len(everything)
+assert [e.sid for e in workspace.events.list(page_size=7)] == everything
+page = workspace.events.page(page_size=5)
+assert [e.sid for e in page] == everything[:5] and page.next_page_url and "PageToken=PT" in page.next_page_url, page.next_page_url
+second = page.next_page()
+assert [e.sid for e in second] == everything[5:10]
+back = second.previous_page()
+assert [e.sid for e in back] == everything[:5], [e.sid for e in back]
+completed_reservations = workspace.events.list(event_type="reservation.completed", worker_sid=accepted.worker_sid)
+assert any(e.resource_url.endswith(f"/Tasks/{t1.sid}/Reservations/{accepted.sid}") for e in completed_reservations), [
+    e.resource_url for e in completed_reservations]
+assert workspace.events.list(task_channel="default", task_sid=t1.sid, page_size=50)
+assert workspace.events.list(task_channel="sms", task_sid=t1.sid) == []
 done_events = workspace.events.list(task_sid=t1.sid, event_type="task.completed")
 assert len(done_events) == 1 and done_events[0].resource_sid == t1.sid, done_events
 again = workspace.events(done_events[0].sid).fetch()

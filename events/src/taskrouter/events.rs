@@ -387,3 +387,66 @@ pub struct ReservationRejected {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub activity_sid: Option<Sid>,
 }
+
+/// `workflow.entered`: a task entered its workflow (it is routed by it from now on). Recorded
+/// once per task, just before the workflow's first matching target puts it in a queue (or
+/// before the `task.canceled` of a task no filter takes); the workflow's `tasks_entered`
+/// counts from it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowEntered {
+    /// The task.
+    pub task_sid: Sid,
+    /// The workflow.
+    pub workflow_sid: Sid,
+}
+
+/// `task-queue.entered` and `task-queue.timeout`: a task entered a queue (the queue's
+/// `tasks_entered` counts from it), or its workflow target's timeout ran out while it waited
+/// in the queue.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskInQueue {
+    /// The task.
+    pub task_sid: Sid,
+    /// The queue.
+    pub task_queue_sid: Sid,
+}
+
+/// `task-queue.moved`: a task left one queue for another (a target timed out or was skipped,
+/// or its workflow re-evaluated it); the old queue's `tasks_moved` counts from it. The
+/// `task-queue.entered` of the new queue follows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskQueueMoved {
+    /// The task.
+    pub task_sid: Sid,
+    /// The queue it left.
+    pub task_queue_sid: Sid,
+    /// The queue it moves to.
+    pub to_task_queue_sid: Sid,
+}
+
+/// `task-queue.expression.updated`: a queue's `target_workers` expression changed (recorded
+/// after the `task-queue.updated` that carries the change; the fold reads that one).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaskQueueExpressionUpdated {
+    /// The queue.
+    pub sid: Sid,
+    /// The new expression.
+    pub target_workers: String,
+}
+
+/// `workflow.skipped`: a task skipped a workflow target because the target's `skip_if` held
+/// when it entered and no reservation was made. The next target's events follow; on the
+/// last target there is none, and the task stays waiting where it is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkflowSkipped {
+    /// The task.
+    pub task_sid: Sid,
+    /// The workflow.
+    pub workflow_sid: Sid,
+    /// The filter's name (`default` for the default filter).
+    pub filter_name: String,
+    /// The skipped target's index within the filter.
+    pub target_index: u32,
+    /// The skipped target's queue.
+    pub task_queue_sid: Sid,
+}

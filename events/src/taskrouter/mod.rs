@@ -16,15 +16,19 @@
 //!   `If-Match` versions, referenced resources) and Twilio's limits.
 //! - [`routing`]: after every command, new tasks onto their workflow's first target and
 //!   offers from the matcher ([`routing::route_mut`]).
+//! - `close`: closing a task, its reservations' events first (`reservation.completed`
+//!   beside `task.completed`).
 //! - [`timeouts`]: reservations, workflow targets and task TTLs past their time, on `Tick`.
 //! - [`state`]: the workspace fold, one file per entity, and the indexes it keeps.
 //! - [`events`]: the TaskRouter event payloads.
 //! - [`expression`]: the expression language of target workers, workflow filters, target
 //!   expressions and `skip_if`.
+//! - [`refs`]: the SIDs an event names and the resource it is about (callback, `/Events`).
 //! - [`matcher`]: which pending tasks are offered to which workers (pure, deterministic).
 //! - [`workflow`]: workflow configuration documents, compiled, and routing through their
 //!   filters and targets.
 
+mod close;
 pub mod command;
 mod commands;
 pub mod decide;
@@ -32,6 +36,7 @@ pub mod error;
 pub mod events;
 pub mod expression;
 pub mod matcher;
+pub mod refs;
 pub mod routing;
 pub mod state;
 pub mod timeouts;

@@ -1,10 +1,12 @@
-//! Routing: what follows every accepted command. [`route_mut`] first puts each new task on its
-//! workflow's first matching target ([`TargetMatched`]), then asks the
+//! Routing: what follows every accepted command. [`route_mut`] first puts each new task into
+//! its workflow ([`WorkflowEntered`]) and on the workflow's first matching target
+//! ([`enter`]: `task-queue.entered`, then [`TargetMatched`]), then asks the
 //! [`matcher`] which waiting tasks to offer to which workers
 //! ([`ReservationCreated`]), then applies the targets' `skip_if`: a task that has just entered
 //! a target (created, timed out of the previous one, re-evaluated, or skipped into it) and got
 //! no reservation moves on to the next target when its `skip_if` holds over the worker counts
-//! of the target's queue, and is offered again there, all in the same pass. Everything reads
+//! of the target's queue (`workflow.skipped`, then the next target's events), and is offered
+//! again there, all in the same pass. Everything reads
 //! only the state and the [`Ctx`], so the same state routes the same way on every replay.
 //!
 //! Invariant: `skip_if` is evaluated only for the tasks that entered a target in this pass
@@ -13,8 +15,8 @@
 //! longest workflow's number of targets.
 
 use super::events::{
-    QueueOrder, ReservationCreated, RoutingDecision, TargetMatched, TaskClosed,
-    WorkerActivityUpdated,
+    QueueOrder, ReservationCreated, RoutingDecision, TargetMatched, TaskClosed, TaskInQueue,
+    TaskQueueMoved, WorkerActivityUpdated, WorkflowEntered, WorkflowSkipped,
 };
 use super::expression::Context;
 use super::matcher::{self, ChannelLoad, QueueView, TaskOrder, TaskView, WorkerView};
@@ -144,10 +146,17 @@ fn skips(ws: &Workspace, entered: &BTreeSet<Sid>, now: DateTime<Utc>) -> Vec<Eve
         if !skip_if.matches(&Context::default().with_root("workers", workers).at(now)) {
             continue;
         }
-        // On the last target Twilio records `workflow.skipped`; that event is not modelled
-        // yet (the next step), so the task stays where it is, waiting on that target.
+        out.push(Event::WorkflowSkipped(WorkflowSkipped {
+            task_sid: t.sid.clone(),
+            workflow_sid: workflow.sid.clone(),
+            filter_name: step.filter_name.clone(),
+            target_index: step.target_index,
+            task_queue_sid: step.queue_sid.clone(),
+        }));
+        // After the last target there is nowhere to skip to: the task stays where it is,
+        // waiting on that target.
         if let Some(next) = workflow.compiled.next(current, &t.document, now) {
-            out.push(matched(&workflow.compiled, &workflow.sid, &t.sid, next));
+            out.extend(enter(&workflow.compiled, &workflow.sid, t, next));
         }
     }
     out
@@ -216,6 +225,39 @@ pub(crate) fn matched(workflow: &Workflow, workflow_sid: &Sid, task: &Sid, step:
     })
 }
 
+/// The events that put `task` on `step` of `workflow`, in the order the facts happen:
+/// `task-queue.moved` when it leaves another queue for the step's, `task-queue.entered` when
+/// the step's queue is not the one it waits in already, then `workflow.target-matched`.
+pub(crate) fn enter(
+    workflow: &Workflow,
+    workflow_sid: &Sid,
+    task: &Task,
+    step: Step,
+) -> Vec<Event> {
+    let matched = matched(workflow, workflow_sid, &task.sid, step);
+    let Event::TargetMatched(m) = &matched else {
+        return vec![matched];
+    };
+    let to = m.task_queue_sid.clone();
+    let mut out = Vec::new();
+    let from = task.step.as_ref().map(|s| &s.queue_sid);
+    if from != Some(&to) {
+        if let Some(from) = from {
+            out.push(Event::TaskQueueMoved(TaskQueueMoved {
+                task_sid: task.sid.clone(),
+                task_queue_sid: from.clone(),
+                to_task_queue_sid: to.clone(),
+            }));
+        }
+        out.push(Event::TaskQueueEntered(TaskInQueue {
+            task_sid: task.sid.clone(),
+            task_queue_sid: to,
+        }));
+    }
+    out.push(matched);
+    out
+}
+
 /// Moves `worker` to `activity` (when given and not already its activity).
 pub(crate) fn move_worker(ws: &Workspace, worker: &Sid, activity: Option<&Sid>) -> Option<Event> {
     let activity = activity?;
@@ -230,8 +272,8 @@ pub(crate) fn move_worker(ws: &Workspace, worker: &Sid, activity: Option<&Sid>) 
         })
 }
 
-/// Tasks without a step enter their workflow's first matching target (or are canceled when
-/// nothing matches).
+/// Tasks without a step enter their workflow (`workflow.entered`), then its first matching
+/// target (or are canceled when nothing matches).
 fn route_steps(ws: &Workspace, now: DateTime<Utc>) -> Vec<Event> {
     let mut out = Vec::new();
     // The state keeps this set, so a pass costs the new tasks, not every task held.
@@ -239,8 +281,12 @@ fn route_steps(ws: &Workspace, now: DateTime<Utc>) -> Vec<Event> {
         let Some(workflow) = ws.workflows.get(&t.workflow_sid) else {
             continue;
         };
+        out.push(Event::WorkflowEntered(WorkflowEntered {
+            task_sid: t.sid.clone(),
+            workflow_sid: workflow.sid.clone(),
+        }));
         match workflow.compiled.route(&t.document, now) {
-            Some(step) => out.push(matched(&workflow.compiled, &workflow.sid, &t.sid, step)),
+            Some(step) => out.extend(enter(&workflow.compiled, &workflow.sid, t, step)),
             None => out.push(Event::TaskCanceled(TaskClosed {
                 sid: t.sid.clone(),
                 reason: "No matching workflow filter".into(),

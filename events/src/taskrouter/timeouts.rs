@@ -3,18 +3,22 @@
 //! from a clock, and a timeout too large to add to a date never fires, so a replay of the same
 //! ticks times out the same reservations and tasks.
 
-use super::events::{ResourceRef, TaskClosed, WorkflowTimeout};
-use super::routing::{matched, move_worker, step_of};
+use super::close::close;
+use super::events::{ResourceRef, TaskInQueue, WorkflowTimeout};
+use super::routing::{enter, move_worker, step_of};
 use super::state::{ReservationStatus, TaskStatus, Workspace};
 use crate::event::Event;
 use chrono::{DateTime, Utc};
+use std::collections::BTreeSet;
 
 /// Everything past its time at `now`: pending reservations past the workflow's reservation
 /// timeout (the worker moves to the workspace's timeout activity), tasks past their TTL, and
-/// tasks whose workflow target timed out (next target, or `workflow.timeout` and canceled at
-/// the end).
+/// tasks whose workflow target timed out (`task-queue.timeout`, then the next target's
+/// events, or `workflow.timeout` and canceled at the end). A canceled task's reservations
+/// are canceled first, except those that timed out in this same tick.
 pub fn timeouts(ws: &Workspace, now: DateTime<Utc>) -> Vec<Event> {
     let mut out = Vec::new();
+    let mut timed_out = BTreeSet::new();
     for r in ws
         .reservations
         .values()
@@ -29,6 +33,7 @@ pub fn timeouts(ws: &Workspace, now: DateTime<Utc>) -> Vec<Event> {
             out.push(Event::ReservationTimeout(ResourceRef {
                 sid: r.sid.clone(),
             }));
+            timed_out.insert(r.sid.clone());
             out.extend(move_worker(
                 ws,
                 &r.worker_sid,
@@ -38,10 +43,8 @@ pub fn timeouts(ws: &Workspace, now: DateTime<Utc>) -> Vec<Event> {
     }
     for t in ws.tasks.values().filter(|t| !t.status.closed()) {
         if now >= t.date_created + chrono::Duration::seconds(i64::from(t.timeout)) {
-            out.push(Event::TaskCanceled(TaskClosed {
-                sid: t.sid.clone(),
-                reason: "Task TTL Exceeded".into(),
-            }));
+            let reason = "Task TTL Exceeded".to_string();
+            out.extend(close(ws, &t.sid, TaskStatus::Canceled, reason, &timed_out));
             continue;
         }
         if t.status != TaskStatus::Pending {
@@ -67,18 +70,20 @@ pub fn timeouts(ws: &Workspace, now: DateTime<Utc>) -> Vec<Event> {
         if due.is_none_or(|due| now < due) {
             continue;
         }
+        out.push(Event::TaskQueueTimeout(TaskInQueue {
+            task_sid: t.sid.clone(),
+            task_queue_sid: step.queue_sid.clone(),
+        }));
         let current = step_of(step);
         match workflow.compiled.next(current, &t.document, now) {
-            Some(next) => out.push(matched(&workflow.compiled, &workflow.sid, &t.sid, next)),
+            Some(next) => out.extend(enter(&workflow.compiled, &workflow.sid, t, next)),
             None => {
                 out.push(Event::WorkflowTimeout(WorkflowTimeout {
                     task_sid: t.sid.clone(),
                     workflow_sid: workflow.sid.clone(),
                 }));
-                out.push(Event::TaskCanceled(TaskClosed {
-                    sid: t.sid.clone(),
-                    reason: "Workflow Timeout".into(),
-                }));
+                let reason = "Workflow Timeout".to_string();
+                out.extend(close(ws, &t.sid, TaskStatus::Canceled, reason, &timed_out));
             }
         }
     }

@@ -13,6 +13,9 @@
 //!   `SplitByWaitTime`. Cumulative statistics over any window are sums of whole minutes.
 //!   Counter names are typed ([`Counter`]), shared by the fold and the statistics API.
 //!
+//! - **Events**: every event of a workspace in `tr_events`, with the SIDs it concerns, for
+//!   `/Events` (`event_index.rs`).
+//!
 //! Closed tasks and finished reservations leave the current-state tables; their counters stay.
 //! The fold is SQL only (no wall clock): replaying the log rebuilds identical tables.
 //!
@@ -32,11 +35,14 @@
 //! - one module per entity whose events it folds: `workspace` (with its activities and task
 //!   channels), `worker`, `task_queue`, `workflow` (its routing outcome), `task`,
 //!   `reservation`.
+//! - `event_index`: the Event index (`tr_events`) a batch writes and `/Events` reads
+//!   ([`events()`]).
 //! - [`counter`]: the counter names.
 //! - readers: [`queue_positions()`], [`worker_assignments()`], [`counters()`] and
 //!   [`split_by_wait()`].
 
 pub mod counter;
+mod event_index;
 mod overlay;
 mod queue_positions;
 mod reservation;
@@ -51,12 +57,14 @@ mod workflow;
 mod workspace;
 
 pub use counter::Counter;
+pub use event_index::{channel_sid, events, EventQuery, EventRow};
 pub use queue_positions::{queue_positions, QueuePosition};
 pub use statistics::{counters, split_by_wait, Summed};
 pub use worker_assignments::{worker_assignments, ChannelLoad, HeldReservation, WorkerAssignment};
 
 use crate::{Projection, Table};
 use async_trait::async_trait;
+use event_index::EventRows;
 use overlay::Overlay;
 use sqlx::AnyConnection;
 use switchboard_events::{Envelope, Event};
@@ -72,7 +80,8 @@ impl Projection for TaskRouter {
     }
 
     fn version(&self) -> u32 {
-        1
+        // 2: the Event index (`tr_events`), rebuilt from the log.
+        2
     }
 
     fn wants(&self, e: &Envelope) -> bool {
@@ -123,6 +132,10 @@ impl Projection for TaskRouter {
                 name: "tr_waits",
                 order_by: "workspace_sid, scope_sid, minute, metric, channel_sid, wait_s",
             },
+            Table {
+                name: "tr_events",
+                order_by: "workspace_sid, seq",
+            },
         ]
     }
 
@@ -137,12 +150,19 @@ impl Projection for TaskRouter {
     ) -> Result<(), sqlx::Error> {
         let mut tally = Tally::default();
         let mut overlay = Overlay::default();
+        let mut rows = EventRows::default();
         for e in events {
             if e.stream.as_str().starts_with("WS") {
+                // Indexed before it is folded: the row reads what the event may end.
+                rows.push(event_index::row(tx, &mut overlay, e).await?);
+                if let Event::WorkspaceDeleted(_) = e.event {
+                    rows.forget(e.stream.as_str());
+                }
                 apply_one(tx, &mut tally, &mut overlay, e).await?;
             }
         }
         overlay.flush(tx).await?;
+        rows.flush(tx).await?;
         tally.flush(tx).await
     }
 }
@@ -198,6 +218,9 @@ async fn apply_one(
         Event::TaskQueueDeleted(q) => task_queue::deleted(f, q).await,
         Event::TargetMatched(m) => workflow::target_matched(f, m).await,
         Event::WorkflowTimeout(w) => workflow::timed_out(f, w).await,
+        Event::WorkflowEntered(w) => workflow::entered(f, w).await,
+        Event::TaskQueueEntered(e) => workflow::queue_entered(f, e).await,
+        Event::TaskQueueMoved(m) => workflow::queue_moved(f, m).await,
         Event::TaskCreated(t) => task::created(f, t).await,
         Event::TaskUpdated(u) => task::updated(f, u).await,
         Event::TaskWrapup(w) => task::wrapup(f, w).await,

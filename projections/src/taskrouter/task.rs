@@ -1,7 +1,7 @@
 //! A task's events: its row in `tr_tasks` (workflow, channel, queue, priorities, age, status)
-//! from creation to its end, and the task counters (created, entered its workflow, canceled,
-//! completed, deleted, the wait until canceled; a workflow timeout is counted from its own
-//! `workflow.timeout` fact in `workflow.rs`).
+//! from creation to its end, and the task counters (created, canceled, completed, deleted,
+//! the wait until canceled; entering a workflow or a queue, moving and timing out are
+//! counted from their own facts in `workflow.rs`).
 //!
 //! Invariant: a task that ends leaves `tr_tasks` together with all its reservations; the
 //! ones still pending end as canceled (a deleted task's just go), so no reservation outlives
@@ -33,13 +33,7 @@ pub(super) async fn created(f: Fold<'_>, t: &TaskCreated) -> Result<(), sqlx::Er
     let channel = t.task_channel_sid.as_str();
     f.tally
         .count(f.ws, &[f.ws], channel, f.minute, Counter::TasksCreated);
-    f.tally.count(
-        f.ws,
-        &[t.workflow_sid.as_str()],
-        channel,
-        f.minute,
-        Counter::TasksEntered,
-    );
+    // The workflow's `tasks_entered` counts from `workflow.entered` (`workflow.rs`).
     Ok(())
 }
 

@@ -27,6 +27,7 @@ pub(super) async fn deleted(f: Fold<'_>) -> Result<(), sqlx::Error> {
         "tr_reservations",
         "tr_stats",
         "tr_waits",
+        "tr_events",
     ] {
         exec(
             f.tx,

@@ -12,7 +12,7 @@
 //! - `worker_channels`: a worker's capacities, `/Workers/{WK}/Channels[/{Channel}]`.
 //! - `reservations`: under a worker or a task, `/Workers/{WK}/Reservations[/{WR}]` and
 //!   `/Tasks/{WT}/Reservations[/{WR}]`.
-//! - `events`: the workspace's stream as Event resources, `/Events[/{EV}]`.
+//! - `events`: the Event resources, `/Events[/{EV}]`, from the read model's Event index.
 //! - `statistics`: every `Statistics`, `RealTimeStatistics` and `CumulativeStatistics`.
 //!
 //! The six kinds with a list and members (`resource::Resource`) share their handlers, in

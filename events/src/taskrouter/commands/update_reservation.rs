@@ -1,17 +1,17 @@
 //! `UpdateReservation`: a worker's answer to an offer, addressed under its task or its
 //! worker. Accepting a pending offer assigns the task and rescinds its other pending offers,
 //! so a task is never assigned twice; rejecting one frees the worker (and may move it to
-//! another activity); an accepted reservation can wrap up and complete its task. Accepting an
+//! another activity); an accepted reservation can wrap up and complete its task (its own
+//! `reservation.wrapup` / `.completed` first, see [`close`](crate::taskrouter::close)). Accepting an
 //! accepted reservation again records nothing.
 
 use crate::event::Event;
 use crate::sid::Sid;
+use crate::taskrouter::close::close;
 use crate::taskrouter::error::{invalid, TaskRouterError};
-use crate::taskrouter::events::{
-    ReservationRejected, ResourceRef, TaskClosed, WorkerActivityUpdated,
-};
+use crate::taskrouter::events::{ReservationRejected, ResourceRef, WorkerActivityUpdated};
 use crate::taskrouter::routing::move_worker;
-use crate::taskrouter::state::{Reservation, ReservationStatus, Workspace};
+use crate::taskrouter::state::{Reservation, ReservationStatus, TaskStatus, Workspace};
 use crate::taskrouter::validate::{activity_exists, check_version, not_found};
 
 /// Decides `UpdateReservation`.
@@ -48,16 +48,20 @@ pub(crate) fn decide(
             }
             Ok(out)
         }
-        ("wrapping", ReservationStatus::Accepted) => Ok(vec![Event::TaskWrapup(TaskClosed {
-            sid: r.task_sid.clone(),
-            reason: "reservation wrapping".into(),
-        })]),
-        ("completed", ReservationStatus::Accepted | ReservationStatus::Wrapping) => {
-            Ok(vec![Event::TaskCompleted(TaskClosed {
-                sid: r.task_sid.clone(),
-                reason: "reservation completed".into(),
-            })])
-        }
+        ("wrapping", ReservationStatus::Accepted) => Ok(close(
+            ws,
+            &r.task_sid,
+            TaskStatus::Wrapping,
+            "reservation wrapping".into(),
+            &Default::default(),
+        )),
+        ("completed", ReservationStatus::Accepted | ReservationStatus::Wrapping) => Ok(close(
+            ws,
+            &r.task_sid,
+            TaskStatus::Completed,
+            "reservation completed".into(),
+            &Default::default(),
+        )),
         ("accepted" | "rejected" | "wrapping" | "completed", current) => {
             Err(TaskRouterError::Conflict(format!(
                 "reservation {sid} is {} and cannot become {status}",

@@ -1,11 +1,13 @@
 //! `UpdateTask`: new attributes or priority (refused once the task is closed), and moves
 //! along its assignment status: any open task may be canceled, an assigned one wrap up, an
-//! assigned or wrapping one complete. Asking for the status it already has records nothing.
+//! assigned or wrapping one complete; its reservations' events come first
+//! ([`close`](crate::taskrouter::close)). Asking for the status it already has records nothing.
 
 use crate::event::Event;
 use crate::sid::Sid;
+use crate::taskrouter::close;
 use crate::taskrouter::error::{invalid, TaskRouterError};
-use crate::taskrouter::events::{TaskClosed, TaskUpdated};
+use crate::taskrouter::events::TaskUpdated;
 use crate::taskrouter::state::{Task, TaskStatus, Workspace};
 use crate::taskrouter::validate::{check_attributes, check_priority, task_at};
 
@@ -43,25 +45,26 @@ pub(crate) fn decide(
         }));
     }
     if let Some(status) = assignment_status {
-        out.extend(close(t, status, reason.clone().unwrap_or_default())?);
+        out.extend(close(ws, t, status, reason.clone().unwrap_or_default())?);
     }
     Ok(out)
 }
 
-/// The event that moves `task` to the assignment `status`, if it is not there yet.
-fn close(task: &Task, status: &str, reason: String) -> Result<Option<Event>, TaskRouterError> {
+/// The events that move `task` to the assignment `status` (its reservations' first), if it
+/// is not there yet.
+fn close(
+    ws: &Workspace,
+    task: &Task,
+    status: &str,
+    reason: String,
+) -> Result<Vec<Event>, TaskRouterError> {
     let sid = &task.sid;
-    let close = |reason: String| TaskClosed {
-        sid: sid.clone(),
-        reason,
-    };
+    let to = |status| Ok(close::close(ws, sid, status, reason, &Default::default()));
     match (status, task.status) {
-        (s, current) if s == current.as_str() => Ok(None),
-        ("canceled", current) if !current.closed() => Ok(Some(Event::TaskCanceled(close(reason)))),
-        ("wrapping", TaskStatus::Assigned) => Ok(Some(Event::TaskWrapup(close(reason)))),
-        ("completed", TaskStatus::Assigned | TaskStatus::Wrapping) => {
-            Ok(Some(Event::TaskCompleted(close(reason))))
-        }
+        (s, current) if s == current.as_str() => Ok(Vec::new()),
+        ("canceled", current) if !current.closed() => to(TaskStatus::Canceled),
+        ("wrapping", TaskStatus::Assigned) => to(TaskStatus::Wrapping),
+        ("completed", TaskStatus::Assigned | TaskStatus::Wrapping) => to(TaskStatus::Completed),
         ("canceled" | "wrapping" | "completed", current) => {
             Err(TaskRouterError::Conflict(format!(
                 "task {sid} is {} and cannot become {status}",

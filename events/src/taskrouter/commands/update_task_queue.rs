@@ -1,9 +1,10 @@
 //! `UpdateTaskQueue`: the same checks as creation on each part that is given. A new
-//! target-workers expression re-enrolls every worker when it is folded.
+//! target-workers expression re-enrolls every worker when it is folded, and is its own fact
+//! too (`task-queue.expression.updated`, after the update).
 
 use crate::event::Event;
 use crate::taskrouter::error::TaskRouterError;
-use crate::taskrouter::events::TaskQueueUpdated;
+use crate::taskrouter::events::{TaskQueueExpressionUpdated, TaskQueueUpdated};
 use crate::taskrouter::state::Workspace;
 use crate::taskrouter::validate::{
     check_expression, check_max_reserved_workers, check_name, check_queue_activities, not_found,
@@ -31,5 +32,19 @@ pub(crate) fn decide(
         change.reservation_activity_sid.as_ref(),
         change.assignment_activity_sid.as_ref(),
     )?;
-    Ok(vec![Event::TaskQueueUpdated(change.clone())])
+    let mut out = vec![Event::TaskQueueUpdated(change.clone())];
+    let current = ws.queues.get(&change.sid).map(|q| &q.target_workers);
+    if let Some(t) = change
+        .target_workers
+        .as_ref()
+        .filter(|t| current != Some(*t))
+    {
+        out.push(Event::TaskQueueExpressionUpdated(
+            TaskQueueExpressionUpdated {
+                sid: change.sid.clone(),
+                target_workers: t.clone(),
+            },
+        ));
+    }
+    Ok(out)
 }

@@ -1,11 +1,12 @@
 //! `UpdateWorkflow`: the same checks as creation on each part that is given. With
 //! `ReEvaluateTasks`, every pending task of the workflow is routed again under the (new)
-//! configuration, and one that no filter matches any more is canceled.
+//! configuration (moving queues: `task-queue.moved`, `.entered`, then the target), and one
+//! that no filter matches any more is canceled.
 
 use crate::event::Event;
 use crate::taskrouter::error::TaskRouterError;
 use crate::taskrouter::events::{TaskClosed, WorkflowUpdated};
-use crate::taskrouter::routing::matched;
+use crate::taskrouter::routing::enter;
 use crate::taskrouter::state::{TaskStatus, Workspace};
 use crate::taskrouter::validate::{
     check_name, check_reservation_timeout, check_workflow, not_found,
@@ -47,7 +48,7 @@ pub(crate) fn decide(
             .filter(|t| t.workflow_sid == change.sid && t.status == TaskStatus::Pending)
         {
             match workflow.route(&t.document, now) {
-                Some(step) => out.push(matched(&workflow, &change.sid, &t.sid, step)),
+                Some(step) => out.extend(enter(&workflow, &change.sid, t, step)),
                 None => out.push(Event::TaskCanceled(TaskClosed {
                     sid: t.sid.clone(),
                     reason: "No matching workflow filter after re-evaluation".into(),

@@ -1,6 +1,7 @@
 //! Scenario tests of the TaskRouter deciders: a [`World`] runs commands through
 //! [`decide`](super::decide::decide) and folds what they record, as the shell does, so each
-//! test reads as given / when / then over one workspace. Split by topic: [`routing`] (offers,
+//! test reads as given / when / then over one workspace. Split by topic: [`event_order`] (the
+//! order of events per flow), [`routing`] (offers,
 //! accepting and rejecting), [`timeouts`], [`skip_if`] (targets skipped by worker counts),
 //! [`refusals`] (bad input records nothing), [`fold_policy`] (stored documents this build
 //! rejects) and [`invariants`] (a property test over random command sequences).
@@ -13,6 +14,7 @@ use crate::sid::{Sid, SidPrefix};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+mod event_order;
 mod fold_policy;
 mod invariants;
 mod refusals;
