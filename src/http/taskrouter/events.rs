@@ -202,7 +202,7 @@ fn event_json(
 ) -> Option<Value> {
     let event_type = e.event.type_name();
     let data: Value = serde_json::from_str(&e.event.data_json()).unwrap_or(Value::Null);
-    let (resource_type, resource_sid) = crate::taskrouter::callback::resource(&e.event)
+    let (resource_type, resource_sid) = switchboard_events::process::taskrouter::resource(&e.event)
         .map_or(("workspace", ws.to_string()), |(k, s)| (k, s.to_string()));
     let related = related.get(&resource_sid);
     if !filters.keeps_sids(&sid, &resource_sid, &data.to_string(), related) {
