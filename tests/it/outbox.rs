@@ -6,7 +6,7 @@
 //! newest first and reversed); and (once accounts keep signable tokens) every request's
 //! `X-Twilio-Signature` is accepted by the official `RequestValidator`.
 
-use crate::{create_account, Api, Creds, DataDir, Server};
+use crate::{create_account_env, Api, Creds, DataDir, Env, PgDatabase, Server};
 use axum::extract::{OriginalUri, State};
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
@@ -173,7 +173,10 @@ struct Run {
 
 /// Whether `received` holds an event callback for every event of every history and an
 /// assignment callback for every reservation created.
-fn complete(received: &[Received], histories: &HashMap<String, Vec<(String, String, String)>>) -> bool {
+fn complete(
+    received: &[Received],
+    histories: &HashMap<String, Vec<(String, String, String)>>,
+) -> bool {
     let events: HashSet<&str> = received
         .iter()
         .filter(|r| r.path == "/events")
@@ -190,12 +193,12 @@ fn complete(received: &[Received], histories: &HashMap<String, Vec<(String, Stri
     })
 }
 
-async fn run_through_kill_9(tag: &str) -> Run {
+async fn run_through_kill_9(tag: &str, env: Env<'_>) -> Run {
     let dir = DataDir::new(tag);
-    let account = create_account(dir.path(), "Acme");
+    let account = create_account_env(dir.path(), env, "Acme");
     let log: Log = Arc::default();
     let base = receiver(log.clone()).await;
-    let server = Server::start(dir.path());
+    let server = Server::start_env(dir.path(), env, &[]);
     let api = Api::new(&server, &account);
     let a = workspace(&api, &base, "A", 4).await;
     let b = workspace(&api, &base, "B", 4).await;
@@ -209,7 +212,7 @@ async fn run_through_kill_9(tag: &str) -> Run {
     server.kill9();
     let at_kill = log.lock().expect("lock").len();
 
-    let server = Server::start(dir.path());
+    let server = Server::start_env(dir.path(), env, &[]);
     let api = Api::new(&server, &account);
     let mut histories = HashMap::new();
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -257,7 +260,25 @@ async fn run_through_kill_9(tag: &str) -> Run {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn callbacks_survive_kill_9_at_least_once_and_in_each_workspaces_order() {
-    let run = run_through_kill_9("outbox-kill9").await;
+    let run = run_through_kill_9("outbox-kill9", &[]).await;
+    assert_delivered_in_order(&run);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn callbacks_survive_kill_9_with_the_outbox_on_postgresql() {
+    let log = PgDatabase::new().await;
+    let db = PgDatabase::new().await;
+    let env = [
+        ("SWITCHBOARD_LOG", log.url.as_str()),
+        ("SWITCHBOARD_DB", db.url.as_str()),
+    ];
+    let run = run_through_kill_9("outbox-kill9-pg", &env).await;
+    assert_delivered_in_order(&run);
+}
+
+/// Per workspace, the event callbacks' first appearances follow the log; every task was
+/// reserved and every accept carried out.
+fn assert_delivered_in_order(run: &Run) {
     for (ws, history) in &run.histories {
         let mut seen = HashSet::new();
         let first: Vec<&str> = run
@@ -279,7 +300,10 @@ async fn callbacks_survive_kill_9_at_least_once_and_in_each_workspaces_order() {
         .flatten()
         .filter(|(_, kind, _)| kind == "reservation.created")
         .count();
-    assert!(reservations >= 8, "every task was reserved ({reservations})");
+    assert!(
+        reservations >= 8,
+        "every task was reserved ({reservations})"
+    );
     // Answered `accept`: the instruction was carried out (after the restart, for those the
     // kill interrupted).
     let accepted: usize = run
@@ -288,18 +312,25 @@ async fn callbacks_survive_kill_9_at_least_once_and_in_each_workspaces_order() {
         .flatten()
         .filter(|(_, kind, _)| kind == "reservation.accepted")
         .count();
-    assert_eq!(accepted, reservations, "every assignment's accept was carried out");
+    assert_eq!(
+        accepted, reservations,
+        "every assignment's accept was carried out"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "needs signable auth tokens (the sealed-token AuthTokens implementation)"]
 async fn every_callback_after_kill_9_is_accepted_by_request_validator() {
-    let run = run_through_kill_9("outbox-signed").await;
+    let run = run_through_kill_9("outbox-signed", &[]).await;
     let cases: Vec<Value> = run
         .received
         .iter()
         .map(|r| {
-            let params: Vec<[&str; 2]> = r.form.iter().map(|(k, v)| [k.as_str(), v.as_str()]).collect();
+            let params: Vec<[&str; 2]> = r
+                .form
+                .iter()
+                .map(|(k, v)| [k.as_str(), v.as_str()])
+                .collect();
             json!({
                 "token": run.account.token,
                 "url": format!("{}{}", run.base, r.path),

@@ -262,7 +262,12 @@ mod tests {
     #[test]
     fn an_event_callback_is_a_function_of_the_event_and_the_state() {
         let ws_sid = Sid::from_u128(SidPrefix::Workspace, 1);
-        let e = envelope(&ws_sid, 1, 1_764_000_000_000, created(Some("http://a/e#rc=3")));
+        let e = envelope(
+            &ws_sid,
+            1,
+            1_764_000_000_000,
+            created(Some("http://a/e#rc=3")),
+        );
         let ws = evolve(None, &ws_sid, e.occurred_at, &e.event).expect("created");
         let once = react(&ws, &e);
         let again = react(&ws, &e);
@@ -271,10 +276,21 @@ mod tests {
         let d = &once.deliveries[0];
         assert_eq!(d.kind, WebhookKind::EventCallback);
         assert_eq!(d.order_key.as_ref(), Some(&ws_sid));
-        assert_eq!(d.urls, vec!["http://a/e#rc=3".to_string()], "fragments kept as configured");
-        assert_eq!(d.id, format!("{}:event_callback:0", Uuid::from_u128(1).simple()));
+        assert_eq!(
+            d.urls,
+            vec!["http://a/e#rc=3".to_string()],
+            "fragments kept as configured"
+        );
+        assert_eq!(
+            d.id,
+            format!("{}:event_callback:0", Uuid::from_u128(1).simple())
+        );
         let get = |k: &str| d.form.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
-        assert_eq!(get("Timestamp"), Some("1764000000"), "from occurred_at, not a clock");
+        assert_eq!(
+            get("Timestamp"),
+            Some("1764000000"),
+            "from occurred_at, not a clock"
+        );
         assert_eq!(get("Sid"), Some(event_sid(&e).as_str()));
         assert_eq!(get("EventType"), Some("workspace.created"));
         assert_eq!(get("ResourceType"), Some("workspace"));
@@ -293,6 +309,9 @@ mod tests {
         };
         let u = envelope(&ws_sid, 2, 0, Event::WorkspaceUpdated(update));
         let ws = evolve(Some(ws), &ws_sid, u.occurred_at, &u.event).expect("updated");
-        assert!(react(&ws, &u).deliveries.is_empty(), "workspace.updated is filtered out");
+        assert!(
+            react(&ws, &u).deliveries.is_empty(),
+            "workspace.updated is filtered out"
+        );
     }
 }

@@ -196,7 +196,9 @@ async fn post(
 ) -> (Outcome, Option<Answer>) {
     let p = &target.policy;
     let client = ctx.client(p.connect_timeout_ms);
-    let total = p.total_timeout_ms.min(p.connect_timeout_ms.saturating_add(p.read_timeout_ms));
+    let total = p
+        .total_timeout_ms
+        .min(p.connect_timeout_ms.saturating_add(p.read_timeout_ms));
     let mut request = client
         .post(&target.url)
         .timeout(Duration::from_millis(u64::from(total.max(1))))

@@ -91,10 +91,11 @@ async fn begin<'c>(
 
 /// The runner's checkpoint as committed (empty: it has read nothing).
 pub async fn checkpoint(store: &ProjectionStore, runner: &str) -> Result<Checkpoint, sqlx::Error> {
-    let rows = sqlx::query("SELECT partition, log_offset FROM process_checkpoints WHERE runner = $1")
-        .bind(runner)
-        .fetch_all(store.pool())
-        .await?;
+    let rows =
+        sqlx::query("SELECT partition, log_offset FROM process_checkpoints WHERE runner = $1")
+            .bind(runner)
+            .fetch_all(store.pool())
+            .await?;
     rows.iter()
         .map(|r| {
             let p: i64 = r.try_get(0)?;
@@ -330,8 +331,15 @@ mod tests {
     #[tokio::test]
     async fn a_row_waits_behind_the_earlier_rows_of_its_key_only() {
         let (_dir, store) = store().await;
-        let rows = vec![row(1, Some(1), 50), row(2, Some(1), 0), row(3, Some(2), 0), row(4, None, 0)];
-        write(&store, "t", &Checkpoint::new(), &rows).await.expect("write");
+        let rows = vec![
+            row(1, Some(1), 50),
+            row(2, Some(1), 0),
+            row(3, Some(2), 0),
+            row(4, None, 0),
+        ];
+        write(&store, "t", &Checkpoint::new(), &rows)
+            .await
+            .expect("write");
         let ids = |v: Vec<Row>| v.into_iter().map(|r| r.position.offset).collect::<Vec<_>>();
         // Row 1 is not due yet, and row 2 waits behind it.
         assert_eq!(ids(due(&store, 10, 10).await.expect("due")), vec![3, 4]);
@@ -345,13 +353,22 @@ mod tests {
             last_error: Some("timeout".into()),
         };
         let id1 = rows[0].delivery.id.clone();
-        finish(&store, &[(id1, again), (rows[2].delivery.id.clone(), Finish::Done)])
-            .await
-            .expect("finish");
+        finish(
+            &store,
+            &[(id1, again), (rows[2].delivery.id.clone(), Finish::Done)],
+        )
+        .await
+        .expect("finish");
         // A row that failed for good releases its key while its alert waits.
         assert_eq!(ids(due(&store, 60, 10).await.expect("due")), vec![2, 4]);
         let failed = due(&store, 100, 10).await.expect("due");
-        let f = failed.iter().find(|r| r.position.offset == 1).expect("still there");
-        assert_eq!((f.failed_code, f.attempt, f.delivery.order_key.clone()), (Some(11200), 1, None));
+        let f = failed
+            .iter()
+            .find(|r| r.position.offset == 1)
+            .expect("still there");
+        assert_eq!(
+            (f.failed_code, f.attempt, f.delivery.order_key.clone()),
+            (Some(11200), 1, None)
+        );
     }
 }
