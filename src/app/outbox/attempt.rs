@@ -321,3 +321,132 @@ async fn instruct(ctx: &Context, row: &Row, body: &[u8]) -> Result<(), String> {
         Err(e) => Err(format!("the instruction could not be carried out yet: {e}")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::outbox::unsigned::NoTokens;
+    use crate::log::memory::MemoryLog;
+    use crate::log::EventLog;
+    use std::sync::Arc;
+    use switchboard_events::process::Delivery;
+    use switchboard_events::Position;
+
+    /// A receiver answering every request with `status`; its base URL.
+    async fn answering(status: u16) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let code = axum::http::StatusCode::from_u16(status).expect("status");
+        let app = axum::Router::new().fallback(move || async move { code });
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        format!("http://{addr}")
+    }
+
+    fn context() -> Context {
+        let log: Arc<dyn crate::log::EventLog> = Arc::new(MemoryLog::default());
+        let engine = crate::taskrouter::Engine::new(log.clone());
+        Context::new(log, engine, Arc::new(NoTokens))
+    }
+
+    /// A log that takes no append: no alert can be recorded, whatever `raise` does.
+    struct Refusing(MemoryLog);
+
+    #[async_trait::async_trait]
+    impl EventLog for Refusing {
+        async fn append(
+            &self,
+            _: &str,
+            _: switchboard_events::ExpectedVersion,
+            _: Vec<switchboard_events::NewEvent>,
+        ) -> Result<crate::log::Appended, crate::log::AppendError> {
+            Err(crate::log::AppendError::Unavailable("refused".into()))
+        }
+        async fn read_stream(
+            &self,
+            stream: &str,
+        ) -> Result<Vec<switchboard_events::RecordedEvent>, crate::log::ReadError> {
+            self.0.read_stream(stream).await
+        }
+        fn subscribe(
+            &self,
+            from: crate::log::Checkpoint,
+        ) -> futures::stream::BoxStream<
+            'static,
+            Result<Vec<crate::log::LogItem>, crate::log::ReadError>,
+        > {
+            self.0.subscribe(from)
+        }
+        async fn heads(&self) -> Result<crate::log::Checkpoint, crate::log::ReadError> {
+            self.0.heads().await
+        }
+    }
+
+    fn row(urls: Vec<String>) -> Row {
+        let source = Uuid::from_u128(5);
+        let kind = WebhookKind::EventCallback;
+        Row {
+            delivery: Delivery {
+                id: Delivery::id_for(source, kind, 0),
+                kind,
+                account_sid: Sid::from_u128(SidPrefix::Account, 1),
+                order_key: Some(Sid::from_u128(SidPrefix::Workspace, 1)),
+                urls,
+                form: vec![("EventType".into(), "task.created".into())],
+                acts_on: None,
+            },
+            position: Position::embedded(1),
+            index: 0,
+            causation_id: source,
+            url_index: 0,
+            attempt: 0,
+            next_attempt_at: 0,
+            failed_code: None,
+            last_error: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_2xx_is_done_and_a_refusal_moves_on_to_the_fallback_url() {
+        let ctx = context();
+        let (ok, refused) = (answering(204).await, answering(500).await);
+        assert_eq!(attempt(&ctx, row(vec![ok.clone()])).await, Finish::Done);
+        let next = attempt(&ctx, row(vec![format!("{refused}/a"), ok])).await;
+        assert!(
+            matches!(
+                next,
+                Finish::Again {
+                    url_index: 1,
+                    attempt: 0,
+                    failed_code: None,
+                    ..
+                }
+            ),
+            "{next:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_final_failure_stays_in_the_outbox_until_its_alert_is_recorded() {
+        let log: Arc<dyn EventLog> = Arc::new(Refusing(MemoryLog::default()));
+        let engine = crate::taskrouter::Engine::new(log.clone());
+        let ctx = Context::new(log, engine, Arc::new(NoTokens));
+        let refused = answering(500).await;
+        // No alert can be recorded: the row must stay, marked failed.
+        let next = attempt(&ctx, row(vec![refused])).await;
+        match next {
+            Finish::Again {
+                failed_code: Some(code),
+                next_attempt_at,
+                ..
+            } => {
+                assert_eq!(code, 11200);
+                assert!(next_attempt_at > Utc::now().timestamp_millis());
+            }
+            other => panic!("expected the row kept for its alert, got {other:?}"),
+        }
+    }
+}
