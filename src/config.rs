@@ -212,7 +212,16 @@ pub struct ServeArgs {
     /// under 65534, hyper's own limit, so the answer is in Twilio's shape.
     #[arg(long, env = "SWITCHBOARD_URI_LIMIT", default_value_t = crate::http::limits::DEFAULT_URI_LIMIT)]
     pub uri_limit: usize,
-    /// TaskRouter: the workspace actors' limits and callback timeouts.
+    /// Webhook requests (assignment and event callbacks) in flight at once from the outbox;
+    /// the rows of one workspace's event callbacks still go one at a time, in order.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_OUTBOX_CONCURRENCY",
+        default_value_t = crate::app::outbox::DEFAULT_CONCURRENCY,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
+    )]
+    pub outbox_concurrency: usize,
+    /// TaskRouter: the workspace actors' limits.
     #[command(flatten)]
     pub taskrouter: TaskRouterArgs,
     /// Telephony: the SIP engine's flags (boxed: they would make `ServeArgs` the one huge
@@ -252,15 +261,6 @@ pub struct TaskRouterArgs {
         value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
     )]
     pub taskrouter_mailbox: usize,
-    /// Workspace event callbacks queued per workspace; past it a new one is dropped with a
-    /// warning, so a slow receiver never slows the actor (default 16384).
-    #[arg(
-        long,
-        env = "SWITCHBOARD_TASKROUTER_NOTICE_QUEUE",
-        default_value_t = TaskRouterLimits::DEFAULT.notice_queue,
-        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
-    )]
-    pub taskrouter_notice_queue: usize,
     /// Milliseconds between a workspace actor's timer checks (reservation and workflow
     /// timeouts, task TTLs); default 1000, as TaskRouter's timeouts are whole seconds.
     #[arg(
@@ -270,24 +270,6 @@ pub struct TaskRouterArgs {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub taskrouter_tick_ms: u64,
-    /// Longest an assignment callback request may take, milliseconds (default 5000, what
-    /// Twilio gives one).
-    #[arg(
-        long,
-        env = "SWITCHBOARD_TASKROUTER_ASSIGNMENT_CALLBACK_TIMEOUT_MS",
-        default_value_t = TaskRouterLimits::DEFAULT.assignment_callback_timeout.as_millis() as u64,
-        value_parser = clap::value_parser!(u64).range(1..)
-    )]
-    pub taskrouter_assignment_callback_timeout_ms: u64,
-    /// Longest a workspace event callback request may take, milliseconds (default 15000,
-    /// what Twilio gives one).
-    #[arg(
-        long,
-        env = "SWITCHBOARD_TASKROUTER_EVENT_CALLBACK_TIMEOUT_MS",
-        default_value_t = TaskRouterLimits::DEFAULT.event_callback_timeout.as_millis() as u64,
-        value_parser = clap::value_parser!(u64).range(1..)
-    )]
-    pub taskrouter_event_callback_timeout_ms: u64,
 }
 
 impl TaskRouterArgs {
@@ -296,14 +278,7 @@ impl TaskRouterArgs {
         TaskRouterLimits {
             batch: self.taskrouter_batch,
             mailbox: self.taskrouter_mailbox,
-            notice_queue: self.taskrouter_notice_queue,
             tick: Duration::from_millis(self.taskrouter_tick_ms),
-            assignment_callback_timeout: Duration::from_millis(
-                self.taskrouter_assignment_callback_timeout_ms,
-            ),
-            event_callback_timeout: Duration::from_millis(
-                self.taskrouter_event_callback_timeout_ms,
-            ),
         }
     }
 }

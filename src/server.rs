@@ -4,6 +4,9 @@
 //! stop the projector, then let the log writer commit and answer
 //! everything queued before it closes.
 
+use crate::app::outbox::{Context as Outbox, Sender};
+use crate::app::runner::Runner;
+use crate::app::tokens::AuthTokens;
 use crate::config::{LogBackend, Role, ServeArgs, SipListen, StoreArgs};
 use crate::http::{app, AppState, HttpConfig};
 use crate::log::kafka::lease::{Lease, LeaseError};
@@ -201,6 +204,33 @@ fn load_secrets(args: &ServeArgs) -> anyhow::Result<Arc<Keyring>> {
     Ok(Arc::new(keyring))
 }
 
+/// Starts the process-manager runner and the outbox sender until `stop`.
+fn start_outbox(
+    args: &ServeArgs,
+    opened: &Opened,
+    engine: &crate::taskrouter::Engine,
+    tokens: Arc<dyn AuthTokens>,
+    stop: &CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    let wake = Arc::new(tokio::sync::Notify::new());
+    let runner = Runner {
+        log: opened.log.clone(),
+        store: opened.store.clone(),
+        engine: engine.clone(),
+        wake: wake.clone(),
+    };
+    let sender = Sender {
+        store: opened.store.clone(),
+        context: Arc::new(Outbox::new(opened.log.clone(), engine.clone(), tokens)),
+        wake,
+        concurrency: args.outbox_concurrency,
+    };
+    vec![
+        tokio::spawn(runner.run(stop.clone())),
+        tokio::spawn(sender.run(stop.clone())),
+    ]
+}
+
 /// Serves on `listener` until `shutdown` is cancelled (tests pass a listener on port 0).
 pub async fn run(
     args: ServeArgs,
@@ -227,6 +257,17 @@ pub async fn run(
         .to_string();
     let taskrouter =
         crate::taskrouter::Engine::with_limits(opened.log.clone(), args.taskrouter.limits());
+    // The webhooks' runner and sender run where the log is written (one writer node).
+    let outbox_stop = CancellationToken::new();
+    let outbox = if roles.contains(&Role::Writer) {
+        let tokens: Arc<dyn AuthTokens> = Arc::new(crate::app::account_tokens::AccountTokens::new(
+            opened.log.clone(),
+            secrets.clone(),
+        ));
+        start_outbox(&args, &opened, &taskrouter, tokens, &outbox_stop)
+    } else {
+        Vec::new()
+    };
     let state = AppState::new(
         crate::commands::Commands::new(opened.log.clone(), args.region.clone()),
         taskrouter,
@@ -283,6 +324,10 @@ pub async fn run(
             let engine = match SipEngine::start(config, commands).await {
                 Ok(engine) => engine,
                 Err(e) => {
+                    outbox_stop.cancel();
+                    for task in outbox {
+                        let _ = task.await;
+                    }
                     projector_stop.cancel();
                     for task in tasks {
                         let _ = task.await;
@@ -315,6 +360,11 @@ pub async fn run(
     // Calls hang up and their last events are appended before the log closes.
     if let Some(engine) = sip {
         engine.stop().await;
+    }
+    // Undelivered rows stay in the outbox for the next start.
+    outbox_stop.cancel();
+    for task in outbox {
+        let _ = task.await;
     }
     projector_stop.cancel();
     for task in tasks {

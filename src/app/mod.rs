@@ -4,10 +4,16 @@
 //! - [`tokens`]: where the signer of outgoing webhooks gets an account's auth token.
 //! - [`account_tokens`]: that seam's implementation, opening the sealed token in the
 //!   account's stream with the server key.
+//! - [`runner`]: the process-manager runner (log → reactions → outbox rows and its
+//!   checkpoint, in one transaction).
+//! - [`outbox`]: the sender (due rows → signed POSTs, per-workspace order, retries by the
+//!   policy, at least once across crashes).
 //!
-//! The process-manager runner, the outbox and the timers join this module (issue 12); the
+//! Both run on the node with the `writer` role. Timers join this module (issue 12); the
 //! workspace actor stays in [`crate::taskrouter`] until another stream needs one.
 
 pub mod account_tokens;
 pub mod alerts;
+pub mod outbox;
+pub mod runner;
 pub mod tokens;

@@ -4,8 +4,9 @@
 //! answered after the commit), and ticks (once a second by default) so reservations, workflow
 //! targets and task TTLs time out. Reads run inside the actor between batches, so they see every
 //! acknowledged command and nothing unacknowledged.
-
-pub mod callback;
+//!
+//! Webhooks are not sent from here: the assignment and workspace event callbacks are process
+//! managers over the log ([`crate::app::runner`], [`crate::app::outbox`]).
 
 use crate::commands::now_ms;
 use crate::log::{AppendError, Damaged, EventLog, ReadError};
@@ -72,39 +73,27 @@ enum Request {
     },
 }
 
-/// How much the workspace actors take on and how long their callbacks may take
-/// (`--taskrouter-…` flags; [`TaskRouterLimits::DEFAULT`] documents each default).
+/// How much the workspace actors take on (`--taskrouter-…` flags;
+/// [`TaskRouterLimits::DEFAULT`] documents each default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TaskRouterLimits {
     /// Most commands decided into one append.
     pub batch: usize,
     /// Requests one workspace actor holds before callers wait to hand theirs over.
     pub mailbox: usize,
-    /// Workspace event callbacks waiting to go out per workspace; past it, new ones are
-    /// dropped with a warning rather than slowing the actor down.
-    pub notice_queue: usize,
     /// How often an actor checks its timers (reservation and workflow timeouts, task TTLs).
     pub tick: Duration,
-    /// Longest an assignment callback request may take.
-    pub assignment_callback_timeout: Duration,
-    /// Longest a workspace event callback request may take.
-    pub event_callback_timeout: Duration,
 }
 
 impl TaskRouterLimits {
     /// The defaults (today's behaviour). 512 commands per append groups a burst into one
     /// commit while bounding how long its callers wait for it; 4,096 queued requests per
-    /// workspace before callers feel back-pressure; 16,384 queued event callbacks, so a slow
-    /// receiver loses notices only after a long backlog and never slows the actor; a 1 s
-    /// tick, because TaskRouter's timeouts are whole seconds; 5 s for an assignment callback
-    /// and 15 s for an event callback, what Twilio gives each.
+    /// workspace before callers feel back-pressure; a 1 s tick, because TaskRouter's timeouts
+    /// are whole seconds.
     pub const DEFAULT: TaskRouterLimits = TaskRouterLimits {
         batch: 512,
         mailbox: 4096,
-        notice_queue: 16_384,
         tick: Duration::from_secs(1),
-        assignment_callback_timeout: Duration::from_secs(5),
-        event_callback_timeout: Duration::from_secs(15),
     };
 }
 
@@ -120,7 +109,6 @@ pub struct Engine {
     log: Arc<dyn EventLog>,
     actors: Arc<Mutex<HashMap<Sid, mpsc::Sender<Request>>>>,
     limits: TaskRouterLimits,
-    callbacks: callback::Clients,
 }
 
 impl Engine {
@@ -134,7 +122,6 @@ impl Engine {
         Engine {
             log,
             actors: Arc::default(),
-            callbacks: callback::Clients::new(&limits),
             limits,
         }
     }
@@ -261,12 +248,6 @@ async fn load(log: &dyn EventLog, sid: &Sid) -> Result<Loaded, EngineError> {
 
 async fn run(engine: Engine, sid: Sid, mut rx: mpsc::Receiver<Request>) {
     let log = engine.log.clone();
-    // Workspace event callbacks go out in order, from a task of their own.
-    let (notices, pending_notices) = mpsc::channel(engine.limits.notice_queue.max(1));
-    tokio::spawn(callback::deliver(
-        engine.callbacks.event.clone(),
-        pending_notices,
-    ));
     let mut loaded = match load(log.as_ref(), &sid).await {
         Ok(l) => l,
         Err(e) => {
@@ -293,13 +274,7 @@ async fn run(engine: Engine, sid: Sid, mut rx: mpsc::Receiver<Request>) {
                 match request {
                     Request::Read { read, .. } => read(&loaded),
                     command => {
-                        if let Ok((calls, _)) =
-                            commit(log.as_ref(), &sid, &mut loaded, vec![command]).await
-                        {
-                            for call in calls {
-                                tokio::spawn(callback::assignment(engine.clone(), call));
-                            }
-                        }
+                        let _ = commit(log.as_ref(), &sid, &mut loaded, vec![command]).await;
                     }
                 }
             }
@@ -342,24 +317,11 @@ async fn run(engine: Engine, sid: Sid, mut rx: mpsc::Receiver<Request>) {
                 Err(_) => break,
             }
         }
-        let committed = commit(log.as_ref(), &sid, &mut loaded, batch).await;
-        match committed {
-            Ok((calls, events)) => {
-                for call in calls {
-                    tokio::spawn(callback::assignment(engine.clone(), call));
-                }
-                for notice in events {
-                    if notices.try_send(notice).is_err() {
-                        warn!(workspace = %sid, "event callback queue full: a workspace event was not sent");
-                    }
-                }
-            }
-            Err(e) => {
-                warn!(workspace = %sid, cause = %e, "batch failed; reloading the workspace");
-                match load(log.as_ref(), &sid).await {
-                    Ok(l) => loaded = l,
-                    Err(e) => error!(workspace = %sid, cause = %e, "cannot reload workspace"),
-                }
+        if let Err(e) = commit(log.as_ref(), &sid, &mut loaded, batch).await {
+            warn!(workspace = %sid, cause = %e, "batch failed; reloading the workspace");
+            match load(log.as_ref(), &sid).await {
+                Ok(l) => loaded = l,
+                Err(e) => error!(workspace = %sid, cause = %e, "cannot reload workspace"),
             }
         }
     }
@@ -399,14 +361,13 @@ fn fail(request: Request, e: &EngineError) {
 }
 
 /// Decides every command of the batch in order, appends all their events at once, then
-/// answers each; returns the assignment callbacks the new reservations call for. On an
-/// append failure the state is stale: the caller reloads it.
+/// answers each. On an append failure the state is stale: the caller reloads it.
 async fn commit(
     log: &dyn EventLog,
     sid: &Sid,
     loaded: &mut Loaded,
     batch: Vec<Request>,
-) -> Result<(Vec<callback::Call>, Vec<callback::Notice>), EngineError> {
+) -> Result<(), EngineError> {
     let mut accepted = Vec::new();
     let mut new_events = Vec::new();
     let mut last_meta: Option<Metadata> = None;
@@ -450,7 +411,6 @@ async fn commit(
         }
     }
     // One routing pass for the whole batch: the reservations go into the same append.
-    let mut routed = Vec::new();
     if let Some(meta) = &last_meta {
         let mut new_sid = |p| crate::commands::new_sid(p);
         let mut ctx = Ctx {
@@ -458,7 +418,7 @@ async fn commit(
             new_sid: &mut new_sid,
         };
         let decided = accepted.iter().flat_map(|(events, _, _)| events.iter());
-        routed = route_mut(&mut loaded.state, sid, decided, &mut ctx);
+        let routed = route_mut(&mut loaded.state, sid, decided, &mut ctx);
         for e in &routed {
             new_events.push(NewEvent::new(Uuid::now_v7(), meta, e));
         }
@@ -468,7 +428,7 @@ async fn commit(
             render(loaded, &events);
             let _ = reply.send(Ok(loaded.head));
         }
-        return Ok((Vec::new(), Vec::new()));
+        return Ok(());
     }
     match log
         .append(
@@ -481,18 +441,11 @@ async fn commit(
         Ok(appended) => {
             loaded.version = appended.version;
             loaded.head = appended.position;
-            let mut calls = Vec::new();
-            let mut notices = Vec::new();
-            if let (Some(ws), Some(account)) = (&loaded.state, &loaded.account_sid) {
-                calls.extend(callback::calls(ws, account, &routed));
-                let all = accepted.iter().flat_map(|(e, _, _)| e.iter());
-                notices = callback::notices(ws, account, all.chain(routed.iter()));
-            }
             for (events, render, reply) in accepted {
                 render(loaded, &events);
                 let _ = reply.send(Ok(appended.position));
             }
-            Ok((calls, notices))
+            Ok(())
         }
         Err(e) => {
             let message = e.to_string();

@@ -8,6 +8,8 @@
 //!   accounts, tenancy, paging, read-your-writes, errors, health, metrics, shutdown.
 //! - `crash`: appends under load, `kill -9`, restart; nothing acknowledged is lost and the
 //!   read models equal a full rebuild.
+//! - `outbox`: assignment and event callbacks through the outbox, `kill -9` in the middle of
+//!   them, restart: each delivered at least once, per workspace in the log's order, signed.
 //! - `hostile`: huge, deep and long expressions, documents and form bodies against the real
 //!   server: each refused in Twilio's shape, and the server keeps serving.
 //! - `auth_tokens`: sealed auth tokens: the signer's token is the creation's, the log never
@@ -32,6 +34,7 @@ mod crash;
 mod hostile;
 mod kafka;
 mod log_suite;
+mod outbox;
 mod projections;
 mod sdk;
 mod server;

@@ -39,7 +39,7 @@ for case in json.load(sys.stdin):
 print(json.dumps(out))
 "#;
 
-fn validate_with_twilio(cases: &[Value]) -> Vec<bool> {
+pub(crate) fn validate_with_twilio(cases: &[Value]) -> Vec<bool> {
     let python = std::env::var("SWITCHBOARD_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
     let mut child = Command::new(&python)
         .args(["-c", VALIDATE])

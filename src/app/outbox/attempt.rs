@@ -1,0 +1,452 @@
+//! One attempt at one outbox row: sign, POST, classify what happened as a policy
+//! [`Outcome`], carry out an assignment callback's instruction, and ask the policy what comes
+//! next. Returns how the row changes ([`Finish`]); it never writes the outbox itself (the
+//! sender applies many finishes in one transaction).
+//!
+//! The invariant: a row is [`Finish::Done`] only after a 2xx answer (and, for an assignment
+//! callback, after its instruction was carried out or refused by the decider), or after its
+//! final failure was recorded as an alert. Everything else (no token yet, the log
+//! unavailable, the alert not recorded) keeps the row for a later attempt.
+
+use super::rows::{Finish, Row};
+use super::Context;
+use crate::app::alerts::{self, FailedDelivery};
+use crate::taskrouter::EngineError;
+use chrono::Utc;
+use std::time::Duration;
+use switchboard_events::process::policy::{self, Next, Outcome, Target, WebhookKind};
+use switchboard_events::taskrouter::decide::Command;
+use switchboard_events::{Metadata, Sid, SidPrefix};
+use tracing::{info, warn};
+use uuid::Uuid;
+
+/// Largest answer read; a larger one is Twilio's 11750.
+pub const MAX_ANSWER: usize = 64 * 1024;
+
+/// How long a row waits when its token cannot be had, its instruction could not be carried
+/// out, or its alert could not be recorded: long enough not to spin on an outage, short
+/// enough that an outage of a minute delays deliveries by about that much.
+pub const RETRY_LATER: Duration = Duration::from_secs(5);
+
+/// What an answered request carried back.
+struct Answer {
+    body: Vec<u8>,
+    headers: String,
+}
+
+fn later(row: &Row, last_error: String) -> Finish {
+    Finish::Again {
+        url_index: row.url_index,
+        attempt: row.attempt,
+        next_attempt_at: now() + RETRY_LATER.as_millis() as i64,
+        failed_code: row.failed_code,
+        last_error: Some(last_error),
+    }
+}
+
+fn now() -> i64 {
+    Utc::now().timestamp_millis()
+}
+
+/// Makes one attempt at `row`.
+pub async fn attempt(ctx: &Context, row: Row) -> Finish {
+    if let Some(code) = row.failed_code {
+        let error = row.last_error.clone().unwrap_or_default();
+        return raise(ctx, &row, code, error, None).await;
+    }
+    let Some(url) = row.delivery.urls.get(row.url_index as usize).cloned() else {
+        // Nothing left to try (a row written with no URL): the last code stands.
+        return raise(ctx, &row, 11200, "no URL to deliver to".into(), None).await;
+    };
+    let target = match policy::target(row.delivery.kind, &url) {
+        Ok(t) => t,
+        Err(e) => return failed(ctx, &row, e.code, e.message, None).await,
+    };
+    let token = match ctx.tokens.auth_token(&row.delivery.account_sid).await {
+        Ok(t) => t,
+        Err(e) => {
+            warn!(account_sid = %row.delivery.account_sid, cause = %e, "cannot sign a webhook yet; retrying later");
+            return later(&row, e.to_string());
+        }
+    };
+    if token.is_none() {
+        ctx.warn_unsigned(&row.delivery.account_sid);
+    }
+    let (outcome, answer) = post(ctx, &row, &target, token.as_deref()).await;
+    if let (Outcome::Delivered { .. }, Some(answer)) = (outcome, &answer) {
+        if row.delivery.kind == WebhookKind::AssignmentCallback {
+            if let Err(e) = instruct(ctx, &row, &answer.body).await {
+                return later(&row, e);
+            }
+        }
+    }
+    let error = describe(outcome, &target.url);
+    match policy::next(&target.policy, row.attempt, outcome) {
+        Next::Delivered => Finish::Done,
+        Next::Retry { after_ms } => Finish::Again {
+            url_index: row.url_index,
+            attempt: row.attempt + 1,
+            next_attempt_at: now() + i64::from(after_ms),
+            failed_code: None,
+            last_error: Some(error),
+        },
+        Next::Failed { code } => failed(ctx, &row, code, error, answer).await,
+    }
+}
+
+/// This URL failed for good: the next URL now, or the alert after the last one.
+async fn failed(
+    ctx: &Context,
+    row: &Row,
+    code: u32,
+    error: String,
+    answer: Option<Answer>,
+) -> Finish {
+    if (row.url_index as usize) + 1 < row.delivery.urls.len() {
+        return Finish::Again {
+            url_index: row.url_index + 1,
+            attempt: 0,
+            next_attempt_at: now(),
+            failed_code: None,
+            last_error: Some(error),
+        };
+    }
+    raise(ctx, row, code, error, answer).await
+}
+
+/// Records the final failure as an alert; the row stays (without its order) until that works.
+async fn raise(
+    ctx: &Context,
+    row: &Row,
+    code: u32,
+    error: String,
+    answer: Option<Answer>,
+) -> Finish {
+    let d = &row.delivery;
+    let url = d.urls.last().map(|u| bare(u)).unwrap_or_default();
+    let field = |name: &str| {
+        d.form
+            .iter()
+            .find(|(k, _)| k == name)
+            .and_then(|(_, v)| Sid::parse(v).ok())
+    };
+    let failed = FailedDelivery {
+        account_sid: d.account_sid.clone(),
+        error_code: code,
+        alert_text: error.clone(),
+        request_url: url,
+        request_method: "POST".into(),
+        request_variables: form_encoded(&d.form),
+        response_body: answer
+            .as_ref()
+            .map(|a| String::from_utf8_lossy(&a.body).into_owned()),
+        response_headers: answer.as_ref().map(|a| a.headers.clone()),
+        resource_sid: field("ReservationSid").or_else(|| field("ResourceSid")),
+        service_sid: field("WorkspaceSid"),
+        occurred_at: Utc::now(),
+        causation_id: row.causation_id,
+        delivery_id: d.id.clone(),
+    };
+    match alerts::raise(ctx.log.as_ref(), failed).await {
+        Ok(alert) => {
+            warn!(delivery = %d.id, code, %alert, "webhook failed for good: alert recorded");
+            Finish::Done
+        }
+        Err(e) => {
+            warn!(delivery = %d.id, code, cause = %e, "webhook failed for good; the alert is not recorded yet, retrying later");
+            Finish::Again {
+                url_index: row.url_index,
+                attempt: row.attempt,
+                next_attempt_at: now() + RETRY_LATER.as_millis() as i64,
+                failed_code: Some(code),
+                last_error: Some(error),
+            }
+        }
+    }
+}
+
+fn bare(url: &str) -> String {
+    url.split_once('#').map_or(url, |(u, _)| u).to_string()
+}
+
+fn form_encoded(form: &[(String, String)]) -> String {
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(form.iter())
+        .finish()
+}
+
+fn describe(outcome: Outcome, url: &str) -> String {
+    match outcome {
+        Outcome::Delivered { status } => format!("delivered to {url} ({status})"),
+        Outcome::Dns => format!("the host of {url} did not resolve"),
+        Outcome::Connect => format!("no connection to {url}"),
+        Outcome::Timeout => format!("{url} did not answer in time"),
+        Outcome::Status(s) => format!("{url} answered HTTP {s}"),
+        Outcome::TooLarge => format!("the answer of {url} was larger than 64 kB"),
+    }
+}
+
+/// POSTs the signed form to `target` within its policy; what happened, and the answer if one
+/// came.
+async fn post(
+    ctx: &Context,
+    row: &Row,
+    target: &Target,
+    token: Option<&str>,
+) -> (Outcome, Option<Answer>) {
+    let p = &target.policy;
+    let client = ctx.client(p.connect_timeout_ms);
+    let total = p
+        .total_timeout_ms
+        .min(p.connect_timeout_ms.saturating_add(p.read_timeout_ms));
+    let mut request = client
+        .post(&target.url)
+        .timeout(Duration::from_millis(u64::from(total.max(1))))
+        .header("User-Agent", "TwilioProxy/1.1")
+        .header("I-Twilio-Idempotency-Token", row.delivery.id.as_str())
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .body(form_encoded(&row.delivery.form));
+    if let Some(token) = token {
+        let signature =
+            crate::http::twilio::signature::signature(token, &target.url, &row.delivery.form);
+        request = request.header(crate::http::twilio::signature::HEADER, signature);
+    }
+    let mut response = match request.send().await {
+        Ok(r) => r,
+        Err(e) => return (classify(&e), None),
+    };
+    let status = response.status().as_u16();
+    let headers = response
+        .headers()
+        .iter()
+        .map(|(k, v)| format!("{k}: {}", v.to_str().unwrap_or("")))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                body.extend_from_slice(&chunk);
+                if body.len() > MAX_ANSWER {
+                    return (Outcome::TooLarge, None);
+                }
+            }
+            Ok(None) => break,
+            Err(e) => return (classify(&e), None),
+        }
+    }
+    let outcome = if (200..300).contains(&status) {
+        Outcome::Delivered { status }
+    } else {
+        Outcome::Status(status)
+    };
+    (outcome, Some(Answer { body, headers }))
+}
+
+/// A transport error as the policy sees it.
+fn classify(e: &reqwest::Error) -> Outcome {
+    if e.is_timeout() && !e.is_connect() {
+        return Outcome::Timeout;
+    }
+    // reqwest has no typed resolver error: hyper-util's resolver wraps the resolver's
+    // io::Error whose text is the only mark of a name that did not resolve.
+    let mut source: Option<&dyn std::error::Error> = Some(e);
+    while let Some(s) = source {
+        let text = s.to_string();
+        if text.contains("dns error") || text.contains("failed to lookup address") {
+            return Outcome::Dns;
+        }
+        source = s.source();
+    }
+    if e.is_connect() || e.is_request() {
+        Outcome::Connect
+    } else if e.is_timeout() {
+        Outcome::Timeout
+    } else {
+        Outcome::Connect
+    }
+}
+
+/// Carries out an assignment callback's `accept`/`reject` through the workspace actor, caused
+/// by the source event. Err: the log could not take it now (the row is tried again later; a
+/// second accept of the same reservation is refused by its transition rules).
+async fn instruct(ctx: &Context, row: &Row, body: &[u8]) -> Result<(), String> {
+    let Some(acts_on) = &row.delivery.acts_on else {
+        return Ok(());
+    };
+    let body: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let (status, activity) = match body["instruction"].as_str() {
+        Some("accept") => ("accepted", None),
+        Some("reject") => (
+            "rejected",
+            body["activity_sid"]
+                .as_str()
+                .and_then(|a| Sid::parse_as(a, SidPrefix::Activity).ok()),
+        ),
+        Some(other) => {
+            warn!(instruction = other, reservation = %acts_on.reservation, "assignment instruction not supported here");
+            return Ok(());
+        }
+        None => return Ok(()),
+    };
+    let meta = Metadata {
+        occurred_at: crate::commands::now_ms(),
+        account_sid: row.delivery.account_sid.clone(),
+        correlation_id: Uuid::now_v7(),
+        causation_id: Some(row.causation_id),
+        region: "assignment-callback".into(),
+    };
+    let command = Command::UpdateReservation {
+        sid: acts_on.reservation.clone(),
+        via: acts_on.task.clone(),
+        status: status.into(),
+        activity_sid: activity,
+        if_match: None,
+    };
+    match ctx
+        .engine
+        .execute(&acts_on.workspace, command, meta, |_, _| ())
+        .await
+    {
+        Ok(_) => {
+            info!(reservation = %acts_on.reservation, status, "assignment instruction carried out");
+            Ok(())
+        }
+        // The decider refused (the reservation is no longer pending, …): the answer is
+        // delivered and there is nothing left to do.
+        Err(EngineError::Domain(e)) => {
+            warn!(reservation = %acts_on.reservation, cause = %e, "assignment instruction not carried out");
+            Ok(())
+        }
+        Err(e) => Err(format!("the instruction could not be carried out yet: {e}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::outbox::unsigned::NoTokens;
+    use crate::log::memory::MemoryLog;
+    use crate::log::EventLog;
+    use std::sync::Arc;
+    use switchboard_events::process::Delivery;
+    use switchboard_events::Position;
+
+    /// A receiver answering every request with `status`; its base URL.
+    async fn answering(status: u16) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let code = axum::http::StatusCode::from_u16(status).expect("status");
+        let app = axum::Router::new().fallback(move || async move { code });
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        format!("http://{addr}")
+    }
+
+    fn context() -> Context {
+        let log: Arc<dyn crate::log::EventLog> = Arc::new(MemoryLog::default());
+        let engine = crate::taskrouter::Engine::new(log.clone());
+        Context::new(log, engine, Arc::new(NoTokens))
+    }
+
+    /// A log that takes no append: no alert can be recorded, whatever `raise` does.
+    struct Refusing(MemoryLog);
+
+    #[async_trait::async_trait]
+    impl EventLog for Refusing {
+        async fn append(
+            &self,
+            _: &str,
+            _: switchboard_events::ExpectedVersion,
+            _: Vec<switchboard_events::NewEvent>,
+        ) -> Result<crate::log::Appended, crate::log::AppendError> {
+            Err(crate::log::AppendError::Unavailable("refused".into()))
+        }
+        async fn read_stream(
+            &self,
+            stream: &str,
+        ) -> Result<Vec<switchboard_events::RecordedEvent>, crate::log::ReadError> {
+            self.0.read_stream(stream).await
+        }
+        fn subscribe(
+            &self,
+            from: crate::log::Checkpoint,
+        ) -> futures::stream::BoxStream<
+            'static,
+            Result<Vec<crate::log::LogItem>, crate::log::ReadError>,
+        > {
+            self.0.subscribe(from)
+        }
+        async fn heads(&self) -> Result<crate::log::Checkpoint, crate::log::ReadError> {
+            self.0.heads().await
+        }
+    }
+
+    fn row(urls: Vec<String>) -> Row {
+        let source = Uuid::from_u128(5);
+        let kind = WebhookKind::EventCallback;
+        Row {
+            delivery: Delivery {
+                id: Delivery::id_for(source, kind, 0),
+                kind,
+                account_sid: Sid::from_u128(SidPrefix::Account, 1),
+                order_key: Some(Sid::from_u128(SidPrefix::Workspace, 1)),
+                urls,
+                form: vec![("EventType".into(), "task.created".into())],
+                acts_on: None,
+            },
+            position: Position::embedded(1),
+            index: 0,
+            causation_id: source,
+            url_index: 0,
+            attempt: 0,
+            next_attempt_at: 0,
+            failed_code: None,
+            last_error: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_2xx_is_done_and_a_refusal_moves_on_to_the_fallback_url() {
+        let ctx = context();
+        let (ok, refused) = (answering(204).await, answering(500).await);
+        assert_eq!(attempt(&ctx, row(vec![ok.clone()])).await, Finish::Done);
+        let next = attempt(&ctx, row(vec![format!("{refused}/a"), ok])).await;
+        assert!(
+            matches!(
+                next,
+                Finish::Again {
+                    url_index: 1,
+                    attempt: 0,
+                    failed_code: None,
+                    ..
+                }
+            ),
+            "{next:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_final_failure_stays_in_the_outbox_until_its_alert_is_recorded() {
+        let log: Arc<dyn EventLog> = Arc::new(Refusing(MemoryLog::default()));
+        let engine = crate::taskrouter::Engine::new(log.clone());
+        let ctx = Context::new(log, engine, Arc::new(NoTokens));
+        let refused = answering(500).await;
+        // No alert can be recorded: the row must stay, marked failed.
+        let next = attempt(&ctx, row(vec![refused])).await;
+        match next {
+            Finish::Again {
+                failed_code: Some(code),
+                next_attempt_at,
+                ..
+            } => {
+                assert_eq!(code, 11200);
+                assert!(next_attempt_at > Utc::now().timestamp_millis());
+            }
+            other => panic!("expected the row kept for its alert, got {other:?}"),
+        }
+    }
+}

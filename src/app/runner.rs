@@ -1,0 +1,253 @@
+//! The process-manager runner: reads the log from its own checkpoint, folds each workspace's
+//! state, hands every new event with the state after it to TaskRouter's process managers
+//! ([`switchboard_events::process::taskrouter::react`]), carries out the commands they issue,
+//! and writes the deliveries to the outbox with its checkpoint in ONE transaction
+//! ([`crate::app::outbox::rows::write`]). Then it wakes the sender.
+//!
+//! Folding needs every event of a workspace, so the runner reads the log from its start:
+//! events at or before its checkpoint are only folded (their deliveries were written when the
+//! checkpoint passed them), events after it react. A crash between reading and committing
+//! replays the events after the stored checkpoint, which produce the same rows with the same
+//! ids (the outbox keeps one per id): nothing is lost and nothing is written twice.
+//!
+//! Issued commands are carried out before the checkpoint that covers their event commits, so
+//! a crash repeats them (at least once); the deciders drop a causation they already applied.
+//!
+//! An unreadable record is logged and stepped over (the workspace's actor refuses to load
+//! such a stream anyway). Many events go into one transaction (the subscription's batches,
+//! gathered for a few milliseconds under load), as the projector does.
+
+use crate::app::outbox::rows::{self, Row};
+use crate::log::{Checkpoint, EventLog};
+use crate::taskrouter::Engine;
+use futures::StreamExt;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use switchboard_events::process::{taskrouter, IssuedCommand, Reaction};
+use switchboard_events::taskrouter::state::{evolve, Workspace};
+use switchboard_events::{Envelope, Metadata, Sid, SidPrefix};
+use switchboard_projections::store::ProjectionStore;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, warn};
+
+/// The runner's name in `process_checkpoints`.
+pub const RUNNER: &str = "taskrouter";
+
+/// How long a batch may gather further events under load: a few ms of callback latency for
+/// far fewer commits.
+const COALESCE: Duration = Duration::from_millis(2);
+
+/// Most events per transaction.
+const COALESCE_MAX: usize = 4096;
+
+/// How often a checkpoint that only moved past events without deliveries is committed
+/// (replaying such events after a crash produces nothing).
+const IDLE_COMMIT_EVERY: Duration = Duration::from_millis(200);
+
+/// See the module doc.
+pub struct Runner {
+    /// The log read.
+    pub log: Arc<dyn EventLog>,
+    /// Where the outbox and the checkpoint live.
+    pub store: ProjectionStore,
+    /// Carries out issued commands.
+    pub engine: Engine,
+    /// Woken after every commit that wrote rows.
+    pub wake: Arc<Notify>,
+}
+
+/// The workspaces as folded so far, and where the runner stands.
+#[derive(Default)]
+struct Folded {
+    workspaces: HashMap<Sid, Workspace>,
+    /// Read so far (in memory).
+    read: Checkpoint,
+}
+
+impl Folded {
+    /// Folds `e`; returns what it calls for when it is past `committed`.
+    fn fold(&mut self, e: &Envelope, committed: &Checkpoint) -> Option<Reaction> {
+        let at = self.read.entry(e.position.partition).or_insert(0);
+        *at = (*at).max(e.position.offset);
+        let sid = Sid::parse_as(&e.stream, SidPrefix::Workspace).ok()?;
+        let state = self.workspaces.remove(&sid);
+        let ws = evolve(state, &sid, e.occurred_at, &e.event)?;
+        let old = committed
+            .get(&e.position.partition)
+            .is_some_and(|o| *o >= e.position.offset);
+        let reaction = (!old).then(|| taskrouter::react(&ws, e));
+        self.workspaces.insert(sid, ws);
+        reaction
+    }
+}
+
+impl Runner {
+    /// Runs until `cancel`. Storage errors are retried; a broken subscription starts over
+    /// from the log's start (the fold needs it) with the stored checkpoint.
+    pub async fn run(self, cancel: CancellationToken) {
+        'resubscribe: loop {
+            let mut committed = match rows::checkpoint(&self.store, RUNNER).await {
+                Ok(cp) => cp,
+                Err(e) => {
+                    error!(cause = %e, "cannot read the runner's checkpoint; retrying");
+                    if pause(&cancel).await {
+                        return;
+                    }
+                    continue;
+                }
+            };
+            let mut folded = Folded::default();
+            let mut stream = self.log.subscribe(Checkpoint::new());
+            let mut deferred = None;
+            let mut last_commit = Instant::now();
+            loop {
+                let next = match deferred.take() {
+                    Some(next) => next,
+                    None => tokio::select! {
+                        _ = cancel.cancelled() => return,
+                        next = stream.next() => next,
+                    },
+                };
+                let mut batch = match next {
+                    Some(Ok(batch)) => batch,
+                    Some(Err(e)) => {
+                        warn!(cause = %e, "log read failed; the runner resubscribes");
+                        if pause(&cancel).await {
+                            return;
+                        }
+                        continue 'resubscribe;
+                    }
+                    None => {
+                        if pause(&cancel).await {
+                            return;
+                        }
+                        continue 'resubscribe;
+                    }
+                };
+                let deadline = tokio::time::Instant::now() + COALESCE;
+                while batch.len() < COALESCE_MAX {
+                    match tokio::time::timeout_at(deadline, stream.next()).await {
+                        Ok(Some(Ok(more))) => batch.extend(more),
+                        Ok(other) => {
+                            deferred = Some(other);
+                            break;
+                        }
+                        Err(_) => break,
+                    }
+                }
+                let mut out = Vec::new();
+                for item in batch {
+                    let recorded = match item {
+                        Ok(r) => r,
+                        Err(damaged) => {
+                            error!(position = %damaged.position, stream = ?damaged.stream, reason = %damaged.reason, "unreadable log record: the runner steps over it");
+                            let at = folded.read.entry(damaged.position.partition).or_insert(0);
+                            *at = (*at).max(damaged.position.offset);
+                            continue;
+                        }
+                    };
+                    let position = recorded.position;
+                    match recorded.into_envelope() {
+                        Ok(e) => {
+                            if let Some(reaction) = folded.fold(&e, &committed) {
+                                out.push((e, reaction));
+                            }
+                        }
+                        Err(err) => {
+                            error!(%position, cause = %err, "undecodable log record: the runner steps over it");
+                            let at = folded.read.entry(position.partition).or_insert(0);
+                            *at = (*at).max(position.offset);
+                        }
+                    }
+                }
+                let moved = folded
+                    .read
+                    .iter()
+                    .any(|(p, o)| committed.get(p).is_none_or(|c| c < o));
+                if !moved {
+                    continue;
+                }
+                let mut produced = Vec::new();
+                for (e, reaction) in &out {
+                    self.carry_out(e, reaction, &cancel).await;
+                    for (index, d) in reaction.deliveries.iter().enumerate() {
+                        produced.push(Row {
+                            delivery: d.clone(),
+                            position: e.position,
+                            index: index as u32,
+                            causation_id: e.id,
+                            url_index: 0,
+                            attempt: 0,
+                            next_attempt_at: e.occurred_at.timestamp_millis(),
+                            failed_code: None,
+                            last_error: None,
+                        });
+                    }
+                }
+                if produced.is_empty() && last_commit.elapsed() < IDLE_COMMIT_EVERY {
+                    // Nothing to send: the checkpoint moves in memory only, so these events
+                    // are not reacted to again unless the process restarts.
+                    committed = folded.read.clone();
+                    continue;
+                }
+                // The rows and the checkpoint must commit together: retried until they do.
+                loop {
+                    match rows::write(&self.store, RUNNER, &folded.read, &produced).await {
+                        Ok(()) => break,
+                        Err(e) => {
+                            error!(cause = %e, rows = produced.len(), "cannot write the outbox; retrying");
+                            if pause(&cancel).await {
+                                return;
+                            }
+                        }
+                    }
+                }
+                last_commit = Instant::now();
+                committed = folded.read.clone();
+                if !produced.is_empty() {
+                    self.wake.notify_one();
+                }
+            }
+        }
+    }
+
+    /// Carries out the commands `reaction` issues, caused by `e`; a command the log cannot
+    /// take now is retried until it can (the decider refusing it is an answer, not a failure).
+    async fn carry_out(&self, e: &Envelope, reaction: &Reaction, cancel: &CancellationToken) {
+        for issued in &reaction.issued {
+            let IssuedCommand::TaskRouter(command) = &issued.command;
+            loop {
+                let meta = Metadata {
+                    occurred_at: crate::commands::now_ms(),
+                    account_sid: e.account_sid.clone(),
+                    correlation_id: e.correlation_id,
+                    causation_id: Some(issued.causation_id),
+                    region: "process-manager".into(),
+                };
+                match self
+                    .engine
+                    .execute(&issued.stream, (**command).clone(), meta, |_, _| ())
+                    .await
+                {
+                    Ok(_) | Err(crate::taskrouter::EngineError::Domain(_)) => break,
+                    Err(err) => {
+                        warn!(stream = %issued.stream, cause = %err, "issued command not taken; retrying");
+                        if pause(cancel).await {
+                            return;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Waits a moment before a retry; true if cancelled meanwhile.
+async fn pause(cancel: &CancellationToken) -> bool {
+    tokio::select! {
+        _ = cancel.cancelled() => true,
+        _ = tokio::time::sleep(Duration::from_millis(500)) => false,
+    }
+}
