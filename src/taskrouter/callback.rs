@@ -205,7 +205,7 @@ pub fn resource(event: &Event) -> Option<(&'static str, &Sid)> {
         Event::TargetMatched(e) => ("task", &e.task_sid),
         Event::WorkflowTimeout(e) => ("task", &e.task_sid),
         Event::TaskCanceled(e) | Event::TaskWrapup(e) | Event::TaskCompleted(e) => ("task", &e.sid),
-        Event::TaskDeleted(e) => ("task", &e.sid),
+        Event::TaskDeleted(e) | Event::TaskSystemDeleted(e) => ("task", &e.sid),
         Event::ReservationCreated(e) => ("reservation", &e.sid),
         Event::ReservationRejected(e) => ("reservation", &e.sid),
         Event::ReservationAccepted(e)
