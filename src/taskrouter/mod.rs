@@ -1,19 +1,21 @@
 //! TaskRouter in the shell: one actor per workspace keeps the workspace's state in memory,
 //! takes commands in batches (every command decided in order on the state the previous ones
 //! left, all their events appended to the workspace stream in one append, each caller
-//! answered after the commit), and ticks (once a second by default) so reservations, workflow
-//! targets and task TTLs time out. Reads run inside the actor between batches, so they see every
-//! acknowledged command and nothing unacknowledged.
+//! answered after the commit), and wakes at its earliest timer (the due times the fold keeps in
+//! order: reservation and workflow target timeouts, task TTLs, closed tasks' retention) to
+//! decide `Tick` and `ExpireClosedTasks`, so an idle workspace does no work however many tasks
+//! it holds. Reads run inside the actor between batches, so they see every acknowledged
+//! command and nothing unacknowledged.
 
 pub mod callback;
+mod timers;
 
-use crate::commands::now_ms;
 use crate::log::{AppendError, Damaged, EventLog, ReadError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchboard_events::taskrouter::decide::{
-    decide_mut, route_mut, Command, Ctx, TaskRouterError,
+    decide_mut, route_mut, Command, Ctx, TaskRouterError, CLOSED_TASK_RETENTION_SECS,
 };
 use switchboard_events::taskrouter::state::{evolve, Workspace};
 use switchboard_events::{Event, ExpectedVersion, Metadata, NewEvent, Position, Sid};
@@ -83,8 +85,13 @@ pub struct TaskRouterLimits {
     /// Workspace event callbacks waiting to go out per workspace; past it, new ones are
     /// dropped with a warning rather than slowing the actor down.
     pub notice_queue: usize,
-    /// How often an actor checks its timers (reservation and workflow timeouts, task TTLs).
+    /// The shortest gap between two timer batches of one actor (the timers' resolution): a
+    /// timer fires at its due time, or this long after the previous timer batch if later, so
+    /// a stream of due times never makes an actor spin.
     pub tick: Duration,
+    /// How long a completed or canceled task stays readable before `task.system-deleted`
+    /// removes it from the workspace.
+    pub closed_task_retention: Duration,
     /// Longest an assignment callback request may take.
     pub assignment_callback_timeout: Duration,
     /// Longest a workspace event callback request may take.
@@ -95,14 +102,16 @@ impl TaskRouterLimits {
     /// The defaults (today's behaviour). 512 commands per append groups a burst into one
     /// commit while bounding how long its callers wait for it; 4,096 queued requests per
     /// workspace before callers feel back-pressure; 16,384 queued event callbacks, so a slow
-    /// receiver loses notices only after a long backlog and never slows the actor; a 1 s
-    /// tick, because TaskRouter's timeouts are whole seconds; 5 s for an assignment callback
-    /// and 15 s for an event callback, what Twilio gives each.
+    /// receiver loses notices only after a long backlog and never slows the actor; timers at
+    /// most once a second, because TaskRouter's timeouts are whole seconds; closed tasks kept
+    /// 15 minutes, as Twilio keeps them; 5 s for an assignment callback and 15 s for an event
+    /// callback, what Twilio gives each.
     pub const DEFAULT: TaskRouterLimits = TaskRouterLimits {
         batch: 512,
         mailbox: 4096,
         notice_queue: 16_384,
         tick: Duration::from_secs(1),
+        closed_task_retention: Duration::from_secs(CLOSED_TASK_RETENTION_SECS),
         assignment_callback_timeout: Duration::from_secs(5),
         event_callback_timeout: Duration::from_secs(15),
     };
@@ -121,6 +130,8 @@ pub struct Engine {
     actors: Arc<Mutex<HashMap<Sid, mpsc::Sender<Request>>>>,
     limits: TaskRouterLimits,
     callbacks: callback::Clients,
+    /// Timer batches run by every actor so far (how tests see that idle means idle).
+    timer_batches: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Engine {
@@ -136,7 +147,14 @@ impl Engine {
             actors: Arc::default(),
             callbacks: callback::Clients::new(&limits),
             limits,
+            timer_batches: Arc::default(),
         }
+    }
+
+    /// How many timer batches (`Tick` with `ExpireClosedTasks`) the actors have run: one per
+    /// wake at a due time, none while nothing is due.
+    pub fn timer_batches(&self) -> u64 {
+        self.timer_batches.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn actor(&self, workspace: &Sid) -> mpsc::Sender<Request> {
@@ -280,9 +298,8 @@ async fn run(engine: Engine, sid: Sid, mut rx: mpsc::Receiver<Request>) {
             return;
         }
     };
-    // `interval` refuses a zero period.
-    let mut tick = tokio::time::interval(engine.limits.tick.max(Duration::from_millis(1)));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // No timer batch before this: the floor between two of them (`TaskRouterLimits::tick`).
+    let mut timers_floor = tokio::time::Instant::now();
     let mut held: Option<Request> = None;
     let mut served = false;
     loop {
@@ -305,6 +322,9 @@ async fn run(engine: Engine, sid: Sid, mut rx: mpsc::Receiver<Request>) {
             }
             return;
         }
+        // Recomputed every time round: any batch may have added or removed due times.
+        let wake = timers::next_wake(&loaded, &engine.limits, timers_floor);
+        let mut batch = Vec::new();
         let first = match held.take() {
             Some(r) => r,
             None => tokio::select! {
@@ -312,25 +332,22 @@ async fn run(engine: Engine, sid: Sid, mut rx: mpsc::Receiver<Request>) {
                     Some(r) => r,
                     None => return,
                 },
-                _ = tick.tick() => {
-                    if loaded.state.as_ref().is_some_and(|w| !w.deleted) {
-                        let meta = tick_meta(&loaded);
-                        let (reply, _) = oneshot::channel();
-                        Request::Command { command: Box::new(Command::Tick), meta, render: Box::new(|_, _| {}), reply }
-                    } else {
-                        continue;
-                    }
+                _ = timers::sleep(wake) => {
+                    timers_floor = tokio::time::Instant::now() + engine.limits.tick;
+                    engine.timer_batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let [tick, expire] = timers::commands(&loaded, &engine.limits);
+                    batch.push(expire);
+                    tick
                 }
             },
         };
         served = true;
-        let mut batch = Vec::new();
         match first {
             Request::Read { read, .. } => {
                 read(&loaded);
                 continue;
             }
-            command => batch.push(command),
+            command => batch.insert(0, command),
         }
         while batch.len() < engine.limits.batch {
             match rx.try_recv() {
@@ -362,19 +379,6 @@ async fn run(engine: Engine, sid: Sid, mut rx: mpsc::Receiver<Request>) {
                 }
             }
         }
-    }
-}
-
-fn tick_meta(loaded: &Loaded) -> Metadata {
-    Metadata {
-        occurred_at: now_ms(),
-        account_sid: loaded
-            .account_sid
-            .clone()
-            .unwrap_or_else(|| Sid::from_u128(switchboard_events::SidPrefix::Account, 0)),
-        correlation_id: Uuid::now_v7(),
-        causation_id: None,
-        region: "timer".into(),
     }
 }
 
@@ -421,7 +425,7 @@ async fn commit(
             continue;
         };
         // Tenancy: a workspace is visible to the account that created it only.
-        let foreign = matches!((&loaded.account_sid, &command), (Some(owner), c) if *owner != meta.account_sid && !matches!(**c, Command::Tick));
+        let foreign = matches!((&loaded.account_sid, &command), (Some(owner), c) if *owner != meta.account_sid && !matches!(**c, Command::Tick | Command::ExpireClosedTasks { .. }));
         if foreign {
             let _ = reply.send(Err(TaskRouterError::NotFound("workspace".into()).into()));
             continue;

@@ -11,6 +11,8 @@
 //! - `hostile`: huge, deep and long expressions, documents and form bodies against the real
 //!   server: each refused in Twilio's shape, and the server keeps serving.
 //! - `bad_records`: unknown event types and damaged rows in the log.
+//! - `retention`: closed tasks answer 404 once `--taskrouter-closed-task-retention` has
+//!   passed.
 //! - `projections`: exactly-once effects and rebuilds on a version bump (SQLite, PostgreSQL,
 //!   Kafka).
 //! - `sdk`: the official Twilio Python library against the real server (accounts and the
@@ -30,6 +32,7 @@ mod hostile;
 mod kafka;
 mod log_suite;
 mod projections;
+mod retention;
 mod sdk;
 mod server;
 mod signature;
