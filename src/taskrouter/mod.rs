@@ -154,7 +154,8 @@ impl Engine {
     /// How many timer batches (`Tick` with `ExpireClosedTasks`) the actors have run: one per
     /// wake at a due time, none while nothing is due.
     pub fn timer_batches(&self) -> u64 {
-        self.timer_batches.load(std::sync::atomic::Ordering::Relaxed)
+        self.timer_batches
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn actor(&self, workspace: &Sid) -> mpsc::Sender<Request> {

@@ -33,7 +33,10 @@ pub(super) fn next_wake(
         .next_closed()
         .zip(retention)
         .and_then(|(closed, r)| closed.checked_add_signed(r));
-    let due = [ws.timers.next_timeout(), closed].into_iter().flatten().min()?;
+    let due = [ws.timers.next_timeout(), closed]
+        .into_iter()
+        .flatten()
+        .min()?;
     // Past due: now. The extra millisecond rounds the clock's truncation up, so the tick's
     // time is at or after the due time.
     let wait = (due - now_ms()).to_std().unwrap_or(Duration::ZERO) + Duration::from_millis(1);
@@ -53,11 +56,7 @@ pub(super) async fn sleep(wake: Option<Instant>) {
 /// clock's time, answered to no one.
 pub(super) fn commands(loaded: &Loaded, limits: &TaskRouterLimits) -> [Request; 2] {
     let retention_secs = limits.closed_task_retention.as_secs();
-    [
-        Command::Tick,
-        Command::ExpireClosedTasks { retention_secs },
-    ]
-    .map(|command| {
+    [Command::Tick, Command::ExpireClosedTasks { retention_secs }].map(|command| {
         let (reply, _) = oneshot::channel();
         Request::Command {
             command: Box::new(command),
@@ -153,7 +152,11 @@ mod tests {
         }
         let before = engine.timer_batches();
         tokio::time::sleep(Duration::from_secs(3)).await;
-        assert_eq!(engine.timer_batches(), before, "no timer batch while nothing is due");
+        assert_eq!(
+            engine.timer_batches(),
+            before,
+            "no timer batch while nothing is due"
+        );
         let open = engine
             .read(&ws, |l| l.state.as_ref().map_or(0, |w| w.tasks.len()))
             .await

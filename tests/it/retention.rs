@@ -51,7 +51,10 @@ async fn a_closed_task_is_readable_until_its_retention_then_answers_404() {
             break;
         }
         assert_eq!(r.status(), 200);
-        assert!(Instant::now() < deadline, "the closed task was never removed");
+        assert!(
+            Instant::now() < deadline,
+            "the closed task was never removed"
+        );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     let list = api.get_json(&tasks).await;

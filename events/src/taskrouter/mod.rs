@@ -16,8 +16,10 @@
 //!   `If-Match` versions, referenced resources) and Twilio's limits.
 //! - [`routing`]: after every command, new tasks onto their workflow's first target and
 //!   offers from the matcher ([`routing::route_mut`]).
-//! - [`timeouts`]: reservations, workflow targets and task TTLs past their time, on `Tick`.
-//! - [`state`]: the workspace fold, one file per entity, and the indexes it keeps.
+//! - [`timeouts`]: reservations, workflow targets and task TTLs past their time, on `Tick`,
+//!   and closed tasks past their retention, on `ExpireClosedTasks`.
+//! - [`state`]: the workspace fold, one file per entity, and the indexes and ordered timers
+//!   it keeps.
 //! - [`events`]: the TaskRouter event payloads.
 //! - [`expression`]: the expression language of target workers, workflow filters, target
 //!   expressions and `skip_if`.

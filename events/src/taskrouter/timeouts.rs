@@ -34,7 +34,10 @@ pub fn timeouts(ws: &Workspace, now: DateTime<Utc>) -> Vec<Event> {
         };
     }
     let mut out = Vec::new();
-    for r in reservations.into_iter().filter_map(|r| ws.reservations.get(r)) {
+    for r in reservations
+        .into_iter()
+        .filter_map(|r| ws.reservations.get(r))
+    {
         out.push(Event::ReservationTimeout(ResourceRef {
             sid: r.sid.clone(),
         }));

@@ -16,9 +16,9 @@ use serde_json::{json, Value};
 mod fold_policy;
 mod invariants;
 mod refusals;
+mod retention;
 mod routing;
 mod skip_if;
-mod retention;
 mod timeouts;
 mod timers;
 

@@ -148,5 +148,8 @@ fn the_state_stays_flat_under_a_steady_create_accept_complete_load() {
     // At most a retention's worth of closed tasks (each with its reservation and timer).
     let most = *sizes.iter().max().unwrap_or(&0);
     assert!(most <= 3 * (retention as usize + 1), "{most}");
-    assert_eq!(sizes[600], sizes[3_599], "flat once the retention is reached");
+    assert_eq!(
+        sizes[600], sizes[3_599],
+        "flat once the retention is reached"
+    );
 }

@@ -196,7 +196,11 @@ fn apply(w: &mut World, op: &Op, wf: &Sid, config: &str, clock: &mut i64) {
         Op::Task { ttl, gold } => {
             *clock += 1;
             w.now = t(*clock);
-            let attributes = if *gold { json!({"tier": "gold"}) } else { json!({}) };
+            let attributes = if *gold {
+                json!({"tier": "gold"})
+            } else {
+                json!({})
+            };
             let _ = w.run(Command::CreateTask {
                 attributes: Some(attributes.to_string()),
                 priority: None,
@@ -213,19 +217,25 @@ fn apply(w: &mut World, op: &Op, wf: &Sid, config: &str, clock: &mut i64) {
         }
         Op::Answer { pick, status } => {
             if let Some(r) = nth(&w.ws().reservations, *pick) {
-                let status = ["accepted", "rejected", "wrapping", "completed"][*status as usize % 4];
+                let status =
+                    ["accepted", "rejected", "wrapping", "completed"][*status as usize % 4];
                 let _ = w.answer(&r, status);
             }
         }
         Op::CloseTask { pick, status } => {
             if let Some(task) = nth(&w.ws().tasks, *pick) {
                 let command = match status % 3 {
-                    0 => Command::DeleteTask { sid: task, if_match: None },
+                    0 => Command::DeleteTask {
+                        sid: task,
+                        if_match: None,
+                    },
                     s => Command::UpdateTask {
                         sid: task,
                         attributes: None,
                         priority: None,
-                        assignment_status: Some(if s == 1 { "canceled" } else { "completed" }.into()),
+                        assignment_status: Some(
+                            if s == 1 { "canceled" } else { "completed" }.into(),
+                        ),
                         reason: Some("done".into()),
                         if_match: None,
                     },
@@ -249,7 +259,11 @@ fn apply(w: &mut World, op: &Op, wf: &Sid, config: &str, clock: &mut i64) {
         Op::Breaks(broken) => {
             // A stored document this build rejects, folded as a replay would meet it (the
             // deciders would refuse it), and then the good one again.
-            let configuration = if *broken { "{not a workflow".to_string() } else { config.to_string() };
+            let configuration = if *broken {
+                "{not a workflow".to_string()
+            } else {
+                config.to_string()
+            };
             let e = Event::WorkflowUpdated(WorkflowUpdated {
                 sid: wf.clone(),
                 friendly_name: None,
@@ -266,7 +280,9 @@ fn apply(w: &mut World, op: &Op, wf: &Sid, config: &str, clock: &mut i64) {
             let _ = w.run(Command::Tick);
         }
         Op::Expire(retention_secs) => {
-            let _ = w.run(Command::ExpireClosedTasks { retention_secs: *retention_secs });
+            let _ = w.run(Command::ExpireClosedTasks {
+                retention_secs: *retention_secs,
+            });
         }
     }
 }
