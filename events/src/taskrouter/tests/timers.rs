@@ -212,7 +212,7 @@ fn apply(w: &mut World, op: &Op, wf: &Sid, config: &str, clock: &mut i64) {
         }
         Op::Worker => {
             let name = format!("w{}", w.next);
-            let tier = if w.next % 2 == 0 { "gold" } else { "basic" };
+            let tier = if w.next.is_multiple_of(2) { "gold" } else { "basic" };
             w.worker(&name, json!({ "tier": tier }), true);
         }
         Op::Answer { pick, status } => {
