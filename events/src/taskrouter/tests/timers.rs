@@ -212,7 +212,11 @@ fn apply(w: &mut World, op: &Op, wf: &Sid, config: &str, clock: &mut i64) {
         }
         Op::Worker => {
             let name = format!("w{}", w.next);
-            let tier = if w.next.is_multiple_of(2) { "gold" } else { "basic" };
+            let tier = if w.next.is_multiple_of(2) {
+                "gold"
+            } else {
+                "basic"
+            };
             w.worker(&name, json!({ "tier": tier }), true);
         }
         Op::Answer { pick, status } => {
@@ -288,7 +292,7 @@ fn apply(w: &mut World, op: &Op, wf: &Sid, config: &str, clock: &mut i64) {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(96))]
+    #![proptest_config(ProptestConfig::with_cases(256))]
     #[test]
     fn the_timers_hold_what_a_scan_finds_and_fire_what_it_would(
         ops in proptest::collection::vec(op(), 1..80),
@@ -317,16 +321,31 @@ proptest! {
 fn an_idle_workspace_with_ten_thousand_open_tasks_has_nothing_to_visit_each_second() {
     let mut w = World::new();
     let (_, wf) = single_queue(&mut w, 1);
-    for _ in 0..10_000 {
-        w.run_in_place(Command::CreateTask {
-            attributes: None,
-            priority: None,
-            timeout: None,
-            task_channel: None,
-            workflow_sid: Some(wf.clone()),
-            virtual_start_time: None,
-        })
-        .expect("task");
+    // In batches of 500 with one routing pass each, as the shell's actor decides them (a pass
+    // per task would make this test quadratic in the matcher, not in the timers).
+    let mut next = w.next;
+    let mut new_sid = |p: SidPrefix| {
+        next += 1;
+        Sid::from_u128(p, next)
+    };
+    let mut ctx = Ctx {
+        now: w.now,
+        new_sid: &mut new_sid,
+    };
+    for _ in 0..20 {
+        let mut decided = Vec::new();
+        for _ in 0..500 {
+            let create = Command::CreateTask {
+                attributes: None,
+                priority: None,
+                timeout: None,
+                task_channel: None,
+                workflow_sid: Some(wf.clone()),
+                virtual_start_time: None,
+            };
+            decided.extend(decide_mut(&mut w.state, &ws_sid(), &create, &mut ctx).expect("task"));
+        }
+        route_mut(&mut w.state, &ws_sid(), &decided, &mut ctx);
     }
     let ws = w.ws();
     assert_eq!(ws.tasks.len(), 10_000);
