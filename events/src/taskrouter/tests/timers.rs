@@ -22,11 +22,7 @@ fn scan_entries(ws: &Workspace) -> BTreeSet<Timer> {
         .values()
         .filter(|r| r.status == ReservationStatus::Pending)
     {
-        let limit = ws
-            .tasks
-            .get(&r.task_sid)
-            .and_then(|t| ws.workflows.get(&t.workflow_sid))
-            .map_or(120, |w| w.task_reservation_timeout);
+        let limit = reservation_timeout(ws, r);
         if let Some(due) = after(r.date_created, u64::from(limit)) {
             out.insert(timer(due, TimerKind::Reservation, &r.sid));
         }
@@ -53,6 +49,14 @@ fn scan_entries(ws: &Workspace) -> BTreeSet<Timer> {
     out
 }
 
+/// A reservation's timeout: its task's workflow's, else Twilio's default.
+fn reservation_timeout(ws: &Workspace, r: &crate::taskrouter::state::Reservation) -> u32 {
+    ws.tasks
+        .get(&r.task_sid)
+        .and_then(|t| ws.workflows.get(&t.workflow_sid))
+        .map_or(120, |w| w.task_reservation_timeout)
+}
+
 fn timer(due: DateTime<Utc>, kind: TimerKind, sid: &Sid) -> Timer {
     Timer {
         due,
@@ -69,11 +73,7 @@ fn scan_timeouts(ws: &Workspace, now: DateTime<Utc>) -> Vec<Event> {
         .values()
         .filter(|r| r.status == ReservationStatus::Pending)
     {
-        let limit = ws
-            .tasks
-            .get(&r.task_sid)
-            .and_then(|t| ws.workflows.get(&t.workflow_sid))
-            .map_or(120, |w| w.task_reservation_timeout);
+        let limit = reservation_timeout(ws, r);
         if now >= r.date_created + chrono::Duration::seconds(i64::from(limit)) {
             out.push(Event::ReservationTimeout(ResourceRef {
                 sid: r.sid.clone(),
