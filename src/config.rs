@@ -261,8 +261,11 @@ pub struct TaskRouterArgs {
         value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
     )]
     pub taskrouter_mailbox: usize,
-    /// Milliseconds between a workspace actor's timer checks (reservation and workflow
-    /// timeouts, task TTLs); default 1000, as TaskRouter's timeouts are whole seconds.
+    /// The timers' resolution, milliseconds: the shortest gap between two timer batches of a
+    /// workspace actor. Actors wake at their earliest due time (reservation and workflow
+    /// timeouts, task TTLs, closed-task retention), not on a period; this only keeps a run of
+    /// due times from waking one more often (default 1000, as TaskRouter's timeouts are whole
+    /// seconds).
     #[arg(
         long,
         env = "SWITCHBOARD_TASKROUTER_TICK_MS",
@@ -270,6 +273,16 @@ pub struct TaskRouterArgs {
         value_parser = clap::value_parser!(u64).range(1..)
     )]
     pub taskrouter_tick_ms: u64,
+    /// Seconds a completed or canceled task stays readable before `task.system-deleted`
+    /// removes it and its reservations from the workspace (default 900: Twilio removes them
+    /// after 15 minutes).
+    #[arg(
+        long,
+        env = "SWITCHBOARD_TASKROUTER_CLOSED_TASK_RETENTION",
+        default_value_t = TaskRouterLimits::DEFAULT.closed_task_retention.as_secs(),
+        value_parser = clap::value_parser!(u64).range(1..)
+    )]
+    pub taskrouter_closed_task_retention: u64,
 }
 
 impl TaskRouterArgs {
@@ -279,6 +292,7 @@ impl TaskRouterArgs {
             batch: self.taskrouter_batch,
             mailbox: self.taskrouter_mailbox,
             tick: Duration::from_millis(self.taskrouter_tick_ms),
+            closed_task_retention: Duration::from_secs(self.taskrouter_closed_task_retention),
         }
     }
 }

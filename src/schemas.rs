@@ -180,6 +180,10 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../schemas/task.deleted.v1.json"),
     ),
     (
+        "task.system-deleted.v1.json",
+        include_str!("../schemas/task.system-deleted.v1.json"),
+    ),
+    (
         "reservation.created.v1.json",
         include_str!("../schemas/reservation.created.v1.json"),
     ),

@@ -205,6 +205,9 @@ event_types! {
     TaskCompleted(TaskClosed) = "task.completed", version 1;
     /// A task was deleted.
     TaskDeleted(ResourceRef) = "task.deleted", version 1;
+    /// A completed or canceled task was removed by the system once its retention ran out
+    /// (Twilio's `task.system-deleted`); no caller asked, and no figure counts it.
+    TaskSystemDeleted(ResourceRef) = "task.system-deleted", version 1;
     /// A task was offered to a worker.
     ReservationCreated(ReservationCreated) = "reservation.created", version 1;
     /// A worker accepted a reservation.

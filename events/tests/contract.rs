@@ -428,6 +428,7 @@ fn taskrouter_examples() -> Vec<Event> {
             reason: "resolved".into(),
         }),
         Event::TaskDeleted(ResourceRef { sid: task(1) }),
+        Event::TaskSystemDeleted(ResourceRef { sid: task(2) }),
         Event::ReservationCreated(ReservationCreated {
             sid: reservation(1),
             task_sid: task(1),
@@ -576,6 +577,7 @@ fn taskrouter_schemas_reject_wrong_prefixes_ranges_and_missing_fields() {
     let workflow = Sid::from_u128(SidPrefix::Workflow, 1).to_string();
     // A shared payload (ResourceRef, TaskClosed) is checked against its type's own prefix.
     reject("task.deleted", serde_json::json!({ "sid": worker }));
+    reject("task.system-deleted", serde_json::json!({ "sid": worker }));
     reject("reservation.accepted", serde_json::json!({ "sid": task }));
     reject(
         "task.completed",

@@ -167,6 +167,10 @@ const FROZEN: &[(&str, &str)] = &[
         "a010948885121d36478f660b7a948882703bb23676256ccd084320ae4103db53",
     ),
     (
+        "task.system-deleted.v1.json",
+        "62e916eafc51f27248404547a50a215d0d0fb0742b644cb2b81b67601336571d",
+    ),
+    (
         "task.updated.v1.json",
         "dbe88e1f6b47439e2123af24d93f9babc17de189fd5e042991ba0f201d2d0059",
     ),

@@ -1,20 +1,23 @@
 //! TaskRouter in the shell: one actor per workspace keeps the workspace's state in memory,
 //! takes commands in batches (every command decided in order on the state the previous ones
 //! left, all their events appended to the workspace stream in one append, each caller
-//! answered after the commit), and ticks (once a second by default) so reservations, workflow
-//! targets and task TTLs time out. Reads run inside the actor between batches, so they see every
-//! acknowledged command and nothing unacknowledged.
+//! answered after the commit), and wakes at its earliest timer (the due times the fold keeps in
+//! order: reservation and workflow target timeouts, task TTLs, closed tasks' retention) to
+//! decide `Tick` and `ExpireClosedTasks`, so an idle workspace does no work however many tasks
+//! it holds. Reads run inside the actor between batches, so they see every acknowledged
+//! command and nothing unacknowledged.
 //!
 //! Webhooks are not sent from here: the assignment and workspace event callbacks are process
 //! managers over the log ([`crate::app::runner`], [`crate::app::outbox`]).
 
-use crate::commands::now_ms;
+mod timers;
+
 use crate::log::{AppendError, Damaged, EventLog, ReadError};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use switchboard_events::taskrouter::decide::{
-    decide_mut, route_mut, Command, Ctx, TaskRouterError,
+    decide_mut, route_mut, Command, Ctx, TaskRouterError, CLOSED_TASK_RETENTION_SECS,
 };
 use switchboard_events::taskrouter::state::{evolve, Workspace};
 use switchboard_events::{Event, ExpectedVersion, Metadata, NewEvent, Position, Sid};
@@ -81,19 +84,26 @@ pub struct TaskRouterLimits {
     pub batch: usize,
     /// Requests one workspace actor holds before callers wait to hand theirs over.
     pub mailbox: usize,
-    /// How often an actor checks its timers (reservation and workflow timeouts, task TTLs).
+    /// The shortest gap between two timer batches of one actor (the timers' resolution): a
+    /// timer fires at its due time, or this long after the previous timer batch if later, so
+    /// a stream of due times never makes an actor spin.
     pub tick: Duration,
+    /// How long a completed or canceled task stays readable before `task.system-deleted`
+    /// removes it from the workspace.
+    pub closed_task_retention: Duration,
 }
 
 impl TaskRouterLimits {
     /// The defaults (today's behaviour). 512 commands per append groups a burst into one
     /// commit while bounding how long its callers wait for it; 4,096 queued requests per
-    /// workspace before callers feel back-pressure; a 1 s tick, because TaskRouter's timeouts
-    /// are whole seconds.
+    /// workspace before callers feel back-pressure; timers at most once a second, because
+    /// TaskRouter's timeouts are whole seconds; closed tasks kept 15 minutes, as Twilio keeps
+    /// them.
     pub const DEFAULT: TaskRouterLimits = TaskRouterLimits {
         batch: 512,
         mailbox: 4096,
         tick: Duration::from_secs(1),
+        closed_task_retention: Duration::from_secs(CLOSED_TASK_RETENTION_SECS),
     };
 }
 
@@ -109,6 +119,8 @@ pub struct Engine {
     log: Arc<dyn EventLog>,
     actors: Arc<Mutex<HashMap<Sid, mpsc::Sender<Request>>>>,
     limits: TaskRouterLimits,
+    /// Timer batches run by every actor so far (how tests see that idle means idle).
+    timer_batches: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Engine {
@@ -123,7 +135,15 @@ impl Engine {
             log,
             actors: Arc::default(),
             limits,
+            timer_batches: Arc::default(),
         }
+    }
+
+    /// How many timer batches (`Tick` with `ExpireClosedTasks`) the actors have run: one per
+    /// wake at a due time, none while nothing is due.
+    pub fn timer_batches(&self) -> u64 {
+        self.timer_batches
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     fn actor(&self, workspace: &Sid) -> mpsc::Sender<Request> {
@@ -261,9 +281,8 @@ async fn run(engine: Engine, sid: Sid, mut rx: mpsc::Receiver<Request>) {
             return;
         }
     };
-    // `interval` refuses a zero period.
-    let mut tick = tokio::time::interval(engine.limits.tick.max(Duration::from_millis(1)));
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // No timer batch before this: the floor between two of them (`TaskRouterLimits::tick`).
+    let mut timers_floor = tokio::time::Instant::now();
     let mut held: Option<Request> = None;
     let mut served = false;
     loop {
@@ -280,6 +299,9 @@ async fn run(engine: Engine, sid: Sid, mut rx: mpsc::Receiver<Request>) {
             }
             return;
         }
+        // Recomputed every time round: any batch may have added or removed due times.
+        let wake = timers::next_wake(&loaded, &engine.limits, timers_floor);
+        let mut batch = Vec::new();
         let first = match held.take() {
             Some(r) => r,
             None => tokio::select! {
@@ -287,25 +309,22 @@ async fn run(engine: Engine, sid: Sid, mut rx: mpsc::Receiver<Request>) {
                     Some(r) => r,
                     None => return,
                 },
-                _ = tick.tick() => {
-                    if loaded.state.as_ref().is_some_and(|w| !w.deleted) {
-                        let meta = tick_meta(&loaded);
-                        let (reply, _) = oneshot::channel();
-                        Request::Command { command: Box::new(Command::Tick), meta, render: Box::new(|_, _| {}), reply }
-                    } else {
-                        continue;
-                    }
+                _ = timers::sleep(wake) => {
+                    timers_floor = tokio::time::Instant::now() + engine.limits.tick;
+                    engine.timer_batches.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    let [tick, expire] = timers::commands(&loaded, &engine.limits);
+                    batch.push(expire);
+                    tick
                 }
             },
         };
         served = true;
-        let mut batch = Vec::new();
         match first {
             Request::Read { read, .. } => {
                 read(&loaded);
                 continue;
             }
-            command => batch.push(command),
+            command => batch.insert(0, command),
         }
         while batch.len() < engine.limits.batch {
             match rx.try_recv() {
@@ -324,19 +343,6 @@ async fn run(engine: Engine, sid: Sid, mut rx: mpsc::Receiver<Request>) {
                 Err(e) => error!(workspace = %sid, cause = %e, "cannot reload workspace"),
             }
         }
-    }
-}
-
-fn tick_meta(loaded: &Loaded) -> Metadata {
-    Metadata {
-        occurred_at: now_ms(),
-        account_sid: loaded
-            .account_sid
-            .clone()
-            .unwrap_or_else(|| Sid::from_u128(switchboard_events::SidPrefix::Account, 0)),
-        correlation_id: Uuid::now_v7(),
-        causation_id: None,
-        region: "timer".into(),
     }
 }
 
@@ -382,7 +388,7 @@ async fn commit(
             continue;
         };
         // Tenancy: a workspace is visible to the account that created it only.
-        let foreign = matches!((&loaded.account_sid, &command), (Some(owner), c) if *owner != meta.account_sid && !matches!(**c, Command::Tick));
+        let foreign = matches!((&loaded.account_sid, &command), (Some(owner), c) if *owner != meta.account_sid && !matches!(**c, Command::Tick | Command::ExpireClosedTasks { .. }));
         if foreign {
             let _ = reply.send(Err(TaskRouterError::NotFound("workspace".into()).into()));
             continue;

@@ -15,6 +15,8 @@
 //! - `auth_tokens`: sealed auth tokens: the signer's token is the creation's, the log never
 //!   holds one in the clear, an account from before sealing rotates through `/v1/AuthTokens`.
 //! - `bad_records`: unknown event types and damaged rows in the log.
+//! - `retention`: closed tasks answer 404 once `--taskrouter-closed-task-retention` has
+//!   passed.
 //! - `projections`: exactly-once effects and rebuilds on a version bump (SQLite, PostgreSQL,
 //!   Kafka).
 //! - `sdk`: the official Twilio Python library against the real server (accounts and the
@@ -36,6 +38,7 @@ mod kafka;
 mod log_suite;
 mod outbox;
 mod projections;
+mod retention;
 mod sdk;
 mod server;
 mod signature;

@@ -216,4 +216,14 @@ pub enum Command {
     },
     /// Time passed: reservations and workflow steps past their timeouts, task TTLs.
     Tick,
+    /// Time passed: completed and canceled tasks closed at least `retention_secs` ago leave
+    /// the workspace (`task.system-deleted`). The retention is the server's setting
+    /// (Twilio's is [`CLOSED_TASK_RETENTION_SECS`]), so it travels in the command.
+    ExpireClosedTasks {
+        /// Seconds a closed task stays readable.
+        retention_secs: u64,
+    },
 }
+
+/// How long Twilio keeps a completed or canceled task: 15 minutes.
+pub const CLOSED_TASK_RETENTION_SECS: u64 = 15 * 60;

@@ -17,7 +17,7 @@ use super::validate::live;
 use crate::event::Event;
 use crate::sid::Sid;
 
-pub use super::command::{Command, Template};
+pub use super::command::{Command, Template, CLOSED_TASK_RETENTION_SECS};
 pub use super::error::TaskRouterError;
 pub use super::routing::{route_mut, Ctx};
 pub use super::timeouts::timeouts;
@@ -55,8 +55,8 @@ pub fn decide_mut(
     Ok(events)
 }
 
-/// The command's own events, from its decider. Every command but `CreateWorkspace` and `Tick`
-/// needs a live workspace first.
+/// The command's own events, from its decider. Every command but `CreateWorkspace`, `Tick`
+/// and `ExpireClosedTasks` needs a live workspace first.
 // Longer than most functions here: one arm per command (24), each only destructuring the
 // command and delegating; splitting it would hide which decider a command reaches.
 fn decide_only(
@@ -216,5 +216,8 @@ fn decide_only(
             if_match,
         } => update_reservation::decide(live(state)?, sid, via, status, activity_sid, *if_match),
         Command::Tick => Ok(tick::decide(state, ctx.now)),
+        Command::ExpireClosedTasks { retention_secs } => {
+            Ok(expire_closed_tasks::decide(state, ctx.now, *retention_secs))
+        }
     }
 }

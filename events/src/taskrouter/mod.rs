@@ -18,8 +18,10 @@
 //!   offers from the matcher ([`routing::route_mut`]).
 //! - `close`: closing a task, its reservations' events first (`reservation.completed`
 //!   beside `task.completed`).
-//! - [`timeouts`]: reservations, workflow targets and task TTLs past their time, on `Tick`.
-//! - [`state`]: the workspace fold, one file per entity, and the indexes it keeps.
+//! - [`timeouts`]: reservations, workflow targets and task TTLs past their time, on `Tick`,
+//!   and closed tasks past their retention, on `ExpireClosedTasks`.
+//! - [`state`]: the workspace fold, one file per entity, and the indexes and ordered timers
+//!   it keeps.
 //! - [`events`]: the TaskRouter event payloads.
 //! - [`expression`]: the expression language of target workers, workflow filters, target
 //!   expressions and `skip_if`.

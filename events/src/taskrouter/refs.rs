@@ -121,7 +121,8 @@ pub fn refs(event: &Event) -> Refs<'_> {
         | Event::TaskCanceled(TaskClosed { sid, .. })
         | Event::TaskWrapup(TaskClosed { sid, .. })
         | Event::TaskCompleted(TaskClosed { sid, .. })
-        | Event::TaskDeleted(ResourceRef { sid }) => task(sid),
+        | Event::TaskDeleted(ResourceRef { sid })
+        | Event::TaskSystemDeleted(ResourceRef { sid }) => task(sid),
         Event::TargetMatched(m) => Refs {
             workflow: Some(&m.workflow_sid),
             task_queue: Some(&m.task_queue_sid),

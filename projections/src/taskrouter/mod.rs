@@ -227,6 +227,7 @@ async fn apply_one(
         Event::TaskCanceled(_) | Event::TaskCompleted(_) | Event::TaskDeleted(_) => {
             task::closed(f, &e.event).await
         }
+        Event::TaskSystemDeleted(t) => task::system_deleted(f, t).await,
         Event::ReservationCreated(r) => reservation::created(f, r).await,
         Event::ReservationAccepted(a) => reservation::accepted(f, a).await,
         Event::ReservationRejected(r) => {

@@ -5,12 +5,13 @@
 //!
 //! Invariant: a task that ends leaves `tr_tasks` together with all its reservations; the
 //! ones still pending end as canceled (a deleted task's just go), so no reservation outlives
-//! its task.
+//! its task. `task.system-deleted` (a closed task's retention ran out) removes whatever is
+//! left and counts nothing, so no cumulative figure moves when the system forgets a task.
 
 use super::counter::Counter;
 use super::overlay::TaskRow;
 use super::Fold;
-use switchboard_events::taskrouter::events::{TaskClosed, TaskCreated, TaskUpdated};
+use switchboard_events::taskrouter::events::{ResourceRef, TaskClosed, TaskCreated, TaskUpdated};
 use switchboard_events::Event;
 
 /// `task.created`: pending, in no queue until its workflow matches a target.
@@ -100,6 +101,19 @@ pub(super) async fn closed(f: Fold<'_>, event: &Event) -> Result<(), sqlx::Error
                     )
                     .await?;
             }
+            f.overlay.put_reservation(&r_sid, None);
+        }
+        f.overlay.put_task(sid, None);
+    }
+    Ok(())
+}
+
+/// `task.system-deleted`: the task had already ended (so its row is normally gone); any row
+/// left goes with its reservations, and no counter moves.
+pub(super) async fn system_deleted(f: Fold<'_>, t: &ResourceRef) -> Result<(), sqlx::Error> {
+    let sid = t.sid.as_str();
+    if f.overlay.task(f.tx, sid).await?.is_some() {
+        for (r_sid, _) in f.overlay.of_task(f.tx, sid).await? {
             f.overlay.put_reservation(&r_sid, None);
         }
         f.overlay.put_task(sid, None);

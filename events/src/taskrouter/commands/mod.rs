@@ -16,7 +16,8 @@
 //! | task | [`create_task`] | [`update_task`] | [`delete_task`] |
 //! | reservation | (routing) | [`update_reservation`] | |
 //!
-//! [`tick`]: time passing, which decides the [`timeouts`](super::timeouts).
+//! [`tick`]: time passing, which decides the [`timeouts`](super::timeouts);
+//! [`expire_closed_tasks`]: closed tasks past their retention leave the workspace.
 
 pub(crate) mod create_activity;
 pub(crate) mod create_task;
@@ -32,6 +33,7 @@ pub(crate) mod delete_task_queue;
 pub(crate) mod delete_worker;
 pub(crate) mod delete_workflow;
 pub(crate) mod delete_workspace;
+pub(crate) mod expire_closed_tasks;
 pub(crate) mod tick;
 pub(crate) mod update_activity;
 pub(crate) mod update_reservation;

@@ -4,9 +4,10 @@
 //! its `unrouted` set (pending tasks without a workflow step yet).
 //! [`evolve`](super::evolve) brings both up to date after every event, so each always equals
 //! what it summarises (the routing property test checks exactly that), except that a task of
-//! a workflow that does not compile is never wanting (see `reindex`).
+//! a workflow that does not compile is never wanting (see `reindex`). Re-indexing a task also
+//! re-times it (`timers.rs`), so the timers follow every change the sets follow.
 
-use super::{TaskStatus, Workspace};
+use super::{timers, TaskStatus, Workspace};
 use crate::event::Event;
 use crate::sid::Sid;
 use crate::taskrouter::events::{
@@ -58,8 +59,10 @@ pub(super) fn update(ws: &mut Workspace, event: &Event, reservation_task: Option
         Event::TaskQueueUpdated(_)
         | Event::TaskQueueDeleted(_)
         | Event::WorkflowCreated(_)
-        | Event::WorkflowUpdated(_) => {
-            // A workflow's compile status decides whether its tasks may be offered.
+        | Event::WorkflowUpdated(_)
+        | Event::WorkflowDeleted(_) => {
+            // A workflow's compile status decides whether its tasks may be offered, and its
+            // reservation timeout when their offers time out.
             let all: Vec<Sid> = ws.tasks.keys().cloned().collect();
             for t in all {
                 reindex(ws, &t);
@@ -71,7 +74,7 @@ pub(super) fn update(ws: &mut Workspace, event: &Event, reservation_task: Option
         Event::TaskCanceled(e) | Event::TaskCompleted(e) | Event::TaskWrapup(e) => {
             reindex(ws, &e.sid)
         }
-        Event::TaskDeleted(e) => reindex(ws, &e.sid),
+        Event::TaskDeleted(e) | Event::TaskSystemDeleted(e) => reindex(ws, &e.sid),
         Event::ReservationCreated(e) => reindex(ws, &e.task_sid),
         _ => {
             if let Some(t) = reservation_task {
@@ -145,4 +148,5 @@ fn reindex(ws: &mut Workspace, task: &Sid) {
     } else {
         ws.unrouted.remove(task);
     }
+    timers::retime(ws, task);
 }

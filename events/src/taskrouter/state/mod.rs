@@ -32,7 +32,9 @@
 //!   `reservation.rs`: each entity's struct (re-exported here) and how its events change the
 //!   workspace;
 //! - `index.rs`: queue members and the `wanting` and `unrouted` sets, kept beside the
-//!   entities.
+//!   entities;
+//! - `timers.rs`: the ordered due times (reservation and target timeouts, task TTLs, closed
+//!   tasks' retention) that ticks visit instead of scanning.
 
 mod activity;
 mod channel;
@@ -40,6 +42,7 @@ mod index;
 mod reservation;
 mod task;
 mod task_queue;
+mod timers;
 mod worker;
 mod workflow;
 
@@ -48,6 +51,7 @@ pub use channel::TaskChannel;
 pub use reservation::{Reservation, ReservationStatus};
 pub use task::{Task, TaskStatus, TaskStep};
 pub use task_queue::TaskQueue;
+pub use timers::{after, Timer, TimerKind, Timers, DEFAULT_RESERVATION_TIMEOUT};
 pub use worker::{Worker, WorkerChannel};
 pub use workflow::WorkflowState;
 
@@ -89,7 +93,7 @@ pub struct Workspace {
     pub queues: BTreeMap<Sid, TaskQueue>,
     /// Workflows.
     pub workflows: BTreeMap<Sid, WorkflowState>,
-    /// Tasks (closed ones too, until deleted).
+    /// Tasks (closed ones too, until deleted or their retention runs out).
     pub tasks: BTreeMap<Sid, Task>,
     /// Reservations.
     pub reservations: BTreeMap<Sid, Reservation>,
@@ -99,6 +103,9 @@ pub struct Workspace {
     /// Pending tasks that have not entered a workflow step yet (kept by [`evolve`]), so a
     /// routing pass visits the tasks it must route, not every task the workspace has held.
     pub unrouted: BTreeSet<Sid>,
+    /// Every due time of the workspace's tasks and reservations, in order (kept by
+    /// [`evolve`]), so time passing costs what is due, not what exists.
+    pub timers: Timers,
     /// Created.
     pub date_created: DateTime<Utc>,
     /// Last changed.
@@ -196,7 +203,7 @@ fn apply(ws: &mut Workspace, at: DateTime<Utc>, event: &Event) {
         Event::TaskCanceled(e) => task::closed(ws, e, TaskStatus::Canceled, at),
         Event::TaskCompleted(e) => task::closed(ws, e, TaskStatus::Completed, at),
         Event::TaskWrapup(e) => task::closed(ws, e, TaskStatus::Wrapping, at),
-        Event::TaskDeleted(e) => task::deleted(ws, e, at),
+        Event::TaskDeleted(e) | Event::TaskSystemDeleted(e) => task::deleted(ws, e, at),
         Event::ReservationCreated(e) => reservation::created(ws, e, at),
         Event::ReservationAccepted(e) => reservation::accepted(ws, &e.sid, at),
         Event::ReservationRejected(e) => {
@@ -240,6 +247,7 @@ fn created(sid: &Sid, e: &WorkspaceCreated, at: DateTime<Utc>) -> Workspace {
         reservations: BTreeMap::new(),
         wanting: BTreeSet::new(),
         unrouted: BTreeSet::new(),
+        timers: Timers::default(),
         date_created: at,
         date_updated: at,
     }

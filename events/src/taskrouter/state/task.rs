@@ -107,6 +107,8 @@ pub struct Task {
     pub date_created: DateTime<Utc>,
     /// Last changed.
     pub date_updated: DateTime<Utc>,
+    /// When it was completed or canceled: its retention counts from here.
+    pub date_closed: Option<DateTime<Utc>>,
 }
 
 impl Task {
@@ -181,6 +183,7 @@ pub(super) fn created(ws: &mut Workspace, e: &TaskCreated, at: DateTime<Utc>) {
             version: 0,
             date_created: at,
             date_updated: at,
+            date_closed: None,
         },
     );
 }
@@ -221,6 +224,9 @@ pub(super) fn closed(ws: &mut Workspace, e: &TaskClosed, status: TaskStatus, at:
     if let Some(t) = touch_task(ws, &e.sid, at) {
         t.status = status;
         t.reason = Some(e.reason.clone());
+        if status.closed() && t.date_closed.is_none() {
+            t.date_closed = Some(at);
+        }
     }
     // Whatever still holds a worker ends with the task.
     for r in reservations {

@@ -6,7 +6,7 @@
 //! [`refusals`] (bad input records nothing), [`fold_policy`] (stored documents this build
 //! rejects) and [`invariants`] (a property test over random command sequences).
 
-use super::decide::{decide, Command, Ctx, TaskRouterError, Template};
+use super::decide::{decide, decide_mut, route_mut, Command, Ctx, TaskRouterError, Template};
 use super::events::{QueueOrder, ReservationCreated};
 use super::state::{evolve, Workspace};
 use crate::event::Event;
@@ -18,9 +18,11 @@ mod event_order;
 mod fold_policy;
 mod invariants;
 mod refusals;
+mod retention;
 mod routing;
 mod skip_if;
 mod timeouts;
+mod timers;
 
 fn t(s: i64) -> DateTime<Utc> {
     DateTime::from_timestamp(1_764_000_000 + s, 0).unwrap_or_default()
@@ -73,6 +75,26 @@ impl World {
         for e in &events {
             self.state = evolve(self.state.take(), &ws_sid(), self.now, e);
         }
+        self.log.extend(events.clone());
+        Ok(events)
+    }
+
+    /// [`World::run`] the way the shell runs a command: folded in place and routed after,
+    /// without copying the workspace (for tests of large workspaces).
+    fn run_in_place(&mut self, command: Command) -> Result<Vec<Event>, TaskRouterError> {
+        let mut next = self.next;
+        let mut new_sid = |p: SidPrefix| {
+            next += 1;
+            Sid::from_u128(p, next)
+        };
+        let mut ctx = Ctx {
+            now: self.now,
+            new_sid: &mut new_sid,
+        };
+        let mut events = decide_mut(&mut self.state, &ws_sid(), &command, &mut ctx)?;
+        let routed = route_mut(&mut self.state, &ws_sid(), &events, &mut ctx);
+        events.extend(routed);
+        self.next = next;
         self.log.extend(events.clone());
         Ok(events)
     }
