@@ -14,6 +14,7 @@
 //! event ever stored still decodes to the current struct.
 
 use crate::account::{AccountCreated, AccountUpdated};
+use crate::alert::AlertRaised;
 use crate::call::{
     CallAnswered, CallCompleted, CallInitiated, CallRinging, DtmfReceived, MediaPlayed,
 };
@@ -212,4 +213,6 @@ event_types! {
     DtmfReceived(DtmfReceived) = "dtmf.received", version 1;
     /// Audio finished playing into a call.
     MediaPlayed(MediaPlayed) = "media.played", version 1;
+    /// A delivery to an application failed for good: a Monitor alert, on its own `NO…` stream.
+    AlertRaised(AlertRaised) = "alert.raised", version 1;
 }
