@@ -12,6 +12,7 @@
 //! - `forward`: on a node without the writer role, commands go to the writer node.
 //! - [`accounts`]: the account resource, `/2010-04-01/Accounts`.
 //! - [`taskrouter`]: TaskRouter v1 under `/v1/Workspaces`, a module per resource.
+//! - [`monitor`]: Monitor v1, the account's alerts under `/v1/Alerts`.
 //! - [`supervisor`]: reads from the `taskrouter` read model,
 //!   `/supervisor/v1/Workspaces/{WS}/…`.
 //! - [`health`]: the unauthenticated `/healthz` and `/metrics`.
@@ -27,6 +28,7 @@ pub mod auth;
 mod forward;
 pub mod health;
 pub mod limits;
+pub mod monitor;
 pub mod supervisor;
 pub mod taskrouter;
 pub mod twilio;
@@ -322,6 +324,7 @@ pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .merge(accounts::router())
         .merge(taskrouter::router())
+        .merge(monitor::router())
         .merge(supervisor::router())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
