@@ -105,10 +105,7 @@ pub async fn list(
          ORDER BY date_generated DESC, sid DESC LIMIT $7"
     );
     // "Nothing after" is a key above every row: the newest date and a SID past every SID.
-    let (after_ms, after_sid) = filter
-        .after
-        .clone()
-        .unwrap_or((i64::MAX, "~".to_string()));
+    let (after_ms, after_sid) = filter.after.clone().unwrap_or((i64::MAX, "~".to_string()));
     let rows = sqlx::query(&sql)
         .bind(account_sid)
         .bind(filter.log_level.map(LogLevel::as_str).unwrap_or(""))
@@ -229,8 +226,7 @@ mod tests {
     #[test]
     fn an_alert_row_takes_its_account_and_creation_date_from_the_envelope() {
         let sid = Sid::from_u128(SidPrefix::Alert, 9);
-        let row = fold(None, &envelope(sid.as_str(), Event::AlertRaised(raised())))
-            .expect("a row");
+        let row = fold(None, &envelope(sid.as_str(), Event::AlertRaised(raised()))).expect("a row");
         assert_eq!(row.sid, sid);
         assert_eq!(row.account_sid, Sid::from_u128(SidPrefix::Account, 4));
         assert_eq!(row.date_created.timestamp_millis(), 2_000);
@@ -248,9 +244,10 @@ mod tests {
             &envelope(sid.as_str(), Event::AlertRaised(later)),
         );
         assert_eq!(again, first, "an alert never changes");
-        let other = Event::ReservationAccepted(switchboard_events::taskrouter::events::ResourceRef {
-            sid: Sid::from_u128(SidPrefix::Reservation, 1),
-        });
+        let other =
+            Event::ReservationAccepted(switchboard_events::taskrouter::events::ResourceRef {
+                sid: Sid::from_u128(SidPrefix::Reservation, 1),
+            });
         assert_eq!(fold(None, &envelope(sid.as_str(), other)), None);
     }
 }

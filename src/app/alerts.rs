@@ -91,7 +91,10 @@ pub async fn raise_in(
         .iter()
         .map(|e| NewEvent::new(Uuid::now_v7(), &meta, e))
         .collect();
-    match log.append(sid.as_str(), ExpectedVersion::NoStream, new).await {
+    match log
+        .append(sid.as_str(), ExpectedVersion::NoStream, new)
+        .await
+    {
         Ok(appended) => Ok(Raised {
             sid,
             position: Some(appended.position),

@@ -10,6 +10,8 @@
 //!   read models equal a full rebuild.
 //! - `hostile`: huge, deep and long expressions, documents and form bodies against the real
 //!   server: each refused in Twilio's shape, and the server keeps serving.
+//! - `alerts`: failed deliveries raised into a real server's log, read as Monitor alerts over
+//!   HTTP and with the Python library, checked against Twilio's OpenAPI document; on Kafka.
 //! - `bad_records`: unknown event types and damaged rows in the log.
 //! - `projections`: exactly-once effects and rebuilds on a version bump (SQLite, PostgreSQL,
 //!   Kafka).
@@ -24,6 +26,7 @@
 //! - `taskrouter_projection`: the TaskRouter read model against the workspace state, and
 //!   workflow timeouts counted from their own fact.
 
+mod alerts;
 mod bad_records;
 mod crash;
 mod hostile;

@@ -437,7 +437,10 @@ mod tests {
             ("ct=100&rt=100&tt=15000&rc=0", (100, 100, 15_000, 0)),
             ("ct=10000&rt=15000&rc=5", (10_000, 15_000, 15_000, 5)),
             ("ct=99&rt=0&tt=1", (100, 100, 100, 1)),
-            ("ct=10001&rt=15001&tt=99999999999&rc=6", (10_000, 15_000, 15_000, 5)),
+            (
+                "ct=10001&rt=15001&tt=99999999999&rc=6",
+                (10_000, 15_000, 15_000, 5),
+            ),
             ("rc=255", (5_000, 15_000, 15_000, 5)),
             ("ct=abc&rt=-5&rc=", (5_000, 15_000, 15_000, 1)),
             ("ct=2000&ct=3000", (3_000, 15_000, 15_000, 1)),
@@ -564,7 +567,11 @@ mod tests {
             assert!(matches!(next(&p, attempt, outcome), Next::Failed { .. }));
         }
         assert_eq!(
-            next(&policy(ASSIGNMENT, "https://a.example/"), 0, Outcome::Connect),
+            next(
+                &policy(ASSIGNMENT, "https://a.example/"),
+                0,
+                Outcome::Connect
+            ),
             Next::Failed { code: 11205 },
             "an assignment callback goes to its fallback at once"
         );

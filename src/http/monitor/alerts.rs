@@ -228,9 +228,19 @@ mod tests {
     fn a_page_token_round_trips_and_anything_else_is_refused() {
         let sid = Sid::from_u128(SidPrefix::Alert, 5);
         let token = format!("PA1764000000000-{sid}");
-        assert_eq!(page_token(&token).ok(), Some((1_764_000_000_000, sid.to_string())));
+        assert_eq!(
+            page_token(&token).ok(),
+            Some((1_764_000_000_000, sid.to_string()))
+        );
         let workspace = Sid::from_u128(SidPrefix::Workspace, 5);
-        for bad in ["", "PA", "PA12", "PAx-NO", &format!("PA1-{workspace}"), &sid.to_string()] {
+        for bad in [
+            "",
+            "PA",
+            "PA12",
+            "PAx-NO",
+            &format!("PA1-{workspace}"),
+            &sid.to_string(),
+        ] {
             assert!(page_token(bad).is_err(), "{bad:?}");
         }
     }
