@@ -393,7 +393,9 @@ mod tests {
     }
 
     /// (ct, rt, tt, rc) of a policy.
-    fn timing(p: &Policy) -> (u32, u32, u32, u8) {
+    type Timing = (u32, u32, u32, u8);
+
+    fn timing(p: &Policy) -> Timing {
         (
             p.connect_timeout_ms,
             p.read_timeout_ms,
@@ -431,7 +433,7 @@ mod tests {
     fn fragment_overrides_apply_within_twilios_ranges() {
         // The reference's table: ct 100–10000, rt 100–15000, tt 100–15000, rc 0–5. Out of
         // range clamps to the range's end; not a number or an unknown key is ignored.
-        let table: &[(&str, (u32, u32, u32, u8))] = &[
+        let table: &[(&str, Timing)] = &[
             ("ct=2000&rt=5000&rc=3", (2_000, 5_000, 15_000, 3)),
             ("tt=100", (5_000, 15_000, 100, 1)),
             ("ct=100&rt=100&tt=15000&rc=0", (100, 100, 15_000, 0)),
