@@ -30,6 +30,7 @@ pub fn all_projections() -> Vec<Arc<dyn Projection>> {
     vec![
         Arc::new(switchboard_projections::accounts::Accounts),
         Arc::new(switchboard_projections::workspaces::Workspaces),
+        Arc::new(switchboard_projections::alerts::Alerts),
         Arc::new(switchboard_projections::taskrouter::TaskRouter),
     ]
 }

@@ -239,6 +239,10 @@ pub const FILES: &[(&str, &str)] = &[
         "media.played.v1.json",
         include_str!("../schemas/media.played.v1.json"),
     ),
+    (
+        "alert.raised.v1.json",
+        include_str!("../schemas/alert.raised.v1.json"),
+    ),
 ];
 
 /// The envelope schema and one per event type and version, compiled.

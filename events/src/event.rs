@@ -17,6 +17,7 @@ use crate::account::{
     AccountCreated, AccountUpdated, AuthTokenPromoted, SecondaryAuthTokenCreated,
     SecondaryAuthTokenDeleted,
 };
+use crate::alert::AlertRaised;
 use crate::call::{
     CallAnswered, CallCompleted, CallInitiated, CallRinging, DtmfReceived, MediaPlayed,
 };
@@ -236,4 +237,6 @@ event_types! {
     DtmfReceived(DtmfReceived) = "dtmf.received", version 1;
     /// Audio finished playing into a call.
     MediaPlayed(MediaPlayed) = "media.played", version 1;
+    /// A delivery to an application failed for good: a Monitor alert, on its own `NO…` stream.
+    AlertRaised(AlertRaised) = "alert.raised", version 1;
 }

@@ -17,6 +17,7 @@
 //! - [`event`]: the [`Event`] enum, its wire names, schema versions and decoding.
 //! - [`upcast`]: how data stored in an older schema version is lifted to the current one.
 //! - [`account`]: account events, commands, the decider and the fold.
+//! - [`alert`]: a delivery that failed for good, as a Monitor alert (`alert.raised`).
 //! - [`call`]: call-stream events (SIP signalling, DTMF, playback) from the telephony engine.
 //! - [`process`]: process managers (event → commands and deliveries) and the webhook retry
 //!   policy.
@@ -26,6 +27,7 @@
 //!   matcher and the expression language.
 
 pub mod account;
+pub mod alert;
 pub mod call;
 pub mod envelope;
 pub mod event;

@@ -34,11 +34,13 @@ pub enum SidPrefix {
     TaskChannel,
     /// `EV`: a TaskRouter event as the Events resource shows it.
     Event,
+    /// `NO`: a Monitor alert (a delivery that failed for good), its own stream.
+    Alert,
 }
 
 impl SidPrefix {
     /// Every prefix, for parsing without an expected kind.
-    pub const ALL: [SidPrefix; 13] = [
+    pub const ALL: [SidPrefix; 14] = [
         SidPrefix::Account,
         SidPrefix::Workspace,
         SidPrefix::Call,
@@ -52,6 +54,7 @@ impl SidPrefix {
         SidPrefix::Reservation,
         SidPrefix::TaskChannel,
         SidPrefix::Event,
+        SidPrefix::Alert,
     ];
 
     /// The two letters.
@@ -70,6 +73,7 @@ impl SidPrefix {
             SidPrefix::Reservation => "WR",
             SidPrefix::TaskChannel => "TC",
             SidPrefix::Event => "EV",
+            SidPrefix::Alert => "NO",
         }
     }
 
@@ -90,6 +94,10 @@ impl SidPrefix {
             SidPrefix::Call => "call",
             SidPrefix::Queue => "queue",
             SidPrefix::Media => "media",
+            // A topic of its own on Kafka (`switchboard.alert`): alerts are read by
+            // monitoring, not by the actors of any other category, and Twilio keeps them for
+            // 30 days, a retention the other topics do not share.
+            SidPrefix::Alert => "alert",
         }
     }
 

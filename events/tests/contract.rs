@@ -11,6 +11,7 @@ use switchboard_events::account::{
     AccountCreated, AccountStatus, AccountType, AccountUpdated, AuthTokenPromoted,
     SecondaryAuthTokenCreated, SecondaryAuthTokenDeleted,
 };
+use switchboard_events::alert::{more_info, AlertRaised, LogLevel};
 use switchboard_events::call::{
     CallAnswered, CallCompleted, CallDirection, CallEndStatus, CallInitiated, CallRinging,
     DtmfMethod, DtmfReceived, HungUpBy, MediaPlayed,
@@ -70,7 +71,42 @@ fn examples() -> Vec<Event> {
     ];
     events.extend(taskrouter_examples());
     events.extend(call_examples());
+    events.extend(alert_examples());
     events
+}
+
+/// An alert with every optional field, and one with none.
+fn alert_examples() -> Vec<Event> {
+    let full = AlertRaised {
+        delivery_id: "WS00000000000000000000000000000001:17:event_callback".into(),
+        error_code: 11217,
+        log_level: LogLevel::Error,
+        alert_text: "HTTP 503 from https://app.example/events".into(),
+        api_version: "v1".into(),
+        more_info: more_info(11217),
+        date_generated: DateTime::from_timestamp_millis(1_764_000_000_000).unwrap_or_default(),
+        request_method: "POST".into(),
+        request_url: "https://app.example/events".into(),
+        request_variables: "EventType=task.created&TaskSid=WT01".into(),
+        request_headers: Some("Content-Type: application/x-www-form-urlencoded".into()),
+        response_body: Some("<h1>Service Unavailable</h1>".into()),
+        response_headers: Some("Content-Type: text/html".into()),
+        resource_sid: Some(Sid::from_u128(SidPrefix::Task, 1)),
+        service_sid: Some(Sid::from_u128(SidPrefix::Workspace, 1)),
+    };
+    let bare = AlertRaised {
+        delivery_id: "d".into(),
+        error_code: 11205,
+        api_version: String::new(),
+        request_method: "GET".into(),
+        request_headers: None,
+        response_body: None,
+        response_headers: None,
+        resource_sid: None,
+        service_sid: None,
+        ..full.clone()
+    };
+    vec![Event::AlertRaised(full), Event::AlertRaised(bare)]
 }
 
 /// Examples of the call stream's events: both directions, every end status, both DTMF
@@ -562,6 +598,21 @@ fn schemas_reject_what_the_types_would_never_produce() {
         "auth_token_sealed": "0123456789abcdef0123456789abcdef", "status": "active", "type": "Full"
     });
     assert!(!v2.is_valid(&plain));
+}
+
+#[test]
+fn the_alert_schema_rejects_methods_levels_and_codes_twilio_never_writes() {
+    let schema = load("alert.raised.v1.json");
+    let validator = jsonschema::validator_for(&schema).expect("compiles");
+    let Some(Event::AlertRaised(good)) = alert_examples().into_iter().next() else {
+        panic!("an alert example");
+    };
+    let mut bad = serde_json::to_value(&good).expect("serialises");
+    bad["request_method"] = "DELETE".into();
+    bad["log_level"] = "fatal".into();
+    bad["error_code"] = 42.into();
+    bad["service_sid"] = "not-a-sid".into();
+    assert_eq!(validator.iter_errors(&bad).count(), 4, "{bad}");
 }
 
 #[test]

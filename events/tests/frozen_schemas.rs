@@ -51,6 +51,10 @@ const FROZEN: &[(&str, &str)] = &[
         "3f6cd43289d1e328a49385c160ca3226c1d9c1f3293c143a16313a0087ddcd56",
     ),
     (
+        "alert.raised.v1.json",
+        "a1512566064d31822778db1f3616795c742121d29ee413ead4963a0ad7ec7925",
+    ),
+    (
         "call.answered.v1.json",
         "aee06078fe620aeb626e94a05043610b0d748a9505ac08b93ac13c9b21b8c698",
     ),

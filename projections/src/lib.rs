@@ -16,6 +16,7 @@
 //! # Layout
 //! - [`store`]: checkpoints, versions, skipped events, reset, digest.
 //! - [`accounts`]: the `accounts` read model.
+//! - [`alerts`]: Monitor alerts (deliveries that failed for good), per account.
 //! - [`workspaces`]: the account's workspaces.
 //! - [`taskrouter`]: queue positions, worker assignments and statistics counters; one module
 //!   per entity it folds (workspace, worker, task queue, workflow, task, reservation), the
@@ -23,6 +24,7 @@
 //!   ([`taskrouter::Counter`]) the statistics API reads back.
 
 pub mod accounts;
+pub mod alerts;
 pub mod store;
 pub mod taskrouter;
 pub mod workspaces;

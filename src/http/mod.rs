@@ -13,6 +13,7 @@
 //! - [`accounts`]: the account resource, `/2010-04-01/Accounts`.
 //! - [`auth_tokens`]: rotating the caller's auth token, `/v1/AuthTokens/{Secondary,Promote}`.
 //! - [`taskrouter`]: TaskRouter v1 under `/v1/Workspaces`, a module per resource.
+//! - [`monitor`]: Monitor v1, the account's alerts under `/v1/Alerts`.
 //! - [`supervisor`]: reads from the `taskrouter` read model,
 //!   `/supervisor/v1/Workspaces/{WS}/…`.
 //! - [`health`]: the unauthenticated `/healthz` and `/metrics`.
@@ -29,6 +30,7 @@ pub mod auth_tokens;
 mod forward;
 pub mod health;
 pub mod limits;
+pub mod monitor;
 pub mod supervisor;
 pub mod taskrouter;
 pub mod twilio;
@@ -334,6 +336,7 @@ pub fn app(state: AppState) -> Router {
         .merge(accounts::router())
         .merge(auth_tokens::router())
         .merge(taskrouter::router())
+        .merge(monitor::router())
         .merge(supervisor::router())
         .route_layer(middleware::from_fn_with_state(
             state.clone(),

@@ -12,6 +12,8 @@
 //!   them, restart: each delivered at least once, per workspace in the log's order, signed.
 //! - `hostile`: huge, deep and long expressions, documents and form bodies against the real
 //!   server: each refused in Twilio's shape, and the server keeps serving.
+//! - `alerts`: failed deliveries raised into a real server's log, read as Monitor alerts over
+//!   HTTP and with the Python library, checked against Twilio's OpenAPI document; on Kafka.
 //! - `auth_tokens`: sealed auth tokens: the signer's token is the creation's, the log never
 //!   holds one in the clear, an account from before sealing rotates through `/v1/AuthTokens`.
 //! - `bad_records`: unknown event types and damaged rows in the log.
@@ -30,6 +32,7 @@
 //! - `taskrouter_projection`: the TaskRouter read model against the workspace state, and
 //!   workflow timeouts counted from their own fact.
 
+mod alerts;
 mod auth_tokens;
 mod bad_records;
 mod crash;

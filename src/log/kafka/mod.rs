@@ -1,7 +1,7 @@
 //! The event log on Kafka, for deployments past one machine.
 //!
 //! Layout: one topic per category (`{prefix}.account`, `.workspace`, `.call`, `.queue`,
-//! `.media`, `.metering`), created at open when missing with a fixed partition count; the
+//! `.media`, `.metering`, `.alert`), created at open when missing with a fixed partition count; the
 //! record key is the stream (a SID), so a stream's events share one partition and keep their
 //! order; the value is the event's envelope as JSON ([`wire`]). Positions are per partition:
 //! partition `c << 16 | p` is partition `p` of the `c`-th category topic, and offset `o + 1`
@@ -41,8 +41,17 @@ use switchboard_events::{ExpectedVersion, NewEvent, Position, RecordedEvent, Sid
 use tracing::info;
 
 /// The categories, in the order that numbers their topics (never reorder: positions and
-/// checkpoints depend on it).
-pub const CATEGORIES: [&str; 6] = ["account", "workspace", "call", "queue", "media", "metering"];
+/// checkpoints depend on it; a new category goes at the end, and its topic is created at the
+/// next open).
+pub const CATEGORIES: [&str; 7] = [
+    "account",
+    "workspace",
+    "call",
+    "queue",
+    "media",
+    "metering",
+    "alert",
+];
 
 /// Options of the Kafka log.
 #[derive(Clone)]
