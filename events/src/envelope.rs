@@ -90,6 +90,12 @@ pub struct NewEvent {
     pub correlation_id: Uuid,
     /// See [`Metadata::causation_id`].
     pub causation_id: Option<Uuid>,
+    /// The log position of the event that caused the command that produced this one (set by
+    /// a process manager's command, [`crate::Metadata::causation_id`] naming the event). The
+    /// stream's writer folds it into a watermark per source partition so a command it already
+    /// applied is dropped, even after a reload. Kept in the log's own header (and not in the
+    /// published envelope JSON, which is frozen): only the writer of the stream reads it.
+    pub causation_position: Option<Position>,
     /// See [`Metadata::region`].
     pub region: String,
     /// The dotted wire name, e.g. `account.created`.
@@ -109,6 +115,7 @@ impl NewEvent {
             account_sid: meta.account_sid.clone(),
             correlation_id: meta.correlation_id,
             causation_id: meta.causation_id,
+            causation_position: None,
             region: meta.region.clone(),
             event_type: event.type_name().to_string(),
             schema_version: event.schema_version(),

@@ -228,7 +228,16 @@ impl Runner {
                 };
                 match self
                     .engine
-                    .execute(&issued.stream, (**command).clone(), meta, |_, _| ())
+                    .execute_caused(
+                        &issued.stream,
+                        (**command).clone(),
+                        meta,
+                        crate::taskrouter::Causation {
+                            event_id: issued.causation_id,
+                            position: issued.causation_position,
+                        },
+                        |_, _| (),
+                    )
                     .await
                 {
                     Ok(_) | Err(crate::taskrouter::EngineError::Domain(_)) => break,

@@ -13,13 +13,15 @@
 //! 16  id (UUID)
 //! i64 occurred_at (ms since the epoch, UTC)
 //! 16  correlation_id
-//! u8  has_causation (0 | 1), then 16 bytes of causation_id when 1
+//! u8  has_causation (0 | 1 | 2), then 16 bytes of causation_id when 1 or 2, and when 2 the
+//!     causing event's position: u32 partition, u64 offset (a process manager's command;
+//!     headers written before positions were recorded only hold 0 or 1, and still read)
 //! u32 schema_version
 //! u8 len + bytes: account_sid, region, type (each at most 255 bytes)
 //! ```
 
 use chrono::DateTime;
-use switchboard_events::{NewEvent, Sid};
+use switchboard_events::{NewEvent, Position, Sid};
 use uuid::Uuid;
 
 const FORMAT: u8 = 1;
@@ -36,12 +38,19 @@ pub fn encode_header(e: &NewEvent) -> Result<Vec<u8>, TooLong> {
     out.extend_from_slice(e.id.as_bytes());
     out.extend_from_slice(&e.occurred_at.timestamp_millis().to_le_bytes());
     out.extend_from_slice(e.correlation_id.as_bytes());
-    match e.causation_id {
-        Some(c) => {
+    match (e.causation_id, e.causation_position) {
+        (Some(c), Some(p)) => {
+            out.push(2);
+            out.extend_from_slice(c.as_bytes());
+            out.extend_from_slice(&p.partition.to_le_bytes());
+            out.extend_from_slice(&p.offset.to_le_bytes());
+        }
+        (Some(c), None) => {
             out.push(1);
             out.extend_from_slice(c.as_bytes());
         }
-        None => out.push(0),
+        // A position without the event's id is never produced (execute_caused sets both).
+        (None, _) => out.push(0),
     }
     out.extend_from_slice(&e.schema_version.to_le_bytes());
     for (what, s) in [
@@ -92,9 +101,15 @@ pub fn decode(header: &[u8], data: String) -> Result<NewEvent, String> {
     let id = Uuid::from_bytes(r.array()?);
     let ms = i64::from_le_bytes(r.array()?);
     let correlation_id = Uuid::from_bytes(r.array()?);
-    let causation_id = match r.array::<1>()?[0] {
-        0 => None,
-        1 => Some(Uuid::from_bytes(r.array()?)),
+    let (causation_id, causation_position) = match r.array::<1>()?[0] {
+        0 => (None, None),
+        1 => (Some(Uuid::from_bytes(r.array()?)), None),
+        2 => {
+            let id = Uuid::from_bytes(r.array()?);
+            let partition = u32::from_le_bytes(r.array()?);
+            let offset = u64::from_le_bytes(r.array()?);
+            (Some(id), Some(Position { partition, offset }))
+        }
         other => return Err(format!("bad causation flag {other}")),
     };
     let schema_version = u32::from_le_bytes(r.array()?);
@@ -111,6 +126,7 @@ pub fn decode(header: &[u8], data: String) -> Result<NewEvent, String> {
         account_sid: Sid::parse(account).map_err(|e| format!("account_sid: {e}"))?,
         correlation_id,
         causation_id,
+        causation_position,
         region,
         event_type,
         schema_version,
@@ -131,6 +147,7 @@ mod tests {
             account_sid: Sid::from_u128(SidPrefix::Account, 9),
             correlation_id: Uuid::from_u128(2),
             causation_id: causation,
+            causation_position: None,
             region: "eu1".into(),
             event_type: "account.created".into(),
             schema_version: 1,
@@ -143,6 +160,41 @@ mod tests {
         for e in [event(None), event(Some(Uuid::from_u128(3)))] {
             let header = encode_header(&e).expect("encodes");
             assert_eq!(decode(&header, e.data.clone()), Ok(e));
+        }
+    }
+
+    #[test]
+    fn a_causation_position_round_trips_and_an_old_header_still_reads() {
+        let mut caused = event(Some(Uuid::from_u128(3)));
+        caused.causation_position = Some(Position {
+            partition: 7,
+            offset: 1 << 40,
+        });
+        let header = encode_header(&caused).expect("encodes");
+        assert_eq!(header[41], 2, "the flag that carries a position");
+        assert_eq!(decode(&header, caused.data.clone()), Ok(caused));
+        // A header as written before positions were recorded (flag 1), byte for byte.
+        let mut old = vec![1u8];
+        old.extend_from_slice(Uuid::from_u128(1).as_bytes());
+        old.extend_from_slice(&1_764_000_000_123i64.to_le_bytes());
+        old.extend_from_slice(Uuid::from_u128(2).as_bytes());
+        old.push(1);
+        old.extend_from_slice(Uuid::from_u128(3).as_bytes());
+        old.extend_from_slice(&1u32.to_le_bytes());
+        for s in [
+            "AC00000000000000000000000000000009",
+            "eu1",
+            "account.created",
+        ] {
+            old.push(s.len() as u8);
+            old.extend_from_slice(s.as_bytes());
+        }
+        assert_eq!(
+            decode(&old, "{}".into()),
+            Ok(event(Some(Uuid::from_u128(3))))
+        );
+        for cut in 0..header.len() {
+            assert!(decode(&header[..cut], String::new()).is_err());
         }
     }
 

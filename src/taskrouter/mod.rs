@@ -10,6 +10,8 @@
 //! Webhooks are not sent from here: the assignment and workspace event callbacks are process
 //! managers over the log ([`crate::app::runner`], [`crate::app::outbox`]).
 
+#[cfg(test)]
+mod caused_tests;
 mod timers;
 
 use crate::log::{AppendError, Damaged, EventLog, ReadError};
@@ -49,6 +51,9 @@ pub struct Loaded {
     pub version: u64,
     /// The position of its last event.
     pub head: Position,
+    /// Per source partition, the highest log offset of an event whose caused command this
+    /// workspace has applied ([`Engine::execute_caused`]); folded from the log on load.
+    pub watermarks: std::collections::BTreeMap<u32, u64>,
 }
 
 type Render = Box<dyn FnOnce(&Loaded, &[Event]) + Send>;
@@ -66,6 +71,8 @@ enum Request {
     Command {
         command: Box<Command>,
         meta: Metadata,
+        /// The triggering event, for a process manager's command.
+        causation: Option<Causation>,
         render: Render,
         reply: oneshot::Sender<Result<Position, EngineError>>,
     },
@@ -74,6 +81,17 @@ enum Request {
         /// Told why when the workspace cannot be loaded (then `read` is never called).
         failed: oneshot::Sender<EngineError>,
     },
+}
+
+/// The event that caused a process manager's command: its id (recorded as the events'
+/// `causation_id`) and its position in the log (recorded beside them, and folded into the
+/// workspace's watermark for the position's partition).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Causation {
+    /// The triggering event's id.
+    pub event_id: Uuid,
+    /// Where it sits in the log.
+    pub position: Position,
 }
 
 /// How much the workspace actors take on (`--taskrouter-…` flags;
@@ -177,6 +195,7 @@ impl Engine {
         let request = Request::Command {
             command: Box::new(command),
             meta,
+            causation: None,
             render: Box::new(move |l, e| {
                 let _ = body_tx.send(render(l, e));
             }),
@@ -193,6 +212,43 @@ impl Engine {
     }
 
     /// Reads the workspace's state.
+    /// [`Engine::execute`] for a command a process manager issued because of the event
+    /// `causation`: at most once per triggering event. The workspace keeps, per source
+    /// partition, the highest offset whose command it applied; a command caused at or below it
+    /// is dropped (answered Ok with no events, `render` seeing the current state). The position
+    /// is stored with the events the command produced (the log header's causation flag 2), so
+    /// the watermark survives a reload. Events from one partition arrive in offset order, so
+    /// "at or below" is exactly "already seen" and no set of ids grows without bound.
+    pub async fn execute_caused<T: Send + 'static>(
+        &self,
+        workspace: &Sid,
+        command: Command,
+        mut meta: Metadata,
+        causation: Causation,
+        render: impl FnOnce(&Loaded, &[Event]) -> T + Send + 'static,
+    ) -> Result<Done<T>, EngineError> {
+        meta.causation_id = Some(causation.event_id);
+        let (reply, answer) = oneshot::channel();
+        let (body_tx, body_rx) = oneshot::channel();
+        let request = Request::Command {
+            command: Box::new(command),
+            meta,
+            causation: Some(causation),
+            render: Box::new(move |l, e| {
+                let _ = body_tx.send(render(l, e));
+            }),
+            reply,
+        };
+        self.send(workspace, request).await?;
+        let position = answer
+            .await
+            .map_err(|_| AppendError::Unavailable("the workspace actor stopped".into()))??;
+        let body = body_rx
+            .await
+            .map_err(|_| AppendError::Unavailable("the workspace actor stopped".into()))?;
+        Ok(Done { body, position })
+    }
+
     pub async fn read<T: Send + 'static>(
         &self,
         workspace: &Sid,
@@ -239,10 +295,14 @@ async fn load(log: &dyn EventLog, sid: &Sid) -> Result<Loaded, EngineError> {
         account_sid: None,
         version: 0,
         head: Position::embedded(0),
+        watermarks: Default::default(),
     };
     for r in recorded {
         loaded.version = r.seq;
         loaded.head = r.position;
+        if let Some(p) = r.event.causation_position {
+            raise(&mut loaded.watermarks, p);
+        }
         // An event this build cannot decode is never folded around: the workspace refuses to
         // load and names where it is (the other workspaces are other actors, untouched).
         let position = r.position;
@@ -346,6 +406,17 @@ async fn run(engine: Engine, sid: Sid, mut rx: mpsc::Receiver<Request>) {
     }
 }
 
+/// Whether a command caused at `p` was already applied.
+fn applied(watermarks: &std::collections::BTreeMap<u32, u64>, p: Position) -> bool {
+    watermarks.get(&p.partition).is_some_and(|w| p.offset <= *w)
+}
+
+/// Raises the partition's watermark to `p` (never lowers it).
+fn raise(watermarks: &mut std::collections::BTreeMap<u32, u64>, p: Position) {
+    let w = watermarks.entry(p.partition).or_insert(p.offset);
+    *w = (*w).max(p.offset);
+}
+
 fn fail(request: Request, e: &EngineError) {
     // Each waiting caller gets the load's error: a damaged record keeps its position.
     let again = || match e {
@@ -381,12 +452,19 @@ async fn commit(
         let Request::Command {
             command,
             meta,
+            causation,
             render,
             reply,
         } = request
         else {
             continue;
         };
+        if causation.is_some_and(|c| applied(&loaded.watermarks, c.position)) {
+            // Already applied (a redelivery of the same trigger, or an older one): nothing
+            // new, answered with the state as it is.
+            accepted.push((Vec::new(), render, reply));
+            continue;
+        }
         // Tenancy: a workspace is visible to the account that created it only.
         let foreign = matches!((&loaded.account_sid, &command), (Some(owner), c) if *owner != meta.account_sid && !matches!(**c, Command::Tick | Command::ExpireClosedTasks { .. }));
         if foreign {
@@ -401,7 +479,14 @@ async fn commit(
         match decide_mut(&mut loaded.state, sid, &command, &mut ctx) {
             Ok(events) => {
                 for e in &events {
-                    new_events.push(NewEvent::new(Uuid::now_v7(), &meta, e));
+                    let mut new = NewEvent::new(Uuid::now_v7(), &meta, e);
+                    new.causation_position = causation.map(|c| c.position);
+                    new_events.push(new);
+                }
+                // Raised now so a second copy in this same batch is dropped; an append that
+                // fails reloads the state (and the watermark) from the log.
+                if let Some(c) = causation.filter(|_| !events.is_empty()) {
+                    raise(&mut loaded.watermarks, c.position);
                 }
                 if loaded.account_sid.is_none() && !events.is_empty() {
                     loaded.account_sid = Some(meta.account_sid.clone());

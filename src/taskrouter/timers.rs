@@ -61,6 +61,7 @@ pub(super) fn commands(loaded: &Loaded, limits: &TaskRouterLimits) -> [Request; 
         Request::Command {
             command: Box::new(command),
             meta: meta(loaded),
+            causation: None,
             render: Box::new(|_, _| {}),
             reply,
         }

@@ -98,6 +98,9 @@ pub fn decode(
             account_sid: wire.account_sid,
             correlation_id: wire.correlation_id,
             causation_id: wire.causation_id,
+            // Not on the Kafka wire yet (the record value is the frozen envelope): see the
+            // README's "Commands across streams".
+            causation_position: None,
             region: wire.region,
             event_type: wire.event_type,
             schema_version: wire.schema_version,
@@ -125,6 +128,7 @@ mod tests {
             account_sid: Sid::from_u128(SidPrefix::Account, 1),
             correlation_id: Uuid::from_u128(8),
             causation_id: None,
+            causation_position: None,
             region: "us1".into(),
             event_type: "account.updated".into(),
             schema_version: 1,
