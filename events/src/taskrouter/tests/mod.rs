@@ -2,7 +2,7 @@
 //! [`decide`](super::decide::decide) and folds what they record, as the shell does, so each
 //! test reads as given / when / then over one workspace. Split by topic: [`routing`] (offers,
 //! accepting and rejecting), [`timeouts`], [`skip_if`] (targets skipped by worker counts),
-//! [`refusals`] (bad input records nothing), [`fold_policy`] (stored documents this build
+//! [`refusals`] (bad input records nothing), [`determinism`] (the same commands give byte-identical events), [`fold_policy`] (stored documents this build
 //! rejects) and [`invariants`] (a property test over random command sequences).
 
 use super::decide::{decide, Command, Ctx, TaskRouterError, Template};
@@ -13,6 +13,7 @@ use crate::sid::{Sid, SidPrefix};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+mod determinism;
 mod fold_policy;
 mod invariants;
 mod refusals;
