@@ -6,6 +6,8 @@
 //! acknowledged command and nothing unacknowledged.
 
 pub mod callback;
+#[cfg(test)]
+mod tests;
 
 use crate::commands::now_ms;
 use crate::log::{AppendError, Damaged, EventLog, ReadError};

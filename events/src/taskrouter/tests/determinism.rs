@@ -143,7 +143,7 @@ impl Shell {
             prioritize_queue_order: None,
             template: Template::None,
         });
-        let mut queue = |shell: &mut Shell, name: &str, target: &str| {
+        let queue = |shell: &mut Shell, name: &str, target: &str| {
             let events = shell.decide(Command::CreateTaskQueue {
                 friendly_name: name.into(),
                 target_workers: Some(target.into()),
@@ -184,7 +184,10 @@ impl Shell {
             .collect();
         let command = match step {
             Step::Task(lang, priority) => Command::CreateTask {
-                attributes: Some(json!({"language": ["en", "es", "fr"][*lang as usize % 3]}).to_string()),
+                attributes: Some(format!(
+                    r#"{{"language": "{}"}}"#,
+                    ["en", "es", "fr"][*lang as usize % 3]
+                )),
                 priority: Some(*priority),
                 timeout: Some(200),
                 task_channel: None,
