@@ -83,7 +83,10 @@ fn random_command(rng: &mut Rng, ws: &Workspace, workflow: &Sid) -> Command {
     let pick = |rng: &mut Rng, v: &[Sid]| (!v.is_empty()).then(|| v[rng.below(v.len())].clone());
     match rng.below(10) {
         0..=2 => Command::CreateTask {
-            attributes: Some(format!(r#"{{"language": "{}"}}"#, ["en", "es"][rng.below(2)])),
+            attributes: Some(format!(
+                r#"{{"language": "{}"}}"#,
+                ["en", "es"][rng.below(2)]
+            )),
             priority: Some(rng.below(4) as i64),
             timeout: Some(1 + rng.below(5) as u32),
             task_channel: None,
@@ -93,9 +96,12 @@ fn random_command(rng: &mut Rng, ws: &Workspace, workflow: &Sid) -> Command {
         3 => Command::CreateWorker {
             friendly_name: format!("w{}", rng.next()),
             attributes: Some(
-                [r#"{"languages": ["en"]}"#, r#"{"languages": ["es"]}"#, r#"{"languages": ["en", "es"]}"#]
-                    [rng.below(3)]
-                    .to_string(),
+                [
+                    r#"{"languages": ["en"]}"#,
+                    r#"{"languages": ["es"]}"#,
+                    r#"{"languages": ["en", "es"]}"#,
+                ][rng.below(3)]
+                .to_string(),
             ),
             activity_sid: activity(["Available", "Offline"][rng.below(2)]),
         },
@@ -146,7 +152,10 @@ async fn setup(engine: &Engine, ws: &Sid, account: &Sid) -> Sid {
         prioritize_queue_order: Some(QueueOrder::Fifo),
         template: Template::None,
     };
-    assert!(engine.execute(ws, create, meta(account), |_, _| ()).await.is_ok());
+    assert!(engine
+        .execute(ws, create, meta(account), |_, _| ())
+        .await
+        .is_ok());
     let mut queues = Vec::new();
     for (name, target) in [("en", "languages HAS 'en'"), ("es", "languages HAS 'es'")] {
         let queue = Command::CreateTaskQueue {
@@ -230,12 +239,24 @@ async fn after_a_random_workload_the_actors_state_equals_a_fresh_fold_of_its_log
             tokio::time::sleep(Duration::from_millis(100)).await;
         };
         let version = in_memory.2;
-        assert!(version > 20, "seed {seed}: the workload wrote too little ({version} events)");
+        assert!(
+            version > 20,
+            "seed {seed}: the workload wrote too little ({version} events)"
+        );
         let ws_state = in_memory.0.as_ref().expect("workspace");
-        assert!(!ws_state.reservations.is_empty(), "seed {seed}: no reservation was made");
-        assert_eq!(in_memory, folded, "seed {seed}: the actor's state is not the log's fold");
+        assert!(
+            !ws_state.reservations.is_empty(),
+            "seed {seed}: no reservation was made"
+        );
+        assert_eq!(
+            in_memory, folded,
+            "seed {seed}: the actor's state is not the log's fold"
+        );
         let fresh = Engine::new(log.clone());
         let reloaded = fresh.read(&ws, snapshot).await.expect("reload");
-        assert_eq!(reloaded.0, folded.0, "seed {seed}: a new engine loads another state");
+        assert_eq!(
+            reloaded.0, folded.0,
+            "seed {seed}: a new engine loads another state"
+        );
     }
 }

@@ -174,7 +174,10 @@ fn cases() -> Vec<Case> {
         .iter()
         .filter(|(m, p, _, _)| !routes::all().any(|(rm, rp)| rm.as_str() == *m && rp == *p))
         .collect();
-    assert!(stale.is_empty(), "fixtures for routes that are gone: {stale:?}");
+    assert!(
+        stale.is_empty(),
+        "fixtures for routes that are gone: {stale:?}"
+    );
     // DELETEs last, so a parent's deletions of spares never take a fixture from a later case;
     // the workspace's own DELETE (of the spare workspace) is as harmless as the others.
     cases.sort_by_key(|c| c.method == Method::DELETE);
@@ -192,7 +195,11 @@ impl World {
     /// The path and form of `case` in this world.
     fn request(&self, case: &Case) -> (String, Vec<(String, String)>) {
         let mut path = case.path.to_string();
-        let last = case.path.rsplit('{').next().and_then(|c| c.split('}').next());
+        let last = case
+            .path
+            .rsplit('{')
+            .next()
+            .and_then(|c| c.split('}').next());
         for (name, value) in &self.values {
             let value = match (case.method == Method::DELETE, last, self.spares.get(name)) {
                 (true, Some(l), Some(spare)) if l == *name => spare,
@@ -273,14 +280,12 @@ async fn world(api: &Api, account: &str) -> World {
         .get_json(&format!("{at}/Activities?FriendlyName=Available"))
         .await;
     let available = sid(&activities["activities"][0]);
-    let spare_activity = sid(
-        &created(
-            api,
-            &format!("{at}/Activities"),
-            &[("FriendlyName", "Spare"), ("Available", "false")],
-        )
-        .await,
-    );
+    let spare_activity = sid(&created(
+        api,
+        &format!("{at}/Activities"),
+        &[("FriendlyName", "Spare"), ("Available", "false")],
+    )
+    .await);
     let channel = created(
         api,
         &format!("{at}/TaskChannels"),
@@ -294,18 +299,39 @@ async fn world(api: &Api, account: &str) -> World {
     )
     .await;
     let queues = format!("{at}/TaskQueues");
-    let queue = sid(&created(api, &queues, &[("FriendlyName", "Q"), ("TargetWorkers", "1 == 1")]).await);
-    let spare_queue =
-        sid(&created(api, &queues, &[("FriendlyName", "Spare"), ("TargetWorkers", "1 == 2")]).await);
+    let queue = sid(&created(
+        api,
+        &queues,
+        &[("FriendlyName", "Q"), ("TargetWorkers", "1 == 1")],
+    )
+    .await);
+    let spare_queue = sid(&created(
+        api,
+        &queues,
+        &[("FriendlyName", "Spare"), ("TargetWorkers", "1 == 2")],
+    )
+    .await);
     let config = configuration(&queue);
     let workflows = format!("{at}/Workflows");
-    let workflow =
-        sid(&created(api, &workflows, &[("FriendlyName", "WF"), ("Configuration", &config)]).await);
-    let spare_workflow =
-        sid(&created(api, &workflows, &[("FriendlyName", "Spare"), ("Configuration", &config)]).await);
+    let workflow = sid(&created(
+        api,
+        &workflows,
+        &[("FriendlyName", "WF"), ("Configuration", &config)],
+    )
+    .await);
+    let spare_workflow = sid(&created(
+        api,
+        &workflows,
+        &[("FriendlyName", "Spare"), ("Configuration", &config)],
+    )
+    .await);
     let workers = format!("{at}/Workers");
-    let worker =
-        sid(&created(api, &workers, &[("FriendlyName", "main"), ("ActivitySid", &available)]).await);
+    let worker = sid(&created(
+        api,
+        &workers,
+        &[("FriendlyName", "main"), ("ActivitySid", &available)],
+    )
+    .await);
     // Offline (the default activity): never reserved, so deleting it is always allowed.
     let spare_worker = sid(&created(api, &workers, &[("FriendlyName", "spare")]).await);
     let tasks = format!("{at}/Tasks");
@@ -359,7 +385,10 @@ async fn send(api: &Api, method: &Method, path: &str, form: &[(String, String)])
     };
     let status = r.status().as_u16();
     let text = r.text().await.unwrap_or_default();
-    (status, serde_json::from_str(&text).unwrap_or(Value::String(text)))
+    (
+        status,
+        serde_json::from_str(&text).unwrap_or(Value::String(text)),
+    )
 }
 
 /// The log's head, as `/healthz` reports it.
@@ -381,7 +410,10 @@ async fn as_missing(who: (&str, &Api), victim: (&str, &World), anonymous: &Api, 
                 let (_, body) = send(api, &case.method, &path, &form).await;
                 let text = body.to_string();
                 for (sid, _) in &pairs {
-                    assert!(!text.contains(sid), "{what}: the answer names {sid}: {text}");
+                    assert!(
+                        !text.contains(sid),
+                        "{what}: the answer names {sid}: {text}"
+                    );
                 }
                 continue;
             }
@@ -390,9 +422,13 @@ async fn as_missing(who: (&str, &Api), victim: (&str, &World), anonymous: &Api, 
         let before = head(anonymous).await;
         let (status, body) = send(api, &case.method, &path, &form).await;
         let after = head(anonymous).await;
-        assert_eq!(before, after, "{what} wrote to the log (answer {status} {body})");
+        assert_eq!(
+            before, after,
+            "{what} wrote to the log (answer {status} {body})"
+        );
         let (missing_path, missing_form) = missing.request(case);
-        let (expected_status, expected) = send(api, &case.method, &missing_path, &missing_form).await;
+        let (expected_status, expected) =
+            send(api, &case.method, &missing_path, &missing_form).await;
         let mut text = body.to_string();
         for (sid, absent) in &pairs {
             text = text.replace(sid, absent);
@@ -443,7 +479,10 @@ async fn unlisted_methods_are_refused(api: &Api, world: &World) {
             };
             let (concrete, _) = world.request(&case);
             let (status, body) = send(api, &case.method, &concrete, &[]).await;
-            assert_eq!(status, 405, "{method} {concrete} is served but not in ROUTES: {body}");
+            assert_eq!(
+                status, 405,
+                "{method} {concrete} is served but not in ROUTES: {body}"
+            );
         }
     }
 }
@@ -457,8 +496,8 @@ async fn subaccount(api: &Api, name: &str) -> Creds {
 }
 
 #[tokio::test]
-async fn every_route_answers_another_tenants_sid_as_a_missing_one_and_a_parent_reaches_its_subaccounts()
-{
+async fn every_route_answers_another_tenants_sid_as_a_missing_one_and_a_parent_reaches_its_subaccounts(
+) {
     let cases = cases();
     let dir = DataDir::new("tenancy");
     let a = create_account(dir.path(), "A");

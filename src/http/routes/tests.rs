@@ -52,10 +52,12 @@ fn methods(expr: &str) -> Vec<String> {
             b'(' => depth += 1,
             b')' => depth = depth.saturating_sub(1),
             _ if depth == 0 => {
-                let starts_word = i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
-                if let Some(name) = NAMES.iter().find(|n| {
-                    starts_word && bytes[i..].starts_with(format!("{n}(").as_bytes())
-                }) {
+                let starts_word =
+                    i == 0 || !(bytes[i - 1].is_ascii_alphanumeric() || bytes[i - 1] == b'_');
+                if let Some(name) = NAMES
+                    .iter()
+                    .find(|n| starts_word && bytes[i..].starts_with(format!("{n}(").as_bytes()))
+                {
                     found.push(name.to_uppercase());
                     i += name.len();
                     continue;
@@ -98,7 +100,10 @@ fn declared() -> BTreeSet<(String, String)> {
 #[test]
 fn the_route_table_lists_exactly_what_the_routers_declare() {
     let declared = declared();
-    assert!(declared.len() > 50, "the scan found too little: {declared:?}");
+    assert!(
+        declared.len() > 50,
+        "the scan found too little: {declared:?}"
+    );
     let listed: BTreeSet<(String, String)> = super::all()
         .map(|(m, p)| (m.to_string(), p.to_string()))
         .collect();
@@ -114,11 +119,7 @@ fn the_route_table_lists_exactly_what_the_routers_declare() {
     );
     assert_eq!(
         ROUTES.len(),
-        ROUTES
-            .iter()
-            .map(|(p, _)| p)
-            .collect::<BTreeSet<_>>()
-            .len(),
+        ROUTES.iter().map(|(p, _)| p).collect::<BTreeSet<_>>().len(),
         "a path is listed twice"
     );
 }

@@ -234,7 +234,8 @@ impl Shell {
                 Command::UpdateReservation {
                     sid,
                     via,
-                    status: ["accepted", "rejected", "wrapping", "completed"][*status as usize % 4].into(),
+                    status: ["accepted", "rejected", "wrapping", "completed"][*status as usize % 4]
+                        .into(),
                     activity_sid: None,
                     if_match: None,
                 }
@@ -255,7 +256,10 @@ impl Shell {
                 None => return,
             },
             Step::DeleteWorker(i) => match Shell::pick(workers, *i) {
-                Some(sid) => Command::DeleteWorker { sid, if_match: None },
+                Some(sid) => Command::DeleteWorker {
+                    sid,
+                    if_match: None,
+                },
                 None => return,
             },
             Step::Tick(d) => {
@@ -303,12 +307,32 @@ proptest! {
 /// and several waiting tasks, timeouts and escalation (checked on one fixed workload).
 #[test]
 fn the_workload_offers_times_out_and_escalates() {
-    let mut steps = vec![Step::Worker(3, true), Step::Worker(1, true), Step::Worker(2, true)];
-    steps.extend([Step::Task(1, 0), Step::Task(0, 1), Step::Task(1, 3), Step::Commit]);
-    steps.extend([Step::Tick(6), Step::Commit, Step::Answer(0, 0), Step::Tick(12), Step::Commit]);
+    let mut steps = vec![
+        Step::Worker(3, true),
+        Step::Worker(1, true),
+        Step::Worker(2, true),
+    ];
+    steps.extend([
+        Step::Task(1, 0),
+        Step::Task(0, 1),
+        Step::Task(1, 3),
+        Step::Commit,
+    ]);
+    steps.extend([
+        Step::Tick(6),
+        Step::Commit,
+        Step::Answer(0, 0),
+        Step::Tick(12),
+        Step::Commit,
+    ]);
     let recorded = run(&steps);
     let types: Vec<&str> = recorded.iter().map(|(t, _, _)| *t).collect();
-    for wanted in ["task.created", "reservation.created", "reservation.accepted", "reservation.timeout"] {
+    for wanted in [
+        "task.created",
+        "reservation.created",
+        "reservation.accepted",
+        "reservation.timeout",
+    ] {
         assert!(types.contains(&wanted), "{wanted} missing from {types:?}");
     }
     assert_eq!(recorded, run(&steps));
