@@ -37,6 +37,14 @@ enum Expect {
 }
 use Expect::*;
 
+/// A route's fixture: method, path, form, what the owner gets.
+type Fixture = (
+    &'static str,
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    Expect,
+);
+
 /// Every route's fixture: method, path exactly as in `ROUTES`, form (values may name the
 /// world's SIDs as `{capture}`), and what the owner gets. ADD ONE LINE HERE FOR A NEW ROUTE.
 /// Captures a path may use: see [`World`] (`workspace_sid`, `ws`, `activity_sid`,
@@ -44,7 +52,7 @@ use Expect::*;
 /// `task_sid`, `reservation_sid`, `event_sid`, `file`, `resource`, `sid`, `sub`,
 /// `sub_sid`). A DELETE acts on the spare of its last capture when the world has one.
 #[rustfmt::skip]
-const FIXTURES: &[(&str, &str, &[(&str, &str)], Expect)] = &[
+const FIXTURES: &[Fixture] = &[
     ("GET", "/healthz", &[], Public),
     ("GET", "/metrics", &[], Public),
     ("GET", "/2010-04-01/Accounts.json", &[], Own),
