@@ -38,8 +38,13 @@ const PROMOTE: &str = "/v1/AuthTokens/Promote";
 /// The routes.
 pub fn router() -> Router<AppState> {
     Router::new()
-        .route(SECONDARY, post(create_secondary).delete(delete_secondary))
-        .route(PROMOTE, post(promote))
+        // Full paths spelled out (the route table's check reads them; the constants name the
+        // same paths for the handlers' URLs).
+        .route(
+            "/v1/AuthTokens/Secondary",
+            post(create_secondary).delete(delete_secondary),
+        )
+        .route("/v1/AuthTokens/Promote", post(promote))
 }
 
 /// Runs one token command on the caller's account stream; returns the position header and

@@ -18,6 +18,9 @@
 //!   `/supervisor/v1/Workspaces/{WS}/…`.
 //! - [`health`]: the unauthenticated `/healthz` and `/metrics`.
 //! - [`limits`]: the transport's limits (URI length 414, body size 413) in Twilio's shape.
+//! - `tenancy`: a parent account acts as its subaccount on the subaccount's workspaces.
+//! - [`routes`]: every `(method, path)` the API serves, one table (tests check the routers
+//!   against it, and the cross-tenant matrix runs over it).
 //!
 //! Reads are read-your-writes: a command records the position it reached for the calling
 //! account (and returns it in `Switchboard-Position`); a later read by that account waits,
@@ -31,8 +34,10 @@ mod forward;
 pub mod health;
 pub mod limits;
 pub mod monitor;
+pub mod routes;
 pub mod supervisor;
 pub mod taskrouter;
+mod tenancy;
 pub mod twilio;
 
 use crate::commands::{Commands, Executed};
@@ -101,6 +106,8 @@ struct Inner {
     /// Accounts as last read, with the accounts projection's generation then (used only
     /// while this process applies that projection, so a change is always seen).
     account_cache: Mutex<HashMap<Sid, (u64, Option<switchboard_events::account::Account>)>>,
+    /// Each workspace's owner once seen (a workspace never changes owner), for `tenancy`.
+    workspace_owners: Mutex<HashMap<Sid, Sid>>,
 }
 
 impl AppState {
@@ -120,6 +127,7 @@ impl AppState {
                 accounts_synced: Default::default(),
                 last_account_write: Mutex::default(),
                 account_cache: Mutex::default(),
+                workspace_owners: Mutex::default(),
                 commands,
                 projector,
                 metrics,
@@ -204,6 +212,36 @@ impl AppState {
             cache.insert(sid.clone(), (g, account.clone()));
         }
         Ok(account)
+    }
+
+    /// The account that owns workspace `ws` (None: no such workspace, or it cannot be read).
+    pub async fn workspace_owner(&self, ws: &Sid) -> Option<Sid> {
+        let cached = self
+            .inner
+            .workspace_owners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(ws)
+            .cloned();
+        if cached.is_some() {
+            return cached;
+        }
+        let owner = self
+            .inner
+            .taskrouter
+            .read(ws, |l| l.account_sid.clone())
+            .await
+            .ok()??;
+        let mut owners = self
+            .inner
+            .workspace_owners
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if owners.len() > 100_000 {
+            owners.clear();
+        }
+        owners.insert(ws.clone(), owner.clone());
+        Some(owner)
     }
 
     /// Remembers that `account`'s command reached `executed.position`, and returns the
@@ -335,9 +373,17 @@ pub fn app(state: AppState) -> Router {
     let api = Router::new()
         .merge(accounts::router())
         .merge(auth_tokens::router())
-        .merge(taskrouter::router())
         .merge(monitor::router())
-        .merge(supervisor::router())
+        .merge(
+            Router::new()
+                .merge(taskrouter::router())
+                .merge(supervisor::router())
+                // Inside authentication (route layers added later wrap this one).
+                .route_layer(middleware::from_fn_with_state(
+                    state.clone(),
+                    tenancy::act_as_owner,
+                )),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_auth,

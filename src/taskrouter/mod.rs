@@ -12,6 +12,8 @@
 
 #[cfg(test)]
 mod caused_tests;
+#[cfg(test)]
+mod tests;
 mod timers;
 
 use crate::log::{AppendError, Damaged, EventLog, ReadError};

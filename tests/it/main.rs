@@ -29,6 +29,9 @@
 //!   over UDP and TCP, CANCEL, BYE from the server, garbage on the SIP port.
 //! - `sip_calls`: calls switchboard places (`switchboard call`), bridges and re-INVITEs,
 //!   against SIPp callees.
+//! - `tenancy`: the cross-tenant matrix over every route of `switchboard::http::routes`:
+//!   another tenant's SID answers as a missing one and writes nothing; a parent reaches its
+//!   subaccounts' resources, a subaccount never its parent's or a sibling's.
 //! - `taskrouter_projection`: the TaskRouter read model against the workspace state, and
 //!   workflow timeouts counted from their own fact.
 
@@ -48,6 +51,7 @@ mod signature;
 mod sip;
 mod sip_calls;
 mod taskrouter_projection;
+mod tenancy;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
@@ -383,6 +387,11 @@ impl Api {
             Some((user, password)) => r.basic_auth(user, Some(password)),
             None => r,
         }
+    }
+
+    /// A request with any method and no body.
+    pub async fn request_raw(&self, method: reqwest::Method, path: &str) -> reqwest::Response {
+        self.request(method, path).send().await.expect("sent")
     }
 
     pub async fn get(&self, path: &str) -> reqwest::Response {

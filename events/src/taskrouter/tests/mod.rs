@@ -3,7 +3,7 @@
 //! test reads as given / when / then over one workspace. Split by topic: [`event_order`] (the
 //! order of events per flow), [`routing`] (offers,
 //! accepting and rejecting), [`timeouts`], [`skip_if`] (targets skipped by worker counts),
-//! [`refusals`] (bad input records nothing), [`fold_policy`] (stored documents this build
+//! [`refusals`] (bad input records nothing), [`determinism`] (the same commands give byte-identical events), [`fold_policy`] (stored documents this build
 //! rejects) and [`invariants`] (a property test over random command sequences).
 
 use super::decide::{decide, decide_mut, route_mut, Command, Ctx, TaskRouterError, Template};
@@ -14,6 +14,7 @@ use crate::sid::{Sid, SidPrefix};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 
+mod determinism;
 mod event_order;
 mod fold_policy;
 mod invariants;
