@@ -230,7 +230,11 @@ async fn run_through_kill_9(tag: &str, env: Env<'_>) -> Run {
                 .filter(|(_, k, _)| k == kind)
                 .count()
         };
-        let settled = count("reservation.created") == count("reservation.accepted");
+        // `/Events` is a read model: right after the restart it may not have caught up yet
+        // (an empty history would make "every callback arrived" vacuously true), so wait
+        // until it holds every task's reservation.
+        let settled = count("reservation.created") >= 8
+            && count("reservation.created") == count("reservation.accepted");
         if settled && complete(&received, &histories) {
             break;
         }

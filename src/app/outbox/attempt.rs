@@ -435,7 +435,7 @@ mod tests {
         let engine = crate::taskrouter::Engine::new(log.clone());
         let ctx = Context::new(log, engine, Arc::new(NoTokens));
         let refused = answering(500).await;
-        // No alert can be recorded: the row must stay, marked failed.
+        // No alert can be recorded (the log refuses): the row must stay, marked failed.
         let next = attempt(&ctx, row(vec![refused])).await;
         match next {
             Finish::Again {
@@ -443,7 +443,7 @@ mod tests {
                 next_attempt_at,
                 ..
             } => {
-                assert_eq!(code, 11200);
+                assert_eq!(code, 11217, "a 5xx from the application is 11217");
                 assert!(next_attempt_at > Utc::now().timestamp_millis());
             }
             other => panic!("expected the row kept for its alert, got {other:?}"),
