@@ -192,28 +192,9 @@ impl Engine {
         meta: Metadata,
         render: impl FnOnce(&Loaded, &[Event]) -> T + Send + 'static,
     ) -> Result<Done<T>, EngineError> {
-        let (reply, answer) = oneshot::channel();
-        let (body_tx, body_rx) = oneshot::channel();
-        let request = Request::Command {
-            command: Box::new(command),
-            meta,
-            causation: None,
-            render: Box::new(move |l, e| {
-                let _ = body_tx.send(render(l, e));
-            }),
-            reply,
-        };
-        self.send(workspace, request).await?;
-        let position = answer
-            .await
-            .map_err(|_| AppendError::Unavailable("the workspace actor stopped".into()))??;
-        let body = body_rx
-            .await
-            .map_err(|_| AppendError::Unavailable("the workspace actor stopped".into()))?;
-        Ok(Done { body, position })
+        self.submit(workspace, command, meta, None, render).await
     }
 
-    /// Reads the workspace's state.
     /// [`Engine::execute`] for a command a process manager issued because of the event
     /// `causation`: at most once per triggering event. The workspace keeps, per source
     /// partition, the highest offset whose command it applied; a command caused at or below it
@@ -230,12 +211,25 @@ impl Engine {
         render: impl FnOnce(&Loaded, &[Event]) -> T + Send + 'static,
     ) -> Result<Done<T>, EngineError> {
         meta.causation_id = Some(causation.event_id);
+        self.submit(workspace, command, meta, Some(causation), render)
+            .await
+    }
+
+    /// Hands a command to the workspace's actor and waits for its answer and rendered body.
+    async fn submit<T: Send + 'static>(
+        &self,
+        workspace: &Sid,
+        command: Command,
+        meta: Metadata,
+        causation: Option<Causation>,
+        render: impl FnOnce(&Loaded, &[Event]) -> T + Send + 'static,
+    ) -> Result<Done<T>, EngineError> {
         let (reply, answer) = oneshot::channel();
         let (body_tx, body_rx) = oneshot::channel();
         let request = Request::Command {
             command: Box::new(command),
             meta,
-            causation: Some(causation),
+            causation,
             render: Box::new(move |l, e| {
                 let _ = body_tx.send(render(l, e));
             }),
@@ -251,6 +245,7 @@ impl Engine {
         Ok(Done { body, position })
     }
 
+    /// Reads the workspace's state.
     pub async fn read<T: Send + 'static>(
         &self,
         workspace: &Sid,

@@ -169,16 +169,24 @@ mod tests {
             panic!("no task.created in {short:?}");
         };
         let sid = created.sid.clone();
-        tokio::time::sleep(Duration::from_millis(2_500)).await;
-        let status = engine
-            .read(&ws, move |l| {
-                l.state
-                    .as_ref()
-                    .and_then(|w| w.tasks.get(&sid))
-                    .map(|t| t.status)
-            })
-            .await
-            .unwrap_or_default();
+        // Waits for the condition (a loaded machine may take longer than the 1 s TTL).
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+        let status = loop {
+            let sid = sid.clone();
+            let status = engine
+                .read(&ws, move |l| {
+                    l.state
+                        .as_ref()
+                        .and_then(|w| w.tasks.get(&sid))
+                        .map(|t| t.status)
+                })
+                .await
+                .unwrap_or_default();
+            if status == Some(TaskStatus::Canceled) || tokio::time::Instant::now() > deadline {
+                break status;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        };
         assert_eq!(status, Some(TaskStatus::Canceled));
         let batches = engine.timer_batches() - before;
         assert!((1..=2).contains(&batches), "{batches} timer batches");
