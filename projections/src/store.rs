@@ -4,13 +4,23 @@
 //! [`ProjectionStore::apply_batch`] is the heart: in one transaction it applies every event
 //! past the projection's checkpoint, records the ones that could not be read, and moves the
 //! checkpoint. Either all of that commits or none of it does.
+//!
+//! Every write transaction on the store goes through [`ProjectionStore::begin_write`]. On
+//! SQLite that first takes the store's in-process write gate, then `BEGIN IMMEDIATE`: SQLite
+//! admits one writer per file, and a second one that finds the lock taken does not queue, it
+//! sleeps in SQLite's busy handler (1, 2, 5, … up to 100 ms per try) and retries. With the
+//! projector, the process-manager runner and the outbox sender all writing the one file, those
+//! sleeps were most of a webhook's latency under load. The gate makes them wait their turn in
+//! order instead, for exactly as long as the writer before them takes. Other processes on the
+//! same file still meet the busy handler (`busy_timeout` 5 s).
 
 use crate::{Projection, Table};
 use sha2::{Digest, Sha256};
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
-use sqlx::{AnyPool, Connection, Row};
+use sqlx::{Any, AnyConnection, AnyPool, Row, Transaction};
+use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
-use std::sync::Once;
+use std::sync::{Arc, Once};
 use std::time::Duration;
 use switchboard_events::{Envelope, Position};
 
@@ -78,6 +88,36 @@ pub struct StoreOptions {
 pub struct ProjectionStore {
     pool: AnyPool,
     dialect: Dialect,
+    /// SQLite's one writer, taken in this process before `BEGIN IMMEDIATE` (module doc).
+    write_gate: Arc<tokio::sync::Mutex<()>>,
+}
+
+/// A write transaction from [`ProjectionStore::begin_write`]; it derefs to the connection, so
+/// queries run on `&mut *tx`. Dropped without [`WriteTx::commit`], it rolls back.
+pub struct WriteTx {
+    // Field order matters: the transaction ends before the gate opens.
+    tx: Transaction<'static, Any>,
+    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+}
+
+impl WriteTx {
+    /// Commits, then lets the next writer in.
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        self.tx.commit().await
+    }
+}
+
+impl Deref for WriteTx {
+    type Target = AnyConnection;
+    fn deref(&self) -> &AnyConnection {
+        &self.tx
+    }
+}
+
+impl DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut AnyConnection {
+        &mut self.tx
+    }
 }
 
 static DRIVERS: Once = Once::new();
@@ -137,7 +177,32 @@ impl ProjectionStore {
                 .await
                 .map_err(|e| sqlx::Error::Migrate(Box::new(e)))?,
         }
-        Ok(ProjectionStore { pool, dialect })
+        drop(conn);
+        Ok(ProjectionStore {
+            pool,
+            dialect,
+            write_gate: Arc::default(),
+        })
+    }
+
+    /// Begins a write transaction (module doc): on SQLite behind the store's write gate and
+    /// with the file's write lock taken up front, since a deferred transaction that reads and
+    /// then writes fails at once with "database is locked" when another writer holds it.
+    pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
+        match self.dialect {
+            Dialect::Sqlite => {
+                let gate = self.write_gate.clone().lock_owned().await;
+                let tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
+                Ok(WriteTx {
+                    tx,
+                    _gate: Some(gate),
+                })
+            }
+            Dialect::Postgres => Ok(WriteTx {
+                tx: self.pool.begin().await?,
+                _gate: None,
+            }),
+        }
     }
 
     /// The pool, for read-model queries.
@@ -175,8 +240,7 @@ impl ProjectionStore {
     /// current version, in one transaction: the projection then replays the log from the
     /// start.
     pub async fn reset(&self, projection: &dyn Projection) -> Result<(), sqlx::Error> {
-        let mut conn = self.pool.acquire().await?;
-        let mut tx = conn.begin().await?;
+        let mut tx = self.begin_write().await?;
         for table in projection.tables() {
             sqlx::query(&format!("DELETE FROM {}", table.name))
                 .execute(&mut *tx)
@@ -208,14 +272,7 @@ impl ProjectionStore {
         items: &[Item],
     ) -> Result<(Checkpoint, usize), sqlx::Error> {
         let mut skipped = 0;
-        let mut conn = self.pool.acquire().await?;
-        // SQLite: take the write lock up front. A deferred transaction that reads (the
-        // checkpoint) and then writes fails at once with "database is locked" when another
-        // projection is writing, instead of waiting for it.
-        let mut tx = match self.dialect {
-            Dialect::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await?,
-            Dialect::Postgres => conn.begin().await?,
-        };
+        let mut tx = self.begin_write().await?;
         // Several projector processes may share the store: serialise their batches per
         // projection and start from the checkpoint as committed, so none applies an event
         // another already applied.

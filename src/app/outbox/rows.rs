@@ -7,12 +7,11 @@
 //! deterministic id, so a replay of events past a stale checkpoint inserts nothing twice.
 //! Rows leave only through [`finish`], which the sender calls once a delivery is done.
 
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, Connection, Row as _, Transaction};
+use sqlx::Row as _;
 use switchboard_events::process::policy::WebhookKind;
 use switchboard_events::process::{ActsOn, Delivery};
 use switchboard_events::{Checkpoint, Position, Sid};
-use switchboard_projections::store::{Dialect, ProjectionStore};
+use switchboard_projections::store::ProjectionStore;
 use uuid::Uuid;
 
 /// One outbox row: a delivery, where its source event sits, and how far its sending got.
@@ -76,19 +75,6 @@ fn parse_acts_on(text: &str) -> Option<ActsOn> {
     })
 }
 
-/// A transaction on `conn`. SQLite: the write lock is taken up front (a deferred
-/// transaction that writes fails at once with "database is locked" when another writer holds
-/// it, instead of waiting; see `ProjectionStore::apply_batch`).
-async fn begin<'c>(
-    store: &ProjectionStore,
-    conn: &'c mut PoolConnection<Any>,
-) -> Result<Transaction<'c, Any>, sqlx::Error> {
-    match store.dialect() {
-        Dialect::Sqlite => conn.begin_with("BEGIN IMMEDIATE").await,
-        Dialect::Postgres => conn.begin().await,
-    }
-}
-
 /// The runner's checkpoint as committed (empty: it has read nothing).
 pub async fn checkpoint(store: &ProjectionStore, runner: &str) -> Result<Checkpoint, sqlx::Error> {
     let rows =
@@ -113,8 +99,7 @@ pub async fn write(
     checkpoint: &Checkpoint,
     rows: &[Row],
 ) -> Result<(), sqlx::Error> {
-    let mut pooled = store.pool().acquire().await?;
-    let mut tx = begin(store, &mut pooled).await?;
+    let mut tx = store.begin_write().await?;
     {
         for row in rows {
             let d = &row.delivery;
@@ -234,8 +219,7 @@ pub async fn len(store: &ProjectionStore) -> Result<i64, sqlx::Error> {
 
 /// Applies finished attempts, in one transaction.
 pub async fn finish(store: &ProjectionStore, done: &[(String, Finish)]) -> Result<(), sqlx::Error> {
-    let mut pooled = store.pool().acquire().await?;
-    let mut tx = begin(store, &mut pooled).await?;
+    let mut tx = store.begin_write().await?;
     {
         for (id, f) in done {
             match f {
