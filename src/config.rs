@@ -135,6 +135,21 @@ impl StoreArgs {
     }
 }
 
+impl ServeArgs {
+    /// The outbox store's URL (see `--outbox-db`).
+    pub fn outbox_url(&self) -> anyhow::Result<String> {
+        let db = self.store.db_url()?;
+        Ok(match &self.outbox_db_url {
+            Some(url) => url.clone(),
+            None if db.starts_with("postgres") => db,
+            None => format!(
+                "sqlite://{}?mode=rwc",
+                self.store.data_dir.join("outbox.sqlite").display()
+            ),
+        })
+    }
+}
+
 /// A log backend and where it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LogBackend {
@@ -221,6 +236,13 @@ pub struct ServeArgs {
         value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..)
     )]
     pub outbox_concurrency: usize,
+    /// Where the outbox (webhooks not yet delivered) and the process-manager runner's
+    /// checkpoint live: `sqlite://PATH` or `postgres://…`. Default: the `--db` store on
+    /// PostgreSQL; on SQLite `outbox.sqlite` in the data dir, a file of its own, because
+    /// SQLite takes one writer per file and the read models' transactions would otherwise
+    /// hold every webhook up.
+    #[arg(long = "outbox-db", env = "SWITCHBOARD_OUTBOX_DB")]
+    pub outbox_db_url: Option<String>,
     /// TaskRouter: the workspace actors' limits.
     #[command(flatten)]
     pub taskrouter: TaskRouterArgs,

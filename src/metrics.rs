@@ -1,5 +1,8 @@
 //! Prometheus metrics, served at `GET /metrics`: log appends, batch sizes and commit latency
-//! (group commit at work), projection lag and skipped records, HTTP requests.
+//! (group commit at work), projection lag and skipped records, HTTP requests, and how long
+//! a webhook takes to get through each stage of the outbox path
+//! (`switchboard_webhook_latency_seconds{stage}`, which `bench taskrouter` reads to say where
+//! a callback's time goes).
 
 use crate::log::writer::WriterObserver;
 use prometheus_client::encoding::EncodeLabelSet;
@@ -26,6 +29,24 @@ pub struct HttpLabel {
     pub status: u16,
 }
 
+/// Label set of a webhook's stage, timed from its source event's `occurred_at` (when the
+/// command that caused it arrived), first attempts only:
+/// - `read`: the process-manager runner has the event from the log;
+/// - `stored`: its outbox row committed;
+/// - `sent`: the sender starts the request;
+/// - `answered`: the application's answer is in.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StageLabel {
+    /// One of the stages above.
+    pub stage: &'static str,
+}
+
+/// The webhook stage histograms' buckets: 0.25 ms to about 100 s, ×1.5 apart, fine enough to
+/// read a p99 from.
+fn stage_histogram() -> Histogram {
+    Histogram::new(exponential_buckets(0.000_25, 1.5, 32))
+}
+
 /// Every metric the process exports.
 pub struct Metrics {
     registry: Registry,
@@ -43,6 +64,8 @@ pub struct Metrics {
     pub projection_skipped: Family<ProjectionLabel, Counter>,
     /// HTTP responses.
     pub http_responses: Family<HttpLabel, Counter>,
+    /// Webhooks' time to each stage (see [`StageLabel`]).
+    pub webhook_latency: Family<StageLabel, Histogram, fn() -> Histogram>,
 }
 
 impl Default for Metrics {
@@ -55,6 +78,10 @@ impl Default for Metrics {
         let projection_lag = Family::<ProjectionLabel, Gauge>::default();
         let projection_skipped = Family::<ProjectionLabel, Counter>::default();
         let http_responses = Family::<HttpLabel, Counter>::default();
+        let webhook_latency =
+            Family::<StageLabel, Histogram, fn() -> Histogram>::new_with_constructor(
+                stage_histogram,
+            );
         registry.register(
             "log_appends",
             "Appends committed to the log",
@@ -86,7 +113,13 @@ impl Default for Metrics {
             "HTTP responses by method and status",
             http_responses.clone(),
         );
+        registry.register(
+            "webhook_latency_seconds",
+            "Time from a webhook's source event to each stage of its first attempt",
+            webhook_latency.clone(),
+        );
         Metrics {
+            webhook_latency,
             registry,
             appends,
             events,
@@ -107,6 +140,16 @@ impl Metrics {
             out.clear();
         }
         out
+    }
+
+    /// Records that a webhook caused by an event that occurred at `occurred_at_ms` (ms since
+    /// the epoch) reached `stage` now.
+    pub fn webhook_stage(&self, stage: &'static str, occurred_at_ms: i64) {
+        let now = chrono::Utc::now().timestamp_micros();
+        let seconds = (now - occurred_at_ms * 1000).max(0) as f64 / 1e6;
+        self.webhook_latency
+            .get_or_create(&StageLabel { stage })
+            .observe(seconds);
     }
 
     /// The lag gauge of one projection.

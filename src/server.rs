@@ -204,31 +204,59 @@ fn load_secrets(args: &ServeArgs) -> anyhow::Result<Arc<Keyring>> {
     Ok(Arc::new(keyring))
 }
 
-/// Starts the process-manager runner and the outbox sender until `stop`.
-fn start_outbox(
+/// Opens the outbox store (`--outbox-db`) and moves into it what an older build left in the
+/// read-model store; then starts the process-manager runner and the outbox sender until
+/// `stop`.
+async fn start_outbox(
     args: &ServeArgs,
     opened: &Opened,
     engine: &crate::taskrouter::Engine,
     tokens: Arc<dyn AuthTokens>,
     stop: &CancellationToken,
-) -> Vec<tokio::task::JoinHandle<()>> {
+) -> anyhow::Result<Vec<tokio::task::JoinHandle<()>>> {
+    let url = args.outbox_url()?;
+    let store = if url == args.store.db_url()? {
+        opened.store.clone()
+    } else {
+        let options = StoreOptions {
+            pool_size: args.store.db_pool_size,
+        };
+        let store = ProjectionStore::connect_with(&url, options)
+            .await
+            .with_context(|| format!("cannot open the outbox store {url}"))?;
+        let moved =
+            crate::app::outbox::rows::adopt(&opened.store, &store, crate::app::runner::RUNNER)
+                .await
+                .context("cannot move the outbox out of the read-model store")?;
+        if moved > 0 {
+            info!(rows = moved, %url, "moved undelivered webhooks into the outbox store");
+        }
+        store
+    };
     let wake = Arc::new(tokio::sync::Notify::new());
     let runner = Runner {
         log: opened.log.clone(),
-        store: opened.store.clone(),
+        store: store.clone(),
         engine: engine.clone(),
         wake: wake.clone(),
+        tokens: tokens.clone(),
+        metrics: opened.metrics.clone(),
     };
     let sender = Sender {
-        store: opened.store.clone(),
-        context: Arc::new(Outbox::new(opened.log.clone(), engine.clone(), tokens)),
+        store,
+        context: Arc::new(Outbox::new(
+            opened.log.clone(),
+            engine.clone(),
+            tokens,
+            opened.metrics.clone(),
+        )),
         wake,
         concurrency: args.outbox_concurrency,
     };
-    vec![
+    Ok(vec![
         tokio::spawn(runner.run(stop.clone())),
         tokio::spawn(sender.run(stop.clone())),
-    ]
+    ])
 }
 
 /// Serves on `listener` until `shutdown` is cancelled (tests pass a listener on port 0).
@@ -264,7 +292,7 @@ pub async fn run(
             opened.log.clone(),
             secrets.clone(),
         ));
-        start_outbox(&args, &opened, &taskrouter, tokens, &outbox_stop)
+        start_outbox(&args, &opened, &taskrouter, tokens, &outbox_stop).await?
     } else {
         Vec::new()
     };

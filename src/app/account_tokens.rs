@@ -10,6 +10,12 @@
 //! embedded and PostgreSQL logs read it by index, the Kafka log from its writer's stream
 //! index and cache; that index lives on the writer node, where the signer runs).
 //!
+//! What was opened is remembered per account until the runner reads a newer event of that
+//! account ([`AuthTokens::forget`]): a sender at a thousand deliveries a second otherwise
+//! spends a log read, a fold and an AES-GCM open on every one of them (1–2 ms under load,
+//! measured with `bench taskrouter`). A token promoted through the API signs from the moment
+//! the runner reads the promotion, milliseconds after it commits.
+//!
 //! The invariant: only the primary token signs (as Twilio signs with the primary until a
 //! promotion); an account that has no sealed primary answers `Ok(None)`, never a guess.
 
@@ -17,7 +23,8 @@ use super::tokens::{AuthTokens, TokenError};
 use crate::log::{EventLog, ReadError};
 use crate::secrets::{Keyring, OpenError};
 use async_trait::async_trait;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use switchboard_events::account::{self, Account};
 use switchboard_events::Sid;
 
@@ -26,12 +33,18 @@ use switchboard_events::Sid;
 pub struct AccountTokens {
     log: Arc<dyn EventLog>,
     keyring: Arc<Keyring>,
+    /// Tokens opened so far (`None`: the account has no signable token), until forgotten.
+    opened: Arc<Mutex<HashMap<Sid, Option<String>>>>,
 }
 
 impl AccountTokens {
     /// Tokens read from `log`, opened with `keyring` (the node's current and previous keys).
     pub fn new(log: Arc<dyn EventLog>, keyring: Arc<Keyring>) -> AccountTokens {
-        AccountTokens { log, keyring }
+        AccountTokens {
+            log,
+            keyring,
+            opened: Arc::default(),
+        }
     }
 
     /// The account as its stream folds now.
@@ -61,6 +74,33 @@ impl AccountTokens {
 #[async_trait]
 impl AuthTokens for AccountTokens {
     async fn auth_token(&self, account: &Sid) -> Result<Option<String>, TokenError> {
+        if let Some(known) = self.remembered(account) {
+            return Ok(known);
+        }
+        let token = self.open(account).await?;
+        self.opened
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(account.clone(), token.clone());
+        Ok(token)
+    }
+
+    fn forget(&self, account: &Sid) {
+        self.opened
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(account);
+    }
+}
+
+impl AccountTokens {
+    fn remembered(&self, account: &Sid) -> Option<Option<String>> {
+        let opened = self.opened.lock().unwrap_or_else(|e| e.into_inner());
+        opened.get(account).cloned()
+    }
+
+    /// Reads the account's stream and opens its primary token.
+    async fn open(&self, account: &Sid) -> Result<Option<String>, TokenError> {
         let Some(state) = self.load(account).await? else {
             return Ok(None);
         };
@@ -189,6 +229,9 @@ mod tests {
         let tokens = AccountTokens::new(log.clone(), keyring.clone());
         assert_eq!(tokens.auth_token(&sid).await, Ok(None));
         let new = rotate(&commands, &keyring, &sid).await;
+        // Remembered until the runner reads the rotation.
+        assert_eq!(tokens.auth_token(&sid).await, Ok(None));
+        tokens.forget(&sid);
         assert_eq!(tokens.auth_token(&sid).await, Ok(Some(new.clone())));
         let state = tokens.load(&sid).await.ok().flatten().expect("exists");
         assert_eq!(
@@ -206,6 +249,7 @@ mod tests {
         assert_eq!(rotated.auth_token(&sid).await, Ok(Some(token)));
         // A token rotated after the key rotation is sealed under the new key.
         let new = rotate(&commands, &ring(2, &[1]), &sid).await;
+        rotated.forget(&sid);
         assert_eq!(rotated.auth_token(&sid).await, Ok(Some(new)));
         let stale = AccountTokens::new(log.clone(), ring(1, &[]));
         assert_eq!(

@@ -13,14 +13,23 @@
 //! Issued commands are carried out before the checkpoint that covers their event commits, so
 //! a crash repeats them (at least once); the deciders drop a causation they already applied.
 //!
+//! A runner that has never committed (a new outbox store, or a log written before the
+//! outbox existed) starts at the log's heads and commits them at once: the effects of history
+//! were carried out by whatever ran then, and are not sent again.
+//!
+//! Every event of an account's stream tells the signer that the account's tokens may have
+//! changed ([`AuthTokens::forget`]), in log order, before any delivery of a later event.
+//!
 //! An unreadable record is logged and stepped over (the workspace's actor refuses to load
-//! such a stream anyway). Many events go into one transaction (the subscription's batches,
-//! gathered for a few milliseconds under load), as the projector does.
+//! such a stream anyway). Many events go into one transaction: whatever the subscription
+//! has ready when a batch starts (group commit: while one transaction commits, the next
+//! batch gathers; nothing waits for a batch to fill).
 
 use crate::app::outbox::rows::{self, Row};
+use crate::app::tokens::AuthTokens;
 use crate::log::{Checkpoint, EventLog};
 use crate::taskrouter::Engine;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -34,10 +43,6 @@ use tracing::{error, warn};
 
 /// The runner's name in `process_checkpoints`.
 pub const RUNNER: &str = "taskrouter";
-
-/// How long a batch may gather further events under load: a few ms of callback latency for
-/// far fewer commits.
-const COALESCE: Duration = Duration::from_millis(2);
 
 /// Most events per transaction.
 const COALESCE_MAX: usize = 4096;
@@ -56,6 +61,10 @@ pub struct Runner {
     pub engine: Engine,
     /// Woken after every commit that wrote rows.
     pub wake: Arc<Notify>,
+    /// Told of every account event (the signer's remembered tokens).
+    pub tokens: Arc<dyn AuthTokens>,
+    /// Where the webhooks' stage latencies go.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 /// The workspaces as folded so far, and where the runner stands.
@@ -88,7 +97,7 @@ impl Runner {
     /// from the log's start (the fold needs it) with the stored checkpoint.
     pub async fn run(self, cancel: CancellationToken) {
         'resubscribe: loop {
-            let mut committed = match rows::checkpoint(&self.store, RUNNER).await {
+            let mut committed = match self.start().await {
                 Ok(cp) => cp,
                 Err(e) => {
                     error!(cause = %e, "cannot read the runner's checkpoint; retrying");
@@ -126,15 +135,14 @@ impl Runner {
                         continue 'resubscribe;
                     }
                 };
-                let deadline = tokio::time::Instant::now() + COALESCE;
                 while batch.len() < COALESCE_MAX {
-                    match tokio::time::timeout_at(deadline, stream.next()).await {
-                        Ok(Some(Ok(more))) => batch.extend(more),
-                        Ok(other) => {
+                    match stream.next().now_or_never() {
+                        Some(Some(Ok(more))) => batch.extend(more),
+                        Some(other) => {
                             deferred = Some(other);
                             break;
                         }
-                        Err(_) => break,
+                        None => break,
                     }
                 }
                 let mut out = Vec::new();
@@ -151,7 +159,14 @@ impl Runner {
                     let position = recorded.position;
                     match recorded.into_envelope() {
                         Ok(e) => {
+                            if let Ok(account) = Sid::parse_as(&e.stream, SidPrefix::Account) {
+                                self.tokens.forget(&account);
+                            }
                             if let Some(reaction) = folded.fold(&e, &committed) {
+                                for _ in &reaction.deliveries {
+                                    self.metrics
+                                        .webhook_stage("read", e.occurred_at.timestamp_millis());
+                                }
                                 out.push((e, reaction));
                             }
                         }
@@ -195,7 +210,12 @@ impl Runner {
                 // The rows and the checkpoint must commit together: retried until they do.
                 loop {
                     match rows::write(&self.store, RUNNER, &folded.read, &produced).await {
-                        Ok(()) => break,
+                        Ok(()) => {
+                            for r in &produced {
+                                self.metrics.webhook_stage("stored", r.next_attempt_at);
+                            }
+                            break;
+                        }
                         Err(e) => {
                             error!(cause = %e, rows = produced.len(), "cannot write the outbox; retrying");
                             if pause(&cancel).await {
@@ -211,6 +231,18 @@ impl Runner {
                 }
             }
         }
+    }
+
+    /// The stored checkpoint; a runner that has none starts at the log's heads (module doc)
+    /// and stores them before reading anything.
+    async fn start(&self) -> anyhow::Result<Checkpoint> {
+        if let Some(stored) = rows::checkpoint_if_any(&self.store, RUNNER).await? {
+            return Ok(stored);
+        }
+        let heads = self.log.heads().await?;
+        rows::write(&self.store, RUNNER, &heads, &[]).await?;
+        tracing::info!(heads = ?heads, "the process-manager runner has no checkpoint: it starts at the log's heads");
+        Ok(heads)
     }
 
     /// Carries out the commands `reaction` issues, caused by `e`; a command the log cannot
@@ -258,5 +290,71 @@ async fn pause(cancel: &CancellationToken) -> bool {
     tokio::select! {
         _ = cancel.cancelled() => true,
         _ = tokio::time::sleep(Duration::from_millis(500)) => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::outbox::unsigned::NoTokens;
+    use crate::log::memory::MemoryLog;
+    use switchboard_events::{Event, ExpectedVersion, NewEvent};
+    use uuid::Uuid;
+
+    #[tokio::test]
+    async fn a_runner_without_a_checkpoint_starts_at_the_heads_and_stores_them_at_once() {
+        let dir = tempfile::tempdir().expect("dir");
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("o.db").display());
+        let store = ProjectionStore::connect(&url).await.expect("store");
+        let log: Arc<dyn EventLog> = Arc::new(MemoryLog::default());
+        let account = Sid::from_u128(SidPrefix::Account, 7);
+        let meta = Metadata {
+            occurred_at: chrono::Utc::now(),
+            account_sid: account.clone(),
+            correlation_id: Uuid::from_u128(1),
+            causation_id: None,
+            region: "test".into(),
+        };
+        let event = Event::AccountUpdated(switchboard_events::account::AccountUpdated {
+            friendly_name: Some("history".into()),
+            status: None,
+        });
+        for _ in 0..3 {
+            log.append(
+                account.as_str(),
+                ExpectedVersion::Any,
+                vec![NewEvent::new(Uuid::now_v7(), &meta, &event)],
+            )
+            .await
+            .expect("append");
+        }
+        let heads = log.heads().await.expect("heads");
+        let runner = Runner {
+            log: log.clone(),
+            store: store.clone(),
+            engine: Engine::new(log.clone()),
+            wake: Arc::default(),
+            tokens: Arc::new(NoTokens),
+            metrics: Arc::default(),
+        };
+        assert_eq!(
+            rows::checkpoint_if_any(&store, RUNNER).await.expect("cp"),
+            None
+        );
+        assert_eq!(runner.start().await.expect("start"), heads);
+        assert_eq!(
+            rows::checkpoint_if_any(&store, RUNNER).await.expect("cp"),
+            Some(heads.clone()),
+            "stored before anything is read, so a crash cannot skip what comes next"
+        );
+        // Later events do not move where a restarted runner stands.
+        log.append(
+            account.as_str(),
+            ExpectedVersion::Any,
+            vec![NewEvent::new(Uuid::now_v7(), &meta, &event)],
+        )
+        .await
+        .expect("append");
+        assert_eq!(runner.start().await.expect("restart"), heads);
     }
 }

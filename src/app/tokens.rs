@@ -29,4 +29,10 @@ pub trait AuthTokens: Send + Sync + 'static {
     /// signable token: it does not exist, or it was created before tokens were sealed and has
     /// not rotated its token since (the README, "Signed webhooks", says how to rotate).
     async fn auth_token(&self, account: &Sid) -> Result<Option<String>, TokenError>;
+
+    /// `account`'s stream has a new event (a token created, promoted, …): whatever was
+    /// remembered of its tokens is stale. The process-manager runner calls this for every
+    /// account event it reads, in log order, so a delivery produced after an event is signed
+    /// with a token at least as new as that event. The default remembers nothing.
+    fn forget(&self, _account: &Sid) {}
 }

@@ -22,6 +22,7 @@ pub mod log;
 pub mod measure;
 pub mod postgres;
 pub mod sip;
+pub mod stages;
 pub mod taskrouter;
 
 use crate::config::BenchCommand;

@@ -15,11 +15,13 @@
 //! charged for every task it delays, not only for the ones it answers slowly. A task that is
 //! never reserved before the level's grace period ends counts as infinitely late. A level
 //! passes when every task was created and p99 < 20 ms; the ladder stops at the first level
-//! that fails. Baseline: the raw append rate of the same log code (one event per append, 64
+//! that fails. After each level, where a callback's time went inside the server, stage by
+//! stage ([`super::stages`]). Baseline: the raw append rate of the same log code (one event per append, 64
 //! appenders) on a fresh file, in the same run.
 
 use super::fixtures::{create_account, spawn_serve, Scratch};
 use super::measure::{appenders, concurrently, ms, percentile};
+use super::stages::Snapshot;
 use crate::log::sqlite::{SqliteLog, SqliteLogOptions};
 use crate::log::EventLog;
 use anyhow::Context;
@@ -102,8 +104,10 @@ async fn ladder(server: &Server, options: &TaskRouterBenchOptions, raw: f64) -> 
     let mut best = None;
     for &rate in &options.rates {
         let setup = set_up(&api, &workers.url, options.workers, options.queues).await?;
+        let before = api.stages().await?;
         let level = level(&api, &workers, &setup, rate, options).await?;
         level.print(rate);
+        println!("{}", api.stages().await?.since(&before).line());
         if !level.passes() {
             break;
         }
@@ -206,6 +210,16 @@ impl Api {
         let body: Value = r.json().await?;
         anyhow::ensure!(status.is_success(), "POST {path}: {status} {body}");
         Ok(body)
+    }
+
+    /// The server's webhook stage histograms (`GET /metrics`).
+    async fn stages(&self) -> anyhow::Result<Snapshot> {
+        let r = self
+            .http
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await?;
+        Ok(Snapshot::parse(&r.error_for_status()?.text().await?))
     }
 
     async fn get(&self, path: &str) -> anyhow::Result<Value> {

@@ -137,6 +137,7 @@ impl EventLog for PostgresLog {
         reader::subscribe(
             self.readers.clone(),
             self.writer.head().clone(),
+            Some(self.writer.tail()),
             from,
             u64::from(self.read_batch),
             Duration::from_secs(1),

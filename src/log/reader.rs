@@ -1,7 +1,7 @@
 //! Reading the SQL logs, shared by SQLite and PostgreSQL: turning rows into events (or into
 //! reports of damage), the stream-name cache, and subscriptions that keep reading ahead.
 
-use super::writer::Names;
+use super::writer::{Names, Tail};
 use super::{record, Checkpoint, Damaged, LogItem, ReadError};
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_events::{Position, RecordedEvent};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{broadcast, mpsc, watch};
 
 /// The columns every read selects, in this order.
 pub(crate) const SELECT_EVENTS: &str = "SELECT position, stream_id, seq, header, data FROM events";
@@ -178,9 +178,17 @@ where
 /// Every event after `from`, then live. A reader task keeps up to two batches in flight
 /// (ranges of positions, which the single writer assigns densely), so fetching, decoding and
 /// the subscriber's own work overlap on the machine's cores.
+///
+/// In the writer's own process, `tail` hands over each committed batch as written: a batch
+/// that continues exactly where the subscriber stands is passed on without a query (five
+/// subscribers — the read models and the process-manager runner — otherwise read every
+/// commit back, each on its own, through the readers' pool). Anything else (a subscriber
+/// catching up, a batch it missed because it fell more than the tail's capacity behind) is
+/// read from the database, so what a subscriber gets never depends on which path it took.
 pub(crate) fn subscribe<R: RangeReader>(
     reader: R,
     mut head: watch::Receiver<u64>,
+    mut tail: Option<broadcast::Receiver<Arc<Tail>>>,
     from: Checkpoint,
     batch: u64,
     poll: Duration,
@@ -190,6 +198,11 @@ pub(crate) fn subscribe<R: RangeReader>(
     let batch = batch.max(1);
     tokio::spawn(async move {
         loop {
+            while let Some(items) = tail.as_mut().and_then(|t| from_tail(t, &mut offset)) {
+                if tx.send(Ok(items)).await.is_err() {
+                    return;
+                }
+            }
             let committed = *head.borrow_and_update();
             if committed <= offset {
                 // Caught up: wait for the writer's next commit (polling, for commits by
@@ -233,4 +246,96 @@ pub(crate) fn subscribe<R: RangeReader>(
     Box::pin(futures::stream::unfold(rx, |mut rx| async move {
         rx.recv().await.map(|item| (item, rx))
     }))
+}
+
+/// The next batch the tail holds that continues at `offset` (moving `offset` past it);
+/// batches wholly before it are dropped, and `None` once the tail has none that fits (a gap:
+/// the database fills it).
+fn from_tail(tail: &mut broadcast::Receiver<Arc<Tail>>, offset: &mut u64) -> Option<Vec<LogItem>> {
+    loop {
+        let t = match tail.try_recv() {
+            Ok(t) => t,
+            // Missed some: the oldest kept ones follow; a gap they leave is read instead.
+            Err(broadcast::error::TryRecvError::Lagged(_)) => continue,
+            Err(_) => return None,
+        };
+        let last = t.first + t.items.len() as u64;
+        let Some(last) = last.checked_sub(1).filter(|l| *l > *offset) else {
+            continue;
+        };
+        if t.first > *offset + 1 {
+            return None;
+        }
+        let skip = (*offset + 1 - t.first) as usize;
+        *offset = last;
+        return Some(t.items[skip..].to_vec());
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tail batch of positions `first..first + n` (damaged items carry their position too).
+    fn batch(first: u64, n: u64) -> Arc<Tail> {
+        let items = (first..first + n)
+            .map(|p| {
+                Err(Damaged {
+                    position: Position::embedded(p),
+                    stream: None,
+                    reason: "test".into(),
+                })
+            })
+            .collect();
+        Arc::new(Tail { first, items })
+    }
+
+    fn positions(items: &[LogItem]) -> Vec<u64> {
+        items
+            .iter()
+            .map(|i| match i {
+                Ok(r) => r.position.offset,
+                Err(d) => d.position.offset,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_tail_is_used_only_where_it_continues_the_subscriber_exactly() {
+        let (tx, mut rx) = broadcast::channel(8);
+        let mut offset = 4;
+        tx.send(batch(1, 3)).ok(); // wholly before: dropped
+        tx.send(batch(3, 4)).ok(); // overlaps: only 5 and 6
+        tx.send(batch(7, 2)).ok(); // continues: 7, 8
+        tx.send(batch(11, 1)).ok(); // a gap (9, 10 missing): the database reads
+        let a = from_tail(&mut rx, &mut offset).expect("overlap");
+        assert_eq!((positions(&a), offset), (vec![5, 6], 6));
+        let b = from_tail(&mut rx, &mut offset).expect("continues");
+        assert_eq!((positions(&b), offset), (vec![7, 8], 8));
+        assert!(
+            from_tail(&mut rx, &mut offset).is_none(),
+            "a gap is not bridged"
+        );
+        assert_eq!(offset, 8);
+    }
+
+    #[test]
+    fn a_subscriber_that_fell_behind_the_tail_takes_what_is_left_only_if_it_fits() {
+        let (tx, mut rx) = broadcast::channel(2);
+        for first in [1, 2, 3, 4] {
+            tx.send(batch(first, 1)).ok();
+        }
+        // Batches 1 and 2 are gone: position 1 (after offset 0) is not in the tail.
+        let mut offset = 0;
+        assert!(from_tail(&mut rx, &mut offset).is_none());
+        assert_eq!(offset, 0);
+        // Once the database brought it to 2, the rest continues from the tail.
+        let (tx, mut rx) = broadcast::channel(2);
+        for first in [1, 2, 3, 4] {
+            tx.send(batch(first, 1)).ok();
+        }
+        let mut offset = 2;
+        let got = from_tail(&mut rx, &mut offset).expect("3");
+        assert_eq!((positions(&got), offset), (vec![3], 3));
+    }
 }

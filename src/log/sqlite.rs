@@ -186,6 +186,7 @@ impl EventLog for SqliteLog {
         reader::subscribe(
             self.readers.clone(),
             self.writer.head().clone(),
+            Some(self.writer.tail()),
             from,
             u64::from(self.read_batch),
             Duration::from_secs(1),

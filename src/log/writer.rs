@@ -15,13 +15,13 @@
 //!
 //! A backend supplies only its SQL, as a [`Storage`].
 
-use super::{record, AppendError, Appended};
+use super::{record, AppendError, Appended, Damaged, LogItem};
 use async_trait::async_trait;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
-use switchboard_events::{ExpectedVersion, NewEvent, Position};
-use tokio::sync::{mpsc, oneshot, watch};
+use switchboard_events::{ExpectedVersion, NewEvent, Position, RecordedEvent};
+use tokio::sync::{broadcast, mpsc, oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, warn};
@@ -46,6 +46,19 @@ pub(crate) struct StoredRow {
     pub header: Vec<u8>,
     pub data: String,
 }
+
+/// A committed batch as this process's subscribers get it without reading it back
+/// ([`crate::log::reader::subscribe`]): `items` hold positions `first`, `first + 1`, … in
+/// order, each decoded from the very header and data that were written, so a subscriber
+/// sees exactly what a read of the range would give.
+pub(crate) struct Tail {
+    pub first: u64,
+    pub items: Vec<LogItem>,
+}
+
+/// Committed batches kept for subscribers that have not taken them yet; one that falls
+/// further behind reads the range from the database instead.
+const TAIL_BATCHES: usize = 1024;
 
 /// A row to insert: position, stream id, seq, and the stored event.
 pub(crate) type RowRef<'a> = (i64, i64, u64, &'a StoredRow);
@@ -87,6 +100,7 @@ struct AppendRequest {
 pub(crate) struct WriterHandle {
     tx: mpsc::Sender<AppendRequest>,
     head: watch::Receiver<u64>,
+    tail: broadcast::Sender<Arc<Tail>>,
     names: Names,
     stop: CancellationToken,
     task: Arc<tokio::sync::Mutex<Option<JoinHandle<()>>>>,
@@ -108,16 +122,19 @@ impl WriterHandle {
             next_position: 0,
             next_stream_id: 0,
             head: watch::channel(0).0,
+            tail: broadcast::channel(TAIL_BATCHES).0,
             observer,
         };
         writer.reload().await?;
         let head = writer.head.subscribe();
+        let tail = writer.tail.clone();
         let (tx, rx) = mpsc::channel(queue_depth.max(1));
         let stop = CancellationToken::new();
         let task = tokio::spawn(writer.run(rx, max_batch_events.max(1), stop.clone()));
         Ok(WriterHandle {
             tx,
             head,
+            tail,
             names,
             stop,
             task: Arc::new(tokio::sync::Mutex::new(Some(task))),
@@ -127,6 +144,11 @@ impl WriterHandle {
     /// The last committed position, watched.
     pub fn head(&self) -> &watch::Receiver<u64> {
         &self.head
+    }
+
+    /// Every batch committed from now on (see [`Tail`]); sent before the head moves.
+    pub fn tail(&self) -> broadcast::Receiver<Arc<Tail>> {
+        self.tail.subscribe()
     }
 
     /// The shared stream-name cache.
@@ -193,6 +215,7 @@ struct Writer<S: Storage> {
     next_position: i64,
     next_stream_id: i64,
     head: watch::Sender<u64>,
+    tail: broadcast::Sender<Arc<Tail>>,
     observer: Arc<dyn WriterObserver>,
 }
 
@@ -362,6 +385,9 @@ impl<S: Storage> Writer<S> {
                     }));
                 }
                 if !placed.is_empty() {
+                    if self.tail.receiver_count() > 0 {
+                        let _ = self.tail.send(Arc::new(tail_of(batch, &placed)));
+                    }
                     self.head.send_replace((position - 1) as u64);
                     self.observer
                         .committed(placed.len(), appended_events, started.elapsed());
@@ -417,4 +443,31 @@ impl<S: Storage> Writer<S> {
         let head = rows.last().map(|r| r.0).unwrap_or(self.next_position - 1);
         self.storage.write(&new_streams, &rows, head).await
     }
+}
+
+/// The committed `placed` appends of `batch` as subscribers read them.
+fn tail_of(batch: &[AppendRequest], placed: &[Placed]) -> Tail {
+    let first = placed.first().map_or(0, |p| p.first_position as u64);
+    let mut items = Vec::new();
+    for p in placed {
+        let request = &batch[p.request];
+        for (k, row) in request.events.iter().enumerate() {
+            let position = Position::embedded(p.first_position as u64 + k as u64);
+            items.push(
+                record::decode(&row.header, row.data.clone())
+                    .map(|event| RecordedEvent {
+                        position,
+                        stream: request.stream.clone(),
+                        seq: p.first_seq + k as u64,
+                        event,
+                    })
+                    .map_err(|reason| Damaged {
+                        position,
+                        stream: Some(request.stream.clone()),
+                        reason,
+                    }),
+            );
+        }
+    }
+    Tail { first, items }
 }

@@ -73,6 +73,9 @@ pub async fn attempt(ctx: &Context, row: Row) -> Finish {
         ctx.warn_unsigned(&row.delivery.account_sid);
     }
     let (outcome, answer) = post(ctx, &row, &target, token.as_deref()).await;
+    if row.first_attempt() {
+        ctx.metrics.webhook_stage("answered", row.next_attempt_at);
+    }
     if let (Outcome::Delivered { .. }, Some(answer)) = (outcome, &answer) {
         if row.delivery.kind == WebhookKind::AssignmentCallback {
             if let Err(e) = instruct(ctx, &row, &answer.body).await {
@@ -349,7 +352,7 @@ mod tests {
     fn context() -> Context {
         let log: Arc<dyn crate::log::EventLog> = Arc::new(MemoryLog::default());
         let engine = crate::taskrouter::Engine::new(log.clone());
-        Context::new(log, engine, Arc::new(NoTokens))
+        Context::new(log, engine, Arc::new(NoTokens), Arc::default())
     }
 
     /// A log that takes no append: no alert can be recorded, whatever `raise` does.
@@ -433,7 +436,7 @@ mod tests {
     async fn a_final_failure_stays_in_the_outbox_until_its_alert_is_recorded() {
         let log: Arc<dyn EventLog> = Arc::new(Refusing(MemoryLog::default()));
         let engine = crate::taskrouter::Engine::new(log.clone());
-        let ctx = Context::new(log, engine, Arc::new(NoTokens));
+        let ctx = Context::new(log, engine, Arc::new(NoTokens), Arc::default());
         let refused = answering(500).await;
         // No alert can be recorded (the log refuses): the row must stay, marked failed.
         let next = attempt(&ctx, row(vec![refused])).await;

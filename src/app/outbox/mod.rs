@@ -53,15 +53,23 @@ pub struct Context {
     clients: Mutex<HashMap<u32, reqwest::Client>>,
     /// Accounts already warned about unsigned requests.
     unsigned: Mutex<HashSet<Sid>>,
+    /// Where the webhooks' stage latencies go.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl Context {
     /// A context over these ports.
-    pub fn new(log: Arc<dyn EventLog>, engine: Engine, tokens: Arc<dyn AuthTokens>) -> Context {
+    pub fn new(
+        log: Arc<dyn EventLog>,
+        engine: Engine,
+        tokens: Arc<dyn AuthTokens>,
+        metrics: Arc<crate::metrics::Metrics>,
+    ) -> Context {
         Context {
             log,
             engine,
             tokens,
+            metrics,
             clients: Mutex::default(),
             unsigned: Mutex::default(),
         }
@@ -148,6 +156,11 @@ impl Sender {
                             .collect();
                         let saturated = fresh.len() == free;
                         for row in fresh {
+                            if row.first_attempt() {
+                                self.context
+                                    .metrics
+                                    .webhook_stage("sent", row.next_attempt_at);
+                            }
                             in_flight.insert(row.delivery.id.clone());
                             let (ctx, done) = (self.context.clone(), done_tx.clone());
                             attempts.spawn(async move {

@@ -37,6 +37,13 @@ pub struct Row {
     pub last_error: Option<String>,
 }
 
+impl Row {
+    /// Nothing was tried yet: its `next_attempt_at` is still its source event's time.
+    pub fn first_attempt(&self) -> bool {
+        self.attempt == 0 && self.url_index == 0 && self.failed_code.is_none()
+    }
+}
+
 /// How a finished attempt changes its row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Finish {
@@ -77,22 +84,35 @@ fn parse_acts_on(text: &str) -> Option<ActsOn> {
 
 /// The runner's checkpoint as committed (empty: it has read nothing).
 pub async fn checkpoint(store: &ProjectionStore, runner: &str) -> Result<Checkpoint, sqlx::Error> {
+    Ok(checkpoint_if_any(store, runner).await?.unwrap_or_default())
+}
+
+/// The runner's checkpoint, or `None` if it never committed one.
+pub async fn checkpoint_if_any(
+    store: &ProjectionStore,
+    runner: &str,
+) -> Result<Option<Checkpoint>, sqlx::Error> {
     let rows =
         sqlx::query("SELECT partition, log_offset FROM process_checkpoints WHERE runner = $1")
             .bind(runner)
             .fetch_all(store.pool())
             .await?;
+    if rows.is_empty() {
+        return Ok(None);
+    }
     rows.iter()
         .map(|r| {
             let p: i64 = r.try_get(0)?;
             let o: i64 = r.try_get(1)?;
             Ok((p as u32, o.max(0) as u64))
         })
-        .collect()
+        .collect::<Result<Checkpoint, sqlx::Error>>()
+        .map(Some)
 }
 
-/// Inserts `rows` (a row already there stays as it is) and moves `runner`'s checkpoint to
-/// `checkpoint`, in one transaction.
+/// Inserts `rows` as they are (a row already there stays as it is) and moves `runner`'s
+/// checkpoint to `checkpoint`, in one transaction. An empty checkpoint is stored as
+/// partition 0 at offset 0 (nothing read), so that the runner has committed one.
 pub async fn write(
     store: &ProjectionStore,
     runner: &str,
@@ -105,8 +125,9 @@ pub async fn write(
             let d = &row.delivery;
             sqlx::query(
                 "INSERT INTO outbox (id, kind, account_sid, order_key, log_partition, log_offset, \
-                 idx, causation_id, urls, form, acts_on, url_index, attempt, next_attempt_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 0, 0, $12) \
+                 idx, causation_id, urls, form, acts_on, url_index, attempt, next_attempt_at, \
+                 failed_code, last_error) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
                  ON CONFLICT (id) DO NOTHING",
             )
             .bind(d.id.as_str())
@@ -120,10 +141,20 @@ pub async fn write(
             .bind(serde_json::to_string(&d.urls).unwrap_or_default())
             .bind(serde_json::to_string(&d.form).unwrap_or_default())
             .bind(d.acts_on.as_ref().map(acts_on_json))
+            .bind(i64::from(row.url_index))
+            .bind(i64::from(row.attempt))
             .bind(row.next_attempt_at)
+            .bind(row.failed_code.map(i64::from))
+            .bind(row.last_error.clone())
             .execute(&mut *tx)
             .await?;
         }
+        let nothing: Checkpoint = [(0, 0)].into_iter().collect();
+        let checkpoint = if checkpoint.is_empty() {
+            &nothing
+        } else {
+            checkpoint
+        };
         for (partition, offset) in checkpoint {
             sqlx::query(
                 "INSERT INTO process_checkpoints (runner, partition, log_offset) VALUES ($1, $2, $3) \
@@ -176,6 +207,42 @@ fn decode(r: &sqlx::any::AnyRow) -> Result<Option<Row>, sqlx::Error> {
         failed_code: failed.map(|c| c as u32),
         last_error: r.try_get(15)?,
     }))
+}
+
+/// Moves what an older build left in `from` (the outbox and the runner's checkpoint lived in
+/// the read-model store before they had a store of their own) into `into`: the rows as they
+/// stand, and the later of the two checkpoints per partition. Idempotent: a crash between the
+/// two transactions moves the same rows again (kept once by id), then empties `from`.
+/// Returns how many rows were moved.
+pub async fn adopt(
+    from: &ProjectionStore,
+    into: &ProjectionStore,
+    runner: &str,
+) -> Result<usize, sqlx::Error> {
+    let Some(old) = checkpoint_if_any(from, runner).await? else {
+        return Ok(0);
+    };
+    let sql = format!("SELECT {COLUMNS} FROM outbox");
+    let mut moved = Vec::new();
+    for r in &sqlx::query(&sql).fetch_all(from.pool()).await? {
+        if let Some(row) = decode(r)? {
+            moved.push(row);
+        }
+    }
+    let mut merged = checkpoint_if_any(into, runner).await?.unwrap_or_default();
+    for (partition, offset) in old {
+        let at = merged.entry(partition).or_insert(offset);
+        *at = (*at).max(offset);
+    }
+    write(into, runner, &merged, &moved).await?;
+    let mut tx = from.begin_write().await?;
+    sqlx::query("DELETE FROM outbox").execute(&mut *tx).await?;
+    sqlx::query("DELETE FROM process_checkpoints WHERE runner = $1")
+        .bind(runner)
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(moved.len())
 }
 
 /// Up to `limit` rows due at `now`, earliest first, each the first of its order key (a row
@@ -354,5 +421,34 @@ mod tests {
             (f.failed_code, f.attempt, f.delivery.order_key.clone()),
             (Some(11200), 1, None)
         );
+    }
+
+    #[tokio::test]
+    async fn an_older_builds_outbox_moves_over_once_as_it_stood() {
+        let (_a, old) = store().await;
+        let (_b, new) = store().await;
+        let mut tried = row(2, None, 500);
+        tried.attempt = 3;
+        tried.last_error = Some("HTTP 500".into());
+        let rows = vec![row(1, Some(1), 0), tried.clone()];
+        let old_cp: Checkpoint = [(0, 9)].into_iter().collect();
+        write(&old, "t", &old_cp, &rows).await.expect("old");
+        write(&new, "t", &[(0, 4), (1, 2)].into_iter().collect(), &[])
+            .await
+            .expect("new");
+        assert_eq!(adopt(&old, &new, "t").await.expect("adopt"), 2);
+        assert_eq!(len(&old).await.expect("len"), 0);
+        assert_eq!(checkpoint_if_any(&old, "t").await.expect("cp"), None);
+        assert_eq!(
+            checkpoint(&new, "t").await.expect("cp"),
+            [(0, 9), (1, 2)].into_iter().collect::<Checkpoint>()
+        );
+        let moved = due(&new, 1000, 10).await.expect("due");
+        assert!(
+            moved.contains(&tried),
+            "attempts and errors move as they stood: {moved:?}"
+        );
+        assert_eq!(adopt(&old, &new, "t").await.expect("again"), 0);
+        assert_eq!(len(&new).await.expect("len"), 2);
     }
 }
