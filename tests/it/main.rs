@@ -6,6 +6,8 @@
 //!   killed and restarted under load, a second writer refused, a standby taking over.
 //! - `kafka_fencing`: the Kafka log's record headers on the mock cluster: causation positions
 //!   survive a reload; stale (superseded writer epoch) and duplicate records are dropped.
+//! - `kafka_zombie`: a SIGSTOPped writer, a standby taking over, SIGCONT: every stream's
+//!   applied seqs are 1..n and the raw partitions show the stale records fenced (tansu).
 //! - `server`: the real `switchboard` binary on port 0, driven over HTTP: authentication,
 //!   accounts, tenancy, paging, read-your-writes, errors, health, metrics, shutdown.
 //! - `crash`: appends under load, `kill -9`, restart; nothing acknowledged is lost and the
@@ -44,6 +46,7 @@ mod crash;
 mod hostile;
 mod kafka;
 mod kafka_fencing;
+mod kafka_zombie;
 mod log_suite;
 mod outbox;
 mod projections;
