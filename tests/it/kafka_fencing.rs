@@ -67,6 +67,22 @@ async fn kafka_mock_a_caused_command_is_dropped_after_a_reload_from_kafka() {
     let mock = MockKafka::start(&prefix, 3);
     let dir = DataDir::new("kafka-caused");
     let store = sqlite_store(&dir).await;
+    a_caused_command_is_dropped_after_a_reload(&mock.brokers, &prefix, &store).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kafka_tansu_a_caused_command_is_dropped_after_a_reload_from_kafka() {
+    let db = crate::PgDatabase::new().await;
+    let store = ProjectionStore::connect(&db.url).await.expect("store");
+    let brokers = crate::log_suite::tansu_brokers();
+    a_caused_command_is_dropped_after_a_reload(&brokers, &test_prefix(), &store).await;
+}
+
+async fn a_caused_command_is_dropped_after_a_reload(
+    brokers: &str,
+    prefix: &str,
+    store: &ProjectionStore,
+) {
     let account = switchboard::commands::new_sid(SidPrefix::Account);
     let ws = switchboard::commands::new_sid(SidPrefix::Workspace);
     let caused = |offset: u64| Causation {
@@ -93,7 +109,7 @@ async fn kafka_mock_a_caused_command_is_dropped_after_a_reload_from_kafka() {
         }
     };
     {
-        let log: Arc<dyn EventLog> = Arc::new(open_kafka_log(&mock.brokers, &prefix, &store).await);
+        let log: Arc<dyn EventLog> = Arc::new(open_kafka_log(brokers, prefix, store).await);
         let engine = Arc::new(Engine::new(log.clone()));
         let create = Command::CreateWorkspace {
             friendly_name: "W".into(),
@@ -113,7 +129,7 @@ async fn kafka_mock_a_caused_command_is_dropped_after_a_reload_from_kafka() {
     }
     // A new writer (lease released at shutdown) rebuilds from the partitions and reads the
     // workspace from Kafka, not from a cache: the watermark comes back from the header.
-    let log: Arc<dyn EventLog> = Arc::new(open_kafka_log(&mock.brokers, &prefix, &store).await);
+    let log: Arc<dyn EventLog> = Arc::new(open_kafka_log(brokers, prefix, store).await);
     let recorded = log.read_stream(ws.as_str()).await.expect("read");
     let positions: Vec<_> = recorded
         .iter()
