@@ -4,6 +4,10 @@
 //!   PostgreSQL, Kafka on librdkafka's mock cluster and on tansu).
 //! - `kafka`: the Kafka log with PostgreSQL read models on a real broker (tansu): the broker
 //!   killed and restarted under load, a second writer refused, a standby taking over.
+//! - `kafka_fencing`: the Kafka log's record headers on the mock cluster: causation positions
+//!   survive a reload; stale (superseded writer epoch) and duplicate records are dropped.
+//! - `kafka_zombie`: a SIGSTOPped writer, a standby taking over, SIGCONT: every stream's
+//!   applied seqs are 1..n and the raw partitions show the stale records fenced (tansu).
 //! - `server`: the real `switchboard` binary on port 0, driven over HTTP: authentication,
 //!   accounts, tenancy, paging, read-your-writes, errors, health, metrics, shutdown.
 //! - `crash`: appends under load, `kill -9`, restart; nothing acknowledged is lost and the
@@ -41,6 +45,8 @@ mod bad_records;
 mod crash;
 mod hostile;
 mod kafka;
+mod kafka_fencing;
+mod kafka_zombie;
 mod log_suite;
 mod outbox;
 mod projections;

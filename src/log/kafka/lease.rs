@@ -15,6 +15,10 @@
 //!   timeout, so every record of the old writer is either in the log or failed before its
 //!   lease can expire, and the next writer's rebuild sees all of them;
 //! - a writer that finds its lease taken stops for good; its appends fail.
+//!
+//! A writer that is paused (not running) cannot keep the second point, so the lease's epoch
+//! (one more at every hand-over) is stamped on every record and readers drop an older
+//! epoch's records once a newer one wrote on the partition: [`super::fence`].
 
 use sqlx::AnyPool;
 use std::sync::atomic::{AtomicBool, Ordering};

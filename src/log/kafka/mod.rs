@@ -16,10 +16,15 @@
 //! refuses appends (503 at the API, at once, not after a timeout), waits for what is in flight,
 //! and rebuilds its heads from the partitions once the brokers answer again.
 //!
+//! Every record carries the writer's lease epoch and, for a caused command, its trigger's
+//! position (headers, [`wire`]); every reader judges records by [`fence`]'s rule (stale
+//! epochs and retried duplicates dropped).
+//!
 //! Reads: `subscribe` assigns every partition at the subscriber's own checkpoint (no consumer
 //! group; projections keep their offsets in SQL next to their read models). `read_stream`
 //! looks the stream's offsets up in the writer's index and fetches those records.
 
+pub mod fence;
 pub mod lease;
 mod scan;
 pub mod wire;
@@ -53,6 +58,22 @@ pub const CATEGORIES: [&str; 7] = [
     "alert",
 ];
 
+/// librdkafka settings the writer sets and the lease and fencing rules rely on (durable,
+/// in-order, deduplicated sends failing within the message timeout, a bounded in-flight
+/// window): an extra setting naming one is refused ([`KafkaLogOptions::check`]).
+pub const PINNED: [&str; 10] = [
+    "enable.idempotence",
+    "acks",
+    "request.required.acks",
+    "max.in.flight.requests.per.connection",
+    "max.in.flight",
+    "batch.num.messages",
+    "message.timeout.ms",
+    "delivery.timeout.ms",
+    "request.timeout.ms",
+    "transactional.id",
+];
+
 /// Options of the Kafka log.
 #[derive(Clone)]
 pub struct KafkaLogOptions {
@@ -71,7 +92,8 @@ pub struct KafkaLogOptions {
     pub message_timeout: Duration,
     /// Most records in flight before the writer stops taking appends.
     pub max_in_flight: usize,
-    /// Extra librdkafka settings, applied last.
+    /// Extra librdkafka settings, applied over the client defaults but never over the
+    /// writer's producer settings the fencing rule relies on ([`PINNED`]; refused at open).
     pub extra: Vec<(String, String)>,
 }
 
@@ -93,6 +115,19 @@ impl KafkaLogOptions {
     /// The name of the writer lease for these topics.
     pub fn lease_name(&self) -> String {
         format!("kafka:{}", self.topic_prefix)
+    }
+
+    /// Refuses extra settings that would override what the writer pins ([`PINNED`]).
+    pub fn check(&self) -> anyhow::Result<()> {
+        for (k, _) in &self.extra {
+            if PINNED.contains(&k.trim().to_ascii_lowercase().as_str()) {
+                anyhow::bail!(
+                    "the Kafka setting {k:?} cannot be overridden: the writer's fencing rule relies on it (pinned: {})",
+                    PINNED.join(", ")
+                );
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn client_config(&self) -> ClientConfig {
@@ -161,6 +196,9 @@ pub(crate) struct Shared {
     /// On the writer node: every partition's head as of the last acknowledged append (the
     /// writer is the only writer, so this is the log's head without asking the brokers).
     pub heads: std::sync::Mutex<Option<Checkpoint>>,
+    /// On the writer node: partitions it has not written to since its last scan, with the
+    /// Kafka offset the scan ended at (see [`writer`]'s module doc).
+    pub gaps: std::sync::Mutex<HashMap<u32, i64>>,
 }
 
 /// Whole streams kept in memory so a command on a hot stream does not fetch it from Kafka.
@@ -242,6 +280,10 @@ impl Shared {
         }
     }
 
+    pub fn gaps(&self) -> std::sync::MutexGuard<'_, HashMap<u32, i64>> {
+        self.gaps.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
     pub fn set_heads(&self, heads: Option<Checkpoint>) {
         *self.heads.lock().unwrap_or_else(|e| e.into_inner()) = heads;
     }
@@ -278,6 +320,7 @@ impl KafkaLog {
     /// Connects, creates missing topics, and (with a lease) rebuilds the stream index and
     /// starts the writer.
     pub async fn open(options: KafkaLogOptions, metrics: Arc<Metrics>) -> anyhow::Result<KafkaLog> {
+        options.check()?;
         let meta: BaseConsumer = options
             .client_config()
             .set("group.id", "switchboard-meta")
@@ -295,6 +338,7 @@ impl KafkaLog {
             down: Arc::default(),
             cache: StreamCache::default(),
             heads: std::sync::Mutex::new(None),
+            gaps: std::sync::Mutex::new(HashMap::new()),
         });
         let writer = match options.lease.clone() {
             Some(lease) => Some(writer::WriterHandle::start(shared.clone(), lease, metrics).await?),

@@ -1,6 +1,8 @@
 //! Reading the Kafka log: subscriptions over every partition from a checkpoint, the scan
-//! that rebuilds the writer's stream index, and fetches of one stream's records.
+//! that rebuilds the writer's stream index, and fetches of one stream's records. Every scan
+//! judges records by [`super::fence`]'s rule, so all readers apply the same records.
 
+use super::fence::{Fencing, Verdict};
 use super::{position, wire, Index, Shared, StreamEntry};
 use crate::log::{Checkpoint, Damaged, LogItem, ReadError};
 use futures::stream::BoxStream;
@@ -19,6 +21,14 @@ const BATCH: usize = 4096;
 
 /// How long a fetch may wait for a record the log is known to hold.
 const FETCH_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Records a subscription resuming at a checkpoint reads before it, per partition, without
+/// handing them over: they tell the fencing rule the partition's epoch and the streams' heads
+/// there, so a stale record or a retried duplicate just after the checkpoint is still
+/// dropped after a resubscribe or a restart. A retry's copy lands within the producer's
+/// in-flight window (at most `max.in.flight` batches of `batch.num.messages`, which the
+/// writer pins: [`super::writer::producer_config`]), well inside this.
+pub(crate) const LOOK_BACK: i64 = 8192;
 
 fn unavailable(e: impl std::fmt::Display) -> ReadError {
     ReadError::Unavailable(format!("Kafka: {e}"))
@@ -78,8 +88,10 @@ async fn run_subscription(
         }
         for p in 0..topic.partitions {
             let offset = match from.get(&super::global_partition(t, p)) {
-                // A position offset is the Kafka offset + 1: the next record to read.
-                Some(seen) => Offset::Offset(*seen as i64),
+                // A position offset is the Kafka offset + 1: the next record to read. Start
+                // a look-back before it (below the partition's start the broker answers
+                // out of range and `auto.offset.reset=earliest` starts at the start).
+                Some(seen) => Offset::Offset((*seen as i64 - LOOK_BACK).max(0)),
                 None if from_end => Offset::End,
                 None => Offset::Beginning,
             };
@@ -89,56 +101,83 @@ async fn run_subscription(
         }
     }
     consumer.assign(&assignment).map_err(unavailable)?;
-    // A producer retry after a broker failure can leave a record twice; the second copy is
-    // reported as damaged (so checkpoints move past it) rather than applied again.
-    let mut seen: HashMap<String, u64> = HashMap::new();
+    // A stale record (a superseded writer's) or a retried send's second copy is reported as
+    // damaged (so checkpoints move past it) rather than applied.
+    let mut fencing = Fencing::default();
     loop {
         let mut batch = Vec::new();
         {
             let first = consumer.recv().await.map_err(unavailable)?;
-            batch.push(item(shared, &first, &mut seen));
+            batch.extend(item(shared, &first, from, &mut fencing));
         }
         while batch.len() < BATCH {
             match consumer.recv().now_or_never() {
-                Some(Ok(m)) => batch.push(item(shared, &m, &mut seen)),
+                Some(Ok(m)) => batch.extend(item(shared, &m, from, &mut fencing)),
                 Some(Err(e)) => return Err(unavailable(e)),
                 None => break,
             }
         }
-        if tx.send(Ok(batch)).await.is_err() {
+        if !batch.is_empty() && tx.send(Ok(batch)).await.is_err() {
             return Ok(());
         }
     }
 }
 
-fn item<M: Message>(shared: &Shared, m: &M, seen: &mut HashMap<String, u64>) -> LogItem {
+/// The item a record becomes, or `None` for a record of the look-back before `from` (judged,
+/// not handed over).
+fn item<M: Message>(
+    shared: &Shared,
+    m: &M,
+    from: &Checkpoint,
+    fencing: &mut Fencing,
+) -> Option<LogItem> {
     let Some(t) = topic_index(shared, m.topic()) else {
-        return Err(Damaged {
+        return Some(Err(Damaged {
             position: position(0, m.partition(), m.offset()),
             stream: None,
             reason: format!("record from unexpected topic {}", m.topic()),
-        });
+        }));
     };
     let position = position(t, m.partition(), m.offset());
-    let event = wire::decode(position, m.key(), m.payload())?;
-    let last = seen.entry(event.stream.clone()).or_insert(0);
-    if event.seq <= *last {
-        return Err(Damaged {
+    let looking_back = from
+        .get(&position.partition)
+        .is_some_and(|resume| position.offset <= *resume);
+    let (event, headers) = match wire::decode_message(position, m) {
+        Ok(decoded) => decoded,
+        Err(_) if looking_back => return None,
+        Err(damaged) => return Some(Err(damaged)),
+    };
+    let verdict = fencing.judge(position.partition, headers.epoch, &event.stream, event.seq);
+    if looking_back {
+        return None;
+    }
+    Some(match verdict.reason() {
+        None => Ok(event),
+        Some(reason) => Err(Damaged {
             position,
             stream: Some(event.stream),
-            reason: format!(
-                "duplicate of seq {} already read (a producer retry); skipped",
-                event.seq
-            ),
-        });
-    }
-    *last = event.seq;
-    Ok(event)
+            reason,
+        }),
+    })
+}
+
+/// What the scan at a writer's start (or after a broker failure) found.
+pub(crate) struct Scanned {
+    /// Every stream's version and offsets.
+    pub index: Index,
+    /// Every non-empty partition's end (as position offsets).
+    pub heads: Checkpoint,
+    /// Every partition's end as a Kafka offset (the first record the scan did not read)
+    /// and the highest writer epoch the scan saw there.
+    pub ends: HashMap<u32, (i64, i64)>,
+    /// Records dropped as stale (a superseded writer's).
+    pub stale: u64,
 }
 
 /// Reads every partition from its start to its current end and returns each stream's
-/// version and offsets. Duplicate records (a retried send written twice) are skipped.
-pub(crate) async fn rebuild_index(shared: &Arc<Shared>) -> Result<(Index, Checkpoint), ReadError> {
+/// version and offsets, judged by the fencing rule: stale records (a superseded writer's)
+/// and duplicates (a retried send written twice) are skipped.
+pub(crate) async fn rebuild_index(shared: &Arc<Shared>) -> Result<Scanned, ReadError> {
     let consumer = consumer(shared)?;
     let marks = {
         let shared = shared.clone();
@@ -165,6 +204,10 @@ pub(crate) async fn rebuild_index(shared: &Arc<Shared>) -> Result<(Index, Checkp
         .filter(|(_, _, _, high)| *high > 0)
         .map(|(t, p, _, high)| (super::global_partition(*t, *p), *high as u64))
         .collect();
+    let ends: HashMap<u32, i64> = marks
+        .iter()
+        .map(|(t, p, _, high)| (super::global_partition(*t, *p), (*high).max(0)))
+        .collect();
     for (t, p, low, high) in marks {
         if high > low {
             assignment
@@ -174,11 +217,21 @@ pub(crate) async fn rebuild_index(shared: &Arc<Shared>) -> Result<(Index, Checkp
         }
     }
     let mut index = Index::new();
+    let mut fencing = Fencing::default();
+    let done = |index, fencing: Fencing, stale| Scanned {
+        index,
+        heads,
+        ends: ends
+            .iter()
+            .map(|(p, end)| (*p, (*end, fencing.epoch(*p))))
+            .collect(),
+        stale,
+    };
     if remaining.is_empty() {
-        return Ok((index, heads));
+        return Ok(done(index, fencing, 0));
     }
     consumer.assign(&assignment).map_err(unavailable)?;
-    let (mut records, mut duplicates) = (0u64, 0u64);
+    let (mut records, mut duplicates, mut stale) = (0u64, 0u64, 0u64);
     while !remaining.is_empty() {
         let m = tokio::time::timeout(FETCH_TIMEOUT, consumer.recv())
             .await
@@ -207,6 +260,29 @@ pub(crate) async fn rebuild_index(shared: &Arc<Shared>) -> Result<(Index, Checkp
             continue;
         };
         records += 1;
+        let epoch = match wire::read_headers(m.headers()) {
+            Ok(h) => h.epoch,
+            Err(reason) => {
+                warn!(topic = m.topic(), partition = m.partition(), offset = m.offset(), %reason, "record with a damaged header skipped");
+                continue;
+            }
+        };
+        match fencing.judge(
+            super::global_partition(t, m.partition()),
+            epoch,
+            stream,
+            seq,
+        ) {
+            Verdict::Apply => {}
+            Verdict::Stale { .. } => {
+                stale += 1;
+                continue;
+            }
+            Verdict::Duplicate { .. } => {
+                duplicates += 1;
+                continue;
+            }
+        }
         let entry = index
             .entry(stream.to_string())
             .or_insert_with(|| StreamEntry {
@@ -215,10 +291,6 @@ pub(crate) async fn rebuild_index(shared: &Arc<Shared>) -> Result<(Index, Checkp
                 version: 0,
                 offsets: Vec::new(),
             });
-        if seq <= entry.version {
-            duplicates += 1;
-            continue;
-        }
         if seq != entry.version + 1 {
             warn!(stream, seq, version = entry.version, "gap in stream");
         }
@@ -228,16 +300,53 @@ pub(crate) async fn rebuild_index(shared: &Arc<Shared>) -> Result<(Index, Checkp
     debug!(
         records,
         duplicates,
+        stale,
         streams = index.len(),
         "stream index rebuilt"
     );
-    if duplicates > 0 {
+    if duplicates > 0 || stale > 0 {
         warn!(
             duplicates,
-            "duplicate records in the log skipped while rebuilding the index"
+            stale,
+            "duplicate and stale (fenced) records in the log skipped while rebuilding the index"
         );
     }
-    Ok((index, heads))
+    Ok(done(index, fencing, stale))
+}
+
+/// The writer epochs of the records of Kafka partition `partition` of category `topic` at
+/// offsets `from..to` (for the writer's check of the gap before its first record there).
+pub(crate) async fn epochs_between(
+    shared: &Shared,
+    topic: usize,
+    partition: i32,
+    from: i64,
+    to: i64,
+) -> Result<Vec<(i64, i64)>, ReadError> {
+    let consumer = consumer(shared)?;
+    let name = &shared.topics[topic].name;
+    let mut assignment = TopicPartitionList::new();
+    assignment
+        .add_partition_offset(name, partition, Offset::Offset(from))
+        .map_err(unavailable)?;
+    consumer.assign(&assignment).map_err(unavailable)?;
+    let mut out = Vec::new();
+    let mut next = from;
+    while next < to {
+        let m = tokio::time::timeout(FETCH_TIMEOUT, consumer.recv())
+            .await
+            .map_err(|_| unavailable(format!("timed out reading {name}/{partition}")))?
+            .map_err(unavailable)?;
+        if m.partition() != partition || m.offset() < next {
+            continue;
+        }
+        next = m.offset() + 1;
+        if m.offset() < to {
+            let epoch = wire::read_headers(m.headers()).map_or(0, |h| h.epoch);
+            out.push((m.offset(), epoch));
+        }
+    }
+    Ok(out)
 }
 
 /// Largest gap between two of a stream's offsets still read through rather than sought.
@@ -303,11 +412,8 @@ async fn fetch_with(
                 continue;
             }
             found += 1;
-            let event = wire::decode(
-                position(entry.topic, m.partition(), m.offset()),
-                m.key(),
-                m.payload(),
-            )?;
+            let (event, _) =
+                wire::decode_message(position(entry.topic, m.partition(), m.offset()), &m)?;
             if event.stream != stream {
                 return Err(ReadError::Damaged(Damaged {
                     position: event.position,

@@ -1,9 +1,18 @@
 //! What a record on a switchboard topic holds: key = the stream (a SID), value = the event's
 //! envelope as JSON (`schemas/envelope.json` without `position`, which only the broker knows
 //! once it has placed the record). Ordinary Kafka tools (kcat, a Java consumer) read it as is.
+//!
+//! Beside the frozen envelope, two record headers (ASCII, so kcat's `%h` shows them):
+//! - [`EPOCH_HEADER`]: the writer lease epoch that sent the record; readers drop a record
+//!   whose epoch is below one already seen on its partition ([`super::fence`]). Records
+//!   written before the header existed read as epoch 0.
+//! - [`CAUSATION_HEADER`]: `partition:offset` of the event that caused this one (a process
+//!   manager's command, `Engine::execute_caused`), so a workspace loaded from Kafka gets its
+//!   causation watermarks back, as the SQL logs' header flag 2 gives them there.
 
 use super::super::Damaged;
 use chrono::{DateTime, Utc};
+use rdkafka::message::{Header, Headers, OwnedHeaders};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use switchboard_events::{NewEvent, Position, RecordedEvent, Sid};
@@ -45,6 +54,93 @@ struct WireIn {
 #[derive(Deserialize)]
 struct SeqOnly {
     seq: u64,
+}
+
+/// The header naming the writer lease epoch that sent a record.
+pub const EPOCH_HEADER: &str = "switchboard-epoch";
+
+/// The header holding the causing event's position, `partition:offset`.
+pub const CAUSATION_HEADER: &str = "switchboard-causation";
+
+/// What a record's headers say.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RecordHeaders {
+    /// The writer epoch (0 for records written before epochs were recorded).
+    pub epoch: i64,
+    /// The causing event's position, if any.
+    pub causation: Option<Position>,
+}
+
+/// The headers of a record the writer of `epoch` sends for `event`.
+pub fn headers(epoch: i64, event: &NewEvent) -> OwnedHeaders {
+    let epoch = epoch.to_string();
+    let headers = OwnedHeaders::new_with_capacity(2).insert(Header {
+        key: EPOCH_HEADER,
+        value: Some(epoch.as_bytes()),
+    });
+    match event.causation_position {
+        Some(p) => {
+            let causation = format!("{}:{}", p.partition, p.offset);
+            headers.insert(Header {
+                key: CAUSATION_HEADER,
+                value: Some(causation.as_bytes()),
+            })
+        }
+        None => headers,
+    }
+}
+
+/// Reads a record's headers; a malformed switchboard header is an error (the record is
+/// damaged), other headers are ignored.
+pub fn read_headers<H: Headers>(headers: Option<&H>) -> Result<RecordHeaders, String> {
+    let mut out = RecordHeaders::default();
+    let Some(headers) = headers else {
+        return Ok(out);
+    };
+    for i in 0..headers.count() {
+        let Some(h) = headers.try_get(i) else {
+            continue;
+        };
+        let text = || {
+            h.value
+                .and_then(|v| std::str::from_utf8(v).ok())
+                .ok_or_else(|| format!("header {} is not text", h.key))
+        };
+        match h.key {
+            EPOCH_HEADER => {
+                out.epoch = text()?
+                    .parse()
+                    .map_err(|e| format!("header {EPOCH_HEADER}: {e}"))?
+            }
+            CAUSATION_HEADER => {
+                let bad = |e: String| format!("header {CAUSATION_HEADER}: {e}");
+                let (partition, offset) = text()?
+                    .split_once(':')
+                    .ok_or_else(|| bad("not partition:offset".into()))?;
+                out.causation = Some(Position {
+                    partition: partition.parse().map_err(|e| bad(format!("{e}")))?,
+                    offset: offset.parse().map_err(|e| bad(format!("{e}")))?,
+                });
+            }
+            _ => {}
+        }
+    }
+    Ok(out)
+}
+
+/// Decodes a record (value and headers) at `position`.
+pub fn decode_message<M: rdkafka::Message>(
+    position: Position,
+    m: &M,
+) -> Result<(RecordedEvent, RecordHeaders), Damaged> {
+    let mut event = decode(position, m.key(), m.payload())?;
+    let headers = read_headers(m.headers()).map_err(|reason| Damaged {
+        position,
+        stream: Some(event.stream.clone()),
+        reason,
+    })?;
+    event.event.causation_position = headers.causation;
+    Ok((event, headers))
 }
 
 /// Encodes one event of `stream` at `seq` as a record value.
@@ -98,8 +194,7 @@ pub fn decode(
             account_sid: wire.account_sid,
             correlation_id: wire.correlation_id,
             causation_id: wire.causation_id,
-            // Not on the Kafka wire yet (the record value is the frozen envelope): see the
-            // README's "Commands across streams".
+            // In a record header, not the frozen envelope: see [`decode_message`].
             causation_position: None,
             region: wire.region,
             event_type: wire.event_type,
@@ -163,6 +258,41 @@ mod tests {
         ] {
             let err = decode(p, key, value).expect_err("damaged");
             assert_eq!(err.position, p);
+        }
+    }
+
+    #[test]
+    fn epoch_and_causation_headers_round_trip_and_bad_ones_are_refused() {
+        let mut e = event();
+        e.causation_position = Some(Position {
+            partition: 131_074,
+            offset: 9,
+        });
+        let h = headers(7, &e);
+        let back = read_headers(Some(&h)).expect("reads");
+        assert_eq!(
+            back,
+            RecordHeaders {
+                epoch: 7,
+                causation: e.causation_position
+            }
+        );
+        let plain = headers(3, &event());
+        assert_eq!(read_headers(Some(&plain)).expect("reads").causation, None);
+        assert_eq!(
+            read_headers::<OwnedHeaders>(None),
+            Ok(RecordHeaders::default())
+        );
+        for (key, value) in [
+            (EPOCH_HEADER, &b"x"[..]),
+            (CAUSATION_HEADER, &b"12"[..]),
+            (CAUSATION_HEADER, &b"a:1"[..]),
+        ] {
+            let bad = OwnedHeaders::new().insert(Header {
+                key,
+                value: Some(value),
+            });
+            assert!(read_headers(Some(&bad)).is_err(), "{key}={value:?}");
         }
     }
 

@@ -1,6 +1,15 @@
 //! The Kafka log's one writer: checks expected versions against the stream heads it keeps,
 //! sends records pipelined, and answers each append once the broker acknowledged all of its
-//! records. See the module doc of [`super`] for the rules, [`super::lease`] for fencing.
+//! records. See the module doc of [`super`] for the rules, [`super::lease`] for the lease and
+//! [`super::fence`] for what readers apply.
+//!
+//! Every record carries the writer's lease epoch (a header). Readers drop a record of an
+//! older epoch once a newer one has written on the partition, so a paused old writer's
+//! queued records are harmless after this writer's first record on a partition. Before that
+//! first record, an old record may still land after the end this writer's rebuild read; so
+//! before acknowledging its first append on a partition the writer reads the gap between
+//! that end and its record: anything of another epoch there fails the append (503, outcome
+//! unknown) and the writer rebuilds its index, which then counts what readers apply.
 
 use super::lease::Lease;
 use super::{category_of, position, scan, wire, KafkaLogOptions, Shared, StreamEntry};
@@ -47,20 +56,23 @@ impl ClientContext for ProducerContext {
 type Producer_ = FutureProducer<ProducerContext>;
 
 /// The writer's producer settings: idempotent, `acks=all`, a short linger so concurrent
-/// appends share a batch, and the message timeout the lease rule depends on.
+/// appends share a batch, the message timeout the lease rule depends on, and a bounded
+/// in-flight window (the readers' look-back after a resubscribe must cover a retry's copy:
+/// [`super::scan::LOOK_BACK`]). Extra settings come first ([`KafkaLogOptions::client_config`])
+/// and these are set over them, so no extra setting can loosen them; [`KafkaLogOptions::check`]
+/// refuses extras naming them at open.
 pub fn producer_config(options: &KafkaLogOptions) -> rdkafka::config::ClientConfig {
     let timeout = options.message_timeout.as_millis().to_string();
     let mut config = options.client_config();
     config
         .set("enable.idempotence", "true")
         .set("acks", "all")
+        .set("max.in.flight.requests.per.connection", "5")
+        .set("batch.num.messages", "1000")
         .set("linger.ms", "2")
         .set("message.timeout.ms", &timeout)
         .set("request.timeout.ms", &timeout)
         .set("queue.buffering.max.messages", "1000000");
-    for (k, v) in &options.extra {
-        config.set(k, v);
-    }
     config
 }
 
@@ -92,14 +104,27 @@ impl WriterHandle {
         metrics: Arc<Metrics>,
     ) -> anyhow::Result<WriterHandle> {
         let started = Instant::now();
-        let (index, heads) = scan::rebuild_index(&shared).await?;
+        let scanned = scan::rebuild_index(&shared).await?;
         info!(
-            streams = index.len(),
+            streams = scanned.index.len(),
+            stale = scanned.stale,
+            epoch = lease.epoch(),
             elapsed_ms = started.elapsed().as_millis() as u64,
             "Kafka writer: stream index rebuilt"
         );
-        *shared.index_mut() = index;
-        shared.set_heads(Some(heads));
+        // Epochs only grow while the lease store lives; a log holding a newer epoch than
+        // this lease means the store was reset (or another store is used): every record this
+        // writer sent would be dropped by readers as stale.
+        if let Some(newer) = scanned.ends.values().map(|(_, e)| *e).max() {
+            if newer > lease.epoch() {
+                anyhow::bail!(
+                    "the Kafka log holds records of writer epoch {newer}, but this writer's lease has epoch {}: \
+                     is --db the lease store these topics were written with? (readers would drop every record written now)",
+                    lease.epoch()
+                );
+            }
+        }
+        install(&shared, scanned, lease.epoch());
         let down = shared.down.clone();
         let producer = producer(&shared, &down)?;
         let (tx, rx) = mpsc::channel(16_384);
@@ -176,6 +201,9 @@ struct Done {
     topic: usize,
     first_seq: u64,
     reply: oneshot::Sender<Result<Appended, AppendError>>,
+    /// Set when records of an older writer sit before this append's on a partition this
+    /// writer had not written to (see the module doc).
+    gap: Option<String>,
     results: Vec<
         Result<
             rdkafka::producer::future_producer::OwnedDeliveryResult,
@@ -195,7 +223,54 @@ struct Writer {
     in_flight: usize,
 }
 
-type Rebuilt = Result<(super::Index, crate::log::Checkpoint), crate::log::ReadError>;
+type Rebuilt = Result<scan::Scanned, crate::log::ReadError>;
+
+/// Takes a scan's index and heads, and remembers where the partitions this writer has not
+/// written to yet ended (their gap is checked before the first acknowledgement there).
+fn install(shared: &Shared, scanned: scan::Scanned, epoch: i64) {
+    *shared.index_mut() = scanned.index;
+    shared.set_heads(Some(scanned.heads));
+    *shared.gaps() = scanned
+        .ends
+        .into_iter()
+        .filter(|(_, (_, seen))| *seen < epoch)
+        .map(|(p, (end, _))| (p, end))
+        .collect();
+}
+
+/// Whether records of another epoch sit between the end the last scan read on a partition
+/// this writer had not written to and this writer's first record there (`first`). `None`
+/// when the gap is clear (and the partition then needs no more checks).
+async fn check_gap(
+    shared: &Shared,
+    epoch: i64,
+    topic: usize,
+    partition: i32,
+    first: i64,
+) -> Option<String> {
+    let p = super::global_partition(topic, partition);
+    let end = (*shared.gaps()).get(&p).copied()?;
+    if first > end {
+        match scan::epochs_between(shared, topic, partition, end, first).await {
+            Ok(found) => {
+                let foreign = found.iter().filter(|(_, e)| *e != epoch).count();
+                if foreign > 0 {
+                    return Some(format!(
+                        "{foreign} record(s) of an older writer landed on {}/{partition} after this writer's rebuild (a paused writer flushing); rebuilding",
+                        shared.topics[topic].name
+                    ));
+                }
+            }
+            Err(e) => {
+                return Some(format!(
+                    "cannot check the partition before acknowledging: {e}"
+                ))
+            }
+        }
+    }
+    shared.gaps().remove(&p);
+    None
+}
 
 impl Writer {
     async fn run(mut self, mut rx: mpsc::Receiver<Request>, stop: CancellationToken) {
@@ -302,6 +377,7 @@ impl Writer {
         &mut self,
         request: Request,
     ) -> Option<impl std::future::Future<Output = Done> + use<>> {
+        let epoch = self.lease.epoch();
         if let Some(reason) = self.refusal() {
             let _ = request.reply.send(Err(AppendError::Unavailable(reason)));
             return None;
@@ -340,10 +416,11 @@ impl Writer {
         }
         let topic = &self.shared.topics[request.topic].name;
         let mut futures: Vec<DeliveryFuture> = Vec::with_capacity(payloads.len());
-        for payload in &payloads {
+        for (payload, event) in payloads.iter().zip(&request.events) {
             let record = FutureRecord::to(topic)
                 .key(request.stream.as_str())
-                .payload(payload.as_slice());
+                .payload(payload.as_slice())
+                .headers(wire::headers(epoch, event));
             match self.producer.send_result(record) {
                 Ok(f) => futures.push(f),
                 Err((e, _)) => {
@@ -376,9 +453,25 @@ impl Writer {
             events,
             ..
         } = request;
+        let shared = self.shared.clone();
         Some(async move {
+            let results = futures::future::join_all(futures).await;
+            let acked: Vec<(i32, i64)> = results
+                .iter()
+                .filter_map(|r| match r {
+                    Ok(Ok(d)) => Some((d.partition, d.offset)),
+                    _ => None,
+                })
+                .collect();
+            let gap = match acked.iter().min_by_key(|(_, o)| *o) {
+                Some((partition, first)) if acked.len() == results.len() => {
+                    check_gap(&shared, epoch, topic, *partition, *first).await
+                }
+                _ => None,
+            };
             Done {
-                results: futures::future::join_all(futures).await,
+                results,
+                gap,
                 request_stream: stream,
                 events,
                 topic,
@@ -403,6 +496,9 @@ impl Writer {
                 Ok(Err((e, _))) => failure = Some(e.to_string()),
                 Err(_) => failure = Some("the producer dropped the record".into()),
             }
+        }
+        if let Some(gap) = done.gap {
+            failure = Some(gap);
         }
         if let Some(cause) = failure {
             let reason = format!("Kafka did not acknowledge an append: {cause}");
@@ -453,13 +549,13 @@ impl Writer {
 
     fn rebuilt(&mut self, rebuilt: Result<Rebuilt, tokio::task::JoinError>) {
         match rebuilt {
-            Ok(Ok((index, heads))) => {
+            Ok(Ok(scanned)) => {
                 info!(
-                    streams = index.len(),
+                    streams = scanned.index.len(),
+                    stale = scanned.stale,
                     "Kafka writer: stream index rebuilt; taking appends again"
                 );
-                *self.shared.index_mut() = index;
-                self.shared.set_heads(Some(heads));
+                install(&self.shared, scanned, self.lease.epoch());
                 self.shared.cache.clear();
                 match producer(&self.shared, &self.down) {
                     Ok(p) => {
