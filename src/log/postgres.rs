@@ -71,11 +71,8 @@ impl PostgresLog {
         options: PostgresLogOptions,
         observer: Arc<dyn WriterObserver>,
     ) -> anyhow::Result<PostgresLog> {
+        migrate(url).await?;
         let mut conn = PgConnection::connect(url).await?;
-        sqlx::migrate!("./migrations/postgres/log")
-            .run(&mut conn)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot migrate the PostgreSQL log: {e}"))?;
         // A writer killed a moment ago may still hold the lock until PostgreSQL notices its
         // connection is gone: wait a little before calling the log taken.
         let deadline = std::time::Instant::now() + LOCK_WAIT;
@@ -151,6 +148,21 @@ impl EventLog for PostgresLog {
         self.writer.shutdown().await;
         self.readers.pool.close().await;
     }
+}
+
+/// Brings the log's tables up to date at `url`, tracked apart from the read models' so
+/// both may share the database ([`switchboard_projections::migrations`]).
+pub(crate) async fn migrate(url: &str) -> anyhow::Result<()> {
+    let mut conn = switchboard_projections::migrations::connect(url).await?;
+    switchboard_projections::migrations::run(
+        &mut conn,
+        switchboard_projections::migrations::LOG,
+        &sqlx::migrate!("./migrations/postgres/log"),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot migrate the PostgreSQL log: {e}"))?;
+    let _ = conn.close().await;
+    Ok(())
 }
 
 /// Takes the writer lock on `conn`, or says who has it.

@@ -2,6 +2,8 @@
 //!
 //! - `log_suite`: the `EventLog` contract, run over every backend (memory, SQLite,
 //!   PostgreSQL, Kafka on librdkafka's mock cluster and on tansu).
+//! - `one_database`: the log and the read models in one PostgreSQL database or SQLite file,
+//!   also one laid out by the previous build.
 //! - `kafka`: the Kafka log with PostgreSQL read models on a real broker (tansu): the broker
 //!   killed and restarted under load, a second writer refused, a standby taking over.
 //! - `server`: the real `switchboard` binary on port 0, driven over HTTP: authentication,
@@ -42,6 +44,7 @@ mod crash;
 mod hostile;
 mod kafka;
 mod log_suite;
+mod one_database;
 mod outbox;
 mod projections;
 mod retention;
