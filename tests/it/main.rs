@@ -2,6 +2,8 @@
 //!
 //! - `log_suite`: the `EventLog` contract, run over every backend (memory, SQLite,
 //!   PostgreSQL, Kafka on librdkafka's mock cluster and on tansu).
+//! - `cluster`: a writer and two API/projector processes on PostgreSQL (log and read models in
+//!   one database) and on Kafka: TaskRouter writes through either node, read back there.
 //! - `one_database`: the log and the read models in one PostgreSQL database or SQLite file,
 //!   also one laid out by the previous build.
 //! - `kafka`: the Kafka log with PostgreSQL read models on a real broker (tansu): the broker
@@ -40,6 +42,7 @@
 mod alerts;
 mod auth_tokens;
 mod bad_records;
+mod cluster;
 mod crash;
 mod hostile;
 mod kafka;
