@@ -480,10 +480,7 @@ async fn postgres_read_only_logs_open_beside_the_writer_follow_it_and_refuse_app
         let refused = reader
             .append(s.as_str(), ExpectedVersion::Any, vec![event(&s, 3)])
             .await;
-        let err = refused
-            .err()
-            .expect("read-only refuses appends")
-            .to_string();
+        let err = refused.expect_err("read-only refuses appends").to_string();
         assert!(
             err.contains("read-only") && err.contains("--writer-url"),
             "{err}"
