@@ -189,7 +189,7 @@ pub struct ServeArgs {
     )]
     pub roles: Vec<Role>,
     /// Without the `writer` role: the base URL of the writer node's API; commands (POST,
-    /// DELETE) are forwarded there and reads are served here.
+    /// DELETE) and every TaskRouter request are forwarded there, other reads are served here.
     #[arg(long, env = "SWITCHBOARD_WRITER_URL")]
     pub writer_url: Option<String>,
     /// Address for the HTTP API (`127.0.0.1:0` picks a free port; the bound address is printed).

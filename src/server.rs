@@ -40,8 +40,9 @@ pub struct Opened {
 }
 
 /// Opens what `store` names; projections whose version changed are reset for a rebuild.
-/// `writer`: this process appends (on Kafka it takes the writer lease; on the SQL logs the
-/// log is always opened for writing and refuses a second writer itself).
+/// `writer`: this process appends (on Kafka it takes the writer lease, on PostgreSQL the
+/// writer lock; without it the PostgreSQL log is opened read-only; the embedded log is always
+/// opened for writing and refuses a second process itself).
 pub async fn open(store: &StoreArgs, writer: bool) -> anyhow::Result<Opened> {
     let metrics = Arc::new(Metrics::default());
     let url = store.db_url()?;
@@ -63,10 +64,16 @@ pub async fn open(store: &StoreArgs, writer: bool) -> anyhow::Result<Opened> {
                     .with_context(|| format!("cannot open the log at {}", path.display()))?,
             )
         }
-        LogBackend::Postgres(url) => Arc::new(
+        // Only the writer takes the writer lock; the other nodes read (and refuse appends).
+        LogBackend::Postgres(url) if writer => Arc::new(
             PostgresLog::open(&url, PostgresLogOptions::default(), metrics.clone())
                 .await
                 .context("cannot open the PostgreSQL log")?,
+        ),
+        LogBackend::Postgres(url) => Arc::new(
+            PostgresLog::open_read_only(&url, PostgresLogOptions::default())
+                .await
+                .context("cannot open the PostgreSQL log read-only")?,
         ),
         LogBackend::Kafka(brokers) => {
             Arc::new(open_kafka(store, &brokers, &db, writer, &metrics).await?)

@@ -2,6 +2,10 @@
 //!
 //! - `log_suite`: the `EventLog` contract, run over every backend (memory, SQLite,
 //!   PostgreSQL, Kafka on librdkafka's mock cluster and on tansu).
+//! - `cluster`: a writer and two API/projector processes on PostgreSQL (log and read models in
+//!   one database) and on Kafka: TaskRouter writes through either node, read back there.
+//! - `one_database`: the log and the read models in one PostgreSQL database or SQLite file,
+//!   also one laid out by the previous build.
 //! - `kafka`: the Kafka log with PostgreSQL read models on a real broker (tansu): the broker
 //!   killed and restarted under load, a second writer refused, a standby taking over.
 //! - `kafka_fencing`: the Kafka log's record headers on the mock cluster: causation positions
@@ -42,12 +46,14 @@
 mod alerts;
 mod auth_tokens;
 mod bad_records;
+mod cluster;
 mod crash;
 mod hostile;
 mod kafka;
 mod kafka_fencing;
 mod kafka_zombie;
 mod log_suite;
+mod one_database;
 mod outbox;
 mod projections;
 mod retention;
