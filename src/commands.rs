@@ -18,6 +18,10 @@ use switchboard_events::account::{self, Account, AccountError};
 use switchboard_events::{Event, ExpectedVersion, Metadata, NewEvent, Position, Sid};
 use uuid::Uuid;
 
+/// The friendly name of a top-level account created without one (the command line's
+/// default and the operator API's).
+pub const DEFAULT_ACCOUNT_NAME: &str = "switchboard account";
+
 /// How many times a command is decided again after a version conflict.
 const MAX_ATTEMPTS: usize = 8;
 
@@ -161,6 +165,61 @@ impl Commands {
             decide,
         )
         .await
+    }
+
+    /// Creates account `sid` (minted by [`new_sid`]; the caller names it first so `meta` can
+    /// carry it) with a new auth token hashed and sealed under `keyring`: a top-level account
+    /// when `owner` is `None`, else `owner`'s subaccount. The one way an
+    /// account is made — `switchboard accounts create`, the operator API and
+    /// `POST /2010-04-01/Accounts.json` all come here — so every account's token signs
+    /// webhooks the same way.
+    pub async fn create_account(
+        &self,
+        keyring: &crate::secrets::Keyring,
+        sid: Sid,
+        meta: &Metadata,
+        friendly_name: String,
+        owner: Option<Account>,
+    ) -> Result<CreatedAccount, CommandError<AccountError>> {
+        let token = new_sealed_auth_token(keyring);
+        let command = account::CreateAccount {
+            sid: sid.clone(),
+            friendly_name,
+            owner,
+            auth_token_hash: token.hash.clone(),
+            auth_token_sealed: Some(token.sealed.clone()),
+        };
+        let (executed, after) = self
+            .account(&sid, meta, |current| command.decide(current))
+            .await?;
+        // A create that succeeded always leaves an account; `NotFound` is the honest answer
+        // were it ever not so.
+        let account = after.ok_or(CommandError::Domain(AccountError::NotFound(sid)))?;
+        Ok(CreatedAccount {
+            executed,
+            account,
+            auth_token: token.token,
+        })
+    }
+}
+
+/// What [`Commands::create_account`] made.
+pub struct CreatedAccount {
+    /// Where its event landed.
+    pub executed: Executed,
+    /// The account as created.
+    pub account: Account,
+    /// Its auth token in the clear: shown to the creator once, stored nowhere.
+    pub auth_token: String,
+}
+
+impl std::fmt::Debug for CreatedAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the token: this may end up in a log line.
+        f.debug_struct("CreatedAccount")
+            .field("executed", &self.executed)
+            .field("sid", &self.account.sid)
+            .finish_non_exhaustive()
     }
 }
 
