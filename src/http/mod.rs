@@ -402,10 +402,12 @@ pub fn app(state: AppState) -> Router {
         ))
         // The operator's routes: its own credential instead of an account's (merged after
         // `require_auth`, so that layer is not on them); forwarded like any command.
-        .merge(operator::router().route_layer(middleware::from_fn_with_state(
-            state.clone(),
-            operator::require_operator,
-        )))
+        .merge(
+            operator::router().route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                operator::require_operator,
+            )),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             forward::forward_writes,

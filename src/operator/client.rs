@@ -128,7 +128,9 @@ mod tests {
             remaining_ms: 5,
         });
         assert!(held_by_a_server(&kafka));
-        assert!(!held_by_a_server(&anyhow::anyhow!("in use by another switchboard process")));
+        assert!(!held_by_a_server(&anyhow::anyhow!(
+            "in use by another switchboard process"
+        )));
         let store = LeaseError::Store(sqlx::Error::PoolClosed);
         assert!(!held_by_a_server(&anyhow::Error::new(store)));
     }
