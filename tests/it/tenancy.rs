@@ -57,8 +57,8 @@ type Fixture = (
 /// world's SIDs as `{capture}`), and what the owner gets. ADD ONE LINE HERE FOR A NEW ROUTE.
 /// Captures a path may use: see [`World`] (`workspace_sid`, `ws`, `activity_sid`,
 /// `task_channel_sid`, `task_channel`, `worker_sid`, `task_queue_sid`, `workflow_sid`,
-/// `task_sid`, `reservation_sid`, `event_sid`, `file`, `account_sid`, `resource`, `sid`,
-/// `sub`, `sub_sid`). A DELETE acts on the spare of its last capture when the world has one.
+/// `task_sid`, `reservation_sid`, `event_sid`, `file`, `account_sid` (the world's account,
+/// `file` without `.json`), `resource`, `sid`, `sub`, `sub_sid`). A DELETE acts on the spare of its last capture when the world has one.
 #[rustfmt::skip]
 const FIXTURES: &[Fixture] = &[
     ("GET", "/healthz", &[], Public),
@@ -236,6 +236,7 @@ impl World {
             };
             path = path.replace(&format!("{{{name}}}"), value);
         }
+        path = path.replace("{account_sid}", self.account_sid());
         assert!(!path.contains('{'), "no value for a capture of {path}");
         let form = case
             .form
@@ -249,6 +250,12 @@ impl World {
             })
             .collect();
         (path, form)
+    }
+
+    /// The world's account (the `{account_sid}` capture): `file` without `.json`, so it is
+    /// swapped with `file` in [`World::missing`] and counts as no SID of its own.
+    fn account_sid(&self) -> &str {
+        self.values["file"].trim_end_matches(".json")
     }
 
     /// The same world with every SID (spares too) replaced by one of its kind that exists
@@ -386,7 +393,6 @@ async fn world(api: &Api, account: &str) -> World {
         ("reservation_sid", reservation.clone()),
         ("event_sid", event),
         ("file", format!("{account}.json")),
-        ("account_sid", account.to_string()),
         ("resource", "Bogus".to_string()),
         ("sid", spare_task.clone()),
         ("sub", "Bogus".to_string()),
@@ -534,7 +540,7 @@ async fn operator_routes_are_the_operators_only(
             }
             _ => {
                 // The operator's token as an account's password, and the operator's user.
-                let owner = world.values["account_sid"].as_str();
+                let owner = world.account_sid();
                 let base = anonymous.base();
                 let as_owner = Api::with_base(base, Some((owner, token)));
                 refused(
@@ -551,8 +557,9 @@ async fn operator_routes_are_the_operators_only(
     }
 }
 
-/// Every method a path's route does not take answers 405, so `ROUTES` names all it serves.
-async fn unlisted_methods_are_refused(api: &Api, world: &World) {
+/// Every method a path's route does not take answers 405, so `ROUTES` names all it serves
+/// (asked with credentials the route takes: authentication answers before routing does).
+async fn unlisted_methods_are_refused(api: &Api, operator: &Api, world: &World) {
     for (path, methods) in routes::ROUTES {
         for method in ["GET", "POST", "DELETE", "PUT", "PATCH"] {
             if methods.iter().any(|m| m.as_str() == method) {
@@ -565,6 +572,11 @@ async fn unlisted_methods_are_refused(api: &Api, world: &World) {
                 expect: Reaches,
             };
             let (concrete, _) = world.request(&case);
+            let api = if path.starts_with("/operator/") {
+                operator
+            } else {
+                api
+            };
             let (status, body) = send(api, &case.method, &concrete, &[]).await;
             assert_eq!(
                 status, 405,
@@ -601,15 +613,15 @@ async fn every_route_answers_another_tenants_sid_as_a_missing_one_and_a_parent_r
     let world_a1 = world(&as_a1, &a1.sid).await;
     let world_a2 = world(&as_a2, &a2.sid).await;
 
-    unlisted_methods_are_refused(&as_a, &world_a).await;
+    let token = switchboard::operator::token::current(&dir.path().join("operator.token"))
+        .expect("serve created the operator token file");
+    let as_operator = Api::with_auth(&server, Some(("operator", &token)));
+    unlisted_methods_are_refused(&as_a, &as_operator, &world_a).await;
     as_missing(("B", &as_b), ("A", &world_a), &anonymous, &cases).await;
     as_missing(("A1", &as_a1), ("A", &world_a), &anonymous, &cases).await;
     as_missing(("A1", &as_a1), ("A2", &world_a2), &anonymous, &cases).await;
     as_missing(("B", &as_b), ("A1", &world_a1), &anonymous, &cases).await;
     parent_reaches(&as_a, &a1.sid, &world_a1, &cases).await;
-    let token = switchboard::operator::token::current(&dir.path().join("operator.token"))
-        .expect("serve created the operator token file");
-    let as_operator = Api::with_auth(&server, Some(("operator", &token)));
     operator_routes_are_the_operators_only(
         &[("A", &as_a), ("A1", &as_a1), ("B", &as_b)],
         (&token, &as_operator),
