@@ -26,8 +26,12 @@ pub async fn accounts(cmd: AccountsCommand) -> anyhow::Result<()> {
             server_url,
             operator_token,
             operator_token_file,
-            store,
+            mut store,
         } => {
+            // Not a standby: a held Kafka lease means a writer runs, so go through it at once
+            // rather than wait `--kafka-lease-wait-ms` (which the writer's own environment,
+            // where this may run, sets high).
+            store.kafka_lease_wait_ms = 0;
             let created = match open(&store, true).await {
                 Ok(opened) => {
                     let key_path =

@@ -96,7 +96,8 @@ pub struct StoreArgs {
     #[arg(long, env = "SWITCHBOARD_KAFKA_LEASE_MS", default_value_t = 10_000)]
     pub kafka_lease_ms: u64,
     /// Kafka log: how long a writer waits for a lease another writer holds before giving up
-    /// (milliseconds; 0 refuses at once). A standby writer sets it high.
+    /// (milliseconds; 0 refuses at once). A standby writer sets it high. `accounts create`
+    /// never waits: a held lease sends it to the running writer.
     #[arg(long, env = "SWITCHBOARD_KAFKA_LEASE_WAIT_MS", default_value_t = 0)]
     pub kafka_lease_wait_ms: u64,
 }

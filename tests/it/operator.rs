@@ -16,6 +16,7 @@ use crate::{
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 const ACCOUNTS: &str = "/operator/v1/Accounts";
 
@@ -44,7 +45,14 @@ async fn through_a_running_server(dir: &Path, env: Env<'_>) -> Run {
     let direct = accounts_create(dir, env, "Direct", &[]);
     let server = Server::start_env(dir, env, &[]);
     let server_url = server.base.clone();
+    let started = Instant::now();
     let via = accounts_create(dir, env, "Beta", &["--server-url", &server_url]);
+    // At once: no wait for a lease the running writer holds (PostgreSQL's own 5 s aside).
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "{:?}",
+        started.elapsed()
+    );
     assert_eq!(
         keys(&via),
         keys(&direct),
@@ -229,8 +237,33 @@ async fn accounts_create_goes_through_the_running_writer_on_kafka() {
     let dir = DataDir::new("operator-kafka");
     let db = PgDatabase::new().await;
     let prefix = test_prefix();
-    let env = kafka_env(&tansu_brokers(), &db, &prefix);
+    let mut env = kafka_env(&tansu_brokers(), &db, &prefix);
+    // The writer's environment, as a standby's: `accounts create` must not wait for the
+    // lease it holds (the test would take a minute per creation).
+    env.push(("SWITCHBOARD_KAFKA_LEASE_WAIT_MS".into(), "60000".into()));
     let env = as_env(&env);
     let run = through_a_running_server(dir.path(), &env).await;
     assert_log_holds_no_secret(dir.path(), &env, &prefix, &run);
+
+    // Through an API node: the command is forwarded to the writer like any other, and the
+    // new account works there at once.
+    let writer = Server::start_env(dir.path(), &env, &[]);
+    let api = Server::start_env(
+        dir.path(),
+        &env,
+        &["--roles", "api,projector", "--writer-url", &writer.base],
+    );
+    let via_api = accounts_create(dir.path(), &env, "Gamma", &["--server-url", &api.base]);
+    let sid = via_api["sid"].as_str().expect("sid");
+    let token = via_api["auth_token"].as_str().expect("auth_token");
+    let r = http()
+        .post(writer.url("/2010-04-01/Accounts.json"))
+        .basic_auth(sid, Some(token))
+        .form(&[("FriendlyName", "Gamma's subaccount")])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(r.status(), 201, "{}", r.text().await.unwrap_or_default());
+    drop(api);
+    assert!(writer.terminate());
 }
