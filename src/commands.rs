@@ -329,6 +329,41 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn create_account_hashes_and_seals_the_token_it_returns() {
+        use crate::secrets::{Keyring, SecretKey};
+        let commands = Commands::new(Arc::new(MemoryLog::default()), "us1".into());
+        let keyring = Keyring::new(SecretKey::from_bytes([7; 32]), vec![]);
+        let sid = new_sid(SidPrefix::Account);
+        let meta = commands.metadata(sid.clone(), Uuid::now_v7());
+        let created = commands
+            .create_account(&keyring, sid.clone(), &meta, "Top".into(), None)
+            .await
+            .expect("created");
+        let account = &created.account;
+        assert_eq!(
+            (&account.sid, account.owner_account_sid.as_ref()),
+            (&sid, None)
+        );
+        assert_eq!(account.auth_token_hash, hash_token(&created.auth_token));
+        let sealed = account.auth_token_sealed.as_deref().expect("sealed");
+        assert_eq!(
+            keyring.open(sealed).as_deref(),
+            Ok(created.auth_token.as_str())
+        );
+        let sub = commands
+            .create_account(
+                &keyring,
+                new_sid(SidPrefix::Account),
+                &meta,
+                "Sub".into(),
+                Some(account.clone()),
+            )
+            .await
+            .expect("subaccount");
+        assert_eq!(sub.account.owner_account_sid.as_ref(), Some(&sid));
+    }
+
+    #[tokio::test]
     async fn concurrent_commands_on_one_stream_all_land_by_deciding_again() {
         let commands = Commands::new(Arc::new(MemoryLog::default()), "us1".into());
         let sid = new_sid(SidPrefix::Account);
