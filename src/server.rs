@@ -15,6 +15,7 @@ use crate::log::postgres::{PostgresLog, PostgresLogOptions};
 use crate::log::sqlite::{SqliteLog, SqliteLogOptions};
 use crate::log::EventLog;
 use crate::metrics::Metrics;
+use crate::operator::token::OperatorTokens;
 use crate::projector::{all_projections, Projector};
 use crate::secrets::Keyring;
 use crate::sip::{SipConfig, SipEngine};
@@ -211,6 +212,20 @@ fn load_secrets(args: &ServeArgs) -> anyhow::Result<Arc<Keyring>> {
     Ok(Arc::new(keyring))
 }
 
+/// The operator token file (created with one token on first start). Only the current
+/// token's id is logged, so operators can check every node holds the same file.
+fn load_operator_tokens(args: &ServeArgs) -> anyhow::Result<OperatorTokens> {
+    let path = args.operator_token_path();
+    let (tokens, token_id, created) = OperatorTokens::load_or_create(&path)?;
+    let what = if created {
+        "created a new operator token"
+    } else {
+        "loaded the operator token"
+    };
+    info!(path = %path.display(), token_id, "{what}");
+    Ok(tokens)
+}
+
 /// Opens the outbox store (`--outbox-db`) and moves into it what an older build left in the
 /// read-model store; then starts the process-manager runner and the outbox sender until
 /// `stop`.
@@ -275,6 +290,7 @@ pub async fn run(
     let roles = &args.roles;
     // Before anything is opened: a node that cannot hold the server key must not start.
     let secrets = load_secrets(&args)?;
+    let operator = load_operator_tokens(&args)?;
     let opened = open(&args.store, roles.contains(&Role::Writer)).await?;
     let projector_stop = CancellationToken::new();
     let tasks = if roles.contains(&Role::Projector) {
@@ -323,6 +339,7 @@ pub async fn run(
             },
         },
         secrets.clone(),
+        operator,
     );
     if roles.contains(&Role::Writer) {
         // Workspace actors run the TaskRouter timers (reservation and workflow timeouts, task

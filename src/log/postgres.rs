@@ -261,9 +261,10 @@ async fn take_writer_lock(conn: &mut PgConnection) -> anyhow::Result<()> {
         .fetch_one(&mut *conn)
         .await?;
     if !locked {
-        anyhow::bail!(
+        return Err(super::WriterHeld(format!(
             "the PostgreSQL log is in use by another switchboard writer (advisory lock {WRITER_LOCK:#x} is held); stop it first"
-        );
+        ))
+        .into());
     }
     Ok(())
 }

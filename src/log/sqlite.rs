@@ -118,10 +118,11 @@ pub(crate) fn lock_file(path: &Path) -> anyhow::Result<std::fs::File> {
         .map_err(|e| anyhow::anyhow!("cannot open lock file {}: {e}", lock_path.display()))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(anyhow::anyhow!(
+        Err(std::fs::TryLockError::WouldBlock) => Err(super::WriterHeld(format!(
             "the log {} is in use by another switchboard process (a running server?); stop it first",
             path.display()
-        )),
+        ))
+        .into()),
         Err(std::fs::TryLockError::Error(e)) => Err(anyhow::anyhow!(
             "cannot lock {}: {e}",
             lock_path.display()

@@ -30,7 +30,7 @@ async fn open_log(dir: &Path) -> Arc<dyn EventLog> {
 }
 
 /// The signer's view, as `serve` builds it: the log and the key file in the data directory.
-async fn token_of(dir: &Path, sid: &str) -> Option<String> {
+pub(crate) async fn token_of(dir: &Path, sid: &str) -> Option<String> {
     let (keyring, created) = Keyring::load(&dir.join("secret.key"), &[]).expect("key file");
     assert!(!created, "the key file was made by the server");
     let log = open_log(dir).await;
@@ -42,7 +42,7 @@ async fn token_of(dir: &Path, sid: &str) -> Option<String> {
 }
 
 /// Every byte of the log's files (the database, its WAL and shared memory).
-fn log_bytes(dir: &Path) -> Vec<u8> {
+pub(crate) fn log_bytes(dir: &Path) -> Vec<u8> {
     let mut bytes = Vec::new();
     for entry in std::fs::read_dir(dir).expect("data dir").flatten() {
         if entry
@@ -56,7 +56,7 @@ fn log_bytes(dir: &Path) -> Vec<u8> {
     bytes
 }
 
-fn contains(haystack: &[u8], needle: &str) -> bool {
+pub(crate) fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
         .any(|w| w == needle.as_bytes())

@@ -16,6 +16,9 @@
 //!   accounts, tenancy, paging, read-your-writes, errors, health, metrics, shutdown.
 //! - `crash`: appends under load, `kill -9`, restart; nothing acknowledged is lost and the
 //!   read models equal a full rebuild.
+//! - `operator`: `accounts create` while a server holds the log (SQLite, PostgreSQL, Kafka on
+//!   tansu) goes through the operator API; the new account works with the Python library;
+//!   anything but the operator token gets 401 20003; no secret reaches the log.
 //! - `outbox`: assignment and event callbacks through the outbox, `kill -9` in the middle of
 //!   them, restart: each delivered at least once, per workspace in the log's order, signed.
 //! - `hostile`: huge, deep and long expressions, documents and form bodies against the real
@@ -54,6 +57,7 @@ mod kafka_fencing;
 mod kafka_zombie;
 mod log_suite;
 mod one_database;
+mod operator;
 mod outbox;
 mod projections;
 mod retention;
@@ -386,11 +390,21 @@ impl Api {
     }
 
     pub fn with_auth(server: &Server, auth: Option<(&str, &str)>) -> Api {
+        Api::with_base(&server.base, auth)
+    }
+
+    /// A client of the server at `base`.
+    pub fn with_base(base: &str, auth: Option<(&str, &str)>) -> Api {
         Api {
             client: http(),
-            base: server.base.clone(),
+            base: base.to_string(),
             auth: auth.map(|(u, p)| (u.to_string(), p.to_string())),
         }
+    }
+
+    /// The server's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
     }
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {
