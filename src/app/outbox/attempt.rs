@@ -3,6 +3,11 @@
 //! next. Returns how the row changes ([`Finish`]); it never writes the outbox itself (the
 //! sender applies many finishes in one transaction).
 //!
+//! Twilio's `tt` bounds the whole exchange with a URL, retries included: it is measured from
+//! the row's first attempt at that URL (`first_attempt_at`, kept in the row so a restart does
+//! not reset it), every attempt is cut to what is left of it, and a retry that would start
+//! after it is a final failure ([`policy::next_within`]). A fallback URL has its own budget.
+//!
 //! The invariant: a row is [`Finish::Done`] only after a 2xx answer (and, for an assignment
 //! callback, after its instruction was carried out or refused by the decider), or after its
 //! final failure was recorded as an alert. Everything else (no token yet, the log
@@ -41,6 +46,7 @@ fn later(row: &Row, last_error: String) -> Finish {
         next_attempt_at: now() + RETRY_LATER.as_millis() as i64,
         failed_code: row.failed_code,
         last_error: Some(last_error),
+        first_attempt_at: row.first_attempt_at,
     }
 }
 
@@ -72,7 +78,15 @@ pub async fn attempt(ctx: &Context, row: Row) -> Finish {
     if token.is_none() {
         ctx.warn_unsigned(&row.delivery.account_sid);
     }
-    let (outcome, answer) = post(ctx, &row, &target, token.as_deref()).await;
+    let started = row.first_attempt_at.unwrap_or_else(now);
+    let limit = policy::attempt_ms(&target.policy, elapsed(started));
+    let (outcome, answer) = if limit == 0 {
+        // The retry came due after the budget was spent (the sender was down or behind):
+        // Twilio would not make it, so neither does this.
+        (Outcome::Timeout, None)
+    } else {
+        post(ctx, &row, &target, token.as_deref(), limit).await
+    };
     if let (Outcome::Delivered { .. }, Some(answer)) = (outcome, &answer) {
         if row.delivery.kind == WebhookKind::AssignmentCallback {
             if let Err(e) = instruct(ctx, &row, &answer.body).await {
@@ -80,8 +94,17 @@ pub async fn attempt(ctx: &Context, row: Row) -> Finish {
             }
         }
     }
-    let error = describe(outcome, &target.url);
-    match policy::next(&target.policy, row.attempt, outcome) {
+    let spent = elapsed(started);
+    let mut error = describe(outcome, &target.url);
+    let next = policy::next_within(&target.policy, row.attempt, outcome, spent);
+    let retry_without_budget = policy::next(&target.policy, row.attempt, outcome);
+    if let (Next::Failed { .. }, Next::Retry { .. }) = (next, retry_without_budget) {
+        error.push_str(&format!(
+            " (no retry: the total time tt={} ms would be spent)",
+            target.policy.total_timeout_ms
+        ));
+    }
+    match next {
         Next::Delivered => Finish::Done,
         Next::Retry { after_ms } => Finish::Again {
             url_index: row.url_index,
@@ -89,9 +112,15 @@ pub async fn attempt(ctx: &Context, row: Row) -> Finish {
             next_attempt_at: now() + i64::from(after_ms),
             failed_code: None,
             last_error: Some(error),
+            first_attempt_at: Some(started),
         },
         Next::Failed { code } => failed(ctx, &row, code, error, answer).await,
     }
+}
+
+/// Ms since `started` (0 if the clock went back).
+fn elapsed(started: i64) -> u64 {
+    u64::try_from(now() - started).unwrap_or(0)
 }
 
 /// This URL failed for good: the next URL now, or the alert after the last one.
@@ -109,6 +138,8 @@ async fn failed(
             next_attempt_at: now(),
             failed_code: None,
             last_error: Some(error),
+            // The fallback URL's exchange, and its budget, start with its first attempt.
+            first_attempt_at: None,
         };
     }
     raise(ctx, row, code, error, answer).await
@@ -160,6 +191,7 @@ async fn raise(
                 next_attempt_at: now() + RETRY_LATER.as_millis() as i64,
                 failed_code: Some(code),
                 last_error: Some(error),
+                first_attempt_at: row.first_attempt_at,
             }
         }
     }
@@ -186,22 +218,20 @@ fn describe(outcome: Outcome, url: &str) -> String {
     }
 }
 
-/// POSTs the signed form to `target` within its policy; what happened, and the answer if one
-/// came.
+/// POSTs the signed form to `target` within its policy, taking at most `limit_ms` in all
+/// (what is left of `tt`); what happened, and the answer if one came.
 async fn post(
     ctx: &Context,
     row: &Row,
     target: &Target,
     token: Option<&str>,
+    limit_ms: u32,
 ) -> (Outcome, Option<Answer>) {
     let p = &target.policy;
     let client = ctx.client(p.connect_timeout_ms);
-    let total = p
-        .total_timeout_ms
-        .min(p.connect_timeout_ms.saturating_add(p.read_timeout_ms));
     let mut request = client
         .post(&target.url)
-        .timeout(Duration::from_millis(u64::from(total.max(1))))
+        .timeout(Duration::from_millis(u64::from(limit_ms.max(1))))
         .header("User-Agent", "TwilioProxy/1.1")
         .header("I-Twilio-Idempotency-Token", row.delivery.id.as_str())
         .header("Content-Type", "application/x-www-form-urlencoded")
@@ -406,6 +436,7 @@ mod tests {
             next_attempt_at: 0,
             failed_code: None,
             last_error: None,
+            first_attempt_at: None,
         }
     }
 
@@ -426,6 +457,41 @@ mod tests {
                 }
             ),
             "{next:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_retry_keeps_the_start_of_the_budget_and_one_due_after_it_is_not_made() {
+        let log = Arc::new(MemoryLog::default());
+        let engine = crate::taskrouter::Engine::new(log.clone());
+        let ctx = Context::new(log.clone(), engine, Arc::new(NoTokens));
+        let url = format!("{}/x#tt=1000&rc=5&rp=5xx", answering(500).await);
+        let before = now();
+        let first = attempt(&ctx, row(vec![url.clone()])).await;
+        let Finish::Again {
+            attempt: 1,
+            first_attempt_at: Some(started),
+            ..
+        } = first
+        else {
+            panic!("a 500 under rp=5xx is retried: {first:?}");
+        };
+        assert!(started >= before, "the budget starts with the first attempt");
+        // The retry comes due after the budget (the sender was down): no request, an alert.
+        let mut late = row(vec![url]);
+        late.attempt = 1;
+        late.first_attempt_at = Some(started - 5_000);
+        assert_eq!(attempt(&ctx, late).await, Finish::Done);
+        let sid = alerts::alert_sid(&row(vec![]).delivery.id);
+        let stream = log.read_stream(sid.as_str()).await.expect("read");
+        let envelope = stream[0].decode().expect("decodes");
+        let switchboard_events::Event::AlertRaised(a) = envelope.event else {
+            panic!("alert.raised");
+        };
+        assert_eq!(
+            (a.error_code, a.response_body),
+            (11200, None),
+            "a timeout, not the 500 another request would have got"
         );
     }
 
