@@ -3,7 +3,8 @@
 //! `#tt=1500&rc=5&rp=5xx`. Five retries are allowed, but the back-off (250, 500, 1000 ms, …)
 //! runs out of the 1.5 s budget after the third attempt: the delivery is tried three times,
 //! every attempt starts within the budget, and its alert (Twilio's 11217) is listed soon after
-//! it. Without the budget the same URL is tried six times over about eight seconds.
+//! it. Without the budget the same URL is tried six times over about eight seconds. The
+//! alert shows the headers of the last request as the receiver got them.
 
 use crate::{create_account, Api, DataDir, Server};
 use axum::extract::State;
@@ -139,5 +140,36 @@ async fn retries_stop_when_the_total_time_is_spent_and_the_alert_follows() {
     assert_eq!(instance["error_code"], "11217", "{instance}");
     let text = instance["alert_text"].as_str().unwrap_or_default();
     assert!(text.contains("HTTP 500") && text.contains("tt=1500"), "{text}");
+    assert_headers_as_received(&instance, &attempts, &account.token);
     assert!(server.terminate(), "SIGTERM gives a clean exit");
+}
+
+/// The alert's `request_headers` are the last attempt's, each as the receiver saw it, the
+/// signature among them and never the token that made it.
+fn assert_headers_as_received(instance: &Value, attempts: &[Received], token: &str) {
+    let recorded = instance["request_headers"]
+        .as_str()
+        .unwrap_or_else(|| panic!("the alert has its request headers: {instance}"));
+    let last = attempts.last().expect("an attempt");
+    let mut names = Vec::new();
+    for line in recorded.lines() {
+        let (name, value) = line
+            .split_once(": ")
+            .unwrap_or_else(|| panic!("a `name: value` line: {line:?}"));
+        assert_eq!(
+            last.header(name),
+            Some(value),
+            "{name} as the receiver saw it"
+        );
+        names.push(name.to_ascii_lowercase());
+    }
+    for name in [
+        "x-twilio-signature",
+        "i-twilio-idempotency-token",
+        "user-agent",
+        "content-type",
+    ] {
+        assert!(names.iter().any(|n| n == name), "{name} in {recorded:?}");
+    }
+    assert!(!recorded.contains(token), "never the auth token");
 }

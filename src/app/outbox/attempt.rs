@@ -39,6 +39,24 @@ struct Answer {
     headers: String,
 }
 
+/// One attempt's request and answer, as far as they went, for the alert.
+#[derive(Default)]
+struct Exchange {
+    /// The headers the request was sent with (`None`: no request was made).
+    sent: Option<String>,
+    /// The answer, if one came whole.
+    answer: Option<Answer>,
+}
+
+/// Headers one `name: value` a line, as Monitor shows them.
+fn header_lines(headers: &reqwest::header::HeaderMap) -> String {
+    headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {}", v.to_str().unwrap_or("")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn later(row: &Row, last_error: String) -> Finish {
     Finish::Again {
         url_index: row.url_index,
@@ -58,15 +76,22 @@ fn now() -> i64 {
 pub async fn attempt(ctx: &Context, row: Row) -> Finish {
     if let Some(code) = row.failed_code {
         let error = row.last_error.clone().unwrap_or_default();
-        return raise(ctx, &row, code, error, None).await;
+        return raise(ctx, &row, code, error, Exchange::default()).await;
     }
     let Some(url) = row.delivery.urls.get(row.url_index as usize).cloned() else {
         // Nothing left to try (a row written with no URL): the last code stands.
-        return raise(ctx, &row, 11200, "no URL to deliver to".into(), None).await;
+        return raise(
+            ctx,
+            &row,
+            11200,
+            "no URL to deliver to".into(),
+            Exchange::default(),
+        )
+        .await;
     };
     let target = match policy::target(row.delivery.kind, &url) {
         Ok(t) => t,
-        Err(e) => return failed(ctx, &row, e.code, e.message, None).await,
+        Err(e) => return failed(ctx, &row, e.code, e.message, Exchange::default()).await,
     };
     let token = match ctx.tokens.auth_token(&row.delivery.account_sid).await {
         Ok(t) => t,
@@ -80,14 +105,14 @@ pub async fn attempt(ctx: &Context, row: Row) -> Finish {
     }
     let started = row.first_attempt_at.unwrap_or_else(now);
     let limit = policy::attempt_ms(&target.policy, elapsed(started));
-    let (outcome, answer) = if limit == 0 {
+    let (outcome, exchange) = if limit == 0 {
         // The retry came due after the budget was spent (the sender was down or behind):
         // Twilio would not make it, so neither does this.
-        (Outcome::Timeout, None)
+        (Outcome::Timeout, Exchange::default())
     } else {
         post(ctx, &row, &target, token.as_deref(), limit).await
     };
-    if let (Outcome::Delivered { .. }, Some(answer)) = (outcome, &answer) {
+    if let (Outcome::Delivered { .. }, Some(answer)) = (outcome, &exchange.answer) {
         if row.delivery.kind == WebhookKind::AssignmentCallback {
             if let Err(e) = instruct(ctx, &row, &answer.body).await {
                 return later(&row, e);
@@ -114,7 +139,7 @@ pub async fn attempt(ctx: &Context, row: Row) -> Finish {
             last_error: Some(error),
             first_attempt_at: Some(started),
         },
-        Next::Failed { code } => failed(ctx, &row, code, error, answer).await,
+        Next::Failed { code } => failed(ctx, &row, code, error, exchange).await,
     }
 }
 
@@ -129,7 +154,7 @@ async fn failed(
     row: &Row,
     code: u32,
     error: String,
-    answer: Option<Answer>,
+    exchange: Exchange,
 ) -> Finish {
     if (row.url_index as usize) + 1 < row.delivery.urls.len() {
         return Finish::Again {
@@ -142,7 +167,7 @@ async fn failed(
             first_attempt_at: None,
         };
     }
-    raise(ctx, row, code, error, answer).await
+    raise(ctx, row, code, error, exchange).await
 }
 
 /// Records the final failure as an alert; the row stays (without its order) until that works.
@@ -151,7 +176,7 @@ async fn raise(
     row: &Row,
     code: u32,
     error: String,
-    answer: Option<Answer>,
+    exchange: Exchange,
 ) -> Finish {
     let d = &row.delivery;
     let url = d.urls.last().map(|u| bare(u)).unwrap_or_default();
@@ -168,10 +193,12 @@ async fn raise(
         request_url: url,
         request_method: "POST".into(),
         request_variables: form_encoded(&d.form),
-        response_body: answer
+        request_headers: exchange.sent,
+        response_body: exchange
+            .answer
             .as_ref()
             .map(|a| String::from_utf8_lossy(&a.body).into_owned()),
-        response_headers: answer.as_ref().map(|a| a.headers.clone()),
+        response_headers: exchange.answer.as_ref().map(|a| a.headers.clone()),
         resource_sid: field("ReservationSid").or_else(|| field("ResourceSid")),
         service_sid: field("WorkspaceSid"),
         occurred_at: Utc::now(),
@@ -219,14 +246,14 @@ fn describe(outcome: Outcome, url: &str) -> String {
 }
 
 /// POSTs the signed form to `target` within its policy, taking at most `limit_ms` in all
-/// (what is left of `tt`); what happened, and the answer if one came.
+/// (what is left of `tt`); what happened, the headers sent and the answer if one came.
 async fn post(
     ctx: &Context,
     row: &Row,
     target: &Target,
     token: Option<&str>,
     limit_ms: u32,
-) -> (Outcome, Option<Answer>) {
+) -> (Outcome, Exchange) {
     let p = &target.policy;
     let client = ctx.client(p.connect_timeout_ms);
     let mut request = client
@@ -241,28 +268,33 @@ async fn post(
             crate::http::twilio::signature::signature(token, &target.url, &row.delivery.form);
         request = request.header(crate::http::twilio::signature::HEADER, signature);
     }
-    let mut response = match request.send().await {
+    // Built first so the alert can show the headers exactly as they went out (the transport
+    // adds its own, Host and Content-Length, which Monitor needs no more than the receiver).
+    let request = match request.build() {
         Ok(r) => r,
-        Err(e) => return (classify(&e), None),
+        Err(e) => return (classify(&e), Exchange::default()),
+    };
+    let mut exchange = Exchange {
+        sent: Some(header_lines(request.headers())),
+        answer: None,
+    };
+    let mut response = match client.execute(request).await {
+        Ok(r) => r,
+        Err(e) => return (classify(&e), exchange),
     };
     let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(k, v)| format!("{k}: {}", v.to_str().unwrap_or("")))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let headers = header_lines(response.headers());
     let mut body = Vec::new();
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
                 body.extend_from_slice(&chunk);
                 if body.len() > MAX_ANSWER {
-                    return (Outcome::TooLarge, None);
+                    return (Outcome::TooLarge, exchange);
                 }
             }
             Ok(None) => break,
-            Err(e) => return (classify(&e), None),
+            Err(e) => return (classify(&e), exchange),
         }
     }
     let outcome = if (200..300).contains(&status) {
@@ -270,7 +302,8 @@ async fn post(
     } else {
         Outcome::Status(status)
     };
-    (outcome, Some(Answer { body, headers }))
+    exchange.answer = Some(Answer { body, headers });
+    (outcome, exchange)
 }
 
 /// A transport error as the policy sees it.
