@@ -139,7 +139,10 @@ async fn retries_stop_when_the_total_time_is_spent_and_the_alert_follows() {
     );
     assert_eq!(instance["error_code"], "11217", "{instance}");
     let text = instance["alert_text"].as_str().unwrap_or_default();
-    assert!(text.contains("HTTP 500") && text.contains("tt=1500"), "{text}");
+    assert!(
+        text.contains("HTTP 500") && text.contains("tt=1500"),
+        "{text}"
+    );
     assert_headers_as_received(&instance, &attempts, &account.token);
     assert!(server.terminate(), "SIGTERM gives a clean exit");
 }

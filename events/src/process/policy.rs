@@ -618,7 +618,13 @@ mod tests {
     #[test]
     fn an_attempt_is_cut_to_what_is_left_of_tt() {
         let p = policy(EVENT, "https://a.example/#ct=1000&rt=2000&tt=5000");
-        let table = [(0, 3_000), (2_500, 2_500), (4_999, 1), (5_000, 0), (60_000, 0)];
+        let table = [
+            (0, 3_000),
+            (2_500, 2_500),
+            (4_999, 1),
+            (5_000, 0),
+            (60_000, 0),
+        ];
         for (elapsed, limit) in table {
             assert_eq!(attempt_ms(&p, elapsed), limit, "{elapsed} ms spent");
         }

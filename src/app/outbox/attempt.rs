@@ -149,13 +149,7 @@ fn elapsed(started: i64) -> u64 {
 }
 
 /// This URL failed for good: the next URL now, or the alert after the last one.
-async fn failed(
-    ctx: &Context,
-    row: &Row,
-    code: u32,
-    error: String,
-    exchange: Exchange,
-) -> Finish {
+async fn failed(ctx: &Context, row: &Row, code: u32, error: String, exchange: Exchange) -> Finish {
     if (row.url_index as usize) + 1 < row.delivery.urls.len() {
         return Finish::Again {
             url_index: row.url_index + 1,
@@ -171,13 +165,7 @@ async fn failed(
 }
 
 /// Records the final failure as an alert; the row stays (without its order) until that works.
-async fn raise(
-    ctx: &Context,
-    row: &Row,
-    code: u32,
-    error: String,
-    exchange: Exchange,
-) -> Finish {
+async fn raise(ctx: &Context, row: &Row, code: u32, error: String, exchange: Exchange) -> Finish {
     let d = &row.delivery;
     let url = d.urls.last().map(|u| bare(u)).unwrap_or_default();
     let field = |name: &str| {
@@ -509,7 +497,10 @@ mod tests {
         else {
             panic!("a 500 under rp=5xx is retried: {first:?}");
         };
-        assert!(started >= before, "the budget starts with the first attempt");
+        assert!(
+            started >= before,
+            "the budget starts with the first attempt"
+        );
         // The retry comes due after the budget (the sender was down): no request, an alert.
         let mut late = row(vec![url]);
         late.attempt = 1;
