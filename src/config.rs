@@ -100,9 +100,25 @@ pub struct StoreArgs {
     /// never waits: a held lease sends it to the running writer.
     #[arg(long, env = "SWITCHBOARD_KAFKA_LEASE_WAIT_MS", default_value_t = 0)]
     pub kafka_lease_wait_ms: u64,
+    /// Days TaskRouter's `/Events` keeps an event, counted back from the newest event the
+    /// read model has applied rather than the wall clock, so a rebuild keeps the same rows
+    /// (default 30: Twilio's retention). Every process projecting `taskrouter` (and a rebuild)
+    /// must use the same value.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_TASKROUTER_EVENTS_RETENTION_DAYS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub taskrouter_events_retention_days: u32,
 }
 
 impl StoreArgs {
+    /// `--taskrouter-events-retention-days` as a duration.
+    pub fn taskrouter_events_retention(&self) -> Duration {
+        Duration::from_secs(u64::from(self.taskrouter_events_retention_days) * 24 * 3600)
+    }
+
     /// Which log backend the flags name.
     pub fn log_backend(&self) -> anyhow::Result<LogBackend> {
         match &self.log_url {

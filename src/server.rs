@@ -80,7 +80,7 @@ pub async fn open(store: &StoreArgs, writer: bool) -> anyhow::Result<Opened> {
             Arc::new(open_kafka(store, &brokers, &db, writer, &metrics).await?)
         }
     };
-    let mut projections = all_projections();
+    let mut projections = crate::projector::projections(store.taskrouter_events_retention());
     if !store.projections.is_empty() {
         for name in &store.projections {
             if !projections.iter().any(|p| p.name() == name) {

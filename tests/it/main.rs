@@ -21,6 +21,8 @@
 //!   anything but the operator token gets 401 20003; no secret reaches the log.
 //! - `outbox`: assignment and event callbacks through the outbox, `kill -9` in the middle of
 //!   them, restart: each delivered at least once, per workspace in the log's order, signed.
+//! - `outbox_retries`: a receiver that always answers 500: retries end when `#tt` is spent,
+//!   and the alert follows (with the request headers the receiver saw).
 //! - `hostile`: huge, deep and long expressions, documents and form bodies against the real
 //!   server: each refused in Twilio's shape, and the server keeps serving.
 //! - `alerts`: failed deliveries raised into a real server's log, read as Monitor alerts over
@@ -59,6 +61,7 @@ mod log_suite;
 mod one_database;
 mod operator;
 mod outbox;
+mod outbox_retries;
 mod projections;
 mod retention;
 mod sdk;
