@@ -18,15 +18,28 @@ use switchboard_events::account::{AccountCreated, AccountStatus, AccountType};
 use switchboard_events::{Event, ExpectedVersion, Metadata, NewEvent, Sid};
 use uuid::Uuid;
 
+/// Opens the log a server (or an earlier check) just let go of. The last connection to a WAL
+/// file checkpoints it as it closes, so an open right after may meet the file busy for a
+/// moment: a few tries, and the error itself if they all fail.
 async fn open_log(dir: &Path) -> Arc<dyn EventLog> {
-    let log = SqliteLog::open(
-        &dir.join("log.sqlite"),
-        SqliteLogOptions::default(),
-        Arc::new(()),
-    )
-    .await
-    .expect("open the log");
-    Arc::new(log)
+    let mut last = None;
+    for _ in 0..10 {
+        match SqliteLog::open(
+            &dir.join("log.sqlite"),
+            SqliteLogOptions::default(),
+            Arc::new(()),
+        )
+        .await
+        {
+            Ok(log) => return Arc::new(log),
+            Err(e) => {
+                eprintln!("opening the log: {e:#}; trying again");
+                last = Some(e);
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+    }
+    panic!("open the log: {:#}", last.expect("tried"))
 }
 
 /// The signer's view, as `serve` builds it: the log and the key file in the data directory.

@@ -1,7 +1,8 @@
 //! The production shape with real separate processes: one writer (`--roles writer,api`) and
 //! two API/projector nodes (`--roles api,projector --writer-url …`), on the PostgreSQL log
 //! with the read models in the same database, and on Kafka (tansu) with PostgreSQL read
-//! models. An integrator builds a TaskRouter workspace and routes tasks through either API
+//! models. The operator creates the integrator's account with `accounts create` while the
+//! three run (it goes through the writer's operator API). An integrator builds a TaskRouter workspace and routes tasks through either API
 //! node, reads its own writes on the node it wrote through right after each write, and the
 //! worker and queue reads of both nodes agree after every write.
 
@@ -11,7 +12,7 @@ use serde_json::{json, Value};
 
 /// A writer and two API/projector nodes sharing `env`'s log and store.
 struct Cluster {
-    _writer: Server,
+    writer: Server,
     nodes: [Server; 2],
 }
 
@@ -43,10 +44,15 @@ impl Cluster {
             )
         };
         let nodes = [node(), node()];
-        Cluster {
-            _writer: writer,
-            nodes,
-        }
+        Cluster { writer, nodes }
+    }
+
+    /// `accounts create` as an operator runs it beside the running cluster (the log is held,
+    /// so the command goes to the writer's operator API with the data dir's operator token).
+    fn create_account(&self, dir: &DataDir, env: &[(&str, &str)], name: &str) -> Creds {
+        let mut env = env.to_vec();
+        env.push(("SWITCHBOARD_SERVER_URL", self.writer.base.as_str()));
+        create_account_env(dir.path(), &env, name)
     }
 }
 
@@ -289,8 +295,8 @@ async fn postgres_cluster_in_one_database_every_node_reads_its_own_taskrouter_wr
         ("SWITCHBOARD_LOG", db.url.as_str()),
         ("SWITCHBOARD_DB", db.url.as_str()),
     ];
-    let acme = create_account_env(dir.path(), &env, "Acme");
     let cluster = Cluster::start(&dir, &env);
+    let acme = cluster.create_account(&dir, &env, "Acme");
     integrator(&cluster, &acme).await;
 }
 
@@ -305,7 +311,7 @@ async fn kafka_cluster_every_node_reads_its_own_taskrouter_writes() {
         ("SWITCHBOARD_DB", db.url.as_str()),
         ("SWITCHBOARD_KAFKA_TOPIC_PREFIX", prefix.as_str()),
     ];
-    let acme = create_account_env(dir.path(), &env, "Acme");
     let cluster = Cluster::start(&dir, &env);
+    let acme = cluster.create_account(&dir, &env, "Acme");
     integrator(&cluster, &acme).await;
 }
