@@ -264,6 +264,12 @@ async fn start_outbox(
         tokens: tokens.clone(),
         metrics: opened.metrics.clone(),
     };
+    // Before the first request: the heads a new runner starts at must not include anything
+    // this server appends.
+    runner
+        .init()
+        .await
+        .context("cannot store the process-manager runner's first checkpoint")?;
     let sender = Sender {
         store,
         context: Arc::new(Outbox::new(

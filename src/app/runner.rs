@@ -97,7 +97,7 @@ impl Runner {
     /// from the log's start (the fold needs it) with the stored checkpoint.
     pub async fn run(self, cancel: CancellationToken) {
         'resubscribe: loop {
-            let mut committed = match self.start().await {
+            let mut committed = match self.init().await {
                 Ok(cp) => cp,
                 Err(e) => {
                     error!(cause = %e, "cannot read the runner's checkpoint; retrying");
@@ -235,8 +235,9 @@ impl Runner {
     }
 
     /// The stored checkpoint; a runner that has none starts at the log's heads (module doc)
-    /// and stores them before reading anything.
-    async fn start(&self) -> anyhow::Result<Checkpoint> {
+    /// and stores them before reading anything. The server calls this before it takes its
+    /// first request, so no event appended through it counts as history.
+    pub async fn init(&self) -> anyhow::Result<Checkpoint> {
         if let Some(stored) = rows::checkpoint_if_any(&self.store, RUNNER).await? {
             return Ok(stored);
         }
@@ -342,7 +343,7 @@ mod tests {
             rows::checkpoint_if_any(&store, RUNNER).await.expect("cp"),
             None
         );
-        assert_eq!(runner.start().await.expect("start"), heads);
+        assert_eq!(runner.init().await.expect("start"), heads);
         assert_eq!(
             rows::checkpoint_if_any(&store, RUNNER).await.expect("cp"),
             Some(heads.clone()),
@@ -356,6 +357,6 @@ mod tests {
         )
         .await
         .expect("append");
-        assert_eq!(runner.start().await.expect("restart"), heads);
+        assert_eq!(runner.init().await.expect("restart"), heads);
     }
 }
