@@ -14,6 +14,8 @@ use crate::outbox::created;
 use crate::{cli_env, create_account_env, Api, Creds, DataDir, PgDatabase, Server, Tansu};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchboard_projections::store::ProjectionStore;
 use switchboard_projections::taskrouter as projection;
@@ -93,13 +95,16 @@ async fn setup(api: &Api) -> Ws {
     }
 }
 
-/// Creates tasks `range` from 8 concurrent clients; returns the task numbers acknowledged
-/// (201) and those whose outcome is unknown (no answer, 503: resolved later from the state).
+/// Creates tasks `range` from 8 concurrent clients, each pausing `pace` between requests and
+/// counting its 201s in `acks`; returns the task numbers acknowledged and those whose outcome
+/// is unknown (no answer, 503: resolved later from the state).
 fn create_tasks(
     base: String,
     creds: Creds,
     ws: &Ws,
     range: std::ops::Range<u64>,
+    pace: Duration,
+    acks: Arc<AtomicUsize>,
 ) -> tokio::task::JoinHandle<(Vec<u64>, Vec<u64>)> {
     let (ws, workflow) = (ws.sid.clone(), ws.workflow.clone());
     tokio::spawn(async move {
@@ -107,12 +112,13 @@ fn create_tasks(
         let clients: Vec<_> = numbers
             .chunks(numbers.len().div_ceil(8).max(1))
             .map(|chunk| {
-                let (base, creds, ws, workflow, chunk) = (
+                let (base, creds, ws, workflow, chunk, acks) = (
                     base.clone(),
                     creds.clone(),
                     ws.clone(),
                     workflow.clone(),
                     chunk.to_vec(),
+                    acks.clone(),
                 );
                 tokio::spawn(async move {
                     let client = reqwest::Client::builder()
@@ -129,10 +135,13 @@ fn create_tasks(
                             .send()
                             .await;
                         match r.map(|r| r.status().as_u16()) {
-                            Ok(201) => acked.push(n),
+                            Ok(201) => {
+                                acked.push(n);
+                                acks.fetch_add(1, Ordering::SeqCst);
+                            }
                             _ => unknown.push(n),
                         }
-                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        tokio::time::sleep(pace).await;
                     }
                     (acked, unknown)
                 })
@@ -174,7 +183,9 @@ async fn resolve(api: &Api, ws: &str, did: &mut Did, acked: &[u64], unknown: &[u
     let all = tasks(api, ws).await;
     let by_n: HashMap<u64, String> = all.into_iter().map(|(s, n, _)| (n, s)).collect();
     for n in acked {
-        let sid = by_n.get(n).unwrap_or_else(|| panic!("acknowledged task {n} lost"));
+        let sid = by_n
+            .get(n)
+            .unwrap_or_else(|| panic!("acknowledged task {n} lost"));
         did.tasks.insert(*n, sid.clone());
     }
     let mut landed = 0;
@@ -184,7 +195,11 @@ async fn resolve(api: &Api, ws: &str, did: &mut Did, acked: &[u64], unknown: &[u
             landed += 1;
         }
     }
-    assert_eq!(by_n.len(), did.tasks.len(), "no task the workload did not ask for");
+    assert_eq!(
+        by_n.len(),
+        did.tasks.len(),
+        "no task the workload did not ask for"
+    );
     landed
 }
 
@@ -300,7 +315,10 @@ async fn actor(api: &Api, ws: &Ws) -> BTreeMap<String, i64> {
             ))
             .await;
         for r in page["reservations"].as_array().expect("reservations") {
-            let s = r["reservation_status"].as_str().expect("status").to_string();
+            let s = r["reservation_status"]
+                .as_str()
+                .expect("status")
+                .to_string();
             *reservations.entry(s).or_default() += 1;
         }
     }
@@ -346,6 +364,15 @@ fn own(did: &Did, actor: &BTreeMap<String, i64>) -> BTreeMap<String, i64> {
             actor["reservations_rescinded"],
         ),
     ])
+}
+
+/// Waits until `acks` reached `n` (the fault then lands in the middle of the creations).
+async fn until(acks: &AtomicUsize, n: usize) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while acks.load(Ordering::SeqCst) < n {
+        assert!(Instant::now() < deadline, "creations did not start");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// Polls a write the counters do not see (renaming the workspace) until it is taken again.
@@ -431,7 +458,11 @@ struct Backend {
 }
 
 async fn run(dir: DataDir, mut b: Backend) {
-    let env: Vec<(&str, &str)> = b.env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let env: Vec<(&str, &str)> = b
+        .env
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
     let acme = create_account_env(dir.path(), &env, "Acme");
     let server = Server::start_env(dir.path(), &env, &[]);
     let api = Api::new(&server, &acme);
@@ -439,7 +470,9 @@ async fn run(dir: DataDir, mut b: Backend) {
     let mut did = Did::default();
 
     // Phase 1: tasks created and driven to their end.
-    let (acked, unknown) = create_tasks(server.base.clone(), acme.clone(), &ws, 0..16)
+    let acks = Arc::new(AtomicUsize::new(0));
+    let fast = Duration::from_millis(10);
+    let (acked, unknown) = create_tasks(server.base.clone(), acme.clone(), &ws, 0..16, fast, acks)
         .await
         .expect("creations");
     assert!(unknown.is_empty(), "nothing failed before any fault");
@@ -447,8 +480,17 @@ async fn run(dir: DataDir, mut b: Backend) {
     drive(&api, &ws.sid, &mut did).await;
 
     // Phase 2: `kill -9` in the middle of task creations; restart on the same configuration.
-    let creating = create_tasks(server.base.clone(), acme.clone(), &ws, 16..48);
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    let acks = Arc::new(AtomicUsize::new(0));
+    let pace = Duration::from_millis(60);
+    let creating = create_tasks(
+        server.base.clone(),
+        acme.clone(),
+        &ws,
+        16..64,
+        pace,
+        acks.clone(),
+    );
+    until(&acks, 12).await;
     server.kill9();
     let (acked, unknown) = creating.await.expect("creations");
     let server = Server::start_env(dir.path(), &env, &[]);
@@ -465,8 +507,17 @@ async fn run(dir: DataDir, mut b: Backend) {
     // Phase 3 (Kafka): the broker SIGKILLed in the middle of creations and restarted on its
     // data dir; the server keeps running and must take writes again by itself.
     if let Some(tansu) = b.tansu.as_mut() {
-        let creating = create_tasks(server.base.clone(), acme.clone(), &ws, 48..80);
-        tokio::time::sleep(Duration::from_millis(250)).await;
+        let acks = Arc::new(AtomicUsize::new(0));
+        let pace = Duration::from_millis(150);
+        let creating = create_tasks(
+            server.base.clone(),
+            acme.clone(),
+            &ws,
+            64..128,
+            pace,
+            acks.clone(),
+        );
+        until(&acks, 12).await;
         tansu.kill9();
         tokio::time::sleep(Duration::from_secs(3)).await;
         tansu.restart();
@@ -519,7 +570,10 @@ async fn run(dir: DataDir, mut b: Backend) {
     assert!(did.tasks.len() >= 30 && did.completed > 0 && did.canceled > 0 && did.rejected > 0);
     assert_eq!(served, rebuilt, "served counters vs a rebuild");
     assert_eq!(served_entered, rebuilt_entered, "queue tasks_entered");
-    assert_eq!(served_entered, served["tasks_created"], "every task entered");
+    assert_eq!(
+        served_entered, served["tasks_created"],
+        "every task entered"
+    );
     assert_eq!(served, actor, "served counters vs the actor's state");
     assert_eq!(served, own, "served counters vs the workload's own count");
     assert_eq!(caught_up, rebuilt_digest, "the read model equals a rebuild");
@@ -544,7 +598,10 @@ async fn exactly_once_kafka_tansu_taskrouter_counters_through_kill_9_and_a_broke
     let tansu = Tansu::start(dir.path());
     let (db, fresh) = (PgDatabase::new().await, PgDatabase::new().await);
     let env = vec![
-        ("SWITCHBOARD_LOG".into(), format!("kafka://{}", tansu.brokers())),
+        (
+            "SWITCHBOARD_LOG".into(),
+            format!("kafka://{}", tansu.brokers()),
+        ),
         ("SWITCHBOARD_DB".into(), db.url.clone()),
         ("SWITCHBOARD_KAFKA_TOPIC_PREFIX".into(), test_prefix()),
         // The restarted server waits out the killed one's lease.
