@@ -396,9 +396,6 @@ async fn writable(api: &Api, ws: &str, within: Duration) -> Option<Duration> {
 /// The workspace topic read raw by kafka-python: (records, stale, duplicates, applied per
 /// event type) for the workspace's stream, fenced by the rule as the README states it.
 fn kafka_python_count(brokers: &str, topic: &str, stream: &str) -> Value {
-    let python = std::env::var("SWITCHBOARD_TEST_PYTHON").expect(
-        "SWITCHBOARD_TEST_PYTHON is not set: run ./scripts/test.sh, which installs kafka-python",
-    );
     let script = r#"
 import json, sys
 from kafka import KafkaConsumer, TopicPartition
@@ -434,8 +431,49 @@ while left:
             out["applied"][v["type"]] = out["applied"].get(v["type"], 0) + 1
 print(json.dumps(out))
 "#;
+    serde_json::from_slice(&python_script(script, &[brokers, topic, stream])).expect("JSON")
+}
+
+/// A producer retry, as kafka-python makes one: the workspace stream's last `task.created`
+/// record (of the current writer's epoch) produced again, byte for byte with its headers, to its partition.
+fn kafka_python_retry(brokers: &str, topic: &str, stream: &str) {
+    let script = r#"
+import json, sys
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+brokers, topic, stream = sys.argv[1:4]
+c = KafkaConsumer(bootstrap_servers=brokers, enable_auto_commit=False, consumer_timeout_ms=10000)
+parts = [TopicPartition(topic, p) for p in sorted(c.partitions_for_topic(topic) or [])]
+c.assign(parts)
+c.seek_to_beginning(*parts)
+ends = c.end_offsets(parts)
+last, left = None, {p for p in parts if ends[p] > 0}
+for m in c:
+    tp = TopicPartition(m.topic, m.partition)
+    if m.offset + 1 >= ends[tp]:
+        left.discard(tp)
+    if (m.key or b"").decode() == stream and json.loads(m.value)["type"] == "task.created":
+        last = m
+    if not left:
+        break
+if last is None:
+    raise SystemExit("no task.created record")
+p = KafkaProducer(bootstrap_servers=brokers)
+p.send(topic, value=last.value, key=last.key, headers=list(last.headers or []), partition=last.partition).get(timeout=10)
+p.flush()
+print(json.loads(last.value)["seq"])
+"#;
+    python_script(script, &[brokers, topic, stream]);
+}
+
+/// Runs a Python script with SWITCHBOARD_TEST_PYTHON; its stdout.
+fn python_script(script: &str, args: &[&str]) -> Vec<u8> {
+    let python = std::env::var("SWITCHBOARD_TEST_PYTHON").expect(
+        "SWITCHBOARD_TEST_PYTHON is not set: run ./scripts/test.sh, which installs kafka-python",
+    );
     let out = std::process::Command::new(&python)
-        .args(["-c", script, brokers, topic, stream])
+        .arg("-c")
+        .arg(script)
+        .args(args)
         .output()
         .expect("run kafka-python");
     assert!(
@@ -443,7 +481,7 @@ print(json.dumps(out))
         "kafka-python failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("JSON")
+    out.stdout
 }
 
 /// A place for a log: the server's environment, how to point a rebuild at a fresh read-model
@@ -536,6 +574,16 @@ async fn run(dir: DataDir, mut b: Backend) {
         drive(&api, &ws.sid, &mut did).await;
     }
 
+    // On Kafka, a producer retry's duplicate lands in the topic: every reader must drop it.
+    if let Some(t) = &b.tansu {
+        let topic = format!("{}.workspace", b.env[2].1);
+        kafka_python_retry(&t.brokers(), &topic, &ws.sid);
+        // A write after it, so the served read model has read past the duplicate.
+        assert!(writable(&api, &ws.sid, Duration::from_secs(10))
+            .await
+            .is_some());
+    }
+
     // Then the comparison, exactly.
     let (served, served_entered) = served(&api, &ws).await;
     let actor = actor(&api, &ws).await;
@@ -578,6 +626,7 @@ async fn run(dir: DataDir, mut b: Backend) {
     assert_eq!(served, own, "served counters vs the workload's own count");
     assert_eq!(caught_up, rebuilt_digest, "the read model equals a rebuild");
     if let Some(raw) = raw {
+        assert_eq!(raw["duplicates"], 1, "the retried record is in the topic");
         let applied = |t: &str| raw["applied"][t].as_i64().unwrap_or(0);
         for (counter, event) in [
             ("tasks_created", "task.created"),
