@@ -8,6 +8,9 @@
 //! endpoints answer it and (c) what the workload itself did; on Kafka also with (d) the raw
 //! records of the workspace topic, read by kafka-python and fenced by the rule written here.
 //! Applying a record twice would count a task twice: the counters are the proof.
+//! (On the broker kill it also pins that a workspace actor whose reload fails after a failed
+//! batch stops instead of keeping the batch's unpersisted tasks: those were served, then
+//! reserved and completed in the log without their `task.created`.)
 
 use crate::log_suite::test_prefix;
 use crate::outbox::created;
