@@ -1,16 +1,17 @@
 //! The subcommands besides `serve`: accounts and projections, working directly on the data
-//! dir (the log's lock file refuses them while a server holds it).
+//! dir (the log refuses a second writer while a server holds it; `accounts create` then goes
+//! through that server's operator API, [`crate::operator::client`]).
 
-use crate::commands::{new_sealed_auth_token, new_sid, Commands};
-use crate::config::{AccountsCommand, ProjectionsCommand};
+use crate::commands::{new_sid, Commands};
+use crate::config::{operator_token_path, AccountsCommand, ProjectionsCommand};
 use crate::http::accounts::account_json;
+use crate::operator::client::{self, NewAccount};
 use crate::projector::Projector;
 use crate::server::{open, Opened};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use std::sync::Arc;
-use switchboard_events::account::CreateAccount;
 use switchboard_events::{Sid, SidPrefix};
 use switchboard_projections::{accounts, Projection};
 use tokio_util::sync::CancellationToken;
@@ -22,39 +23,38 @@ pub async fn accounts(cmd: AccountsCommand) -> anyhow::Result<()> {
         AccountsCommand::Create {
             friendly_name,
             secret_key_file,
-            store,
+            server_url,
+            operator_token,
+            operator_token_file,
+            mut store,
         } => {
-            // The key first, as `serve` does: no account is made whose token cannot be sealed.
-            let key_path = secret_key_file.unwrap_or_else(|| store.data_dir.join("secret.key"));
-            let (keyring, _) = crate::secrets::Keyring::load(&key_path, &[])?;
-            let opened = open(&store, true).await?;
-            let sid = new_sid(SidPrefix::Account);
-            let token = new_sealed_auth_token(&keyring);
-            let commands = Commands::new(opened.log.clone(), "local".into());
-            let meta = commands.metadata(sid.clone(), Uuid::now_v7());
-            let command = CreateAccount {
-                sid: sid.clone(),
-                friendly_name: friendly_name.clone(),
-                owner: None,
-                auth_token_hash: token.hash.clone(),
-                auth_token_sealed: Some(token.sealed.clone()),
+            // Not a standby: a held Kafka lease means a writer runs, so go through it at once
+            // rather than wait `--kafka-lease-wait-ms` (which the writer's own environment,
+            // where this may run, sets high).
+            store.kafka_lease_wait_ms = 0;
+            let created = match open(&store, true).await {
+                Ok(opened) => {
+                    let key_path =
+                        secret_key_file.unwrap_or_else(|| store.data_dir.join("secret.key"));
+                    create_directly(opened, &key_path, friendly_name).await?
+                }
+                // A server holds the log: it creates the account (see `operator::client`).
+                Err(refusal) if client::held_by_a_server(&refusal) => {
+                    let file = operator_token_path(&operator_token_file, &store);
+                    let through_server = async {
+                        let token = client::operator_token(operator_token, &file)?;
+                        client::create_account(&server_url, &token, &friendly_name).await
+                    };
+                    through_server.await.map_err(|why| {
+                        anyhow::anyhow!(
+                            "{refusal:#}; creating the account through that server's operator \
+                             API (--server-url {server_url}) failed too: {why:#}"
+                        )
+                    })?
+                }
+                Err(e) => return Err(e),
             };
-            let (_, account) = commands
-                .account(&sid, &meta, |s| command.decide(s))
-                .await
-                .map_err(|e| anyhow::anyhow!("cannot create the account: {e}"))?;
-            catch_up(&opened, None, false).await?;
-            let account = account.context("account missing after creation")?;
-            println!(
-                "{}",
-                json!({
-                    "sid": account.sid,
-                    "auth_token": token.token,
-                    "friendly_name": account.friendly_name,
-                    "status": account.status.as_str(),
-                })
-            );
-            opened.close().await;
+            println!("{}", created.to_json());
             Ok(())
         }
         AccountsCommand::List { store } => {
@@ -69,6 +69,41 @@ pub async fn accounts(cmd: AccountsCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+/// `accounts create` on a log no server holds: the account is written here, its token
+/// sealed under the key at `key_path`.
+async fn create_directly(
+    opened: Opened,
+    key_path: &std::path::Path,
+    friendly_name: String,
+) -> anyhow::Result<NewAccount> {
+    // The key before anything is written: no account is made whose token cannot be sealed.
+    let keyring = match crate::secrets::Keyring::load(key_path, &[]) {
+        Ok((keyring, _)) => keyring,
+        Err(e) => {
+            opened.close().await;
+            return Err(e.into());
+        }
+    };
+    let sid = new_sid(SidPrefix::Account);
+    let commands = Commands::new(opened.log.clone(), "local".into());
+    let meta = commands.metadata(sid.clone(), Uuid::now_v7());
+    let created = match commands
+        .create_account(&keyring, sid, &meta, friendly_name, None)
+        .await
+    {
+        Ok(created) => catch_up(&opened, None, false).await.map(|()| created),
+        Err(e) => Err(anyhow::anyhow!("cannot create the account: {e}")),
+    };
+    opened.close().await;
+    let created = created?;
+    Ok(NewAccount {
+        sid: created.account.sid.to_string(),
+        auth_token: created.auth_token,
+        friendly_name: created.account.friendly_name,
+        status: created.account.status.as_str().to_string(),
+    })
 }
 
 fn selected(projector: &Projector, name: Option<&str>) -> anyhow::Result<Vec<Arc<dyn Projection>>> {

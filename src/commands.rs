@@ -18,6 +18,10 @@ use switchboard_events::account::{self, Account, AccountError};
 use switchboard_events::{Event, ExpectedVersion, Metadata, NewEvent, Position, Sid};
 use uuid::Uuid;
 
+/// The friendly name of a top-level account created without one (the command line's
+/// default and the operator API's).
+pub const DEFAULT_ACCOUNT_NAME: &str = "switchboard account";
+
 /// How many times a command is decided again after a version conflict.
 const MAX_ATTEMPTS: usize = 8;
 
@@ -162,6 +166,61 @@ impl Commands {
         )
         .await
     }
+
+    /// Creates account `sid` (minted by [`new_sid`]; the caller names it first so `meta` can
+    /// carry it) with a new auth token hashed and sealed under `keyring`: a top-level account
+    /// when `owner` is `None`, else `owner`'s subaccount. The one way an
+    /// account is made — `switchboard accounts create`, the operator API and
+    /// `POST /2010-04-01/Accounts.json` all come here — so every account's token signs
+    /// webhooks the same way.
+    pub async fn create_account(
+        &self,
+        keyring: &crate::secrets::Keyring,
+        sid: Sid,
+        meta: &Metadata,
+        friendly_name: String,
+        owner: Option<Account>,
+    ) -> Result<CreatedAccount, CommandError<AccountError>> {
+        let token = new_sealed_auth_token(keyring);
+        let command = account::CreateAccount {
+            sid: sid.clone(),
+            friendly_name,
+            owner,
+            auth_token_hash: token.hash.clone(),
+            auth_token_sealed: Some(token.sealed.clone()),
+        };
+        let (executed, after) = self
+            .account(&sid, meta, |current| command.decide(current))
+            .await?;
+        // A create that succeeded always leaves an account; `NotFound` is the honest answer
+        // were it ever not so.
+        let account = after.ok_or(CommandError::Domain(AccountError::NotFound(sid)))?;
+        Ok(CreatedAccount {
+            executed,
+            account,
+            auth_token: token.token,
+        })
+    }
+}
+
+/// What [`Commands::create_account`] made.
+pub struct CreatedAccount {
+    /// Where its event landed.
+    pub executed: Executed,
+    /// The account as created.
+    pub account: Account,
+    /// Its auth token in the clear: shown to the creator once, stored nowhere.
+    pub auth_token: String,
+}
+
+impl std::fmt::Debug for CreatedAccount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never print the token: this may end up in a log line.
+        f.debug_struct("CreatedAccount")
+            .field("executed", &self.executed)
+            .field("sid", &self.account.sid)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The current time at millisecond precision (what the log keeps), so a state folded from
@@ -267,6 +326,41 @@ mod tests {
             .await
             .expect("no-op succeeds");
         assert_eq!((done.appended, done.version), (0, 1));
+    }
+
+    #[tokio::test]
+    async fn create_account_hashes_and_seals_the_token_it_returns() {
+        use crate::secrets::{Keyring, SecretKey};
+        let commands = Commands::new(Arc::new(MemoryLog::default()), "us1".into());
+        let keyring = Keyring::new(SecretKey::from_bytes([7; 32]), vec![]);
+        let sid = new_sid(SidPrefix::Account);
+        let meta = commands.metadata(sid.clone(), Uuid::now_v7());
+        let created = commands
+            .create_account(&keyring, sid.clone(), &meta, "Top".into(), None)
+            .await
+            .expect("created");
+        let account = &created.account;
+        assert_eq!(
+            (&account.sid, account.owner_account_sid.as_ref()),
+            (&sid, None)
+        );
+        assert_eq!(account.auth_token_hash, hash_token(&created.auth_token));
+        let sealed = account.auth_token_sealed.as_deref().expect("sealed");
+        assert_eq!(
+            keyring.open(sealed).as_deref(),
+            Ok(created.auth_token.as_str())
+        );
+        let sub = commands
+            .create_account(
+                &keyring,
+                new_sid(SidPrefix::Account),
+                &meta,
+                "Sub".into(),
+                Some(account.clone()),
+            )
+            .await
+            .expect("subaccount");
+        assert_eq!(sub.account.owner_account_sid.as_ref(), Some(&sid));
     }
 
     #[tokio::test]

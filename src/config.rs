@@ -22,7 +22,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (HTTP API) on the log and the read-model store.
     Serve(ServeArgs),
-    /// Manage accounts directly on the data dir (with the server stopped).
+    /// Manage accounts: directly on the data dir, or through the running server's operator
+    /// API while a server holds the log (`accounts create`).
     #[command(subcommand)]
     Accounts(AccountsCommand),
     /// Inspect and rebuild read models.
@@ -95,12 +96,29 @@ pub struct StoreArgs {
     #[arg(long, env = "SWITCHBOARD_KAFKA_LEASE_MS", default_value_t = 10_000)]
     pub kafka_lease_ms: u64,
     /// Kafka log: how long a writer waits for a lease another writer holds before giving up
-    /// (milliseconds; 0 refuses at once). A standby writer sets it high.
+    /// (milliseconds; 0 refuses at once). A standby writer sets it high. `accounts create`
+    /// never waits: a held lease sends it to the running writer.
     #[arg(long, env = "SWITCHBOARD_KAFKA_LEASE_WAIT_MS", default_value_t = 0)]
     pub kafka_lease_wait_ms: u64,
+    /// Days TaskRouter's `/Events` keeps an event, counted back from the newest event the
+    /// read model has applied rather than the wall clock, so a rebuild keeps the same rows
+    /// (default 30: Twilio's retention). Every process projecting `taskrouter` (and a rebuild)
+    /// must use the same value.
+    #[arg(
+        long,
+        env = "SWITCHBOARD_TASKROUTER_EVENTS_RETENTION_DAYS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u32).range(1..)
+    )]
+    pub taskrouter_events_retention_days: u32,
 }
 
 impl StoreArgs {
+    /// `--taskrouter-events-retention-days` as a duration.
+    pub fn taskrouter_events_retention(&self) -> Duration {
+        Duration::from_secs(u64::from(self.taskrouter_events_retention_days) * 24 * 3600)
+    }
+
     /// Which log backend the flags name.
     pub fn log_backend(&self) -> anyhow::Result<LogBackend> {
         match &self.log_url {
@@ -189,7 +207,7 @@ pub struct ServeArgs {
     )]
     pub roles: Vec<Role>,
     /// Without the `writer` role: the base URL of the writer node's API; commands (POST,
-    /// DELETE) are forwarded there and reads are served here.
+    /// DELETE) and every TaskRouter request are forwarded there, other reads are served here.
     #[arg(long, env = "SWITCHBOARD_WRITER_URL")]
     pub writer_url: Option<String>,
     /// Address for the HTTP API (`127.0.0.1:0` picks a free port; the bound address is printed).
@@ -223,6 +241,13 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub secret_key_previous_files: Vec<PathBuf>,
+    /// The operator token file: the credential of the operator API (`/operator/v1/Accounts`,
+    /// HTTP Basic `operator:TOKEN`), kept outside the log. Created (mode 0600, one random
+    /// token) when missing; every line is a token it takes, the first is the one
+    /// `accounts create` sends; read again on every operator request, so a rotation needs no
+    /// restart. The same file on every node. Default: `DATA_DIR/operator.token`.
+    #[arg(long, env = "SWITCHBOARD_OPERATOR_TOKEN_FILE")]
+    pub operator_token_file: Option<PathBuf>,
     /// Longest accepted request URI, path and query (bytes); longer ones get 414. Keep it
     /// under 65534, hyper's own limit, so the answer is in Twilio's shape.
     #[arg(long, env = "SWITCHBOARD_URI_LIMIT", default_value_t = crate::http::limits::DEFAULT_URI_LIMIT)]
@@ -259,6 +284,18 @@ impl ServeArgs {
             .clone()
             .unwrap_or_else(|| self.store.data_dir.join("secret.key"))
     }
+
+    /// `--operator-token-file`, or `operator.token` in the data directory.
+    pub fn operator_token_path(&self) -> PathBuf {
+        operator_token_path(&self.operator_token_file, &self.store)
+    }
+}
+
+/// `file`, or `operator.token` in the store's data directory (`serve` and `accounts create`
+/// agree on the default).
+pub fn operator_token_path(file: &Option<PathBuf>, store: &StoreArgs) -> PathBuf {
+    file.clone()
+        .unwrap_or_else(|| store.data_dir.join("operator.token"))
 }
 
 /// TaskRouter's limits (`--taskrouter-…`); every default is today's value, explained on
@@ -528,15 +565,33 @@ pub struct TailArgs {
 /// `switchboard accounts …`
 #[derive(Debug, Subcommand)]
 pub enum AccountsCommand {
-    /// Create an account; prints one JSON object with `sid` and `auth_token` (shown only once).
+    /// Create a top-level account; prints one JSON object with `sid` and `auth_token` (shown
+    /// only once). Written to the log directly, or, while a server holds the log, created
+    /// through that server's operator API (`--server-url`, with the operator token).
     Create {
         /// Human name.
-        #[arg(long, default_value = "switchboard account")]
+        #[arg(long, default_value = crate::commands::DEFAULT_ACCOUNT_NAME)]
         friendly_name: String,
         /// The server key the new token is sealed under (the same file `serve` uses; created
-        /// with mode 0600 when missing). Default: `DATA_DIR/secret.key`.
+        /// with mode 0600 when missing). Default: `DATA_DIR/secret.key`. Not read when the
+        /// account is created through a running server (that server seals it).
         #[arg(long, env = "SWITCHBOARD_SECRET_KEY_FILE")]
         secret_key_file: Option<PathBuf>,
+        /// Where the server holding the log answers, when one does: the base URL of its API
+        /// (any API node: commands reach the writer).
+        #[arg(
+            long,
+            env = "SWITCHBOARD_SERVER_URL",
+            default_value = "http://127.0.0.1:8080"
+        )]
+        server_url: String,
+        /// The operator token to send to that server. Default: the first token in
+        /// `--operator-token-file`.
+        #[arg(long, env = "SWITCHBOARD_OPERATOR_TOKEN", hide_env_values = true)]
+        operator_token: Option<String>,
+        /// The operator token file (`serve` creates it). Default: `DATA_DIR/operator.token`.
+        #[arg(long, env = "SWITCHBOARD_OPERATOR_TOKEN_FILE")]
+        operator_token_file: Option<PathBuf>,
         /// Log and read-model store.
         #[command(flatten)]
         store: StoreArgs,

@@ -29,6 +29,8 @@
 //!   reads), the Twilio conventions they share, authentication, health and metrics.
 //! - [`sip`]: the telephony engine: SIP over UDP and TCP (rsipstack), RTP media, inbound and
 //!   outbound calls, bridging, call events.
+//! - [`operator`]: the operator's own credential (a token file outside the log) and the
+//!   command line's client of the operator API, `/operator/v1/Accounts`.
 //! - [`secrets`]: the server key (a file outside the log) and the secrets sealed under it, so
 //!   the log never holds a usable one.
 //! - [`schemas`]: the published event schemas, built in, for `switchboard tail`.
@@ -45,6 +47,7 @@ pub mod config;
 pub mod http;
 pub mod log;
 pub mod metrics;
+pub mod operator;
 pub mod projector;
 pub mod schemas;
 pub mod secrets;

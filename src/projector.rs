@@ -19,19 +19,25 @@ use std::sync::Arc;
 use std::time::Duration;
 use switchboard_events::Position;
 use switchboard_projections::store::{Item, ProjectionStore};
+use switchboard_projections::taskrouter::TaskRouter;
 use switchboard_projections::Projection;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use tracing::{error, info, warn};
 
-/// Every projection this build has.
+/// Every projection this build has, with the default settings.
 pub fn all_projections() -> Vec<Arc<dyn Projection>> {
+    projections(TaskRouter::DEFAULT_EVENTS_RETENTION)
+}
+
+/// Every projection this build has; TaskRouter's `/Events` keeps `events_retention`.
+pub fn projections(events_retention: Duration) -> Vec<Arc<dyn Projection>> {
     vec![
         Arc::new(switchboard_projections::accounts::Accounts),
         Arc::new(switchboard_projections::workspaces::Workspaces),
         Arc::new(switchboard_projections::alerts::Alerts),
-        Arc::new(switchboard_projections::taskrouter::TaskRouter),
+        Arc::new(TaskRouter::with_events_retention(events_retention)),
     ]
 }
 

@@ -158,6 +158,12 @@ pub fn load_or_create_key_file(path: &Path) -> Result<(SecretKey, bool), KeyFile
     Ok((key, true))
 }
 
+/// Compares without an early exit, so the time taken does not reveal how much matched
+/// (authentication's token hashes, the operator token).
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Why a sealed text did not open. Deliberately coarse: which byte was wrong is no business
 /// of whoever supplied it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -15,6 +15,7 @@ use crate::log::postgres::{PostgresLog, PostgresLogOptions};
 use crate::log::sqlite::{SqliteLog, SqliteLogOptions};
 use crate::log::EventLog;
 use crate::metrics::Metrics;
+use crate::operator::token::OperatorTokens;
 use crate::projector::{all_projections, Projector};
 use crate::secrets::Keyring;
 use crate::sip::{SipConfig, SipEngine};
@@ -40,8 +41,9 @@ pub struct Opened {
 }
 
 /// Opens what `store` names; projections whose version changed are reset for a rebuild.
-/// `writer`: this process appends (on Kafka it takes the writer lease; on the SQL logs the
-/// log is always opened for writing and refuses a second writer itself).
+/// `writer`: this process appends (on Kafka it takes the writer lease, on PostgreSQL the
+/// writer lock; without it the PostgreSQL log is opened read-only; the embedded log is always
+/// opened for writing and refuses a second process itself).
 pub async fn open(store: &StoreArgs, writer: bool) -> anyhow::Result<Opened> {
     let metrics = Arc::new(Metrics::default());
     let url = store.db_url()?;
@@ -63,16 +65,22 @@ pub async fn open(store: &StoreArgs, writer: bool) -> anyhow::Result<Opened> {
                     .with_context(|| format!("cannot open the log at {}", path.display()))?,
             )
         }
-        LogBackend::Postgres(url) => Arc::new(
+        // Only the writer takes the writer lock; the other nodes read (and refuse appends).
+        LogBackend::Postgres(url) if writer => Arc::new(
             PostgresLog::open(&url, PostgresLogOptions::default(), metrics.clone())
                 .await
                 .context("cannot open the PostgreSQL log")?,
+        ),
+        LogBackend::Postgres(url) => Arc::new(
+            PostgresLog::open_read_only(&url, PostgresLogOptions::default())
+                .await
+                .context("cannot open the PostgreSQL log read-only")?,
         ),
         LogBackend::Kafka(brokers) => {
             Arc::new(open_kafka(store, &brokers, &db, writer, &metrics).await?)
         }
     };
-    let mut projections = all_projections();
+    let mut projections = crate::projector::projections(store.taskrouter_events_retention());
     if !store.projections.is_empty() {
         for name in &store.projections {
             if !projections.iter().any(|p| p.name() == name) {
@@ -204,6 +212,20 @@ fn load_secrets(args: &ServeArgs) -> anyhow::Result<Arc<Keyring>> {
     Ok(Arc::new(keyring))
 }
 
+/// The operator token file (created with one token on first start). Only the current
+/// token's id is logged, so operators can check every node holds the same file.
+fn load_operator_tokens(args: &ServeArgs) -> anyhow::Result<OperatorTokens> {
+    let path = args.operator_token_path();
+    let (tokens, token_id, created) = OperatorTokens::load_or_create(&path)?;
+    let what = if created {
+        "created a new operator token"
+    } else {
+        "loaded the operator token"
+    };
+    info!(path = %path.display(), token_id, "{what}");
+    Ok(tokens)
+}
+
 /// Opens the outbox store (`--outbox-db`) and moves into it what an older build left in the
 /// read-model store; then starts the process-manager runner and the outbox sender until
 /// `stop`.
@@ -268,6 +290,7 @@ pub async fn run(
     let roles = &args.roles;
     // Before anything is opened: a node that cannot hold the server key must not start.
     let secrets = load_secrets(&args)?;
+    let operator = load_operator_tokens(&args)?;
     let opened = open(&args.store, roles.contains(&Role::Writer)).await?;
     let projector_stop = CancellationToken::new();
     let tasks = if roles.contains(&Role::Projector) {
@@ -316,6 +339,7 @@ pub async fn run(
             },
         },
         secrets.clone(),
+        operator,
     );
     if roles.contains(&Role::Writer) {
         // Workspace actors run the TaskRouter timers (reservation and workflow timeouts, task

@@ -117,8 +117,34 @@ pub async fn list_family(
     status: Option<&str>,
     limit: i64,
 ) -> Result<Vec<AccountRow>, sqlx::Error> {
+    list_page(conn, owner, after, friendly_name, status, limit).await
+}
+
+/// Top-level accounts (those without an owner), in SID order, one page of them after
+/// `after`, optionally filtered as [`list_family`] (the operator API's list).
+pub async fn list_top_level(
+    conn: &mut AnyConnection,
+    after: Option<&str>,
+    friendly_name: Option<&str>,
+    status: Option<&str>,
+    limit: i64,
+) -> Result<Vec<AccountRow>, sqlx::Error> {
+    list_page(conn, "", after, friendly_name, status, limit).await
+}
+
+/// One page of `owner`'s family, or of the top-level accounts when `owner` is empty (no SID
+/// is empty, so the two cases never mix).
+async fn list_page(
+    conn: &mut AnyConnection,
+    owner: &str,
+    after: Option<&str>,
+    friendly_name: Option<&str>,
+    status: Option<&str>,
+    limit: i64,
+) -> Result<Vec<AccountRow>, sqlx::Error> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM accounts WHERE (sid = $1 OR owner_account_sid = $1) AND sid > $2 \
+        "SELECT {COLUMNS} FROM accounts WHERE (($1 = '' AND owner_account_sid IS NULL) \
+         OR sid = $1 OR owner_account_sid = $1) AND sid > $2 \
          AND ($3 = '' OR friendly_name = $3) AND ($4 = '' OR status = $4) ORDER BY sid LIMIT $5"
     );
     let rows = sqlx::query(&sql)

@@ -14,6 +14,7 @@
 //! placeholders, `ON CONFLICT … DO UPDATE`), so one projection runs on either.
 //!
 //! # Layout
+//! - [`migrations`]: schema migrations, each set (log, read models) tracked on its own.
 //! - [`store`]: checkpoints, versions, skipped events, reset, digest.
 //! - [`accounts`]: the `accounts` read model.
 //! - [`alerts`]: Monitor alerts (deliveries that failed for good), per account.
@@ -25,6 +26,7 @@
 
 pub mod accounts;
 pub mod alerts;
+pub mod migrations;
 pub mod store;
 pub mod taskrouter;
 pub mod workspaces;

@@ -20,7 +20,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyConnection, AnyPool, Row, Transaction};
 use std::ops::{Deref, DerefMut};
 use std::str::FromStr;
-use std::sync::{Arc, Once};
+use std::sync::Arc;
 use std::time::Duration;
 use switchboard_events::{Envelope, Position};
 
@@ -120,8 +120,6 @@ impl DerefMut for WriteTx {
     }
 }
 
-static DRIVERS: Once = Once::new();
-
 impl ProjectionStore {
     /// Connects to `url` (`sqlite://PATH` or `postgres://…`) with the default options and
     /// brings the schema up to date.
@@ -134,7 +132,7 @@ impl ProjectionStore {
         url: &str,
         options: StoreOptions,
     ) -> Result<ProjectionStore, sqlx::Error> {
-        DRIVERS.call_once(sqlx::any::install_default_drivers);
+        crate::migrations::install_drivers();
         let dialect = if url.starts_with("postgres") {
             Dialect::Postgres
         } else {
@@ -167,16 +165,13 @@ impl ProjectionStore {
             .connect_with(options)
             .await?;
         let mut conn = pool.acquire().await?;
-        match dialect {
-            Dialect::Sqlite => sqlx::migrate!("../migrations/sqlite/projections")
-                .run(&mut *conn)
-                .await
-                .map_err(|e| sqlx::Error::Migrate(Box::new(e)))?,
-            Dialect::Postgres => sqlx::migrate!("../migrations/postgres/projections")
-                .run(&mut *conn)
-                .await
-                .map_err(|e| sqlx::Error::Migrate(Box::new(e)))?,
-        }
+        let migrator = match dialect {
+            Dialect::Sqlite => sqlx::migrate!("../migrations/sqlite/projections"),
+            Dialect::Postgres => sqlx::migrate!("../migrations/postgres/projections"),
+        };
+        crate::migrations::run(&mut conn, crate::migrations::PROJECTIONS, &migrator)
+            .await
+            .map_err(|e| sqlx::Error::InvalidArgument(e.to_string()))?;
         drop(conn);
         Ok(ProjectionStore {
             pool,

@@ -33,6 +33,11 @@ pub struct FailedDelivery {
     pub request_method: String,
     /// The form sent, form-encoded.
     pub request_variables: String,
+    /// The headers the last attempt sent, one `name: value` a line (as `response_headers`):
+    /// `X-Twilio-Signature` is among them, as Twilio's Monitor shows it; the auth token that
+    /// made it never is. `None` when the sender no longer knows them (an alert recorded late,
+    /// after the log was unavailable).
+    pub request_headers: Option<String>,
     /// The last answer's body, when there was one.
     pub response_body: Option<String>,
     /// The last answer's headers, when there was one.
@@ -139,7 +144,7 @@ fn alert_raised(f: FailedDelivery) -> AlertRaised {
         request_method: f.request_method,
         request_url: f.request_url,
         request_variables: f.request_variables,
-        request_headers: None,
+        request_headers: f.request_headers,
         response_body: f.response_body,
         response_headers: f.response_headers,
         resource_sid: f.resource_sid,
@@ -161,6 +166,7 @@ mod tests {
             request_url: "https://app.example/events".into(),
             request_method: "POST".into(),
             request_variables: "EventType=task.created".into(),
+            request_headers: Some("user-agent: TwilioProxy/1.1".into()),
             response_body: None,
             response_headers: None,
             resource_sid: Some(Sid::from_u128(SidPrefix::Task, 2)),
@@ -190,6 +196,11 @@ mod tests {
         };
         assert_eq!((a.error_code, a.api_version.as_str()), (11205, "v1"));
         assert_eq!(a.more_info, "https://www.twilio.com/docs/errors/11205");
+        assert_eq!(
+            a.request_headers.as_deref(),
+            Some("user-agent: TwilioProxy/1.1"),
+            "the request's headers are recorded"
+        );
     }
 
     #[tokio::test]

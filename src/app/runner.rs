@@ -198,6 +198,7 @@ impl Runner {
                             next_attempt_at: e.occurred_at.timestamp_millis(),
                             failed_code: None,
                             last_error: None,
+                            first_attempt_at: None,
                         });
                     }
                 }

@@ -154,10 +154,8 @@ async fn baseline(
     window: Duration,
     per_txn: usize,
 ) -> anyhow::Result<f64> {
+    crate::log::sqlite::migrate(path).await?;
     let mut conn = SqliteConnection::connect_with(&connect_options(path, durability)).await?;
-    sqlx::migrate!("./migrations/sqlite/log")
-        .run(&mut conn)
-        .await?;
     let mut events = BaselineEvents::new();
     let mut q = QueryBuilder::<Sqlite>::new("INSERT INTO streams (id, name) ");
     q.push_values(events.streams().iter().enumerate(), |mut b, (i, s)| {

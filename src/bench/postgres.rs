@@ -31,10 +31,8 @@ struct PgColumns {
 /// commit per `per_txn` events.
 async fn baseline(admin: &str, window: Duration, per_txn: usize) -> anyhow::Result<f64> {
     let (url, name) = pg_fresh(admin).await?;
+    crate::log::postgres::migrate(&url).await?;
     let mut conn = sqlx::PgConnection::connect(&url).await?;
-    sqlx::migrate!("./migrations/postgres/log")
-        .run(&mut conn)
-        .await?;
     let mut events = BaselineEvents::new();
     let ids: Vec<i64> = (1..=events.streams().len() as i64).collect();
     let names: Vec<&str> = events.streams().iter().map(Sid::as_str).collect();

@@ -13,16 +13,14 @@
 use super::auth::Caller;
 use super::twilio::{rfc2822, ApiError, Params, TokenPage};
 use super::AppState;
-use crate::commands::{new_sealed_auth_token, new_sid, CommandError};
+use crate::commands::{new_sid, CommandError};
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::get;
 use axum::{Extension, Json, Router};
 use serde_json::{json, Value};
-use switchboard_events::account::{
-    Account, AccountError, AccountStatus, CreateAccount, UpdateAccount,
-};
+use switchboard_events::account::{Account, AccountError, AccountStatus, UpdateAccount};
 use switchboard_events::{Sid, SidPrefix};
 use switchboard_projections::accounts;
 use tracing::error;
@@ -68,7 +66,7 @@ pub fn visible(caller: &Account, target: &Account) -> bool {
 }
 
 /// Parses `{AccountSid}.json` from the path; anything malformed is a 404 that says why.
-fn path_sid(file: &str, full_path: &str) -> Result<Sid, ApiError> {
+pub(super) fn path_sid(file: &str, full_path: &str) -> Result<Sid, ApiError> {
     let raw = file.strip_suffix(".json").unwrap_or(file);
     Sid::parse_as(raw, SidPrefix::Account).map_err(|e| {
         let mut err = ApiError::not_found(full_path);
@@ -157,8 +155,6 @@ async fn create(
     Extension(Caller(caller)): Extension<Caller>,
     params: Params,
 ) -> Result<impl IntoResponse, ApiError> {
-    let sid = new_sid(SidPrefix::Account);
-    let token = new_sealed_auth_token(state.secrets());
     let meta = state
         .commands()
         .metadata(caller.sid.clone(), Uuid::now_v7());
@@ -171,25 +167,22 @@ async fn create(
                 meta.occurred_at.format("%Y-%m-%d %I:%M %p")
             )
         });
-    let command = CreateAccount {
-        sid: sid.clone(),
-        friendly_name,
-        owner: Some(caller.clone()),
-        auth_token_hash: token.hash.clone(),
-        auth_token_sealed: Some(token.sealed.clone()),
-    };
-    let (executed, after) = state
+    let created = state
         .commands()
-        .account(&sid, &meta, |current| command.decide(current))
+        .create_account(
+            state.secrets(),
+            new_sid(SidPrefix::Account),
+            &meta,
+            friendly_name,
+            Some(caller.clone()),
+        )
         .await?;
-    let header = state.wrote(&caller.sid, &executed);
-    state.account_written(executed.position);
-    let account =
-        after.ok_or_else(|| ApiError::internal("account creation", "no state after create"))?;
+    let header = state.wrote(&caller.sid, &created.executed);
+    state.account_written(created.executed.position);
     Ok((
         StatusCode::CREATED,
         [header],
-        Json(account_json(&account, Some(&token.token))),
+        Json(account_json(&created.account, Some(&created.auth_token))),
     ))
 }
 

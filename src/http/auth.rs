@@ -9,6 +9,7 @@
 use super::twilio::ApiError;
 use super::AppState;
 use crate::commands::hash_token;
+use crate::secrets::constant_time_eq;
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::{HeaderMap, StatusCode};
@@ -103,9 +104,4 @@ fn credentials(req: &Request) -> Result<(String, String), ApiError> {
             ApiError::unauthenticated("Authentication failed: malformed Basic credentials")
         }
     })
-}
-
-/// Compares without an early exit, so the time taken does not reveal how much matched.
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }

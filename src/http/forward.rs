@@ -1,8 +1,19 @@
-//! Commands on a node without the writer role: forwarded to the writer node's API as they
-//! came (method, path, query, body, credentials), the answer passed back as it came. Reads
-//! stay here, on the shared read models; the position the writer reports is remembered so the
-//! caller's next read here waits for its write (read-your-writes across nodes).
-
+//! A node without the writer role passes two kinds of request to the writer node's API as
+//! they came (method, path, query, body, credentials) and the answer back as it came:
+//!
+//! - **Commands** (anything but GET, HEAD and OPTIONS): only the writer appends. The position
+//!   the writer reports is remembered, so the caller's next read here waits for its write
+//!   (read-your-writes across nodes).
+//! - **Every TaskRouter request** (paths under `/v1/Workspaces` and `/supervisor/`), reads
+//!   included. A workspace's state lives in its actor on the writer, the one place its
+//!   commands are decided; a read there sees every acknowledged command, so it answers as of
+//!   the caller's last write on any log, and no node serves a copy loaded once and left
+//!   stale. The price: TaskRouter reads load the writer, and fail with it (as its commands
+//!   do). Following the log here instead would need each read to wait until this node's copy
+//!   of the workspace includes the caller's last write, on every log; forwarding gives the
+//!   same answer with one rule.
+//!
+//! Every other read (accounts, calls, alerts: the shared read models) is served here.
 use super::auth::basic_credentials;
 use super::{ApiError, AppState, MIN_POSITION_HEADER, POSITION_HEADER};
 use axum::body::Body;
@@ -49,13 +60,21 @@ fn claimed_account(headers: &axum::http::HeaderMap) -> Option<Sid> {
     Sid::parse(&user).ok()
 }
 
-/// Middleware: on a node with `--writer-url`, sends commands (anything but GET, HEAD and
-/// OPTIONS) to the writer and passes its answer back; everything else is served here.
+/// Whether `path` is TaskRouter's (served by the writer, module doc).
+fn taskrouter(path: &str) -> bool {
+    path == "/v1/Workspaces"
+        || path.starts_with("/v1/Workspaces/")
+        || path.starts_with("/supervisor/")
+}
+
+/// Middleware: on a node with `--writer-url`, sends commands and TaskRouter requests to the
+/// writer and passes its answer back; everything else is served here (module doc).
 pub async fn forward_writes(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let Some(writer) = state.config().writer_url.clone() else {
         return next.run(req).await;
     };
-    if matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS) {
+    let read = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    if read && !taskrouter(req.uri().path()) {
         return next.run(req).await;
     }
     let account = claimed_account(req.headers());
@@ -84,7 +103,7 @@ pub async fn forward_writes(State(state): State<AppState>, req: Request, next: N
         Ok(a) => a,
         Err(e) => {
             return ApiError::unavailable(format!(
-            "this node forwards commands to the writer node at {writer}, which did not answer: {e}"
+            "this node forwards commands and TaskRouter requests to the writer node at {writer}, which did not answer: {e}"
         ))
             .into_response()
         }
@@ -100,7 +119,7 @@ pub async fn forward_writes(State(state): State<AppState>, req: Request, next: N
             .into_response()
         }
     };
-    if status.is_success() {
+    if status.is_success() && !read {
         let position = headers
             .get(&POSITION_HEADER)
             .and_then(|v| v.to_str().ok())

@@ -11,6 +11,8 @@
 //! - [`auth`]: HTTP Basic with an account SID and auth token (the one reading of the header).
 //! - `forward`: on a node without the writer role, commands go to the writer node.
 //! - [`accounts`]: the account resource, `/2010-04-01/Accounts`.
+//! - [`operator`]: top-level accounts for the operator, `/operator/v1/Accounts`, behind the
+//!   operator token instead of an account's credentials.
 //! - [`auth_tokens`]: rotating the caller's auth token, `/v1/AuthTokens/{Secondary,Promote}`.
 //! - [`taskrouter`]: TaskRouter v1 under `/v1/Workspaces`, a module per resource.
 //! - [`monitor`]: Monitor v1, the account's alerts under `/v1/Alerts`.
@@ -34,6 +36,7 @@ mod forward;
 pub mod health;
 pub mod limits;
 pub mod monitor;
+pub mod operator;
 pub mod routes;
 pub mod supervisor;
 pub mod taskrouter;
@@ -92,6 +95,8 @@ struct Inner {
     commands: Commands,
     /// The server key new auth tokens are sealed under.
     secrets: Arc<crate::secrets::Keyring>,
+    /// The operator API's credential.
+    operator: crate::operator::token::OperatorTokens,
     projector: Arc<Projector>,
     metrics: Arc<Metrics>,
     config: HttpConfig,
@@ -119,10 +124,12 @@ impl AppState {
         metrics: Arc<Metrics>,
         config: HttpConfig,
         secrets: Arc<crate::secrets::Keyring>,
+        operator: crate::operator::token::OperatorTokens,
     ) -> AppState {
         AppState {
             inner: Arc::new(Inner {
                 secrets,
+                operator,
                 taskrouter,
                 accounts_synced: Default::default(),
                 last_account_write: Mutex::default(),
@@ -145,6 +152,11 @@ impl AppState {
     /// The server key new auth tokens are sealed under.
     pub fn secrets(&self) -> &crate::secrets::Keyring {
         &self.inner.secrets
+    }
+
+    /// The tokens the operator API takes.
+    pub fn operator_tokens(&self) -> &crate::operator::token::OperatorTokens {
+        &self.inner.operator
     }
 
     /// TaskRouter's workspace actors.
@@ -388,6 +400,14 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             auth::require_auth,
         ))
+        // The operator's routes: its own credential instead of an account's (merged after
+        // `require_auth`, so that layer is not on them); forwarded like any command.
+        .merge(
+            operator::router().route_layer(middleware::from_fn_with_state(
+                state.clone(),
+                operator::require_operator,
+            )),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             forward::forward_writes,

@@ -22,6 +22,9 @@ pub const ROUTES: &[(&str, &[Method])] = &[
     // src/http/monitor/alerts.rs
     ("/v1/Alerts", &[Method::GET]),
     ("/v1/Alerts/{sid}", &[Method::GET]),
+    // src/http/operator.rs (the operator token, never an account's credentials)
+    ("/operator/v1/Accounts", &[Method::GET, Method::POST]),
+    ("/operator/v1/Accounts/{account_sid}", &[Method::GET]),
     // src/http/supervisor.rs
     (
         "/supervisor/v1/Workspaces/{ws}/QueuePositions",

@@ -48,6 +48,14 @@ pub enum AppendError {
     Invalid(String),
 }
 
+/// The refusal of a second writer: another process holds the log's writer lock (the
+/// embedded log's lock file, PostgreSQL's advisory lock; on Kafka the writer lease refuses
+/// with its own `LeaseError::Held`). A type of its own so the command line can tell "a
+/// server runs on this log" from any other failure and go through that server instead.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct WriterHeld(pub String);
+
 /// Why a read failed.
 #[derive(Debug, thiserror::Error)]
 pub enum ReadError {

@@ -9,11 +9,16 @@
 //! reconnects and takes the lock again — or keeps failing if another writer took it. It never
 //! writes without the lock.
 //!
+//! A node without the writer role opens the log read-only ([`PostgresLog::open_read_only`]):
+//! no lock, no writer task, every append refused. It learns the head by polling the highest
+//! committed position (every [`HEAD_POLL`]); because the one writer commits positions densely
+//! in order, every position up to the highest one it sees is committed and visible too.
+//!
 //! Rows go in with one `INSERT … SELECT FROM UNNEST(…)` per table per commit: five array
 //! parameters whatever the batch size.
 
 use super::reader::{self, Readers, SELECT_EVENTS};
-use super::writer::{RowRef, Storage, StreamHead, WriterHandle, WriterObserver};
+use super::writer::{Names, RowRef, Storage, StreamHead, WriterHandle, WriterObserver};
 use super::{AppendError, Appended, Checkpoint, EventLog, LogItem, ReadError};
 use async_trait::async_trait;
 use futures::stream::BoxStream;
@@ -22,6 +27,7 @@ use sqlx::Connection;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_events::{ExpectedVersion, NewEvent, RecordedEvent};
+use tokio::sync::watch;
 use tracing::instrument;
 
 /// The advisory lock key that makes a process the log's writer ("SWBDLOG" in ASCII).
@@ -29,6 +35,13 @@ const WRITER_LOCK: i64 = 0x0053_5742_444C_4F47;
 
 /// How long `open` waits for a writer lock another connection holds.
 const LOCK_WAIT: Duration = Duration::from_secs(5);
+
+/// How often a read-only log asks for the head: a read waiting for a write another node
+/// committed waits at most this much longer for the projector to see it.
+const HEAD_POLL: Duration = Duration::from_millis(25);
+
+/// What a read-only log answers every append.
+const READ_ONLY: &str = "this node opened the PostgreSQL log read-only (it has no writer role): commands go to the writer node (--writer-url)";
 
 /// Tuning for the PostgreSQL log.
 #[derive(Debug, Clone)]
@@ -57,7 +70,10 @@ impl Default for PostgresLogOptions {
 /// See the module doc.
 #[derive(Clone)]
 pub struct PostgresLog {
-    writer: WriterHandle,
+    /// None: opened read-only.
+    writer: Option<WriterHandle>,
+    /// The last committed position (the writer's, or the poller's when read-only).
+    head: watch::Receiver<u64>,
     readers: Readers<Postgres>,
     read_batch: u32,
 }
@@ -71,11 +87,8 @@ impl PostgresLog {
         options: PostgresLogOptions,
         observer: Arc<dyn WriterObserver>,
     ) -> anyhow::Result<PostgresLog> {
+        migrate(url).await?;
         let mut conn = PgConnection::connect(url).await?;
-        sqlx::migrate!("./migrations/postgres/log")
-            .run(&mut conn)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot migrate the PostgreSQL log: {e}"))?;
         // A writer killed a moment ago may still hold the lock until PostgreSQL notices its
         // connection is gone: wait a little before calling the log taken.
         let deadline = std::time::Instant::now() + LOCK_WAIT;
@@ -105,13 +118,72 @@ impl PostgresLog {
         .await?;
         let names = writer.names().clone();
         Ok(PostgresLog {
-            writer,
+            head: writer.head().clone(),
+            writer: Some(writer),
             readers: Readers {
                 pool: readers,
                 names: names.clone(),
             },
             read_batch: options.read_batch.max(1),
         })
+    }
+
+    /// Connects and migrates, without the writer lock and without a writer (module doc):
+    /// for nodes that only read the log while another node writes it.
+    #[instrument(skip(url, options))]
+    pub async fn open_read_only(
+        url: &str,
+        options: PostgresLogOptions,
+    ) -> anyhow::Result<PostgresLog> {
+        migrate(url).await?;
+        let pool = PgPoolOptions::new()
+            .max_connections(options.readers.max(1))
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await?;
+        let (tx, head) = watch::channel(committed_head(&pool).await?);
+        tokio::spawn(poll_head(pool.clone(), tx));
+        Ok(PostgresLog {
+            writer: None,
+            head,
+            readers: Readers {
+                pool,
+                names: Names::default(),
+            },
+            read_batch: options.read_batch.max(1),
+        })
+    }
+}
+
+/// The highest committed position.
+async fn committed_head(pool: &sqlx::PgPool) -> Result<u64, sqlx::Error> {
+    let head: Option<i64> = sqlx::query_scalar("SELECT MAX(position) FROM events")
+        .fetch_one(pool)
+        .await?;
+    Ok(head.unwrap_or(0).max(0) as u64)
+}
+
+/// A read-only log's head, polled until the log is shut down or dropped.
+async fn poll_head(pool: sqlx::PgPool, tx: watch::Sender<u64>) {
+    loop {
+        tokio::select! {
+            _ = tx.closed() => return,
+            _ = tokio::time::sleep(HEAD_POLL) => {}
+        }
+        if pool.is_closed() {
+            return;
+        }
+        match committed_head(&pool).await {
+            // Never backwards: a position seen committed stays committed.
+            Ok(head) => {
+                tx.send_if_modified(|h| {
+                    let moved = head > *h;
+                    *h = (*h).max(head);
+                    moved
+                });
+            }
+            Err(e) => tracing::debug!(cause = %e, "cannot read the PostgreSQL log's head"),
+        }
     }
 }
 
@@ -123,7 +195,10 @@ impl EventLog for PostgresLog {
         expected: ExpectedVersion,
         events: Vec<NewEvent>,
     ) -> Result<Appended, AppendError> {
-        self.writer.append(stream, expected, events).await
+        match &self.writer {
+            Some(writer) => writer.append(stream, expected, events).await,
+            None => Err(AppendError::Unavailable(READ_ONLY.into())),
+        }
     }
 
     async fn read_stream(&self, stream: &str) -> Result<Vec<RecordedEvent>, ReadError> {
@@ -136,8 +211,8 @@ impl EventLog for PostgresLog {
     fn subscribe(&self, from: Checkpoint) -> BoxStream<'static, Result<Vec<LogItem>, ReadError>> {
         reader::subscribe(
             self.readers.clone(),
-            self.writer.head().clone(),
-            Some(self.writer.tail()),
+            self.head.clone(),
+            self.writer.as_ref().map(|w| w.tail()),
             from,
             u64::from(self.read_batch),
             Duration::from_secs(1),
@@ -145,13 +220,38 @@ impl EventLog for PostgresLog {
     }
 
     async fn heads(&self) -> Result<Checkpoint, ReadError> {
-        Ok(Checkpoint::from([(0, *self.writer.head().borrow())]))
+        let head = match &self.writer {
+            Some(writer) => *writer.head().borrow(),
+            // Asked now rather than polled: a read that waits for this head then includes
+            // every write committed before it asked.
+            None => committed_head(&self.readers.pool)
+                .await
+                .map_err(reader::unavailable)?,
+        };
+        Ok(Checkpoint::from([(0, head)]))
     }
 
     async fn shutdown(&self) {
-        self.writer.shutdown().await;
+        if let Some(writer) = &self.writer {
+            writer.shutdown().await;
+        }
         self.readers.pool.close().await;
     }
+}
+
+/// Brings the log's tables up to date at `url`, tracked apart from the read models' so
+/// both may share the database ([`switchboard_projections::migrations`]).
+pub(crate) async fn migrate(url: &str) -> anyhow::Result<()> {
+    let mut conn = switchboard_projections::migrations::connect(url).await?;
+    switchboard_projections::migrations::run(
+        &mut conn,
+        switchboard_projections::migrations::LOG,
+        &sqlx::migrate!("./migrations/postgres/log"),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot migrate the PostgreSQL log: {e}"))?;
+    let _ = conn.close().await;
+    Ok(())
 }
 
 /// Takes the writer lock on `conn`, or says who has it.
@@ -161,9 +261,10 @@ async fn take_writer_lock(conn: &mut PgConnection) -> anyhow::Result<()> {
         .fetch_one(&mut *conn)
         .await?;
     if !locked {
-        anyhow::bail!(
+        return Err(super::WriterHeld(format!(
             "the PostgreSQL log is in use by another switchboard writer (advisory lock {WRITER_LOCK:#x} is held); stop it first"
-        );
+        ))
+        .into());
     }
     Ok(())
 }

@@ -92,6 +92,22 @@ pub(crate) fn connect_options(path: &Path, durability: Durability) -> SqliteConn
         .busy_timeout(Duration::from_secs(5))
 }
 
+/// Brings the log's tables up to date in the file at `path`, tracked apart from the read
+/// models' so both may share the file ([`switchboard_projections::migrations`]).
+pub(crate) async fn migrate(path: &Path) -> anyhow::Result<()> {
+    let url = format!("sqlite://{}?mode=rwc", path.display());
+    let mut conn = switchboard_projections::migrations::connect(&url).await?;
+    switchboard_projections::migrations::run(
+        &mut conn,
+        switchboard_projections::migrations::LOG,
+        &sqlx::migrate!("./migrations/sqlite/log"),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot migrate the log at {}: {e}", path.display()))?;
+    let _ = conn.close().await;
+    Ok(())
+}
+
 pub(crate) fn lock_file(path: &Path) -> anyhow::Result<std::fs::File> {
     let lock_path = PathBuf::from(format!("{}.lock", path.display()));
     let file = std::fs::OpenOptions::new()
@@ -102,10 +118,11 @@ pub(crate) fn lock_file(path: &Path) -> anyhow::Result<std::fs::File> {
         .map_err(|e| anyhow::anyhow!("cannot open lock file {}: {e}", lock_path.display()))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(anyhow::anyhow!(
+        Err(std::fs::TryLockError::WouldBlock) => Err(super::WriterHeld(format!(
             "the log {} is in use by another switchboard process (a running server?); stop it first",
             path.display()
-        )),
+        ))
+        .into()),
         Err(std::fs::TryLockError::Error(e)) => Err(anyhow::anyhow!(
             "cannot lock {}: {e}",
             lock_path.display()
@@ -125,12 +142,9 @@ impl SqliteLog {
             std::fs::create_dir_all(dir)?;
         }
         let lock = lock_file(path)?;
+        migrate(path).await?;
         let opts = connect_options(path, options.durability);
-        let mut conn = SqliteConnection::connect_with(&opts).await?;
-        sqlx::migrate!("./migrations/sqlite/log")
-            .run(&mut conn)
-            .await
-            .map_err(|e| anyhow::anyhow!("cannot migrate the log at {}: {e}", path.display()))?;
+        let conn = SqliteConnection::connect_with(&opts).await?;
         let readers = SqlitePoolOptions::new()
             .max_connections(options.readers.max(1))
             // Rows cross from sqlx's worker thread in a bounded channel; the default (50) makes

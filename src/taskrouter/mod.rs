@@ -7,6 +7,11 @@
 //! it holds. Reads run inside the actor between batches, so they see every acknowledged
 //! command and nothing unacknowledged.
 //!
+//! The actors that answer the API run on the writer node only. A node without the writer role
+//! forwards every TaskRouter request, reads included, to the writer
+//! (`src/http/forward.rs`), so a read anywhere sees every acknowledged command and no node
+//! answers from a workspace loaded once and left stale.
+//!
 //! Webhooks are not sent from here: the assignment and workspace event callbacks are process
 //! managers over the log ([`crate::app::runner`], [`crate::app::outbox`]).
 

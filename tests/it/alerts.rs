@@ -17,6 +17,10 @@ use switchboard_events::{Sid, SidPrefix};
 use switchboard_projections::store::ProjectionStore;
 use uuid::Uuid;
 
+/// The headers of the failed deliveries' last requests, as the sender records them.
+const REQUEST_HEADERS: &str = "user-agent: TwilioProxy/1.1\ni-twilio-idempotency-token: d-0\n\
+    content-type: application/x-www-form-urlencoded\nx-twilio-signature: c2lnbmVk";
+
 /// A failed event-callback delivery of `account`, generated at `ms`.
 fn failed(account: &str, delivery_id: &str, code: u32, ms: i64) -> FailedDelivery {
     FailedDelivery {
@@ -26,6 +30,7 @@ fn failed(account: &str, delivery_id: &str, code: u32, ms: i64) -> FailedDeliver
         request_url: "https://app.example/events".into(),
         request_method: "POST".into(),
         request_variables: "EventType=task.created&TaskSid=WT0".into(),
+        request_headers: Some(REQUEST_HEADERS.into()),
         response_body: Some("<h1>Service Unavailable</h1>".into()),
         response_headers: Some("Content-Type: text/html".into()),
         resource_sid: Some(Sid::from_u128(SidPrefix::Task, 1)),
@@ -100,6 +105,10 @@ async fn raised_alerts_are_listed_and_fetched_in_twilios_shape_by_their_own_acco
     assert_eq!(listed, sids, "newest first, B's not among them");
     let instance = as_a.get_json(&format!("/v1/Alerts/{}", sids[0])).await;
     check_against_openapi(&list, &instance);
+    assert_eq!(
+        instance["request_headers"], REQUEST_HEADERS,
+        "the instance shows the request's headers"
+    );
 
     // Paging by token: two pages of two and one, every alert once.
     let first = as_a.get_json("/v1/Alerts?PageSize=2").await;

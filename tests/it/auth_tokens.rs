@@ -18,19 +18,32 @@ use switchboard_events::account::{AccountCreated, AccountStatus, AccountType};
 use switchboard_events::{Event, ExpectedVersion, Metadata, NewEvent, Sid};
 use uuid::Uuid;
 
+/// Opens the log a server (or an earlier check) just let go of. The last connection to a WAL
+/// file checkpoints it as it closes, so an open right after may meet the file busy for a
+/// moment: a few tries, and the error itself if they all fail.
 async fn open_log(dir: &Path) -> Arc<dyn EventLog> {
-    let log = SqliteLog::open(
-        &dir.join("log.sqlite"),
-        SqliteLogOptions::default(),
-        Arc::new(()),
-    )
-    .await
-    .expect("open the log");
-    Arc::new(log)
+    let mut last = None;
+    for _ in 0..10 {
+        match SqliteLog::open(
+            &dir.join("log.sqlite"),
+            SqliteLogOptions::default(),
+            Arc::new(()),
+        )
+        .await
+        {
+            Ok(log) => return Arc::new(log),
+            Err(e) => {
+                eprintln!("opening the log: {e:#}; trying again");
+                last = Some(e);
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        }
+    }
+    panic!("open the log: {:#}", last.expect("tried"))
 }
 
 /// The signer's view, as `serve` builds it: the log and the key file in the data directory.
-async fn token_of(dir: &Path, sid: &str) -> Option<String> {
+pub(crate) async fn token_of(dir: &Path, sid: &str) -> Option<String> {
     let (keyring, created) = Keyring::load(&dir.join("secret.key"), &[]).expect("key file");
     assert!(!created, "the key file was made by the server");
     let log = open_log(dir).await;
@@ -42,7 +55,7 @@ async fn token_of(dir: &Path, sid: &str) -> Option<String> {
 }
 
 /// Every byte of the log's files (the database, its WAL and shared memory).
-fn log_bytes(dir: &Path) -> Vec<u8> {
+pub(crate) fn log_bytes(dir: &Path) -> Vec<u8> {
     let mut bytes = Vec::new();
     for entry in std::fs::read_dir(dir).expect("data dir").flatten() {
         if entry
@@ -56,7 +69,7 @@ fn log_bytes(dir: &Path) -> Vec<u8> {
     bytes
 }
 
-fn contains(haystack: &[u8], needle: &str) -> bool {
+pub(crate) fn contains(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
         .any(|w| w == needle.as_bytes())

@@ -10,7 +10,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Environment naming a Kafka log on `brokers` and a PostgreSQL store.
-fn kafka_env(brokers: &str, db: &PgDatabase, prefix: &str) -> Vec<(String, String)> {
+pub(crate) fn kafka_env(brokers: &str, db: &PgDatabase, prefix: &str) -> Vec<(String, String)> {
     vec![
         ("SWITCHBOARD_LOG".into(), format!("kafka://{brokers}")),
         ("SWITCHBOARD_DB".into(), db.url.clone()),
@@ -18,7 +18,7 @@ fn kafka_env(brokers: &str, db: &PgDatabase, prefix: &str) -> Vec<(String, Strin
     ]
 }
 
-fn as_env(env: &[(String, String)]) -> Vec<(&str, &str)> {
+pub(crate) fn as_env(env: &[(String, String)]) -> Vec<(&str, &str)> {
     env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
 }
 

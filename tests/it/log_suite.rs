@@ -498,6 +498,62 @@ async fn kafka_a_second_writer_is_refused_while_the_lease_is_held_and_a_new_one_
     second.shutdown().await;
 }
 
+/// Nodes without the writer role: beside a running writer (whose lock they never touch)
+/// they read everything it commits, live, and refuse every append.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_read_only_logs_open_beside_the_writer_follow_it_and_refuse_appends() {
+    let db = PgDatabase::new().await;
+    let writer = PostgresLog::open(&db.url, PostgresLogOptions::default(), Arc::new(()))
+        .await
+        .expect("open");
+    let s = stream();
+    writer
+        .append(s.as_str(), ExpectedVersion::NoStream, vec![event(&s, 1)])
+        .await
+        .expect("appended");
+    let readers = [
+        PostgresLog::open_read_only(&db.url, PostgresLogOptions::default())
+            .await
+            .expect("a read-only log opens while the writer holds its lock"),
+        PostgresLog::open_read_only(&db.url, PostgresLogOptions::default())
+            .await
+            .expect("and a second one"),
+    ];
+    let mut subs: Vec<_> = readers
+        .iter()
+        .map(|r| r.subscribe(Checkpoint::default()))
+        .collect();
+    for sub in &mut subs {
+        assert_eq!(next_items(sub, 1).await.len(), 1);
+    }
+    let appended = writer
+        .append(s.as_str(), ExpectedVersion::Exact(1), vec![event(&s, 2)])
+        .await
+        .expect("appended");
+    for (reader, sub) in readers.iter().zip(&mut subs) {
+        let live = next_items(sub, 1).await;
+        assert_eq!(live[0].as_ref().expect("event").seq, 2, "followed live");
+        assert_eq!(
+            reader.heads().await.expect("heads")[&0],
+            appended.position.offset
+        );
+        assert_eq!(reader.read_stream(s.as_str()).await.expect("read").len(), 2);
+        let refused = reader
+            .append(s.as_str(), ExpectedVersion::Any, vec![event(&s, 3)])
+            .await;
+        let err = refused.expect_err("read-only refuses appends").to_string();
+        assert!(
+            err.contains("read-only") && err.contains("--writer-url"),
+            "{err}"
+        );
+    }
+    assert_eq!(writer.read_stream(s.as_str()).await.expect("read").len(), 2);
+    for reader in &readers {
+        reader.shutdown().await;
+    }
+    writer.shutdown().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_a_second_writer_is_refused_until_the_first_lets_go() {
     let db = PgDatabase::new().await;

@@ -2,6 +2,10 @@
 //!
 //! - `log_suite`: the `EventLog` contract, run over every backend (memory, SQLite,
 //!   PostgreSQL, Kafka on librdkafka's mock cluster and on tansu).
+//! - `cluster`: a writer and two API/projector processes on PostgreSQL (log and read models in
+//!   one database) and on Kafka: TaskRouter writes through either node, read back there.
+//! - `one_database`: the log and the read models in one PostgreSQL database or SQLite file,
+//!   also one laid out by the previous build.
 //! - `kafka`: the Kafka log with PostgreSQL read models on a real broker (tansu): the broker
 //!   killed and restarted under load, a second writer refused, a standby taking over.
 //! - `kafka_fencing`: the Kafka log's record headers on the mock cluster: causation positions
@@ -12,8 +16,13 @@
 //!   accounts, tenancy, paging, read-your-writes, errors, health, metrics, shutdown.
 //! - `crash`: appends under load, `kill -9`, restart; nothing acknowledged is lost and the
 //!   read models equal a full rebuild.
+//! - `operator`: `accounts create` while a server holds the log (SQLite, PostgreSQL, Kafka on
+//!   tansu) goes through the operator API; the new account works with the Python library;
+//!   anything but the operator token gets 401 20003; no secret reaches the log.
 //! - `outbox`: assignment and event callbacks through the outbox, `kill -9` in the middle of
 //!   them, restart: each delivered at least once, per workspace in the log's order, signed.
+//! - `outbox_retries`: a receiver that always answers 500: retries end when `#tt` is spent,
+//!   and the alert follows (with the request headers the receiver saw).
 //! - `hostile`: huge, deep and long expressions, documents and form bodies against the real
 //!   server: each refused in Twilio's shape, and the server keeps serving.
 //! - `alerts`: failed deliveries raised into a real server's log, read as Monitor alerts over
@@ -44,6 +53,7 @@
 mod alerts;
 mod auth_tokens;
 mod bad_records;
+mod cluster;
 mod crash;
 mod exactly_once;
 mod hostile;
@@ -51,7 +61,10 @@ mod kafka;
 mod kafka_fencing;
 mod kafka_zombie;
 mod log_suite;
+mod one_database;
+mod operator;
 mod outbox;
+mod outbox_retries;
 mod projections;
 mod retention;
 mod sdk;
@@ -383,11 +396,21 @@ impl Api {
     }
 
     pub fn with_auth(server: &Server, auth: Option<(&str, &str)>) -> Api {
+        Api::with_base(&server.base, auth)
+    }
+
+    /// A client of the server at `base`.
+    pub fn with_base(base: &str, auth: Option<(&str, &str)>) -> Api {
         Api {
             client: http(),
-            base: server.base.clone(),
+            base: base.to_string(),
             auth: auth.map(|(u, p)| (u.to_string(), p.to_string())),
         }
+    }
+
+    /// The server's base URL.
+    pub fn base(&self) -> &str {
+        &self.base
     }
 
     fn request(&self, method: reqwest::Method, path: &str) -> reqwest::RequestBuilder {

@@ -30,16 +30,16 @@ struct OneByOne;
 #[async_trait]
 impl Projection for OneByOne {
     fn name(&self) -> &'static str {
-        TaskRouter.name()
+        TaskRouter::default().name()
     }
     fn version(&self) -> u32 {
-        TaskRouter.version()
+        TaskRouter::default().version()
     }
     fn tables(&self) -> &'static [Table] {
-        TaskRouter.tables()
+        TaskRouter::default().tables()
     }
     async fn apply(&self, tx: &mut sqlx::AnyConnection, e: &Envelope) -> Result<(), sqlx::Error> {
-        TaskRouter.apply(tx, e).await
+        TaskRouter::default().apply(tx, e).await
     }
     async fn apply_batch(
         &self,
@@ -47,7 +47,7 @@ impl Projection for OneByOne {
         events: &[&Envelope],
     ) -> Result<(), sqlx::Error> {
         for e in events {
-            TaskRouter.apply(tx, e).await?;
+            TaskRouter::default().apply(tx, e).await?;
         }
         Ok(())
     }
@@ -346,7 +346,7 @@ async fn the_read_model_matches_the_workspace_state(url: String, rebuild_url: St
     let log: Arc<dyn EventLog> = Arc::new(MemoryLog::default());
     let run = workload(log.clone(), 0x5eed_cafe, 400).await;
     let s = run.state().await;
-    let store = caught_up_store(&log, &url, Arc::new(TaskRouter)).await;
+    let store = caught_up_store(&log, &url, Arc::new(TaskRouter::default())).await;
     let mut conn = store.pool().acquire().await.expect("conn");
     let ws = run.ws.as_str();
 
@@ -500,7 +500,7 @@ async fn the_read_model_matches_the_workspace_state(url: String, rebuild_url: St
     drop(conn);
 
     // A rebuild from the log, event by event, gives the same tables.
-    let digest = store.digest(&TaskRouter).await.expect("digest");
+    let digest = store.digest(&TaskRouter::default()).await.expect("digest");
     let rebuilt = caught_up_store(&log, &rebuild_url, Arc::new(OneByOne)).await;
     assert_eq!(
         rebuilt.digest(&OneByOne).await.expect("digest"),
@@ -632,7 +632,7 @@ async fn a_workflow_timeout_is_counted_from_its_own_fact_not_from_a_reason_text(
         "sqlite://{}?mode=rwc",
         dir.path().join("rm.db").to_str().expect("utf-8")
     );
-    let store = caught_up_store(&log, &url, Arc::new(TaskRouter)).await;
+    let store = caught_up_store(&log, &url, Arc::new(TaskRouter::default())).await;
     let mut conn = store.pool().acquire().await.expect("conn");
     let ws = run.ws.as_str();
     for scope in [ws, workflow.as_str()] {
@@ -791,4 +791,84 @@ async fn events_index_matches_the_log(
         .filter(|e| types.iter().any(|t| t == e.event.type_name()))
         .count();
     assert_eq!(got.len(), expected, "EventType");
+}
+
+/// `/Events` keeps 30 days counted back from the newest event applied: events written 40
+/// days before the last one leave the index, the one exactly 30 days before stays, and a
+/// rebuild applied event by event keeps the same rows (the cut-off is the log's time, not the
+/// wall clock's). A longer retention keeps them all.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_older_than_the_retention_leave_the_index_and_a_rebuild_keeps_the_same_rows() {
+    let log: Arc<dyn EventLog> = Arc::new(MemoryLog::default());
+    let engine = Engine::new(log.clone());
+    let (account, ws) = (new_sid(SidPrefix::Account), new_sid(SidPrefix::Workspace));
+    let day = 24 * 3600 * 1000;
+    let t0 = 1_735_689_600_000; // 2025-01-01
+    let at = |ms: i64| switchboard_events::Metadata {
+        occurred_at: chrono::DateTime::from_timestamp_millis(ms).expect("a time"),
+        account_sid: account.clone(),
+        correlation_id: Uuid::now_v7(),
+        causation_id: None,
+        region: "test".into(),
+    };
+    let create = Command::CreateWorkspace {
+        friendly_name: "retention".into(),
+        event_callback_url: None,
+        events_filter: None,
+        multi_task_enabled: None,
+        prioritize_queue_order: None,
+        template: Template::None,
+    };
+    let activity = |name: &str| Command::CreateActivity {
+        friendly_name: name.into(),
+        available: Some(true),
+    };
+    let steps = [
+        (create, t0),
+        (activity("old"), t0 + day),
+        (activity("edge"), t0 + 10 * day),
+        (activity("new"), t0 + 40 * day),
+    ];
+    for (command, ms) in steps {
+        engine
+            .execute(&ws, command, at(ms), |_: &Loaded, _| ())
+            .await
+            .expect("executed");
+    }
+    let dir = DataDir::new("tr-events-retention");
+    let url = |name: &str| {
+        format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join(name).to_str().expect("utf-8")
+        )
+    };
+    /// When each event the index kept happened.
+    async fn kept(store: &ProjectionStore, ws: &str) -> Vec<i64> {
+        let mut conn = store.pool().acquire().await.expect("conn");
+        let q = projection::EventQuery {
+            limit: 1_000,
+            ..Default::default()
+        };
+        let rows = projection::events(&mut conn, ws, &q).await.expect("events");
+        rows.iter().map(|r| r.occurred_ms).collect()
+    }
+    let live = caught_up_store(&log, &url("live.db"), Arc::new(TaskRouter::default())).await;
+    let all = log.read_stream(ws.as_str()).await.expect("stream").len();
+    let rows = kept(&live, ws.as_str()).await;
+    assert!(all > rows.len(), "{all} events, {rows:?} kept");
+    assert!(
+        rows.iter().all(|ms| *ms >= t0 + 10 * day) && rows.contains(&(t0 + 10 * day)),
+        "the events 30 days or less before the newest stay, the older ones go: {rows:?}"
+    );
+    let digest = live.digest(&TaskRouter::default()).await.expect("digest");
+    let rebuilt = caught_up_store(&log, &url("rebuilt.db"), Arc::new(OneByOne)).await;
+    assert_eq!(
+        rebuilt.digest(&OneByOne).await.expect("digest"),
+        digest,
+        "a rebuild keeps the same rows"
+    );
+    let longer = TaskRouter::with_events_retention(std::time::Duration::from_secs(60 * 86_400));
+    let longer = caught_up_store(&log, &url("longer.db"), Arc::new(longer)).await;
+    let kept_all = kept(&longer, ws.as_str()).await;
+    assert_eq!(kept_all.len(), all, "a 60-day retention keeps every event");
 }

@@ -38,6 +38,10 @@ enum Expect {
     /// of another tenant's to name, and sending it here would rotate the matrix callers'
     /// tokens away; tests/it/auth_tokens.rs covers each with the official library.
     OwnCredentials,
+    /// The operator API (`/operator/v1/…`): the operator token reaches it; every account's
+    /// credentials (and none) answer 401 20003 and write nothing. tests/it/operator.rs
+    /// covers it end to end.
+    Operator,
 }
 use Expect::*;
 
@@ -53,8 +57,8 @@ type Fixture = (
 /// world's SIDs as `{capture}`), and what the owner gets. ADD ONE LINE HERE FOR A NEW ROUTE.
 /// Captures a path may use: see [`World`] (`workspace_sid`, `ws`, `activity_sid`,
 /// `task_channel_sid`, `task_channel`, `worker_sid`, `task_queue_sid`, `workflow_sid`,
-/// `task_sid`, `reservation_sid`, `event_sid`, `file`, `resource`, `sid`, `sub`,
-/// `sub_sid`). A DELETE acts on the spare of its last capture when the world has one.
+/// `task_sid`, `reservation_sid`, `event_sid`, `file`, `account_sid` (the world's account,
+/// `file` without `.json`), `resource`, `sid`, `sub`, `sub_sid`). A DELETE acts on the spare of its last capture when the world has one.
 #[rustfmt::skip]
 const FIXTURES: &[Fixture] = &[
     ("GET", "/healthz", &[], Public),
@@ -72,6 +76,10 @@ const FIXTURES: &[Fixture] = &[
     // another account's real alert answers exactly what a missing one does.
     ("GET", "/v1/Alerts", &[], Own),
     ("GET", "/v1/Alerts/{sid}", &[], NothingThere),
+    // The operator's, with the operator token; no account's credentials reach them.
+    ("GET", "/operator/v1/Accounts", &[], Operator),
+    ("POST", "/operator/v1/Accounts", &[("FriendlyName", "Matrix")], Operator),
+    ("GET", "/operator/v1/Accounts/{account_sid}", &[], Operator),
     ("GET", "/supervisor/v1/Workspaces/{ws}/QueuePositions", &[], Reaches),
     ("GET", "/supervisor/v1/Workspaces/{ws}/WorkerAssignments", &[], Reaches),
     ("GET", "/v1/Workspaces", &[], Own),
@@ -228,6 +236,7 @@ impl World {
             };
             path = path.replace(&format!("{{{name}}}"), value);
         }
+        path = path.replace("{account_sid}", self.account_sid());
         assert!(!path.contains('{'), "no value for a capture of {path}");
         let form = case
             .form
@@ -241,6 +250,12 @@ impl World {
             })
             .collect();
         (path, form)
+    }
+
+    /// The world's account (the `{account_sid}` capture): `file` without `.json`, so it is
+    /// swapped with `file` in [`World::missing`] and counts as no SID of its own.
+    fn account_sid(&self) -> &str {
+        self.values["file"].trim_end_matches(".json")
     }
 
     /// The same world with every SID (spares too) replaced by one of its kind that exists
@@ -426,7 +441,7 @@ async fn as_missing(who: (&str, &Api), victim: (&str, &World), anonymous: &Api, 
         let (path, form) = world.request(case);
         let what = format!("{caller} on {owner}'s {} {path}", case.method);
         match case.expect {
-            Public | OwnCredentials => continue,
+            Public | OwnCredentials | Operator => continue,
             Own => {
                 let (_, body) = send(api, &case.method, &path, &form).await;
                 let text = body.to_string();
@@ -469,7 +484,7 @@ async fn parent_reaches(api: &Api, sub: &str, world: &World, cases: &[Case]) {
         let (path, form) = world.request(case);
         let what = format!("the parent on {sub}'s {} {path}", case.method);
         match case.expect {
-            Public | Own | OwnCredentials => continue,
+            Public | Own | OwnCredentials | Operator => continue,
             NothingThere => {
                 let (status, body) = send(api, &case.method, &path, &form).await;
                 assert_eq!(status, 404, "{what}: {body}");
@@ -485,8 +500,66 @@ async fn parent_reaches(api: &Api, sub: &str, world: &World, cases: &[Case]) {
     }
 }
 
-/// Every method a path's route does not take answers 405, so `ROUTES` names all it serves.
-async fn unlisted_methods_are_refused(api: &Api, world: &World) {
+/// Asserts 401 with Twilio's 20003 and that the log did not move.
+async fn refused(what: &str, api: &Api, anonymous: &Api, case: &Case, world: &World) {
+    let (path, form) = world.request(case);
+    let before = head(anonymous).await;
+    let (status, body) = send(api, &case.method, &path, &form).await;
+    assert_eq!(
+        (status, &body["code"], &body["status"]),
+        (401, &Value::from(20003), &Value::from(401)),
+        "{what} on {} {path}: {body}",
+        case.method
+    );
+    assert_eq!(before, head(anonymous).await, "{what} on {path} wrote");
+}
+
+/// The operator routes take the operator token and nothing else; the operator token is no
+/// account's credential on any other route.
+async fn operator_routes_are_the_operators_only(
+    accounts: &[(&str, &Api)],
+    operator: (&str, &Api),
+    anonymous: &Api,
+    world: &World,
+    cases: &[Case],
+) {
+    let (token, as_operator) = operator;
+    for case in cases {
+        match case.expect {
+            Public => continue,
+            Operator => {
+                for (who, api) in accounts.iter().chain([&("nobody", anonymous)]) {
+                    refused(who, api, anonymous, case, world).await;
+                }
+                let (path, form) = world.request(case);
+                let (status, body) = send(as_operator, &case.method, &path, &form).await;
+                assert!(
+                    (200..300).contains(&status),
+                    "the operator on {path}: {body}"
+                );
+            }
+            _ => {
+                // The operator's token as an account's password, and the operator's user.
+                let owner = world.account_sid();
+                let base = anonymous.base();
+                let as_owner = Api::with_base(base, Some((owner, token)));
+                refused(
+                    "A's SID with the operator token",
+                    &as_owner,
+                    anonymous,
+                    case,
+                    world,
+                )
+                .await;
+                refused("the operator", as_operator, anonymous, case, world).await;
+            }
+        }
+    }
+}
+
+/// Every method a path's route does not take answers 405, so `ROUTES` names all it serves
+/// (asked with credentials the route takes: authentication answers before routing does).
+async fn unlisted_methods_are_refused(api: &Api, operator: &Api, world: &World) {
     for (path, methods) in routes::ROUTES {
         for method in ["GET", "POST", "DELETE", "PUT", "PATCH"] {
             if methods.iter().any(|m| m.as_str() == method) {
@@ -499,6 +572,11 @@ async fn unlisted_methods_are_refused(api: &Api, world: &World) {
                 expect: Reaches,
             };
             let (concrete, _) = world.request(&case);
+            let api = if path.starts_with("/operator/") {
+                operator
+            } else {
+                api
+            };
             let (status, body) = send(api, &case.method, &concrete, &[]).await;
             assert_eq!(
                 status, 405,
@@ -535,10 +613,21 @@ async fn every_route_answers_another_tenants_sid_as_a_missing_one_and_a_parent_r
     let world_a1 = world(&as_a1, &a1.sid).await;
     let world_a2 = world(&as_a2, &a2.sid).await;
 
-    unlisted_methods_are_refused(&as_a, &world_a).await;
+    let token = switchboard::operator::token::current(&dir.path().join("operator.token"))
+        .expect("serve created the operator token file");
+    let as_operator = Api::with_auth(&server, Some(("operator", &token)));
+    unlisted_methods_are_refused(&as_a, &as_operator, &world_a).await;
     as_missing(("B", &as_b), ("A", &world_a), &anonymous, &cases).await;
     as_missing(("A1", &as_a1), ("A", &world_a), &anonymous, &cases).await;
     as_missing(("A1", &as_a1), ("A2", &world_a2), &anonymous, &cases).await;
     as_missing(("B", &as_b), ("A1", &world_a1), &anonymous, &cases).await;
     parent_reaches(&as_a, &a1.sid, &world_a1, &cases).await;
+    operator_routes_are_the_operators_only(
+        &[("A", &as_a), ("A1", &as_a1), ("B", &as_b)],
+        (&token, &as_operator),
+        &anonymous,
+        &world_a,
+        &cases,
+    )
+    .await;
 }

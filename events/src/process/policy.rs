@@ -1,6 +1,9 @@
 //! How each kind of webhook is timed and retried, and the Twilio error code of a final
 //! failure. Pure: the sender in `src/app/` reports each attempt's [`Outcome`] and asks
-//! [`next`] (or [`next_within`], which also keeps the `tt` budget) what to do.
+//! [`next_within`] what to do, with the time spent since the URL's first attempt (kept in the
+//! outbox row, so a restart of the sender does not reset it): every attempt is cut to what is
+//! left of `tt` ([`attempt_ms`]) and no retry starts once it is spent. [`next`] counts
+//! retries only.
 //!
 //! Twilio's rules, from `shared/reference/VOICE-NOTES.md` §1.2 ("Connection overrides",
 //! "Default timing") and `TWILIO-API-NOTES.md` (callback deadlines):
@@ -369,6 +372,16 @@ pub fn next_within(policy: &Policy, attempt: u32, outcome: Outcome, elapsed_ms: 
     }
 }
 
+/// How long the next attempt at a URL may take in all, connect included, when `elapsed_ms`
+/// of its `tt` budget are spent: `ct + rt`, cut to what is left of `tt`. 0: the budget is
+/// spent and no attempt may start (the sender reports it as a [`Outcome::Timeout`], 11200,
+/// without a request: a retry that came due late, after a restart, is not made).
+pub fn attempt_ms(policy: &Policy, elapsed_ms: u64) -> u32 {
+    let left = u64::from(policy.total_timeout_ms).saturating_sub(elapsed_ms);
+    let whole = u64::from(policy.connect_timeout_ms) + u64::from(policy.read_timeout_ms);
+    u32::try_from(left.min(whole)).unwrap_or(u32::MAX)
+}
+
 /// How long the next attempt may take when `elapsed_ms` of the `tt` budget are spent: the
 /// read timeout, cut to what is left of the budget (0: nothing left).
 pub fn remaining_ms(policy: &Policy, elapsed_ms: u64) -> u32 {
@@ -600,5 +613,72 @@ mod tests {
         assert_eq!(remaining_ms(&p, 9_000), 0);
         let long = policy(EVENT, "https://a.example/#rt=2000");
         assert_eq!(remaining_ms(&long, 0), 2_000, "an attempt is at most rt");
+    }
+
+    #[test]
+    fn an_attempt_is_cut_to_what_is_left_of_tt() {
+        let p = policy(EVENT, "https://a.example/#ct=1000&rt=2000&tt=5000");
+        let table = [
+            (0, 3_000),
+            (2_500, 2_500),
+            (4_999, 1),
+            (5_000, 0),
+            (60_000, 0),
+        ];
+        for (elapsed, limit) in table {
+            assert_eq!(attempt_ms(&p, elapsed), limit, "{elapsed} ms spent");
+        }
+        assert_eq!(
+            attempt_ms(&policy(ASSIGNMENT, "https://a.example/"), 0),
+            5_000,
+            "the assignment callback's whole exchange is 5 s"
+        );
+    }
+
+    /// Plays an exchange with a URL that fails every attempt with `outcome`, each attempt
+    /// taking `took` ms (or its limit, if less): the start of every attempt, ms after the
+    /// first, and how the exchange ended.
+    fn play(p: &Policy, outcome: Outcome, took: u64) -> (Vec<u64>, Next) {
+        let (mut at, mut starts) = (0u64, Vec::new());
+        for attempt in 0..=u32::from(p.retry_count) {
+            let limit = attempt_ms(p, at);
+            assert!(limit > 0, "no attempt starts once tt is spent");
+            starts.push(at);
+            at += took.min(u64::from(limit));
+            match next_within(p, attempt, outcome, at) {
+                Next::Retry { after_ms } => at += u64::from(after_ms),
+                other => return (starts, other),
+            }
+        }
+        panic!("more than rc retries: {starts:?}")
+    }
+
+    #[test]
+    fn retries_stop_when_the_total_time_is_spent_whatever_rc_says() {
+        // (fragment, outcome, each attempt's time, attempts started, the final code)
+        let table = [
+            // 250 + 500 ms of back-off fit in 1.5 s; the next 1 s wait would not.
+            ("tt=1500&rc=5&rp=5xx", Outcome::Status(500), 5, 3, 11217),
+            ("tt=15000&rc=5&rp=5xx", Outcome::Status(500), 5, 6, 11217),
+            ("tt=1000&rc=5&rp=5xx", Outcome::Status(503), 300, 2, 11217),
+            // An attempt that hangs is cut at what is left, and nothing is left after it.
+            ("tt=1000&rc=5&rp=rt", Outcome::Timeout, 60_000, 1, 11200),
+            ("tt=100&rc=5", Outcome::Connect, 0, 1, 11205),
+            ("rc=1", Outcome::Connect, 5_000, 2, 11205),
+        ];
+        for (fragment, outcome, took, attempts, code) in table {
+            let p = policy(EVENT, &format!("https://a.example/#{fragment}"));
+            let (starts, end) = play(&p, outcome, took);
+            assert_eq!(starts.len(), attempts, "#{fragment}: {starts:?}");
+            assert_eq!(end, Next::Failed { code }, "#{fragment}");
+            let tt = u64::from(p.total_timeout_ms);
+            assert!(starts.iter().all(|s| *s < tt), "#{fragment}: {starts:?}");
+        }
+        // Without the budget, the same URL would be tried rc + 1 = 6 times.
+        let p = policy(EVENT, "https://a.example/#tt=1500&rc=5&rp=5xx");
+        let retries = (0..)
+            .take_while(|a| matches!(next(&p, *a, Outcome::Status(500)), Next::Retry { .. }))
+            .count();
+        assert_eq!(retries + 1, 6);
     }
 }

@@ -12,6 +12,22 @@
 //! unique per (workspace, seq); built only from earlier events of the log, so a replay
 //! writes the same rows. A workspace's deletion removes its rows with the rest of its read
 //! model.
+//!
+//! # Retention
+//! Twilio keeps TaskRouter events for 30 days (`shared/reference/TWILIO-API-NOTES.md` §1.9,
+//! the Event resource: "retention is 30 days", from Twilio's Event page), and so does this
+//! index:
+//! [`prune`] removes, as each batch ends, the rows older than the *horizon* less the
+//! retention. The horizon is the newest `occurred_at` of any event the index has applied
+//! (kept in `tr_events_horizon`, migration 0010), never the wall clock, because the read model
+//! must be a function of the log alone: a rebuild, or a replica applying the same log in other
+//! batches, must keep exactly the rows the live one keeps at the same position (the digest
+//! and equivalence tests compare them). Measured from the stored high-water mark rather than
+//! from each batch's own newest event, the cut-off only ever moves forward and does not
+//! depend on where batches split, even when events from different partitions arrive out of
+//! time order: a row removed under an earlier horizon would be removed under every later
+//! one. The cost is that a server that stops receiving TaskRouter events keeps its last 30
+//! days of them until the next event arrives.
 
 use super::overlay::Overlay;
 use super::sql::{write_rows, Arg};
@@ -159,6 +175,31 @@ impl EventRows {
         )
         .await
     }
+}
+
+/// Moves the horizon to `newest` (ms since the epoch) if that is later, then removes the
+/// rows older than the horizon less `retention_ms`. See the module doc.
+pub(super) async fn prune(
+    tx: &mut AnyConnection,
+    newest: i64,
+    retention_ms: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO tr_events_horizon (id, newest_ms) VALUES (0, $1) ON CONFLICT (id) DO \
+         UPDATE SET newest_ms = CASE WHEN excluded.newest_ms > tr_events_horizon.newest_ms \
+         THEN excluded.newest_ms ELSE tr_events_horizon.newest_ms END",
+    )
+    .bind(newest)
+    .execute(&mut *tx)
+    .await?;
+    let horizon: i64 = sqlx::query_scalar("SELECT newest_ms FROM tr_events_horizon WHERE id = 0")
+        .fetch_one(&mut *tx)
+        .await?;
+    sqlx::query("DELETE FROM tr_events WHERE occurred_ms < $1")
+        .bind(horizon.saturating_sub(retention_ms))
+        .execute(&mut *tx)
+        .await?;
+    Ok(())
 }
 
 /// What a list of events asks for: every given filter must hold.

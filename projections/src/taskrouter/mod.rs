@@ -14,7 +14,10 @@
 //!   Counter names are typed ([`Counter`]), shared by the fold and the statistics API.
 //!
 //! - **Events**: every event of a workspace in `tr_events`, with the SIDs it concerns, for
-//!   `/Events` (`event_index.rs`).
+//!   `/Events` (`event_index.rs`), kept for Twilio's 30 days (or
+//!   [`TaskRouter::with_events_retention`]) counted back from the newest event applied, not
+//!   from the wall clock, so a rebuild keeps the same rows (the reasoning is in
+//!   `event_index.rs`).
 //!
 //! Closed tasks and finished reservations leave the current-state tables; their counters stay.
 //! The fold is SQL only (no wall clock): replaying the log rebuilds identical tables.
@@ -71,7 +74,31 @@ use switchboard_events::{Envelope, Event};
 use tally::Tally;
 
 /// See the module doc.
-pub struct TaskRouter;
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TaskRouter {
+    /// How long the Event index keeps an event, ms, before the newest one applied.
+    events_retention_ms: i64,
+}
+
+impl TaskRouter {
+    /// Twilio's retention of TaskRouter events: 30 days.
+    pub const DEFAULT_EVENTS_RETENTION: std::time::Duration =
+        std::time::Duration::from_secs(30 * 24 * 3600);
+
+    /// The projection whose Event index keeps `retention` (a change applies from the next
+    /// batch on; rows already removed come back only with a rebuild).
+    pub fn with_events_retention(retention: std::time::Duration) -> TaskRouter {
+        TaskRouter {
+            events_retention_ms: i64::try_from(retention.as_millis()).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+impl Default for TaskRouter {
+    fn default() -> TaskRouter {
+        TaskRouter::with_events_retention(TaskRouter::DEFAULT_EVENTS_RETENTION)
+    }
+}
 
 #[async_trait]
 impl Projection for TaskRouter {
@@ -80,8 +107,9 @@ impl Projection for TaskRouter {
     }
 
     fn version(&self) -> u32 {
-        // 2: the Event index (`tr_events`), rebuilt from the log.
-        2
+        // 2: the Event index (`tr_events`), rebuilt from the log. 3: its retention (rebuilt
+        // so the horizon is the log's newest event, not the first batch's after the upgrade).
+        3
     }
 
     fn wants(&self, e: &Envelope) -> bool {
@@ -136,6 +164,10 @@ impl Projection for TaskRouter {
                 name: "tr_events",
                 order_by: "workspace_sid, seq",
             },
+            Table {
+                name: "tr_events_horizon",
+                order_by: "id",
+            },
         ]
     }
 
@@ -151,8 +183,11 @@ impl Projection for TaskRouter {
         let mut tally = Tally::default();
         let mut overlay = Overlay::default();
         let mut rows = EventRows::default();
+        let mut newest: Option<i64> = None;
         for e in events {
             if e.stream.as_str().starts_with("WS") {
+                let at = e.occurred_at.timestamp_millis();
+                newest = Some(newest.map_or(at, |n| n.max(at)));
                 // Indexed before it is folded: the row reads what the event may end.
                 rows.push(event_index::row(tx, &mut overlay, e).await?);
                 if let Event::WorkspaceDeleted(_) = e.event {
@@ -163,6 +198,9 @@ impl Projection for TaskRouter {
         }
         overlay.flush(tx).await?;
         rows.flush(tx).await?;
+        if let Some(newest) = newest {
+            event_index::prune(tx, newest, self.events_retention_ms).await?;
+        }
         tally.flush(tx).await
     }
 }

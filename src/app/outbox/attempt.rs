@@ -3,6 +3,11 @@
 //! next. Returns how the row changes ([`Finish`]); it never writes the outbox itself (the
 //! sender applies many finishes in one transaction).
 //!
+//! Twilio's `tt` bounds the whole exchange with a URL, retries included: it is measured from
+//! the row's first attempt at that URL (`first_attempt_at`, kept in the row so a restart does
+//! not reset it), every attempt is cut to what is left of it, and a retry that would start
+//! after it is a final failure ([`policy::next_within`]). A fallback URL has its own budget.
+//!
 //! The invariant: a row is [`Finish::Done`] only after a 2xx answer (and, for an assignment
 //! callback, after its instruction was carried out or refused by the decider), or after its
 //! final failure was recorded as an alert. Everything else (no token yet, the log
@@ -34,6 +39,24 @@ struct Answer {
     headers: String,
 }
 
+/// One attempt's request and answer, as far as they went, for the alert.
+#[derive(Default)]
+struct Exchange {
+    /// The headers the request was sent with (`None`: no request was made).
+    sent: Option<String>,
+    /// The answer, if one came whole.
+    answer: Option<Answer>,
+}
+
+/// Headers one `name: value` a line, as Monitor shows them.
+fn header_lines(headers: &reqwest::header::HeaderMap) -> String {
+    headers
+        .iter()
+        .map(|(k, v)| format!("{k}: {}", v.to_str().unwrap_or("")))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 fn later(row: &Row, last_error: String) -> Finish {
     Finish::Again {
         url_index: row.url_index,
@@ -41,6 +64,7 @@ fn later(row: &Row, last_error: String) -> Finish {
         next_attempt_at: now() + RETRY_LATER.as_millis() as i64,
         failed_code: row.failed_code,
         last_error: Some(last_error),
+        first_attempt_at: row.first_attempt_at,
     }
 }
 
@@ -52,15 +76,22 @@ fn now() -> i64 {
 pub async fn attempt(ctx: &Context, row: Row) -> Finish {
     if let Some(code) = row.failed_code {
         let error = row.last_error.clone().unwrap_or_default();
-        return raise(ctx, &row, code, error, None).await;
+        return raise(ctx, &row, code, error, Exchange::default()).await;
     }
     let Some(url) = row.delivery.urls.get(row.url_index as usize).cloned() else {
         // Nothing left to try (a row written with no URL): the last code stands.
-        return raise(ctx, &row, 11200, "no URL to deliver to".into(), None).await;
+        return raise(
+            ctx,
+            &row,
+            11200,
+            "no URL to deliver to".into(),
+            Exchange::default(),
+        )
+        .await;
     };
     let target = match policy::target(row.delivery.kind, &url) {
         Ok(t) => t,
-        Err(e) => return failed(ctx, &row, e.code, e.message, None).await,
+        Err(e) => return failed(ctx, &row, e.code, e.message, Exchange::default()).await,
     };
     let token = match ctx.tokens.auth_token(&row.delivery.account_sid).await {
         Ok(t) => t,
@@ -72,19 +103,36 @@ pub async fn attempt(ctx: &Context, row: Row) -> Finish {
     if token.is_none() {
         ctx.warn_unsigned(&row.delivery.account_sid);
     }
-    let (outcome, answer) = post(ctx, &row, &target, token.as_deref()).await;
+    let started = row.first_attempt_at.unwrap_or_else(now);
+    let limit = policy::attempt_ms(&target.policy, elapsed(started));
+    let (outcome, exchange) = if limit == 0 {
+        // The retry came due after the budget was spent (the sender was down or behind):
+        // Twilio would not make it, so neither does this.
+        (Outcome::Timeout, Exchange::default())
+    } else {
+        post(ctx, &row, &target, token.as_deref(), limit).await
+    };
     if row.first_attempt() {
         ctx.metrics.webhook_stage("answered", row.next_attempt_at);
     }
-    if let (Outcome::Delivered { .. }, Some(answer)) = (outcome, &answer) {
+    if let (Outcome::Delivered { .. }, Some(answer)) = (outcome, &exchange.answer) {
         if row.delivery.kind == WebhookKind::AssignmentCallback {
             if let Err(e) = instruct(ctx, &row, &answer.body).await {
                 return later(&row, e);
             }
         }
     }
-    let error = describe(outcome, &target.url);
-    match policy::next(&target.policy, row.attempt, outcome) {
+    let spent = elapsed(started);
+    let mut error = describe(outcome, &target.url);
+    let next = policy::next_within(&target.policy, row.attempt, outcome, spent);
+    let retry_without_budget = policy::next(&target.policy, row.attempt, outcome);
+    if let (Next::Failed { .. }, Next::Retry { .. }) = (next, retry_without_budget) {
+        error.push_str(&format!(
+            " (no retry: the total time tt={} ms would be spent)",
+            target.policy.total_timeout_ms
+        ));
+    }
+    match next {
         Next::Delivered => Finish::Done,
         Next::Retry { after_ms } => Finish::Again {
             url_index: row.url_index,
@@ -92,19 +140,19 @@ pub async fn attempt(ctx: &Context, row: Row) -> Finish {
             next_attempt_at: now() + i64::from(after_ms),
             failed_code: None,
             last_error: Some(error),
+            first_attempt_at: Some(started),
         },
-        Next::Failed { code } => failed(ctx, &row, code, error, answer).await,
+        Next::Failed { code } => failed(ctx, &row, code, error, exchange).await,
     }
 }
 
+/// Ms since `started` (0 if the clock went back).
+fn elapsed(started: i64) -> u64 {
+    u64::try_from(now() - started).unwrap_or(0)
+}
+
 /// This URL failed for good: the next URL now, or the alert after the last one.
-async fn failed(
-    ctx: &Context,
-    row: &Row,
-    code: u32,
-    error: String,
-    answer: Option<Answer>,
-) -> Finish {
+async fn failed(ctx: &Context, row: &Row, code: u32, error: String, exchange: Exchange) -> Finish {
     if (row.url_index as usize) + 1 < row.delivery.urls.len() {
         return Finish::Again {
             url_index: row.url_index + 1,
@@ -112,19 +160,15 @@ async fn failed(
             next_attempt_at: now(),
             failed_code: None,
             last_error: Some(error),
+            // The fallback URL's exchange, and its budget, start with its first attempt.
+            first_attempt_at: None,
         };
     }
-    raise(ctx, row, code, error, answer).await
+    raise(ctx, row, code, error, exchange).await
 }
 
 /// Records the final failure as an alert; the row stays (without its order) until that works.
-async fn raise(
-    ctx: &Context,
-    row: &Row,
-    code: u32,
-    error: String,
-    answer: Option<Answer>,
-) -> Finish {
+async fn raise(ctx: &Context, row: &Row, code: u32, error: String, exchange: Exchange) -> Finish {
     let d = &row.delivery;
     let url = d.urls.last().map(|u| bare(u)).unwrap_or_default();
     let field = |name: &str| {
@@ -140,10 +184,12 @@ async fn raise(
         request_url: url,
         request_method: "POST".into(),
         request_variables: form_encoded(&d.form),
-        response_body: answer
+        request_headers: exchange.sent,
+        response_body: exchange
+            .answer
             .as_ref()
             .map(|a| String::from_utf8_lossy(&a.body).into_owned()),
-        response_headers: answer.as_ref().map(|a| a.headers.clone()),
+        response_headers: exchange.answer.as_ref().map(|a| a.headers.clone()),
         resource_sid: field("ReservationSid").or_else(|| field("ResourceSid")),
         service_sid: field("WorkspaceSid"),
         occurred_at: Utc::now(),
@@ -163,6 +209,7 @@ async fn raise(
                 next_attempt_at: now() + RETRY_LATER.as_millis() as i64,
                 failed_code: Some(code),
                 last_error: Some(error),
+                first_attempt_at: row.first_attempt_at,
             }
         }
     }
@@ -189,22 +236,20 @@ fn describe(outcome: Outcome, url: &str) -> String {
     }
 }
 
-/// POSTs the signed form to `target` within its policy; what happened, and the answer if one
-/// came.
+/// POSTs the signed form to `target` within its policy, taking at most `limit_ms` in all
+/// (what is left of `tt`); what happened, the headers sent and the answer if one came.
 async fn post(
     ctx: &Context,
     row: &Row,
     target: &Target,
     token: Option<&str>,
-) -> (Outcome, Option<Answer>) {
+    limit_ms: u32,
+) -> (Outcome, Exchange) {
     let p = &target.policy;
     let client = ctx.client(p.connect_timeout_ms);
-    let total = p
-        .total_timeout_ms
-        .min(p.connect_timeout_ms.saturating_add(p.read_timeout_ms));
     let mut request = client
         .post(&target.url)
-        .timeout(Duration::from_millis(u64::from(total.max(1))))
+        .timeout(Duration::from_millis(u64::from(limit_ms.max(1))))
         .header("User-Agent", "TwilioProxy/1.1")
         .header("I-Twilio-Idempotency-Token", row.delivery.id.as_str())
         .header("Content-Type", "application/x-www-form-urlencoded")
@@ -214,28 +259,33 @@ async fn post(
             crate::http::twilio::signature::signature(token, &target.url, &row.delivery.form);
         request = request.header(crate::http::twilio::signature::HEADER, signature);
     }
-    let mut response = match request.send().await {
+    // Built first so the alert can show the headers exactly as they went out (the transport
+    // adds its own, Host and Content-Length, which Monitor needs no more than the receiver).
+    let request = match request.build() {
         Ok(r) => r,
-        Err(e) => return (classify(&e), None),
+        Err(e) => return (classify(&e), Exchange::default()),
+    };
+    let mut exchange = Exchange {
+        sent: Some(header_lines(request.headers())),
+        answer: None,
+    };
+    let mut response = match client.execute(request).await {
+        Ok(r) => r,
+        Err(e) => return (classify(&e), exchange),
     };
     let status = response.status().as_u16();
-    let headers = response
-        .headers()
-        .iter()
-        .map(|(k, v)| format!("{k}: {}", v.to_str().unwrap_or("")))
-        .collect::<Vec<_>>()
-        .join("\n");
+    let headers = header_lines(response.headers());
     let mut body = Vec::new();
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
                 body.extend_from_slice(&chunk);
                 if body.len() > MAX_ANSWER {
-                    return (Outcome::TooLarge, None);
+                    return (Outcome::TooLarge, exchange);
                 }
             }
             Ok(None) => break,
-            Err(e) => return (classify(&e), None),
+            Err(e) => return (classify(&e), exchange),
         }
     }
     let outcome = if (200..300).contains(&status) {
@@ -243,7 +293,8 @@ async fn post(
     } else {
         Outcome::Status(status)
     };
-    (outcome, Some(Answer { body, headers }))
+    exchange.answer = Some(Answer { body, headers });
+    (outcome, exchange)
 }
 
 /// A transport error as the policy sees it.
@@ -409,6 +460,7 @@ mod tests {
             next_attempt_at: 0,
             failed_code: None,
             last_error: None,
+            first_attempt_at: None,
         }
     }
 
@@ -429,6 +481,44 @@ mod tests {
                 }
             ),
             "{next:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_retry_keeps_the_start_of_the_budget_and_one_due_after_it_is_not_made() {
+        let log = Arc::new(MemoryLog::default());
+        let engine = crate::taskrouter::Engine::new(log.clone());
+        let ctx = Context::new(log.clone(), engine, Arc::new(NoTokens), Arc::default());
+        let url = format!("{}/x#tt=1000&rc=5&rp=5xx", answering(500).await);
+        let before = now();
+        let first = attempt(&ctx, row(vec![url.clone()])).await;
+        let Finish::Again {
+            attempt: 1,
+            first_attempt_at: Some(started),
+            ..
+        } = first
+        else {
+            panic!("a 500 under rp=5xx is retried: {first:?}");
+        };
+        assert!(
+            started >= before,
+            "the budget starts with the first attempt"
+        );
+        // The retry comes due after the budget (the sender was down): no request, an alert.
+        let mut late = row(vec![url]);
+        late.attempt = 1;
+        late.first_attempt_at = Some(started - 5_000);
+        assert_eq!(attempt(&ctx, late).await, Finish::Done);
+        let sid = alerts::alert_sid(&row(vec![]).delivery.id);
+        let stream = log.read_stream(sid.as_str()).await.expect("read");
+        let envelope = stream[0].decode().expect("decodes");
+        let switchboard_events::Event::AlertRaised(a) = envelope.event else {
+            panic!("alert.raised");
+        };
+        assert_eq!(
+            (a.error_code, a.response_body),
+            (11200, None),
+            "a timeout, not the 500 another request would have got"
         );
     }
 

@@ -35,6 +35,9 @@ pub struct Row {
     pub failed_code: Option<u32>,
     /// What the last attempt came to, for the alert.
     pub last_error: Option<String>,
+    /// When the first attempt at this URL began, ms since the epoch (`None` until then): the
+    /// start of its `tt` budget (migration `0009_outbox_first_attempt.sql`).
+    pub first_attempt_at: Option<i64>,
 }
 
 impl Row {
@@ -62,6 +65,8 @@ pub enum Finish {
         failed_code: Option<u32>,
         /// What the attempt came to.
         last_error: Option<String>,
+        /// When the first attempt at `url_index` began (`None`: not tried yet).
+        first_attempt_at: Option<i64>,
     },
 }
 
@@ -126,8 +131,8 @@ pub async fn write(
             sqlx::query(
                 "INSERT INTO outbox (id, kind, account_sid, order_key, log_partition, log_offset, \
                  idx, causation_id, urls, form, acts_on, url_index, attempt, next_attempt_at, \
-                 failed_code, last_error) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
+                 failed_code, last_error, first_attempt_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) \
                  ON CONFLICT (id) DO NOTHING",
             )
             .bind(d.id.as_str())
@@ -146,6 +151,7 @@ pub async fn write(
             .bind(row.next_attempt_at)
             .bind(row.failed_code.map(i64::from))
             .bind(row.last_error.clone())
+            .bind(row.first_attempt_at)
             .execute(&mut *tx)
             .await?;
         }
@@ -171,7 +177,8 @@ pub async fn write(
 }
 
 const COLUMNS: &str = "id, kind, account_sid, order_key, log_partition, log_offset, idx, \
-    causation_id, urls, form, acts_on, url_index, attempt, next_attempt_at, failed_code, last_error";
+    causation_id, urls, form, acts_on, url_index, attempt, next_attempt_at, failed_code, last_error, \
+    first_attempt_at";
 
 fn decode(r: &sqlx::any::AnyRow) -> Result<Option<Row>, sqlx::Error> {
     let kind: String = r.try_get(1)?;
@@ -206,6 +213,7 @@ fn decode(r: &sqlx::any::AnyRow) -> Result<Option<Row>, sqlx::Error> {
         next_attempt_at: r.try_get(13)?,
         failed_code: failed.map(|c| c as u32),
         last_error: r.try_get(15)?,
+        first_attempt_at: r.try_get(16)?,
     }))
 }
 
@@ -302,13 +310,15 @@ pub async fn finish(store: &ProjectionStore, done: &[(String, Finish)]) -> Resul
                     next_attempt_at,
                     failed_code,
                     last_error,
+                    first_attempt_at,
                 } => {
                     let sql = if failed_code.is_some() {
                         "UPDATE outbox SET url_index = $2, attempt = $3, next_attempt_at = $4, \
-                         failed_code = $5, last_error = $6, order_key = NULL WHERE id = $1"
+                         failed_code = $5, last_error = $6, first_attempt_at = $7, order_key = NULL \
+                         WHERE id = $1"
                     } else {
                         "UPDATE outbox SET url_index = $2, attempt = $3, next_attempt_at = $4, \
-                         failed_code = $5, last_error = $6 WHERE id = $1"
+                         failed_code = $5, last_error = $6, first_attempt_at = $7 WHERE id = $1"
                     };
                     sqlx::query(sql)
                         .bind(id.as_str())
@@ -317,6 +327,7 @@ pub async fn finish(store: &ProjectionStore, done: &[(String, Finish)]) -> Resul
                         .bind(*next_attempt_at)
                         .bind(failed_code.map(i64::from))
                         .bind(last_error.clone())
+                        .bind(*first_attempt_at)
                         .execute(&mut *tx)
                         .await?;
                 }
@@ -363,6 +374,7 @@ mod tests {
             next_attempt_at: at,
             failed_code: None,
             last_error: None,
+            first_attempt_at: None,
         }
     }
 
@@ -402,6 +414,7 @@ mod tests {
             next_attempt_at: 100,
             failed_code: Some(11200),
             last_error: Some("timeout".into()),
+            first_attempt_at: Some(7),
         };
         let id1 = rows[0].delivery.id.clone();
         finish(
@@ -421,6 +434,7 @@ mod tests {
             (f.failed_code, f.attempt, f.delivery.order_key.clone()),
             (Some(11200), 1, None)
         );
+        assert_eq!(f.first_attempt_at, Some(7), "the budget's start is kept");
     }
 
     #[tokio::test]
@@ -429,6 +443,7 @@ mod tests {
         let (_b, new) = store().await;
         let mut tried = row(2, None, 500);
         tried.attempt = 3;
+        tried.first_attempt_at = Some(100);
         tried.last_error = Some("HTTP 500".into());
         let rows = vec![row(1, Some(1), 0), tried.clone()];
         let old_cp: Checkpoint = [(0, 9)].into_iter().collect();
