@@ -100,6 +100,7 @@ if [ ! -x "$venv/bin/python" ]; then
     }
 fi
 "$venv/bin/python" -c "import twilio" 2>/dev/null || "$venv/bin/python" -m pip install --quiet twilio
+"$venv/bin/python" -c "import kafka" 2>/dev/null || "$venv/bin/python" -m pip install --quiet kafka-python
 export SWITCHBOARD_TEST_PYTHON="$PWD/$venv/bin/python"
 "$SWITCHBOARD_TEST_PYTHON" -c "import twilio; print('twilio', twilio.__version__)"
 

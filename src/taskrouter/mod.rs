@@ -402,7 +402,20 @@ async fn run(engine: Engine, sid: Sid, mut rx: mpsc::Receiver<Request>) {
             warn!(workspace = %sid, cause = %e, "batch failed; reloading the workspace");
             match load(log.as_ref(), &sid).await {
                 Ok(l) => loaded = l,
-                Err(e) => error!(workspace = %sid, cause = %e, "cannot reload workspace"),
+                Err(e) => {
+                    // The state still holds the failed batch's events, which the log does not:
+                    // never decide on it. Stop, answering what is queued; the next request
+                    // starts a new actor, which loads from the log.
+                    error!(workspace = %sid, cause = %e, "cannot reload workspace; the actor stops");
+                    rx.close();
+                    if let Some(r) = held.take() {
+                        fail(r, &e);
+                    }
+                    while let Some(r) = rx.recv().await {
+                        fail(r, &e);
+                    }
+                    return;
+                }
             }
         }
     }

@@ -29,6 +29,8 @@
 //!   HTTP and with the Python library, checked against Twilio's OpenAPI document; on Kafka.
 //! - `auth_tokens`: sealed auth tokens: the signer's token is the creation's, the log never
 //!   holds one in the clear, an account from before sealing rotates through `/v1/AuthTokens`.
+//! - `exactly_once`: TaskRouter counters through `kill -9` and a broker kill equal a rebuild,
+//!   the actor's state, the workload's own count and kafka-python's raw count (all logs).
 //! - `bad_records`: unknown event types and damaged rows in the log.
 //! - `retention`: closed tasks answer 404 once `--taskrouter-closed-task-retention` has
 //!   passed.
@@ -53,6 +55,7 @@ mod auth_tokens;
 mod bad_records;
 mod cluster;
 mod crash;
+mod exactly_once;
 mod hostile;
 mod kafka;
 mod kafka_fencing;

@@ -79,7 +79,7 @@ async fn receiver(log: Log) -> String {
     format!("http://{addr}")
 }
 
-async fn created(api: &Api, path: &str, form: &[(&str, &str)]) -> String {
+pub(crate) async fn created(api: &Api, path: &str, form: &[(&str, &str)]) -> String {
     let r = api.post(path, form).await;
     assert_eq!(r.status(), 201, "POST {path}");
     let v: Value = r.json().await.expect("JSON");
