@@ -115,7 +115,7 @@ async fn ladder(server: &Server, options: &TaskRouterBenchOptions, raw: f64) -> 
     }
     match best {
         Some(rate) => println!(
-            "highest rate with every task created and p99 < {} ms: {rate} tasks/s ({:.2} of the raw append rate)",
+            "highest rate with every task created and p99 < {} ms: {rate} tasks/s ({:.4} of the raw append rate)",
             P99_TARGET.as_millis(),
             f64::from(rate) / raw
         ),
