@@ -13,7 +13,7 @@
 //! reserved and completed in the log without their `task.created`.)
 
 use crate::log_suite::test_prefix;
-use crate::outbox::created;
+use crate::outbox::{add_workers, created, ready_and_catch_all};
 use crate::{cli_env, create_account_env, Api, Creds, DataDir, PgDatabase, Server, Tansu};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -60,37 +60,14 @@ struct Did {
 async fn setup(api: &Api) -> Ws {
     let sid = created(api, "/v1/Workspaces", &[("FriendlyName", "exactly once")]).await;
     let root = format!("/v1/Workspaces/{sid}");
-    let ready = created(
-        api,
-        &format!("{root}/Activities"),
-        &[("FriendlyName", "Ready"), ("Available", "true")],
-    )
-    .await;
-    let queue = created(
-        api,
-        &format!("{root}/TaskQueues"),
-        &[("FriendlyName", "All"), ("TargetWorkers", "1==1")],
-    )
-    .await;
-    let config = json!({"task_routing": {"filters": [
-        {"filter_friendly_name": "all", "expression": "1==1", "targets": [{"queue": queue}]}
-    ]}})
-    .to_string();
+    let (ready, queue, config) = ready_and_catch_all(api, &root).await;
     let workflow = created(
         api,
         &format!("{root}/Workflows"),
         &[("FriendlyName", "Route"), ("Configuration", &config)],
     )
     .await;
-    for i in 0..WORKERS {
-        let name = format!("w{i}");
-        created(
-            api,
-            &format!("{root}/Workers"),
-            &[("FriendlyName", &name), ("ActivitySid", &ready)],
-        )
-        .await;
-    }
+    add_workers(api, &root, &ready, WORKERS).await;
     Ws {
         sid,
         workflow,

@@ -86,17 +86,10 @@ pub(crate) async fn created(api: &Api, path: &str, form: &[(&str, &str)]) -> Str
     v["sid"].as_str().expect("sid").to_string()
 }
 
-/// A workspace whose events and assignments go to `base`, with `workers` available workers
-/// and as many tasks (each reserved at once); its SID.
-async fn workspace(api: &Api, base: &str, name: &str, workers: usize) -> String {
-    let events = format!("{base}/events");
-    let ws = created(
-        api,
-        "/v1/Workspaces",
-        &[("FriendlyName", name), ("EventCallbackUrl", &events)],
-    )
-    .await;
-    let root = format!("/v1/Workspaces/{ws}");
+/// In the workspace at `root`: a "Ready" (available) activity and the configuration of a
+/// workflow routing everything to one catch-all queue. Returns (activity SID, queue SID,
+/// configuration).
+pub(crate) async fn ready_and_catch_all(api: &Api, root: &str) -> (String, String, String) {
     let ready = created(
         api,
         &format!("{root}/Activities"),
@@ -113,6 +106,34 @@ async fn workspace(api: &Api, base: &str, name: &str, workers: usize) -> String 
         {"filter_friendly_name": "all", "expression": "1==1", "targets": [{"queue": queue}]}
     ]}})
     .to_string();
+    (ready, queue, config)
+}
+
+/// `n` workers `w0`, `w1`, … in `activity`.
+pub(crate) async fn add_workers(api: &Api, root: &str, activity: &str, n: usize) {
+    for i in 0..n {
+        let name = format!("w{i}");
+        created(
+            api,
+            &format!("{root}/Workers"),
+            &[("FriendlyName", &name), ("ActivitySid", activity)],
+        )
+        .await;
+    }
+}
+
+/// A workspace whose events and assignments go to `base`, with `workers` available workers
+/// and as many tasks (each reserved at once); its SID.
+async fn workspace(api: &Api, base: &str, name: &str, workers: usize) -> String {
+    let events = format!("{base}/events");
+    let ws = created(
+        api,
+        "/v1/Workspaces",
+        &[("FriendlyName", name), ("EventCallbackUrl", &events)],
+    )
+    .await;
+    let root = format!("/v1/Workspaces/{ws}");
+    let (ready, _, config) = ready_and_catch_all(api, &root).await;
     let assignment = format!("{base}/assignment");
     let workflow = created(
         api,
@@ -124,15 +145,7 @@ async fn workspace(api: &Api, base: &str, name: &str, workers: usize) -> String 
         ],
     )
     .await;
-    for i in 0..workers {
-        let name = format!("w{i}");
-        created(
-            api,
-            &format!("{root}/Workers"),
-            &[("FriendlyName", &name), ("ActivitySid", &ready)],
-        )
-        .await;
-    }
+    add_workers(api, &root, &ready, workers).await;
     for i in 0..workers {
         let attributes = json!({"n": i}).to_string();
         created(

@@ -87,11 +87,6 @@ fn parse_acts_on(text: &str) -> Option<ActsOn> {
     })
 }
 
-/// The runner's checkpoint as committed (empty: it has read nothing).
-pub async fn checkpoint(store: &ProjectionStore, runner: &str) -> Result<Checkpoint, sqlx::Error> {
-    Ok(checkpoint_if_any(store, runner).await?.unwrap_or_default())
-}
-
 /// The runner's checkpoint, or `None` if it never committed one.
 pub async fn checkpoint_if_any(
     store: &ProjectionStore,
@@ -386,7 +381,7 @@ mod tests {
         write(&store, "t", &cp, &rows).await.expect("write");
         write(&store, "t", &cp, &rows).await.expect("replay");
         assert_eq!(len(&store).await.expect("len"), 3);
-        assert_eq!(checkpoint(&store, "t").await.expect("cp"), cp);
+        assert_eq!(checkpoint_if_any(&store, "t").await.expect("cp"), Some(cp));
         let first = due(&store, 10, 10).await.expect("due");
         assert_eq!(first[0], rows[0], "a row reads back as written");
     }
@@ -455,8 +450,8 @@ mod tests {
         assert_eq!(len(&old).await.expect("len"), 0);
         assert_eq!(checkpoint_if_any(&old, "t").await.expect("cp"), None);
         assert_eq!(
-            checkpoint(&new, "t").await.expect("cp"),
-            [(0, 9), (1, 2)].into_iter().collect::<Checkpoint>()
+            checkpoint_if_any(&new, "t").await.expect("cp"),
+            Some([(0, 9), (1, 2)].into_iter().collect::<Checkpoint>())
         );
         let moved = due(&new, 1000, 10).await.expect("due");
         assert!(
