@@ -25,6 +25,8 @@
 //!   (one file each), the shared validation, routing (workflow targets, then the matcher's
 //!   offers), timeouts, the workspace fold (one file per entity), the workflow engine, the
 //!   matcher and the expression language.
+//! - [`twiml`]: TwiML as a pure program: the parser (Twilio's 12100/12102 errors, 12200
+//!   warnings), the verbs, URL resolution and the executor's step function.
 
 pub mod account;
 pub mod alert;
@@ -34,6 +36,7 @@ pub mod event;
 pub mod process;
 pub mod sid;
 pub mod taskrouter;
+pub mod twiml;
 pub mod upcast;
 pub mod version;
 
