@@ -296,7 +296,7 @@ mod tests {
 
     #[test]
     fn a_relative_url_without_a_document_url_is_an_11100() {
-        let err = resolve(None, "/next").unwrap_err();
+        let err = resolve(None, "/next").expect_err("refused");
         assert_eq!(err, UrlError::NoBase("/next".into()));
         assert_eq!(err.code(), 11100);
     }
