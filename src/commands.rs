@@ -1,8 +1,9 @@
 //! The application service for streams that keep no state in memory (accounts): load →
 //! decide → append. The other writers sequence the same steps where their state lives, each
 //! the single writer of its streams: a workspace's actor ([`crate::taskrouter`]) keeps the
-//! folded state in memory and appends a batch of decisions at once; a call's recorder
-//! ([`crate::sip::recorder`]) appends the facts its call observes. Everything else only reads.
+//! folded state in memory and appends a batch of decisions at once; a call's controller
+//! ([`crate::app::call_controller`]) decides and appends the facts of its call. Everything
+//! else only reads.
 //! This module also mints what commands carry from outside the pure core: SIDs, auth
 //! tokens and millisecond timestamps.
 //!

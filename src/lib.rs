@@ -7,7 +7,7 @@
 //!
 //! ```text
 //! integrator ──HTTP──▶ http ──command──▶ commands / taskrouter actor ──events──▶ log
-//! SIP peer ──UDP/TCP──▶ sip (call tasks, RTP) ──call facts──▶ sip::recorder ──▶ (SQLite |
+//! SIP peer ──UDP/TCP──▶ sip (call tasks, RTP) ───commands──▶ call controller ─▶ (SQLite |
 //!                       ▲                                                       PostgreSQL |
 //!                       │ read (waits for the projector to pass the command's    Kafka)
 //!                       │ position)                                               │ subscribe

@@ -243,6 +243,18 @@ pub const FILES: &[(&str, &str)] = &[
         "alert.raised.v1.json",
         include_str!("../schemas/alert.raised.v1.json"),
     ),
+    (
+        "call.routed.v1.json",
+        include_str!("../schemas/call.routed.v1.json"),
+    ),
+    (
+        "call.instructions.fetched.v1.json",
+        include_str!("../schemas/call.instructions.fetched.v1.json"),
+    ),
+    (
+        "call.notification.raised.v1.json",
+        include_str!("../schemas/call.notification.raised.v1.json"),
+    ),
 ];
 
 /// The envelope schema and one per event type and version, compiled.

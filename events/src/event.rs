@@ -19,7 +19,8 @@ use crate::account::{
 };
 use crate::alert::AlertRaised;
 use crate::call::{
-    CallAnswered, CallCompleted, CallInitiated, CallRinging, DtmfReceived, MediaPlayed,
+    CallAnswered, CallCompleted, CallInitiated, CallRinging, CallRouted, DtmfReceived,
+    InstructionsFetched, MediaPlayed, NotificationRaised,
 };
 use crate::taskrouter::events::*;
 use serde::{Deserialize, Serialize};
@@ -237,6 +238,12 @@ event_types! {
     DtmfReceived(DtmfReceived) = "dtmf.received", version 1;
     /// Audio finished playing into a call.
     MediaPlayed(MediaPlayed) = "media.played", version 1;
+    /// The router chose the number, application and URLs that drive a call.
+    CallRouted(CallRouted) = "call.routed", version 1;
+    /// An application answered a call's request for instructions.
+    CallInstructionsFetched(InstructionsFetched) = "call.instructions.fetched", version 1;
+    /// An error or warning while running a call's instructions (a call notification).
+    CallNotificationRaised(NotificationRaised) = "call.notification.raised", version 1;
     /// A delivery to an application failed for good: a Monitor alert, on its own `NO…` stream.
     AlertRaised(AlertRaised) = "alert.raised", version 1;
 }

@@ -14,7 +14,8 @@ use switchboard_events::account::{
 use switchboard_events::alert::{more_info, AlertRaised, LogLevel};
 use switchboard_events::call::{
     CallAnswered, CallCompleted, CallDirection, CallEndStatus, CallInitiated, CallRinging,
-    DtmfMethod, DtmfReceived, HungUpBy, MediaPlayed,
+    CallRouted, DtmfMethod, DtmfReceived, HttpMethod, HungUpBy, InstructionsFetched, MediaPlayed,
+    NotificationLevel, NotificationRaised,
 };
 use switchboard_events::taskrouter::events::*;
 use switchboard_events::{Event, Metadata, NewEvent, Position, RecordedEvent, Sid, SidPrefix};
@@ -71,8 +72,75 @@ fn examples() -> Vec<Event> {
     ];
     events.extend(taskrouter_examples());
     events.extend(call_examples());
+    events.extend(call_router_examples());
     events.extend(alert_examples());
     events
+}
+
+/// The call router's events: every optional field both present and absent.
+fn call_router_examples() -> Vec<Event> {
+    let pn = format!("PN{}", "0a".repeat(16));
+    let ap = format!("AP{}", "0b".repeat(16));
+    vec![
+        Event::CallRouted(CallRouted {
+            phone_number_sid: Some(pn),
+            application_sid: Some(ap),
+            voice_url: "https://app.example/voice".into(),
+            voice_method: HttpMethod::Post,
+            voice_fallback_url: Some("https://app.example/fallback".into()),
+            voice_fallback_method: HttpMethod::Get,
+            status_callback: Some("https://app.example/status".into()),
+            status_callback_method: HttpMethod::Post,
+        }),
+        Event::CallRouted(CallRouted {
+            phone_number_sid: None,
+            application_sid: None,
+            voice_url: "https://app.example/voice".into(),
+            voice_method: HttpMethod::Get,
+            voice_fallback_url: None,
+            voice_fallback_method: HttpMethod::Post,
+            status_callback: None,
+            status_callback_method: HttpMethod::Post,
+        }),
+        Event::CallInstructionsFetched(InstructionsFetched {
+            url: "https://app.example/voice".into(),
+            method: HttpMethod::Post,
+            status_code: 200,
+            content_type: Some("text/xml; charset=utf-8".into()),
+            bytes: 120,
+            fallback: false,
+        }),
+        Event::CallInstructionsFetched(InstructionsFetched {
+            url: "https://app.example/fallback".into(),
+            method: HttpMethod::Get,
+            status_code: 500,
+            content_type: None,
+            bytes: 0,
+            fallback: true,
+        }),
+        Event::CallNotificationRaised(NotificationRaised {
+            notification_sid: Sid::from_u128(SidPrefix::Alert, 0xabc),
+            error_code: 12100,
+            log_level: NotificationLevel::Error,
+            message_text: "Document parse failure".into(),
+            request_url: "https://app.example/voice".into(),
+            request_method: Some(HttpMethod::Post),
+            request_variables: "CallSid=CA00&CallStatus=ringing".into(),
+            response_headers: Some("Content-Type: text/xml".into()),
+            response_body: Some("<Response><Say>".into()),
+        }),
+        Event::CallNotificationRaised(NotificationRaised {
+            notification_sid: Sid::from_u128(SidPrefix::Alert, 0xabd),
+            error_code: 12200,
+            log_level: NotificationLevel::Warning,
+            message_text: "Enqueue is not supported yet".into(),
+            request_url: String::new(),
+            request_method: None,
+            request_variables: String::new(),
+            response_headers: None,
+            response_body: None,
+        }),
+    ]
 }
 
 /// An alert with every optional field, and one with none.

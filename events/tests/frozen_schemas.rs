@@ -55,6 +55,18 @@ const FROZEN: &[(&str, &str)] = &[
         "a1512566064d31822778db1f3616795c742121d29ee413ead4963a0ad7ec7925",
     ),
     (
+        "call.routed.v1.json",
+        "7e31822d23de613c94a9b6ea9ba7c34000e270539eb900f7db65a5734e0c6a77",
+    ),
+    (
+        "call.instructions.fetched.v1.json",
+        "8d764fdea6f58dec3b12be7509e71f15dc97f07391ffcdda28fce5efd97ee0af",
+    ),
+    (
+        "call.notification.raised.v1.json",
+        "0d189521a8d28f7337780f2120de25d5a48070a9c3b0b88df22dea3c20d544ea",
+    ),
+    (
         "call.answered.v1.json",
         "aee06078fe620aeb626e94a05043610b0d748a9505ac08b93ac13c9b21b8c698",
     ),

@@ -1,6 +1,7 @@
 //! The application layer shared by every stream: what runs *because* of events.
 //!
 //! - [`alerts`]: a delivery that finally failed, recorded and listed as a Monitor alert.
+//! - [`call_controller`]: the single writer of a call's stream (decide, fold, append in order).
 //! - [`tokens`]: where the signer of outgoing webhooks gets an account's auth token.
 //! - [`account_tokens`]: that seam's implementation, opening the sealed token in the
 //!   account's stream with the server key.
@@ -14,6 +15,7 @@
 
 pub mod account_tokens;
 pub mod alerts;
+pub mod call_controller;
 pub mod outbox;
 pub mod runner;
 pub mod tokens;

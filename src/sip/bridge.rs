@@ -43,7 +43,7 @@ pub(crate) async fn run(shared: &Arc<Shared>, mut a: Leg, to: &str) {
     let request = DialRequest {
         to: to.to_string(),
         from,
-        account: a.recorder.account().clone(),
+        account: a.controller.account().clone(),
         ring_timeout: shared.ring_timeout,
         codecs: vec![a.audio.law, other],
         parent: Some(a.call_sid.clone()),
@@ -127,8 +127,8 @@ pub(crate) async fn run(shared: &Arc<Shared>, mut a: Leg, to: &str) {
                     break First::B(end);
                 }
             }
-            Some(digit) = a_digits.recv() => a.recorder.digit(digit, DtmfMethod::Rfc4733),
-            Some(digit) = b_digits.recv() => b.recorder.digit(digit, DtmfMethod::Rfc4733),
+            Some(digit) = a_digits.recv() => a.controller.digit(digit, DtmfMethod::Rfc4733),
+            Some(digit) = b_digits.recv() => b.controller.digit(digit, DtmfMethod::Rfc4733),
             _ = shared.shutdown.cancelled() => break First::Shutdown,
         }
     };
@@ -139,10 +139,10 @@ pub(crate) async fn run(shared: &Arc<Shared>, mut a: Leg, to: &str) {
         }
     }
     while let Ok(digit) = a_digits.try_recv() {
-        a.recorder.digit(digit, DtmfMethod::Rfc4733);
+        a.controller.digit(digit, DtmfMethod::Rfc4733);
     }
     while let Ok(digit) = b_digits.try_recv() {
-        b.recorder.digit(digit, DtmfMethod::Rfc4733);
+        b.controller.digit(digit, DtmfMethod::Rfc4733);
     }
     let other_hung_up = || End::local("the other party hung up");
     match first {

@@ -29,8 +29,8 @@
 
 use super::bridge;
 use super::leg::{run_behaviour, Answered, End, Role};
-use super::recorder::CallRecorder;
 use super::Shared;
+use crate::app::call_controller::CallController;
 use rsipstack::dialog::dialog::{DialogState, TerminatedReason};
 use rsipstack::sip::headers::{ContentType, RetryAfter, Warning};
 use rsipstack::sip::{Header, HeadersExt, Request, StatusCode};
@@ -38,9 +38,9 @@ use rsipstack::transaction::Transaction;
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_events::call::{
-    CallDirection, CallEndStatus, CallInitiated, CallRinging, HungUpBy,
+    CallCommand, CallDirection, CallEndStatus, CallInitiated, HungUpBy,
 };
-use switchboard_events::{Event, SidPrefix};
+use switchboard_events::SidPrefix;
 use switchboard_telephony::sdp::{self, SessionDescription};
 use tracing::{debug, warn};
 
@@ -69,20 +69,20 @@ pub(crate) async fn inbound(shared: Arc<Shared>, mut tx: Transaction) {
         return;
     }
     let call_sid = crate::commands::new_sid(SidPrefix::Call);
-    let recorder = CallRecorder::start(
+    let controller = CallController::start(
         shared.commands.clone(),
         &shared.tracker,
         account.clone(),
         call_sid.clone(),
     );
-    recorder.record(Event::CallInitiated(initiated(&tx)));
+    controller.observe(CallCommand::from(initiated(&tx)));
 
     // The offer first: a bad one is refused before a place or a port is taken.
     let offer = match parse_offer(&tx.original) {
         Ok(offer) => offer,
         Err(why) => {
             debug!(call_sid = %call_sid, %why, "refusing offer with 488");
-            refuse_unacceptable(&shared, tx, &recorder, &why).await;
+            refuse_unacceptable(&shared, tx, &controller, &why).await;
             return;
         }
     };
@@ -92,7 +92,7 @@ pub(crate) async fn inbound(shared: Arc<Shared>, mut tx: Transaction) {
             warn!(call_sid = %call_sid, %why, "refusing call with 503");
             let retry = retry_after(&shared);
             refuse(&shared, tx, StatusCode::ServiceUnavailable, vec![retry]).await;
-            recorder.completed(
+            controller.completed(
                 End::new(CallEndStatus::Busy, 503, HungUpBy::Local, &why.to_string()),
                 None,
             );
@@ -103,7 +103,7 @@ pub(crate) async fn inbound(shared: Arc<Shared>, mut tx: Transaction) {
     let answer = match sdp::answer(&offer, &local) {
         Ok(answer) => answer,
         Err(e) => {
-            refuse_unacceptable(&shared, tx, &recorder, &e.to_string()).await;
+            refuse_unacceptable(&shared, tx, &controller, &e.to_string()).await;
             return;
         }
     };
@@ -128,7 +128,7 @@ pub(crate) async fn inbound(shared: Arc<Shared>, mut tx: Transaction) {
             Err(e) => {
                 warn!(call_sid = %call_sid, cause = %e, "cannot create the dialog");
                 refuse(&shared, tx, StatusCode::ServerInternalError, vec![]).await;
-                recorder.completed(
+                controller.completed(
                     End::new(CallEndStatus::Failed, 500, HungUpBy::Local, "dialog error"),
                     None,
                 );
@@ -148,7 +148,7 @@ pub(crate) async fn inbound(shared: Arc<Shared>, mut tx: Transaction) {
     };
 
     let _ = dialog.ringing(None, None);
-    recorder.record(Event::CallRinging(CallRinging {}));
+    controller.observe(CallCommand::Ring);
 
     // Ringing: wait out the answer delay unless the caller cancels or we shut down.
     let early_end = {
@@ -170,7 +170,7 @@ pub(crate) async fn inbound(shared: Arc<Shared>, mut tx: Transaction) {
         }
     };
     if let Some(end) = early_end {
-        recorder.completed(end, None);
+        controller.completed(end, None);
         finish(&shared, &dialog_id, invite).await;
         return;
     }
@@ -183,7 +183,7 @@ pub(crate) async fn inbound(shared: Arc<Shared>, mut tx: Transaction) {
     );
     if let Err(e) = accepted {
         warn!(call_sid = %call_sid, cause = %e, "cannot answer");
-        recorder.completed(
+        controller.completed(
             End::new(CallEndStatus::Failed, 500, HungUpBy::Local, "answer failed"),
             None,
         );
@@ -192,7 +192,7 @@ pub(crate) async fn inbound(shared: Arc<Shared>, mut tx: Transaction) {
     }
     let leg = Answered {
         call_sid,
-        recorder,
+        controller,
         dialog,
         states,
         slot,
@@ -269,7 +269,12 @@ async fn refuse(shared: &Shared, mut tx: Transaction, code: StatusCode, headers:
 }
 
 /// Refuses an offer we cannot answer (488 with a `Warning` saying why) and records the end.
-async fn refuse_unacceptable(shared: &Shared, tx: Transaction, recorder: &CallRecorder, why: &str) {
+async fn refuse_unacceptable(
+    shared: &Shared,
+    tx: Transaction,
+    controller: &CallController,
+    why: &str,
+) {
     refuse(
         shared,
         tx,
@@ -277,7 +282,7 @@ async fn refuse_unacceptable(shared: &Shared, tx: Transaction, recorder: &CallRe
         vec![warning(why)],
     )
     .await;
-    recorder.completed(
+    controller.completed(
         End::new(CallEndStatus::Failed, 488, HungUpBy::Local, why),
         None,
     );

@@ -15,8 +15,8 @@
 
 use super::media::{self, MediaBehaviour};
 use super::ports::CallSlot;
-use super::recorder::CallRecorder;
 use super::Shared;
+use crate::app::call_controller::CallController;
 use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, TerminatedReason};
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::headers::ContentType;
@@ -24,12 +24,13 @@ use rsipstack::sip::{Header, Request, StatusCode};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use switchboard_events::call::{
-    CallAnswered, CallCompleted, CallEndStatus, DtmfMethod, DtmfReceived, HungUpBy, MediaPlayed,
+    CallAnswered, CallCommand, CallCompleted, CallEndStatus, DtmfMethod, DtmfReceived, HungUpBy,
+    MediaPlayed,
 };
-use switchboard_events::{Event, Sid};
+use switchboard_events::Sid;
 use switchboard_telephony::sdp::{self, LocalMedia, NegotiatedAudio, SessionDescription};
 use tokio::sync::{mpsc, watch};
-use tracing::debug;
+use tracing::{debug, warn};
 
 /// At shutdown, how long a BYE may wait for its 200.
 const SHUTDOWN_BYE_WAIT: Duration = Duration::from_secs(2);
@@ -59,11 +60,20 @@ impl End {
     }
 }
 
-impl CallRecorder {
+impl CallController {
+    /// Records a fact the engine observed. A refusal means the engine's own bookkeeping
+    /// went wrong (a fact reported twice, out of order): it is logged, and the call goes on.
+    pub(crate) fn observe(&self, command: CallCommand) {
+        let name = command.name();
+        if let Err(e) = self.execute(command) {
+            warn!(call_sid = %self.call_sid(), command = name, cause = %e, "call fact refused");
+        }
+    }
+
     /// Records `call.completed` for `end`, with the duration since `answered_at`.
     pub(crate) fn completed(&self, end: End, answered_at: Option<Instant>) {
         debug!(status = ?end.status, sip_code = end.sip_code, reason = %end.reason, "call ended");
-        self.record(Event::CallCompleted(CallCompleted {
+        self.observe(CallCommand::Complete(CallCompleted {
             status: end.status,
             sip_code: end.sip_code,
             hung_up_by: end.hung_up_by,
@@ -76,7 +86,7 @@ impl CallRecorder {
 
     /// Records one key press.
     pub(crate) fn digit(&self, digit: char, method: DtmfMethod) {
-        self.record(Event::DtmfReceived(DtmfReceived {
+        self.observe(CallCommand::RecordDigit(DtmfReceived {
             digit: digit.to_string(),
             method,
         }));
@@ -95,7 +105,7 @@ pub(crate) enum Role {
 /// An answered call (see the module doc).
 pub(crate) struct Leg {
     pub call_sid: Sid,
-    pub recorder: CallRecorder,
+    pub controller: CallController,
     pub dialog: InviteDialog,
     pub states: DialogStateReceiver,
     pub slot: CallSlot,
@@ -110,7 +120,7 @@ pub(crate) struct Leg {
 /// A call at the moment of its answer, before it becomes a [`Leg`].
 pub(crate) struct Answered {
     pub call_sid: Sid,
-    pub recorder: CallRecorder,
+    pub controller: CallController,
     pub dialog: InviteDialog,
     pub states: DialogStateReceiver,
     pub slot: CallSlot,
@@ -123,14 +133,14 @@ impl Answered {
     pub fn into_leg(self, role: Role) -> Leg {
         let Answered {
             call_sid,
-            recorder,
+            controller,
             dialog,
             states,
             slot,
             local,
             audio,
         } = self;
-        recorder.record(Event::CallAnswered(CallAnswered {
+        controller.observe(CallCommand::Answer(CallAnswered {
             codec: audio.law.encoding_name().to_string(),
             telephone_event: audio.telephone_event,
             local_rtp: SocketAddr::new(local.address, local.rtp_port).to_string(),
@@ -139,7 +149,7 @@ impl Answered {
         let (remote_rtp, _) = watch::channel(audio.remote);
         Leg {
             call_sid,
-            recorder,
+            controller,
             dialog,
             states,
             slot,
@@ -165,7 +175,7 @@ impl Leg {
             Some(DialogState::Terminated(_, reason)) => Some(self.termination(&reason)),
             Some(DialogState::Info(_, request, handle)) => {
                 if let Some(digit) = super::call::info_digit(&request) {
-                    self.recorder.digit(digit, DtmfMethod::SipInfo);
+                    self.controller.digit(digit, DtmfMethod::SipInfo);
                 }
                 let _ = handle.reply(StatusCode::OK).await;
                 None
@@ -267,13 +277,13 @@ impl Leg {
     pub async fn finish(self, shared: &Shared, end: End, bye: bool) {
         let Leg {
             call_sid,
-            recorder,
+            controller,
             dialog,
             slot,
             answered_at,
             ..
         } = self;
-        recorder.completed(end, Some(answered_at));
+        controller.completed(end, Some(answered_at));
         drop(slot);
         if bye {
             // The BYE transaction retransmits until answered or timer F (32 s); a peer that
@@ -318,9 +328,9 @@ pub(crate) async fn run_behaviour(
         ))
     });
     let playing = matches!(behaviour, MediaBehaviour::Play(_));
-    let record_played = |recorder: &CallRecorder, outcome: media::MediaOutcome| {
+    let observe_played = |controller: &CallController, outcome: media::MediaOutcome| {
         if playing {
-            recorder.record(Event::MediaPlayed(MediaPlayed {
+            controller.observe(CallCommand::RecordPlayed(MediaPlayed {
                 source: source.unwrap_or_default().to_string(),
                 packets: outcome.played_packets,
                 duration_ms: outcome.played_packets * 20,
@@ -343,7 +353,7 @@ pub(crate) async fn run_behaviour(
                     break (end, false);
                 }
             }
-            Some(digit) = digits.recv() => leg.recorder.digit(digit, DtmfMethod::Rfc4733),
+            Some(digit) = digits.recv() => leg.controller.digit(digit, DtmfMethod::Rfc4733),
             outcome = async {
                 match media_task.as_mut() {
                     Some(task) => task.await.ok(),
@@ -352,7 +362,7 @@ pub(crate) async fn run_behaviour(
             } => {
                 media_task = None;
                 if let Some(outcome) = outcome {
-                    record_played(&leg.recorder, outcome);
+                    observe_played(&leg.controller, outcome);
                 }
                 break (End::local("playback finished"), true);
             }
@@ -363,12 +373,12 @@ pub(crate) async fn run_behaviour(
     media_stop.cancel();
     if let Some(task) = media_task.take() {
         if let Ok(outcome) = task.await {
-            record_played(&leg.recorder, outcome);
+            observe_played(&leg.controller, outcome);
         }
     }
     // Digits detected just before the end are still recorded.
     while let Ok(digit) = digits.try_recv() {
-        leg.recorder.digit(digit, DtmfMethod::Rfc4733);
+        leg.controller.digit(digit, DtmfMethod::Rfc4733);
     }
     leg.finish(shared, end.clone(), bye).await;
     end

@@ -9,8 +9,8 @@
 //!        UDP+TCP --sip-addr                                   one task per call (call.rs)
 //!  SIPp ──▶ rsipstack transport ─▶ transactions (RFC 3261 §17) ─▶ accept_transaction ──▶ ┌──────────────────────────┐
 //!   ▲       (parse, retransmit,      │ INVITE, no To-tag ───────── admission (ports.rs) ─▶│ 180, SDP answer, 200     │
-//!   │        timers A–K)             │ BYE/INFO/ACK, To-tag ─▶ dialog.handle ──states──▶ │ states, digits, BYE      │──▶ recorder.rs ──▶ EventLog
-//!   │                                │ OPTIONS ─▶ 200    other ─▶ 405                    │ media.rs (RTP socket)    │    (call.* events)
+//!   │        timers A–K)             │ BYE/INFO/ACK, To-tag ─▶ dialog.handle ──states──▶ │ states, digits, BYE      │──▶ call_controller ──▶ EventLog
+//!   │                                │ OPTIONS ─▶ 200    other ─▶ 405                    │ media.rs (RTP socket)    │        (call.* events)
 //!   └──────────── RTP (symmetric) ◀───────────────────────────────────────────────────── └──────────────────────────┘
 //! ```
 //!
@@ -49,7 +49,6 @@
 //!   running a behaviour, hanging up.
 //! - [`bridge`]: `--inbound bridge:URI`, two legs with RTP relayed between them.
 //! - [`media`]: the RTP tasks (echo, playback, RFC 4733 detection, the two-leg relay).
-//! - [`recorder`]: appends a call's events in order without blocking signalling.
 
 pub mod bridge;
 pub mod call;
@@ -57,7 +56,6 @@ pub mod leg;
 pub mod media;
 pub mod outbound;
 pub mod ports;
-pub mod recorder;
 
 use crate::commands::Commands;
 use crate::config::{InboundBehaviour, PortRange};
@@ -127,7 +125,7 @@ pub(crate) struct Shared {
     pub answer_delay: Duration,
     /// Cancelled at shutdown: calls hang up.
     pub shutdown: CancellationToken,
-    /// Call tasks and event recorders, waited for at shutdown.
+    /// Call tasks and call controllers, waited for at shutdown.
     pub tracker: TaskTracker,
 }
 

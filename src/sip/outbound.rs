@@ -19,17 +19,17 @@
 //! the INVITE client transaction retransmits on timer A until a provisional arrives.
 
 use super::leg::{Answered, End, Leg, Role};
-use super::recorder::CallRecorder;
 use super::Shared;
+use crate::app::call_controller::CallController;
 use rsipstack::dialog::dialog::DialogState;
 use rsipstack::dialog::invitation::InviteOption;
 use rsipstack::sip::{StatusCode, StatusCodeKind};
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_events::call::{
-    CallDirection, CallEndStatus, CallInitiated, CallRinging, HungUpBy,
+    CallCommand, CallDirection, CallEndStatus, CallInitiated, HungUpBy,
 };
-use switchboard_events::{Event, Sid, SidPrefix};
+use switchboard_events::{Sid, SidPrefix};
 use switchboard_telephony::g711::Law;
 use switchboard_telephony::sdp::Offer;
 use tokio_util::sync::CancellationToken;
@@ -69,14 +69,14 @@ pub(crate) async fn dial(
     cancel: CancellationToken,
 ) -> Result<Leg, NotConnected> {
     let call_sid = crate::commands::new_sid(SidPrefix::Call);
-    let recorder = CallRecorder::start(
+    let controller = CallController::start(
         shared.commands.clone(),
         &shared.tracker,
         request.account.clone(),
         call_sid.clone(),
     );
     let fail = |end: End| {
-        recorder.completed(end.clone(), None);
+        controller.completed(end.clone(), None);
         Err(NotConnected {
             call_sid: call_sid.clone(),
             end,
@@ -95,7 +95,7 @@ pub(crate) async fn dial(
             .map_err(|e| format!("not a SIP URI: {e}"))?;
         Ok((caller, callee))
     });
-    recorder.record(Event::CallInitiated(CallInitiated {
+    controller.observe(CallCommand::from(CallInitiated {
         direction,
         from: request.from.clone(),
         to: request.to.clone(),
@@ -158,7 +158,7 @@ pub(crate) async fn dial(
                 if let Some(DialogState::Early(_, response)) = state {
                     if !rang && response.status_code != StatusCode::Trying {
                         rang = true;
-                        recorder.record(Event::CallRinging(CallRinging {}));
+                        controller.observe(CallCommand::Ring);
                     }
                 }
             }
@@ -222,7 +222,7 @@ pub(crate) async fn dial(
     };
     Ok(Answered {
         call_sid,
-        recorder,
+        controller,
         dialog,
         states,
         slot,
