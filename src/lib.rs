@@ -37,6 +37,7 @@
 //! - [`metrics`]: the Prometheus registry.
 //! - [`server`]: wires everything for `switchboard serve`, and shuts it down in order.
 //! - [`cli`]: the other subcommands (accounts, projections, call, tail).
+//! - [`voice`]: the number directory the SIP router consults on INVITE (more to come).
 //! - [`bench`]: `switchboard bench …` (log, lag, taskrouter, sip), each next to a baseline.
 
 pub mod app;
@@ -54,3 +55,4 @@ pub mod secrets;
 pub mod server;
 pub mod sip;
 pub mod taskrouter;
+pub mod voice;

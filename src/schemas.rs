@@ -255,6 +255,38 @@ pub const FILES: &[(&str, &str)] = &[
         "call.notification.raised.v1.json",
         include_str!("../schemas/call.notification.raised.v1.json"),
     ),
+    (
+        "incoming-phone-number.created.v1.json",
+        include_str!("../schemas/incoming-phone-number.created.v1.json"),
+    ),
+    (
+        "incoming-phone-number.updated.v1.json",
+        include_str!("../schemas/incoming-phone-number.updated.v1.json"),
+    ),
+    (
+        "incoming-phone-number.deleted.v1.json",
+        include_str!("../schemas/incoming-phone-number.deleted.v1.json"),
+    ),
+    (
+        "phone-number.claimed.v1.json",
+        include_str!("../schemas/phone-number.claimed.v1.json"),
+    ),
+    (
+        "phone-number.released.v1.json",
+        include_str!("../schemas/phone-number.released.v1.json"),
+    ),
+    (
+        "application.created.v1.json",
+        include_str!("../schemas/application.created.v1.json"),
+    ),
+    (
+        "application.updated.v1.json",
+        include_str!("../schemas/application.updated.v1.json"),
+    ),
+    (
+        "application.deleted.v1.json",
+        include_str!("../schemas/application.deleted.v1.json"),
+    ),
 ];
 
 /// The envelope schema and one per event type and version, compiled.

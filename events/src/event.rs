@@ -18,9 +18,14 @@ use crate::account::{
     SecondaryAuthTokenDeleted,
 };
 use crate::alert::AlertRaised;
+use crate::application::{ApplicationCreated, ApplicationDeleted, ApplicationUpdated};
 use crate::call::{
     CallAnswered, CallCompleted, CallInitiated, CallRinging, CallRouted, DtmfReceived,
     InstructionsFetched, MediaPlayed, NotificationRaised,
+};
+use crate::number::{
+    IncomingPhoneNumberCreated, IncomingPhoneNumberDeleted, IncomingPhoneNumberUpdated,
+    PhoneNumberClaimed, PhoneNumberReleased,
 };
 use crate::taskrouter::events::*;
 use serde::{Deserialize, Serialize};
@@ -246,4 +251,20 @@ event_types! {
     CallNotificationRaised(NotificationRaised) = "call.notification.raised", version 1;
     /// A delivery to an application failed for good: a Monitor alert, on its own `NO…` stream.
     AlertRaised(AlertRaised) = "alert.raised", version 1;
+    /// An account took an incoming phone number (`PN…` stream).
+    IncomingPhoneNumberCreated(IncomingPhoneNumberCreated) = "incoming-phone-number.created", version 1;
+    /// A number's name, applications or webhooks changed.
+    IncomingPhoneNumberUpdated(IncomingPhoneNumberUpdated) = "incoming-phone-number.updated", version 1;
+    /// An account released a number.
+    IncomingPhoneNumberDeleted(IncomingPhoneNumberDeleted) = "incoming-phone-number.deleted", version 1;
+    /// A number resource holds an E.164 number (on the number's `NC…` claim stream).
+    PhoneNumberClaimed(PhoneNumberClaimed) = "phone-number.claimed", version 1;
+    /// A number resource let its E.164 number go (on the claim stream).
+    PhoneNumberReleased(PhoneNumberReleased) = "phone-number.released", version 1;
+    /// An application was created (`AP…` stream).
+    ApplicationCreated(ApplicationCreated) = "application.created", version 1;
+    /// An application's fields changed.
+    ApplicationUpdated(ApplicationUpdated) = "application.updated", version 1;
+    /// An application was deleted.
+    ApplicationDeleted(ApplicationDeleted) = "application.deleted", version 1;
 }

@@ -17,6 +17,9 @@
 //! - [`event`]: the [`Event`] enum, its wire names, schema versions and decoding.
 //! - [`upcast`]: how data stored in an older schema version is lifted to the current one.
 //! - [`account`]: account events, commands, the decider and the fold.
+//! - [`application`]: applications (`AP…`) and the webhook fields they share with numbers.
+//! - [`number`]: incoming phone numbers (`PN…`) and their claim streams (`NC…`): one
+//!   account per number, enforced here.
 //! - [`alert`]: a delivery that failed for good, as a Monitor alert (`alert.raised`).
 //! - [`call`]: call-stream events (SIP signalling, DTMF, playback) from the telephony engine.
 //! - [`process`]: process managers (event → commands and deliveries) and the webhook retry
@@ -30,9 +33,11 @@
 
 pub mod account;
 pub mod alert;
+pub mod application;
 pub mod call;
 pub mod envelope;
 pub mod event;
+pub mod number;
 pub mod process;
 pub mod sid;
 pub mod taskrouter;

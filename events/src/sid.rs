@@ -36,11 +36,18 @@ pub enum SidPrefix {
     Event,
     /// `NO`: a Monitor alert (a delivery that failed for good), its own stream.
     Alert,
+    /// `PN`: an incoming phone number, its own stream.
+    PhoneNumber,
+    /// `AP`: an application (a set of webhook URLs), its own stream.
+    Application,
+    /// `NC`: the claim stream of one E.164 number (the SID is derived from the number, so
+    /// every writer of that number meets there); never shown by the API.
+    NumberClaim,
 }
 
 impl SidPrefix {
     /// Every prefix, for parsing without an expected kind.
-    pub const ALL: [SidPrefix; 14] = [
+    pub const ALL: [SidPrefix; 17] = [
         SidPrefix::Account,
         SidPrefix::Workspace,
         SidPrefix::Call,
@@ -55,6 +62,9 @@ impl SidPrefix {
         SidPrefix::TaskChannel,
         SidPrefix::Event,
         SidPrefix::Alert,
+        SidPrefix::PhoneNumber,
+        SidPrefix::Application,
+        SidPrefix::NumberClaim,
     ];
 
     /// The two letters.
@@ -74,6 +84,9 @@ impl SidPrefix {
             SidPrefix::TaskChannel => "TC",
             SidPrefix::Event => "EV",
             SidPrefix::Alert => "NO",
+            SidPrefix::PhoneNumber => "PN",
+            SidPrefix::Application => "AP",
+            SidPrefix::NumberClaim => "NC",
         }
     }
 
@@ -98,6 +111,12 @@ impl SidPrefix {
             // monitoring, not by the actors of any other category, and Twilio keeps them for
             // 30 days, a retention the other topics do not share.
             SidPrefix::Alert => "alert",
+            // On the account topic: numbers, applications and claims are an account's
+            // configuration, written rarely and read by the same consumers as accounts (the
+            // read models the API and the SIP router consult); their volume and retention are
+            // the account stream's, not the calls'. A topic of their own would buy nothing
+            // and change every position's partition numbering for nobody.
+            SidPrefix::PhoneNumber | SidPrefix::Application | SidPrefix::NumberClaim => "account",
         }
     }
 

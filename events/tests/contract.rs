@@ -74,6 +74,7 @@ fn examples() -> Vec<Event> {
     events.extend(call_examples());
     events.extend(call_router_examples());
     events.extend(alert_examples());
+    events.extend(number_examples());
     events
 }
 
@@ -140,6 +141,86 @@ fn call_router_examples() -> Vec<Event> {
             response_headers: None,
             response_body: None,
         }),
+    ]
+}
+
+/// Numbers, claims and applications: every field set, and the bare defaults; updates that
+/// set, change and clear.
+fn number_examples() -> Vec<Event> {
+    use switchboard_events::application::{
+        ApplicationCreated, ApplicationDeleted, ApplicationUpdated, Settings, SettingsChange,
+    };
+    use switchboard_events::number::{
+        IncomingPhoneNumberCreated, IncomingPhoneNumberDeleted, IncomingPhoneNumberUpdated,
+        PhoneNumberClaimed, PhoneNumberReleased,
+    };
+    let app = Sid::from_u128(SidPrefix::Application, 0xa);
+    let number = Sid::from_u128(SidPrefix::PhoneNumber, 0xb);
+    let full = Settings {
+        voice_url: Some("https://app.example/voice".into()),
+        voice_method: "GET".into(),
+        voice_fallback_url: Some("https://app.example/fallback".into()),
+        status_callback: Some("http://app.example/status".into()),
+        voice_caller_id_lookup: true,
+        sms_url: Some("https://app.example/sms".into()),
+        sms_fallback_url: Some("https://app.example/sms-fallback".into()),
+        ..Settings::default()
+    };
+    vec![
+        Event::IncomingPhoneNumberCreated(IncomingPhoneNumberCreated {
+            phone_number: "+15551230000".into(),
+            friendly_name: "(555) 123-0000".into(),
+            voice_application_sid: Some(app.clone()),
+            sms_application_sid: Some(app.clone()),
+            settings: full.clone(),
+        }),
+        Event::IncomingPhoneNumberCreated(IncomingPhoneNumberCreated {
+            phone_number: "+442071838750".into(),
+            friendly_name: String::new(),
+            voice_application_sid: None,
+            sms_application_sid: None,
+            settings: Settings::default(),
+        }),
+        Event::IncomingPhoneNumberUpdated(IncomingPhoneNumberUpdated {
+            friendly_name: Some("Support".into()),
+            voice_application_sid: Some(String::new()),
+            sms_application_sid: Some(app.to_string()),
+            settings: SettingsChange {
+                voice_url: Some(String::new()),
+                voice_method: Some("POST".into()),
+                api_version: Some("2008-08-01".into()),
+                ..SettingsChange::default()
+            },
+        }),
+        Event::IncomingPhoneNumberDeleted(IncomingPhoneNumberDeleted {
+            phone_number: "+15551230000".into(),
+        }),
+        Event::PhoneNumberClaimed(PhoneNumberClaimed {
+            phone_number: "+15551230000".into(),
+            phone_number_sid: number.clone(),
+        }),
+        Event::PhoneNumberReleased(PhoneNumberReleased {
+            phone_number_sid: number,
+        }),
+        Event::ApplicationCreated(ApplicationCreated {
+            friendly_name: "IVR".into(),
+            settings: full,
+            message_status_callback: Some("https://app.example/msg".into()),
+            sms_status_callback: None,
+            public_application_connect_enabled: true,
+        }),
+        Event::ApplicationUpdated(ApplicationUpdated {
+            friendly_name: None,
+            settings: SettingsChange {
+                status_callback: Some("https://app.example/s2".into()),
+                voice_caller_id_lookup: Some(false),
+                ..SettingsChange::default()
+            },
+            message_status_callback: Some(String::new()),
+            sms_status_callback: None,
+            public_application_connect_enabled: None,
+        }),
+        Event::ApplicationDeleted(ApplicationDeleted {}),
     ]
 }
 

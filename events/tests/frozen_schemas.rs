@@ -266,6 +266,38 @@ const FROZEN: &[(&str, &str)] = &[
         "workspace.updated.v1.json",
         "f8d4453c0b88d9b94c301021e02ca576ebebdbe376bd97f41b61fa65d60ae44f",
     ),
+    (
+        "incoming-phone-number.created.v1.json",
+        "bfa319042afd13216e345ecec086b14cb59f3b514ec6847d0ea1b148f73f88ff",
+    ),
+    (
+        "incoming-phone-number.updated.v1.json",
+        "8eaaa23b26a7dbdcae7048e22d9f938608c2d8ed0affedb31bc832c29fb0ddbf",
+    ),
+    (
+        "incoming-phone-number.deleted.v1.json",
+        "fc5cf04ba50f859d7e44119594d62ca72d4feee8187af7ef109fccc5f53f5901",
+    ),
+    (
+        "phone-number.claimed.v1.json",
+        "82eb4feb70b814bc714d37d8dd063f224273f61663cc6c67986d4c4f377982e0",
+    ),
+    (
+        "phone-number.released.v1.json",
+        "b1a2e74b929400bfd67c9bbe5f6cf8a54466da3f949caadd5358060441fdd998",
+    ),
+    (
+        "application.created.v1.json",
+        "1f80a78a77ad4948ddae72b29b2b46776a042117e1ec31d6f242b6739702b21c",
+    ),
+    (
+        "application.updated.v1.json",
+        "fecb1479471edf0331bc545c2cd9bd746d9611b7aa4433264d9667beccf8a935",
+    ),
+    (
+        "application.deleted.v1.json",
+        "162105961bbb637fa5a4ba1bf8aad86073229c4f50074aa31f176a7767072d31",
+    ),
 ];
 
 fn schemas_dir() -> PathBuf {
