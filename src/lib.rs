@@ -29,6 +29,8 @@
 //!   reads), the Twilio conventions they share, authentication, health and metrics.
 //! - [`sip`]: the telephony engine: SIP over UDP and TCP (rsipstack), RTP media, inbound and
 //!   outbound calls, bridging, call events.
+//! - [`media`]: one media session per call leg (play, pause, digits, gather, record, relay
+//!   on the leg's RTP socket) and the one resolver of `Say` text and `Play` URLs to audio.
 //! - [`operator`]: the operator's own credential (a token file outside the log) and the
 //!   command line's client of the operator API, `/operator/v1/Accounts`.
 //! - [`secrets`]: the server key (a file outside the log) and the secrets sealed under it, so
@@ -47,6 +49,7 @@ pub mod commands;
 pub mod config;
 pub mod http;
 pub mod log;
+pub mod media;
 pub mod metrics;
 pub mod operator;
 pub mod projector;

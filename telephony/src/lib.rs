@@ -19,13 +19,18 @@
 //! never panics (each has a property test over arbitrary bytes).
 //!
 //! # Layout
+//! - [`dtmf_send`]: a digit string as RFC 4733 packets to send, or as in-band dual tones.
 //! - [`g711`]: µ-law and A-law (ITU-T G.711) sample conversion and the [`Law`] enum.
 //! - [`rtp`]: RFC 3550 packets, the 20 ms [`rtp::Packetizer`], RFC 4733 telephone events and
 //!   the [`rtp::DtmfDetector`].
 //! - [`sdp`]: RFC 4566 parsing and RFC 3264 offer/answer for one G.711 audio stream.
-//! - [`wav`]: RIFF WAVE reading (G.711 or 16-bit PCM, 8 kHz mono) and G.711 WAV writing.
+//! - [`resample`]: windowed-sinc sample-rate conversion and channel downmix (to 8 kHz mono).
+//! - [`wav`]: RIFF WAVE reading (G.711 or 16-bit PCM, 8 kHz mono; or any rate and channel
+//!   count as linear samples for resampling) and G.711 WAV writing.
 
+pub mod dtmf_send;
 pub mod g711;
+pub mod resample;
 pub mod rtp;
 pub mod sdp;
 pub mod wav;

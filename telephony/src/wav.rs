@@ -61,6 +61,12 @@ pub enum WavError {
     /// More than one channel.
     #[error("WAV file has {0} channels; only mono is supported")]
     NotMono(u16),
+    /// A `fmt ` chunk that claims no channels.
+    #[error("WAV file claims 0 channels")]
+    NoChannels,
+    /// A sample rate of 0 or above [`MAX_DECODE_RATE`].
+    #[error("WAV sample rate {0} Hz is not a usable rate (1 to 384000 Hz)")]
+    BadSampleRate(u32),
     /// A sample rate other than 8000 Hz.
     #[error("WAV sample rate is {0} Hz; only 8000 Hz is supported")]
     UnsupportedSampleRate(u32),
@@ -126,8 +132,10 @@ struct Format {
     bits_per_sample: u16,
 }
 
-/// Reads a WAV file: 8 kHz mono µ-law, A-law or 16-bit PCM.
-pub fn read(bytes: &[u8]) -> Result<WavAudio, WavError> {
+/// The `fmt ` and `data` chunks of a RIFF/WAVE file, every length checked against `bytes`.
+/// With `streamed_data`, a `data` chunk that claims more bytes than the file has is the rest
+/// of the file: a writer to a pipe (espeak-ng `--stdout`) cannot go back to fill the size in.
+fn chunks(bytes: &[u8], streamed_data: bool) -> Result<(Format, &[u8]), WavError> {
     let riff = bytes.get(..12).ok_or_else(|| {
         // A short prefix of a real header is a truncated file; anything else is not a WAV.
         let prefix_ok = bytes.iter().zip(b"RIFF").all(|(a, b)| a == b);
@@ -172,6 +180,11 @@ pub fn read(bytes: &[u8]) -> Result<WavAudio, WavError> {
             b"data" => "data chunk",
             _ => "chunk",
         };
+        let body_end = if streamed_data && id == b"data" {
+            body_end.min(bytes.len())
+        } else {
+            body_end
+        };
         let body = bytes.get(body_start..body_end).ok_or(WavError::Truncated {
             what,
             offset,
@@ -189,6 +202,12 @@ pub fn read(bytes: &[u8]) -> Result<WavAudio, WavError> {
 
     let format = format.ok_or(WavError::MissingFormat)?;
     let data = data.ok_or(WavError::MissingData)?;
+    Ok((format, data))
+}
+
+/// Reads a WAV file: 8 kHz mono µ-law, A-law or 16-bit PCM.
+pub fn read(bytes: &[u8]) -> Result<WavAudio, WavError> {
+    let (format, data) = chunks(bytes, false)?;
     if format.channels != 1 {
         return Err(WavError::NotMono(format.channels));
     }
@@ -228,6 +247,83 @@ pub fn read(bytes: &[u8]) -> Result<WavAudio, WavError> {
             ))
         }
     }
+}
+
+/// `wFormatTag` of IEEE float samples.
+pub const FORMAT_FLOAT: u16 = 3;
+/// The highest sample rate [`decode`] accepts (a wider claim is a corrupt header).
+pub const MAX_DECODE_RATE: u32 = 384_000;
+
+/// A WAV file's audio as 16-bit linear samples at the file's own rate and channel count
+/// (interleaved), for a caller that resamples and downmixes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DecodedWav {
+    /// Samples per second per channel.
+    pub sample_rate: u32,
+    /// Channels, interleaved in `samples`.
+    pub channels: u16,
+    /// Interleaved samples, whole frames only.
+    pub samples: Vec<i16>,
+}
+
+/// Reads a WAV file at any rate and channel count: µ-law, A-law, 8-, 16- or 24-bit PCM, or
+/// 32-bit float, as 16-bit linear samples. A trailing partial frame is dropped (a writer cut
+/// off mid-frame), and a `data` chunk longer than the file is its rest (a streamed file),
+/// unlike [`read`], which holds 8 kHz files to whole samples and exact sizes.
+pub fn decode(bytes: &[u8]) -> Result<DecodedWav, WavError> {
+    let (format, data) = chunks(bytes, true)?;
+    if format.channels == 0 {
+        return Err(WavError::NoChannels);
+    }
+    if format.sample_rate == 0 || format.sample_rate > MAX_DECODE_RATE {
+        return Err(WavError::BadSampleRate(format.sample_rate));
+    }
+    let bits = format.bits_per_sample;
+    let (encoding, expected): (&'static str, &[u16]) = match format.tag {
+        FORMAT_PCM => ("PCM", &[8, 16, 24]),
+        FORMAT_FLOAT => ("float", &[32]),
+        FORMAT_ALAW => ("A-law", &[8]),
+        FORMAT_MULAW => ("µ-law", &[8]),
+        other => return Err(WavError::UnsupportedFormat(other)),
+    };
+    if !expected.contains(&bits) {
+        return Err(WavError::UnsupportedBitsPerSample {
+            encoding,
+            bits,
+            expected: expected[expected.len() - 1],
+        });
+    }
+    let width = usize::from(bits / 8);
+    let frame = width * usize::from(format.channels);
+    let whole = &data[..data.len() - data.len() % frame];
+    let samples = whole
+        .chunks_exact(width)
+        .map(|b| match (format.tag, b) {
+            (FORMAT_ALAW, [c]) => Law::Alaw.decode(*c),
+            (FORMAT_MULAW, [c]) => Law::Ulaw.decode(*c),
+            // 8-bit PCM is unsigned with 128 as zero.
+            (_, [c]) => (i16::from(*c) - 128) << 8,
+            (_, [lo, hi]) => i16::from_le_bytes([*lo, *hi]),
+            // 24-bit: keep the top 16 bits.
+            (_, [_, mid, hi]) => i16::from_le_bytes([*mid, *hi]),
+            (_, [a, b, c, d]) => float_to_i16(f32::from_le_bytes([*a, *b, *c, *d])),
+            _ => 0,
+        })
+        .collect();
+    Ok(DecodedWav {
+        sample_rate: format.sample_rate,
+        channels: format.channels,
+        samples,
+    })
+}
+
+/// A float sample (full scale ±1.0) as 16-bit, clipped; NaN is silence.
+fn float_to_i16(x: f32) -> i16 {
+    if x.is_nan() {
+        return 0;
+    }
+    // The clamp keeps the product inside i16, so the cast only drops the fraction.
+    (x.clamp(-1.0, 1.0) * 32767.0).round() as i16
 }
 
 fn parse_format(body: &[u8]) -> Result<Format, WavError> {
