@@ -38,6 +38,7 @@
 //! - [`server`]: wires everything for `switchboard serve`, and shuts it down in order.
 //! - [`cli`]: the other subcommands (accounts, projections, call, tail).
 //! - [`bench`]: `switchboard bench …` (log, lag, taskrouter, sip), each next to a baseline.
+//! - [`voice`]: the call router: fetching a call's instructions.
 
 pub mod app;
 pub mod bench;
@@ -54,3 +55,4 @@ pub mod secrets;
 pub mod server;
 pub mod sip;
 pub mod taskrouter;
+pub mod voice;
