@@ -41,6 +41,7 @@
 //! - [`cli`]: the other subcommands (accounts, projections, call, tail).
 //! - [`voice`]: the number directory the SIP router consults on INVITE (more to come).
 //! - [`bench`]: `switchboard bench …` (log, lag, taskrouter, sip), each next to a baseline.
+//! - [`voice`]: the call router: fetching a call's instructions.
 
 pub mod app;
 pub mod bench;

@@ -1,4 +1,27 @@
-//! Voice: what turns an inbound call into the account's TwiML application — the number
-//! directory ([`numbers`]) the SIP router consults on every INVITE.
+//! # Voice: the call router
+//!
+//! What turns an inbound call into the account's TwiML application, outside the pure call
+//! model and TwiML program in `events/`:
+//!
+//! - [`numbers`]: the number directory the SIP router consults on every INVITE;
+//! - [`fetch`]: fetching a call's instructions from its application, signed;
+//! - [`router`]: an INVITE routed by its number before anything is answered;
+//! - [`flow`]: one call's program run step by step against its SIP dialog and media session.
 
+pub mod fetch;
+pub(crate) mod flow;
 pub mod numbers;
+pub(crate) mod router;
+
+use std::sync::Arc;
+
+/// What the call router needs on every call: where numbers lead, how documents are fetched,
+/// how `<Say>` and `<Play>` become audio.
+pub struct Voice {
+    /// The numbers read model (or a fixed one in tests).
+    pub directory: Arc<dyn numbers::NumberDirectory>,
+    /// Fetches instructions, signed with the account's token.
+    pub fetcher: Arc<fetch::Fetcher>,
+    /// `<Say>` text and `<Play>` URLs to audio.
+    pub resolver: Arc<dyn crate::media::resolver::MediaResolver>,
+}

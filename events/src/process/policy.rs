@@ -12,6 +12,7 @@
 //! |---|---|---|---|---|---|---|
 //! | assignment callback | 5 s | 5 s | 5 s | 0 | `ct` | the fallback URL, then an alert |
 //! | event callback | 5 s | 15 s | 15 s | 1 | `ct` | an alert (no fallback); per-workspace order |
+//! | voice URL (a call's instructions) | 5 s | 15 s | 15 s | 1 | `ct` | the fallback URL, then "an application error has occurred" |
 //!
 //! Any URL may override these in its fragment (`https://h/x#ct=2000&rt=5000&rc=3&rp=ct,rt`),
 //! which is never sent nor signed: [`target`] strips it. The invariant this module protects:
@@ -28,6 +29,9 @@ pub enum WebhookKind {
     AssignmentCallback,
     /// A workspace's event callback: 15 s, in per-workspace order.
     EventCallback,
+    /// A call's instructions (`VoiceUrl`, an `action`, a `<Redirect>`): 10 s to connect as two
+    /// 5 s attempts, 15 s for the whole exchange, then the fallback URL.
+    Voice,
 }
 
 impl WebhookKind {
@@ -36,6 +40,7 @@ impl WebhookKind {
         match self {
             WebhookKind::AssignmentCallback => "assignment_callback",
             WebhookKind::EventCallback => "event_callback",
+            WebhookKind::Voice => "voice",
         }
     }
 
@@ -44,6 +49,7 @@ impl WebhookKind {
         match s {
             "assignment_callback" => Some(WebhookKind::AssignmentCallback),
             "event_callback" => Some(WebhookKind::EventCallback),
+            "voice" => Some(WebhookKind::Voice),
             _ => None,
         }
     }
@@ -138,9 +144,10 @@ pub enum Next {
 
 impl WebhookKind {
     /// Whether a failure of the URL moves on to a second, fallback URL (TaskRouter's
-    /// `FallbackAssignmentCallbackUrl`); the event callback has none.
+    /// `FallbackAssignmentCallbackUrl`, a number's `VoiceFallbackUrl`); the event callback has
+    /// none.
     pub fn has_fallback(self) -> bool {
-        self == WebhookKind::AssignmentCallback
+        matches!(self, WebhookKind::AssignmentCallback | WebhookKind::Voice)
     }
 
     /// Whether deliveries of this kind keep their order per workspace (Twilio sends a
@@ -167,8 +174,9 @@ impl WebhookKind {
                 retry_on: connect_only,
             },
             // Twilio's general defaults: ct 5000, rt/tt 15000, rc 1, rp ct ("a TCP connect gets
-            // about 10 s (two 5 s attempts), and the whole HTTP exchange gets 15 s").
-            WebhookKind::EventCallback => Policy {
+            // about 10 s (two 5 s attempts), and the whole HTTP exchange gets 15 s including
+            // connect. After that the fallback URL is used", err:11205 — said of the voice URL).
+            WebhookKind::EventCallback | WebhookKind::Voice => Policy {
                 connect_timeout_ms: 5_000,
                 read_timeout_ms: 15_000,
                 total_timeout_ms: 15_000,
@@ -424,6 +432,7 @@ mod tests {
         let table = [
             (EVENT, (5_000, 15_000, 15_000, 1), false, true),
             (ASSIGNMENT, (5_000, 5_000, 5_000, 0), true, false),
+            (WebhookKind::Voice, (5_000, 15_000, 15_000, 1), true, false),
         ];
         for (kind, expected, fallback, ordered) in table {
             let p = policy(kind, "https://app.example/cb");
