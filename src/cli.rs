@@ -318,14 +318,22 @@ pub async fn call(args: crate::config::CallArgs) -> anyhow::Result<()> {
             external: args.sip_external_addr,
             rtp_ports: args.rtp_ports,
             max_calls: 1,
-            inbound: crate::config::InboundBehaviour::Echo,
-            // Nothing is meant to call this engine: an INVITE to it gets 480.
-            account: None,
             retry_after_secs: 5,
-            answer_delay: std::time::Duration::ZERO,
             ring_timeout: std::time::Duration::from_secs(args.ring_timeout_secs),
         },
         commands,
+        // Nothing is meant to call this engine: it owns no number, so an INVITE gets 404.
+        std::sync::Arc::new(crate::voice::Voice {
+            directory: std::sync::Arc::new(crate::voice::numbers::MemoryDirectory::new()),
+            fetcher: std::sync::Arc::new(crate::voice::fetch::Fetcher::new(
+                crate::voice::fetch::Fetcher::client(),
+                std::sync::Arc::new(crate::app::outbox::unsigned::NoTokens),
+            )),
+            resolver: std::sync::Arc::new(crate::media::resolver::LocalResolver::new(
+                reqwest::Client::new(),
+                "espeak-ng".into(),
+            )),
+        }),
     )
     .await?;
     let from = args.from.clone().unwrap_or_else(|| {

@@ -356,7 +356,7 @@ impl TaskRouterArgs {
     }
 }
 
-/// The telephony engine (`--sip-…`, `--rtp-…`, `--inbound`, `--max-calls`).
+/// The telephony engine (`--sip-…`, `--rtp-…`, `--max-calls`, `--espeak`).
 #[derive(Debug, Clone, Args)]
 pub struct SipArgs {
     /// Address the SIP engine listens on, UDP and TCP on the same port (`127.0.0.1:0` picks a
@@ -378,21 +378,9 @@ pub struct SipArgs {
     /// ports should be in `--rtp-ports`.
     #[arg(long, env = "SWITCHBOARD_MAX_CALLS", default_value_t = 400)]
     pub max_calls: usize,
-    /// What an inbound call does until the call router exists: `echo` (send every received
-    /// RTP packet back; the caller hangs up), `play:PATH.wav` (play the telephony WAV, then
-    /// hang up with BYE), `collect` (record every key pressed; the caller hangs up),
-    /// `bridge:sip:USER@HOST:PORT` (call that URI and relay audio both ways; either side's
-    /// BYE hangs up the other).
-    #[arg(long, env = "SWITCHBOARD_INBOUND", default_value = "echo")]
-    pub inbound: InboundBehaviour,
-    /// The account inbound calls belong to (`AC…`): their events carry it. Without it, the
-    /// engine answers every INVITE `480 Temporarily Unavailable` and logs why.
-    #[arg(long, env = "SWITCHBOARD_SIP_ACCOUNT")]
-    pub sip_account: Option<switchboard_events::Sid>,
-    /// Milliseconds between 180 Ringing and 200 OK (0 answers at once). A caller can
-    /// CANCEL in this window; the call router will replace it with real ringing.
-    #[arg(long, env = "SWITCHBOARD_SIP_ANSWER_DELAY_MS", default_value_t = 0)]
-    pub sip_answer_delay_ms: u64,
+    /// The espeak-ng program `<Say>` speaks with (Debian's `espeak-ng` package).
+    #[arg(long, env = "SWITCHBOARD_ESPEAK", default_value = "espeak-ng")]
+    pub espeak: PathBuf,
     /// Seconds a call we place (a bridge's second leg) may ring before we CANCEL it.
     #[arg(long, env = "SWITCHBOARD_SIP_RING_TIMEOUT_SECS", default_value_t = 30)]
     pub sip_ring_timeout_secs: u64,
@@ -456,36 +444,30 @@ impl std::str::FromStr for PortRange {
     }
 }
 
-/// `--inbound`: the built-in behaviour of an inbound call.
+/// `switchboard call --media`: what a call the command places does once answered. Inbound
+/// calls run their number's TwiML application instead (`crate::voice`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum InboundBehaviour {
+pub enum CallBehaviour {
     /// Relay every received RTP packet back to where it came from.
     Echo,
     /// Play this WAV file, then hang up.
     Play(PathBuf),
     /// Record digits; keep the call up until the caller hangs up.
     Collect,
-    /// Place a call to this SIP URI and relay audio between the two (inbound calls only).
-    Bridge(String),
 }
 
-impl std::str::FromStr for InboundBehaviour {
+impl std::str::FromStr for CallBehaviour {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
-            "echo" => Ok(InboundBehaviour::Echo),
-            "collect" => Ok(InboundBehaviour::Collect),
+            "echo" => Ok(CallBehaviour::Echo),
+            "collect" => Ok(CallBehaviour::Collect),
             _ => {
                 if let Some(path) = s.strip_prefix("play:").filter(|p| !p.is_empty()) {
-                    return Ok(InboundBehaviour::Play(PathBuf::from(path)));
+                    return Ok(CallBehaviour::Play(PathBuf::from(path)));
                 }
-                if let Some(uri) = s.strip_prefix("bridge:") {
-                    return sip_uri(uri).map(InboundBehaviour::Bridge);
-                }
-                Err(format!(
-                    "{s:?} is not `echo`, `collect`, `play:PATH.wav` or `bridge:sip:USER@HOST:PORT`"
-                ))
+                Err(format!("{s:?} is not `echo`, `collect` or `play:PATH.wav`"))
             }
         }
     }
@@ -505,7 +487,7 @@ pub struct CallArgs {
     pub account: switchboard_events::Sid,
     /// What the call does once answered: `echo`, `collect` or `play:PATH.wav` (then hang up).
     #[arg(long, default_value = "echo")]
-    pub media: InboundBehaviour,
+    pub media: CallBehaviour,
     /// Hang up after this many seconds of conversation (default: when the callee does,
     /// or when the playback is over).
     #[arg(long)]
@@ -776,18 +758,15 @@ mod tests {
     }
 
     #[test]
-    fn inbound_behaviours_parse_and_a_bad_bridge_target_is_refused() {
+    fn call_behaviours_parse_and_anything_else_is_refused() {
         use std::str::FromStr;
+        assert_eq!(CallBehaviour::from_str("echo"), Ok(CallBehaviour::Echo));
         assert_eq!(
-            InboundBehaviour::from_str("bridge:sip:agent@127.0.0.1:5070"),
-            Ok(InboundBehaviour::Bridge("sip:agent@127.0.0.1:5070".into()))
+            CallBehaviour::from_str("play:/tmp/a.wav"),
+            Ok(CallBehaviour::Play(PathBuf::from("/tmp/a.wav")))
         );
-        assert_eq!(
-            InboundBehaviour::from_str("play:/tmp/a.wav"),
-            Ok(InboundBehaviour::Play(PathBuf::from("/tmp/a.wav")))
-        );
-        assert!(InboundBehaviour::from_str("bridge:agent").is_err());
-        assert!(InboundBehaviour::from_str("play:").is_err());
-        assert!(InboundBehaviour::from_str("dance").is_err());
+        assert!(CallBehaviour::from_str("bridge:sip:agent@127.0.0.1:5070").is_err());
+        assert!(CallBehaviour::from_str("play:").is_err());
+        assert!(CallBehaviour::from_str("dance").is_err());
     }
 }

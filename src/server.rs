@@ -367,19 +367,27 @@ pub async fn run(
                 external: args.sip.sip_external_addr,
                 rtp_ports: args.sip.rtp_ports,
                 max_calls: args.sip.max_calls,
-                inbound: args.sip.inbound.clone(),
-                account: args.sip.sip_account.clone(),
                 retry_after_secs: args.sip.sip_retry_after_secs,
-                answer_delay: Duration::from_millis(args.sip.sip_answer_delay_ms),
                 ring_timeout: Duration::from_secs(args.sip.sip_ring_timeout_secs),
             };
             let commands = crate::commands::Commands::new(opened.log.clone(), args.region.clone());
-            if config.account.is_none() {
-                tracing::warn!(
-                    "no --sip-account: every inbound call will be answered 480 Temporarily Unavailable"
-                );
-            }
-            let engine = match SipEngine::start(config, commands).await {
+            let tokens: Arc<dyn AuthTokens> = Arc::new(
+                crate::app::account_tokens::AccountTokens::new(opened.log.clone(), secrets.clone()),
+            );
+            let voice = Arc::new(crate::voice::Voice {
+                directory: Arc::new(crate::voice::numbers::StoreDirectory::new(
+                    opened.store.clone(),
+                )),
+                fetcher: Arc::new(crate::voice::fetch::Fetcher::new(
+                    crate::voice::fetch::Fetcher::client(),
+                    tokens,
+                )),
+                resolver: Arc::new(crate::media::resolver::LocalResolver::new(
+                    reqwest::Client::new(),
+                    args.sip.espeak.clone(),
+                )),
+            });
+            let engine = match SipEngine::start(config, commands, voice).await {
                 Ok(engine) => engine,
                 Err(e) => {
                     outbox_stop.cancel();

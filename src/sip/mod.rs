@@ -58,7 +58,8 @@ pub mod outbound;
 pub mod ports;
 
 use crate::commands::Commands;
-use crate::config::{InboundBehaviour, PortRange};
+use crate::config::{CallBehaviour, PortRange};
+use crate::voice::Voice;
 use anyhow::Context;
 use media::MediaBehaviour;
 use rsipstack::dialog::dialog_layer::DialogLayer;
@@ -94,14 +95,8 @@ pub struct SipConfig {
     pub rtp_ports: PortRange,
     /// Calls at once.
     pub max_calls: usize,
-    /// What inbound calls do.
-    pub inbound: InboundBehaviour,
-    /// The account inbound calls belong to.
-    pub account: Option<Sid>,
     /// `Retry-After` seconds on 503.
     pub retry_after_secs: u32,
-    /// Pause between 180 Ringing and 200 OK.
-    pub answer_delay: Duration,
     /// How long a call we place may ring before we CANCEL it.
     pub ring_timeout: Duration,
 }
@@ -115,14 +110,10 @@ pub(crate) struct Shared {
     /// The Contact for dialogs that arrived over TCP (`;transport=tcp`).
     pub contact_tcp: rsipstack::sip::Uri,
     pub media_ip: IpAddr,
-    pub behaviour: MediaBehaviour,
-    pub behaviour_source: Option<String>,
-    /// `--inbound bridge:URI`: answered inbound calls are connected to a call to this URI.
-    pub bridge_to: Option<String>,
+    /// The call router: numbers, the fetcher, the media resolver.
+    pub voice: Arc<Voice>,
     pub ring_timeout: Duration,
-    pub account: Option<Sid>,
     pub retry_after_secs: u32,
-    pub answer_delay: Duration,
     /// Cancelled at shutdown: calls hang up.
     pub shutdown: CancellationToken,
     /// Call tasks and call controllers, waited for at shutdown.
@@ -157,12 +148,11 @@ pub struct SipEngine {
 
 impl SipEngine {
     /// Binds the SIP port, loads the playback file (if any) and starts serving.
-    pub async fn start(config: SipConfig, commands: Commands) -> anyhow::Result<SipEngine> {
-        let (behaviour, behaviour_source) = media_behaviour(&config.inbound)?;
-        let bridge_to = match &config.inbound {
-            InboundBehaviour::Bridge(to) => Some(to.clone()),
-            _ => None,
-        };
+    pub async fn start(
+        config: SipConfig,
+        commands: Commands,
+        voice: Arc<Voice>,
+    ) -> anyhow::Result<SipEngine> {
         let endpoint_stop = CancellationToken::new();
         let transport = TransportLayer::new(endpoint_stop.clone());
         // rsipstack writes the external address into the Via of requests we send (BYE); it
@@ -256,13 +246,9 @@ impl SipEngine {
             contact,
             contact_tcp,
             media_ip,
-            behaviour,
-            behaviour_source,
-            bridge_to,
+            voice,
             ring_timeout: config.ring_timeout,
-            account: config.account.clone(),
             retry_after_secs: config.retry_after_secs,
-            answer_delay: config.answer_delay,
             shutdown: calls_stop.clone(),
             tracker: tracker.clone(),
         });
@@ -317,14 +303,9 @@ impl SipEngine {
     pub async fn place(
         &self,
         request: outbound::DialRequest,
-        behaviour: &InboundBehaviour,
+        behaviour: &CallBehaviour,
         hang_up_after: Option<Duration>,
     ) -> anyhow::Result<PlacedCall> {
-        if matches!(behaviour, InboundBehaviour::Bridge(_)) {
-            anyhow::bail!(
-                "a placed call runs echo, collect or play:PATH; bridging is for inbound calls"
-            );
-        }
         let (media, source) = media_behaviour(behaviour)?;
         let shared = self.shared.clone();
         // Tracked, so a shutdown hangs the call up and waits for its events.
@@ -381,14 +362,12 @@ pub struct PlacedCall {
     pub reason: String,
 }
 
-/// The media behaviour `--inbound` (or a placed call) names, with the file it plays.
-fn media_behaviour(
-    behaviour: &InboundBehaviour,
-) -> anyhow::Result<(MediaBehaviour, Option<String>)> {
+/// The media behaviour a placed call runs (`switchboard call --media`), with its file.
+fn media_behaviour(behaviour: &CallBehaviour) -> anyhow::Result<(MediaBehaviour, Option<String>)> {
     Ok(match behaviour {
-        InboundBehaviour::Echo | InboundBehaviour::Bridge(_) => (MediaBehaviour::Echo, None),
-        InboundBehaviour::Collect => (MediaBehaviour::Collect, None),
-        InboundBehaviour::Play(path) => {
+        CallBehaviour::Echo => (MediaBehaviour::Echo, None),
+        CallBehaviour::Collect => (MediaBehaviour::Collect, None),
+        CallBehaviour::Play(path) => {
             let bytes = std::fs::read(path)
                 .with_context(|| format!("cannot read the play file {}", path.display()))?;
             let wav = switchboard_telephony::wav::read(&bytes).with_context(|| {
@@ -445,7 +424,7 @@ async fn in_dialog(shared: &Shared, mut tx: Transaction) {
 
 async fn out_of_dialog(shared: Arc<Shared>, mut tx: Transaction) {
     match tx.original.method {
-        Method::Invite => call::inbound(shared, tx).await,
+        Method::Invite => crate::voice::router::inbound(shared, tx).await,
         Method::Options => {
             let _ = tx
                 .reply_with(StatusCode::OK, vec![allow_header()], None)

@@ -1,0 +1,818 @@
+//! One inbound call's program, from the first fetch to the end: the call router's loop.
+//!
+//! ```text
+//!   INVITE routed (router.rs) ─▶ 180 ─▶ fetch VoiceUrl (CallStatus=ringing) ──fail──▶ VoiceFallbackUrl (+ErrorCode, ErrorUrl)
+//!                                        │ TwiML                                       │ fail: answer, "an application error has occurred", BYE
+//!                                        ▼                                             ▼
+//!              ┌──────────── twiml::step(program, cursor, input) ─▶ action ◀───────────┘
+//!              │  Reject ─▶ 486 / 603 (never answered)      Wait ─▶ sleep (before the answer: delays it)
+//!              │  Answer ─▶ 200 + SDP, the media session starts on the leg's RTP socket
+//!              │  Say / Play / SendDigits / Gather ─▶ resolver ─▶ media session ─▶ Played / Collected
+//!              │  Fetch (Redirect, Gather action) ─▶ fetcher ─▶ a new program (errors: notification + fallback)
+//!              │  Hangup / End ─▶ BYE                       Dial ─▶ a bridge to a <Sip> URI
+//!              └─ input (Answered, Done, Gathered, NoInput) ◀┘
+//!   every wait also watches the dialog: the caller's CANCEL or BYE ends the call at once
+//! ```
+//!
+//! The call's facts go through its [`CallController`], the stream's only writer; every error
+//! the application causes is a `call.notification.raised` with Twilio's code, which the
+//! notifications read model lists under the call.
+//!
+//! The invariant: every path out of [`run`] ends the call on the wire (a final response, or a
+//! BYE unless the caller's own BYE or CANCEL ended it) and records exactly one
+//! `call.completed`.
+
+use super::fetch::{self as fetching, CookieJar, Document, FetchError, FetchRequest, Fetched};
+use super::numbers::VoiceRoute;
+use super::Voice;
+use crate::app::call_controller::CallController;
+use crate::media::resolver::MediaSource;
+use crate::media::session::{self, CollectRules, MediaCommand, MediaEvent, MediaSession, Prompt};
+use crate::sip::leg::{Answered, End, Leg, Role};
+use crate::sip::ports::CallSlot;
+use crate::sip::Shared;
+use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver};
+use rsipstack::dialog::invite_dialog::InviteDialog;
+use rsipstack::sip::headers::ContentType;
+use rsipstack::sip::{Header, StatusCode};
+use std::sync::Arc;
+use std::time::Duration;
+use switchboard_events::call::{
+    CallCommand, CallEndStatus, DtmfMethod, DtmfReceived, HttpMethod, HungUpBy,
+    InstructionsFetched, MediaPlayed, NotificationLevel, NotificationRaised,
+};
+use switchboard_events::twiml::{self, Action, Cursor, Input, Method, Program, RejectReason};
+use switchboard_events::SidPrefix;
+use switchboard_telephony::sdp::{LocalMedia, NegotiatedAudio};
+use tracing::{debug, info, warn};
+
+/// What the caller hears when the application fails and there is no fallback (Twilio's words).
+const APPLICATION_ERROR: &str = "An application error has occurred. Goodbye.";
+
+/// Documents fetched for one call at most: a Redirect loop must end.
+const MAX_DOCUMENTS: usize = 1000;
+
+/// The call before its answer: what answering needs.
+pub(crate) struct Early {
+    pub dialog: InviteDialog,
+    pub states: DialogStateReceiver,
+    pub slot: CallSlot,
+    pub local: LocalMedia,
+    pub audio: NegotiatedAudio,
+    pub sdp: String,
+}
+
+/// Where the call is.
+enum Phase {
+    Early(Early),
+    Live { leg: Leg, session: MediaSession },
+}
+
+/// A document being executed.
+struct Document_ {
+    program: Program,
+    /// The URL it came from: the base of relative URLs (`None` for inline TwiML).
+    url: Option<String>,
+}
+
+/// How the call ended, as seen from the loop.
+enum Over {
+    /// The end is known and the call is done on the wire except for what `finish` does.
+    End { end: End, bye: bool },
+}
+
+/// The running call.
+struct Flow<'a> {
+    shared: &'a Arc<Shared>,
+    voice: &'a Voice,
+    controller: CallController,
+    route: VoiceRoute,
+    jar: CookieJar,
+    phase: Option<Phase>,
+    next_id: u64,
+    /// The fallback was already used for the current failure chain.
+    fetched: usize,
+}
+
+/// Runs the call (see the module doc).
+pub(crate) async fn run(
+    shared: &Arc<Shared>,
+    voice: &Voice,
+    controller: CallController,
+    route: VoiceRoute,
+    early: Early,
+) {
+    let mut flow = Flow {
+        shared,
+        voice,
+        controller,
+        route,
+        jar: CookieJar::default(),
+        phase: Some(Phase::Early(early)),
+        next_id: 0,
+        fetched: 0,
+    };
+    let over = flow.execute().await;
+    flow.finish(over).await;
+}
+
+impl Flow<'_> {
+    async fn execute(&mut self) -> Over {
+        let primary = match self.route.voice_url.clone() {
+            Some(url) => url,
+            None => {
+                return self
+                    .application_error(21_205, "the number has no VoiceUrl".into(), None)
+                    .await
+            }
+        };
+        let method = method(&self.route.voice_method);
+        let mut document = match self.document(&primary, method, Vec::new()).await {
+            Ok(Some(doc)) => doc,
+            Ok(None) => return self.application_error_played().await,
+            Err(over) => return over,
+        };
+        let mut cursor = Cursor::START;
+        let mut input = Input::Begin;
+        loop {
+            let answered = matches!(self.phase, Some(Phase::Live { .. }));
+            let ctx = twiml::Context {
+                document_url: document.url.as_deref(),
+                answered,
+            };
+            let step = twiml::step(&document.program, cursor, input, &ctx);
+            cursor = step.next;
+            input = match step.action {
+                Action::Answer => match self.answer().await {
+                    Ok(()) => Input::Answered,
+                    Err(over) => return over,
+                },
+                Action::Reject { reason } => return self.reject(reason).await,
+                Action::Wait { ms } => match self.wait(ms).await {
+                    Ok(()) => Input::Done,
+                    Err(over) => return over,
+                },
+                Action::Say { say } => {
+                    let source = MediaSource::Say {
+                        text: say.text.clone(),
+                        voice: say.voice.clone(),
+                        language: say.language.clone(),
+                    };
+                    match self.play(source, say.loops, "say").await {
+                        Ok(()) => Input::Done,
+                        Err(over) => return over,
+                    }
+                }
+                Action::Play { url, loops } => {
+                    match self
+                        .play(MediaSource::Play { url: url.clone() }, loops, &url)
+                        .await
+                    {
+                        Ok(()) => Input::Done,
+                        Err(over) => return over,
+                    }
+                }
+                Action::SendDigits { digits } => match self.send_digits(digits).await {
+                    Ok(()) => Input::Done,
+                    Err(over) => return over,
+                },
+                Action::Gather { gather } => match self.gather(&gather).await {
+                    Ok(input) => input,
+                    Err(over) => return over,
+                },
+                Action::Fetch {
+                    url,
+                    method,
+                    params,
+                } => match self.document(&url, method, params).await {
+                    Ok(Some(next)) => {
+                        document = next;
+                        cursor = Cursor::START;
+                        Input::Begin
+                    }
+                    Ok(None) => return self.application_error_played().await,
+                    Err(over) => return over,
+                },
+                Action::Dial { dial } => {
+                    // The next issue executes <Dial> (Number, parallel nouns, action); a
+                    // single <Sip> is bridged here with the SIP engine's bridge.
+                    let _ = dial;
+                    self.notify(
+                        NotificationLevel::Warning,
+                        12_200,
+                        "<Dial> is not executed yet; skipped".into(),
+                        None,
+                    );
+                    Input::Done
+                }
+                Action::Hangup | Action::End => {
+                    return Over::End {
+                        end: End::local("the application hung up"),
+                        bye: true,
+                    }
+                }
+                Action::Error { code, message } => {
+                    self.notify(NotificationLevel::Error, code, message.clone(), None);
+                    match self.fallback(code, document.url.clone()).await {
+                        Ok(Some(next)) => {
+                            document = next;
+                            cursor = Cursor::START;
+                            Input::Begin
+                        }
+                        Ok(None) => return self.application_error_played().await,
+                        Err(over) => return over,
+                    }
+                }
+            };
+        }
+    }
+}
+
+/// The method a stored `VoiceMethod` names (POST unless it says GET).
+pub(crate) fn method(name: &str) -> Method {
+    if name.eq_ignore_ascii_case("GET") {
+        Method::Get
+    } else {
+        Method::Post
+    }
+}
+
+/// The event's spelling of a TwiML method.
+fn http_method(method: Method) -> HttpMethod {
+    match method {
+        Method::Get => HttpMethod::Get,
+        Method::Post => HttpMethod::Post,
+    }
+}
+
+/// The id a media event answers, if any.
+fn event_id(event: &MediaEvent) -> Option<u64> {
+    match event {
+        MediaEvent::Digit(_) => None,
+        MediaEvent::Played { id, .. }
+        | MediaEvent::SilenceDone { id }
+        | MediaEvent::DigitsSent { id }
+        | MediaEvent::Collected { id, .. }
+        | MediaEvent::Recorded { id, .. }
+        | MediaEvent::RelayEnded { id }
+        | MediaEvent::Stopped { id } => Some(*id),
+    }
+}
+
+/// What a dialog state means before the answer: the caller's CANCEL (or a BYE) ends the call.
+fn early_end(state: Option<DialogState>) -> Option<End> {
+    use rsipstack::dialog::dialog::TerminatedReason;
+    match state {
+        Some(DialogState::Terminated(_, TerminatedReason::UacCancel))
+        | Some(DialogState::Terminated(_, TerminatedReason::UacBye)) => Some(End::new(
+            CallEndStatus::Canceled,
+            487,
+            HungUpBy::Remote,
+            "caller canceled",
+        )),
+        Some(DialogState::Terminated(_, other)) => Some(End::new(
+            CallEndStatus::Failed,
+            500,
+            HungUpBy::Local,
+            &format!("terminated while ringing: {other:?}"),
+        )),
+        Some(_) => None,
+        None => Some(End::new(
+            CallEndStatus::Failed,
+            500,
+            HungUpBy::Local,
+            "dialog closed",
+        )),
+    }
+}
+
+impl Flow<'_> {
+    /// Waits for `work` while watching the call: the caller's CANCEL or BYE, or a shutdown,
+    /// ends the call first (`Err`). Digits detected meanwhile are recorded.
+    async fn guarded<T>(&mut self, work: impl std::future::Future<Output = T>) -> Result<T, Over> {
+        let shutdown = self.shared.shutdown.clone();
+        let controller = &self.controller;
+        tokio::pin!(work);
+        loop {
+            match self.phase.as_mut() {
+                Some(Phase::Early(early)) => tokio::select! {
+                    out = &mut work => return Ok(out),
+                    state = early.states.recv() => {
+                        if let Some(end) = early_end(state) {
+                            return Err(Over::End { end, bye: false });
+                        }
+                    }
+                    _ = shutdown.cancelled() => return Err(shutting_down()),
+                },
+                Some(Phase::Live { leg, session }) => tokio::select! {
+                    out = &mut work => return Ok(out),
+                    state = leg.states.recv() => {
+                        if let Some(end) = leg.on_state(state).await {
+                            return Err(Over::End { end, bye: false });
+                        }
+                    }
+                    Some(event) = session.events.recv() => {
+                        if let MediaEvent::Digit(digit) = event {
+                            record_digit(controller, digit);
+                        }
+                    }
+                    _ = shutdown.cancelled() => return Err(shutting_down()),
+                },
+                None => return Ok(work.await),
+            }
+        }
+    }
+
+    /// Sends `command` (given its id) to the media session and waits for its answer.
+    async fn media(
+        &mut self,
+        command: impl FnOnce(u64) -> MediaCommand,
+    ) -> Result<MediaEvent, Over> {
+        self.next_id += 1;
+        let id = self.next_id;
+        let shutdown = self.shared.shutdown.clone();
+        let controller = &self.controller;
+        let Some(Phase::Live { leg, session }) = self.phase.as_mut() else {
+            return Err(Over::End {
+                end: End::new(
+                    CallEndStatus::Failed,
+                    500,
+                    HungUpBy::Local,
+                    "media before the answer",
+                ),
+                bye: false,
+            });
+        };
+        if session.commands.send(command(id)).is_err() {
+            return Err(Over::End {
+                end: End::new(
+                    CallEndStatus::Failed,
+                    500,
+                    HungUpBy::Local,
+                    "the media session stopped",
+                ),
+                bye: true,
+            });
+        }
+        loop {
+            tokio::select! {
+                state = leg.states.recv() => {
+                    if let Some(end) = leg.on_state(state).await {
+                        return Err(Over::End { end, bye: false });
+                    }
+                }
+                event = session.events.recv() => match event {
+                    Some(MediaEvent::Digit(digit)) => record_digit(controller, digit),
+                    Some(event) if event_id(&event) == Some(id) => return Ok(event),
+                    Some(_) => {}
+                    None => return Err(Over::End {
+                        end: End::new(CallEndStatus::Failed, 500, HungUpBy::Local, "the media session stopped"),
+                        bye: true,
+                    }),
+                },
+                _ = shutdown.cancelled() => return Err(shutting_down()),
+            }
+        }
+    }
+
+    /// Answers the call: 200 with the SDP answer, then the media session takes the leg's
+    /// RTP socket for the rest of the call.
+    async fn answer(&mut self) -> Result<(), Over> {
+        let Some(Phase::Early(early)) = self.phase.take() else {
+            return Ok(());
+        };
+        let Early {
+            dialog,
+            states,
+            slot,
+            local,
+            audio,
+            sdp,
+        } = early;
+        let headers = vec![Header::ContentType(ContentType::new("application/sdp"))];
+        if let Err(e) = dialog.accept(Some(headers), Some(sdp.into_bytes())) {
+            warn!(call_sid = %self.controller.call_sid(), cause = %e, "cannot answer");
+            return Err(Over::End {
+                end: End::new(CallEndStatus::Failed, 500, HungUpBy::Local, "answer failed"),
+                bye: false,
+            });
+        }
+        let mut leg = Answered {
+            call_sid: self.controller.call_sid().clone(),
+            controller: self.controller.clone(),
+            dialog,
+            states,
+            slot,
+            local,
+            audio,
+        }
+        .into_leg(Role::Uas);
+        let Some((socket, remote)) = leg.media_socket() else {
+            self.phase = None;
+            return Err(Over::End {
+                end: End::new(CallEndStatus::Failed, 500, HungUpBy::Local, "no RTP socket"),
+                bye: true,
+            });
+        };
+        let session = session::start(
+            socket,
+            leg.audio,
+            remote,
+            self.shared.shutdown.child_token(),
+        );
+        self.phase = Some(Phase::Live { leg, session });
+        Ok(())
+    }
+
+    /// `<Reject>`: a final response, never a 200.
+    async fn reject(&mut self, reason: RejectReason) -> Over {
+        let (code, status, sip) = match reason {
+            RejectReason::Busy => (StatusCode::BusyHere, CallEndStatus::Busy, 486),
+            RejectReason::Rejected => (StatusCode::Decline, CallEndStatus::NoAnswer, 603),
+        };
+        if let Some(Phase::Early(early)) = &self.phase {
+            let _ = early.dialog.reject(Some(code), None);
+        }
+        Over::End {
+            end: End::new(status, sip, HungUpBy::Local, "rejected by the application"),
+            bye: false,
+        }
+    }
+
+    /// `<Pause>`: before the answer it delays the answer; after it, silence.
+    async fn wait(&mut self, ms: u64) -> Result<(), Over> {
+        self.guarded(tokio::time::sleep(Duration::from_millis(ms)))
+            .await
+    }
+
+    /// `<Say>` or `<Play>`: resolve, then play `loops` times. A source that cannot be had is
+    /// a notification and the call goes on with the next verb, as Twilio does.
+    async fn play(&mut self, source: MediaSource, loops: u32, label: &str) -> Result<(), Over> {
+        let resolver = self.voice.resolver.clone();
+        let resolved = self
+            .guarded(async move { resolver.resolve(&source).await })
+            .await?;
+        let audio = match resolved {
+            Ok(audio) => audio,
+            Err(e) => {
+                self.notify(NotificationLevel::Error, e.code, e.message.clone(), None);
+                return Ok(());
+            }
+        };
+        let event = self
+            .media(|id| MediaCommand::Play { id, audio, loops })
+            .await?;
+        if let MediaEvent::Played {
+            packets, completed, ..
+        } = event
+        {
+            let _ = self
+                .controller
+                .execute(CallCommand::RecordPlayed(MediaPlayed {
+                    source: label.to_string(),
+                    packets,
+                    duration_ms: packets * 20,
+                    completed,
+                }));
+        }
+        Ok(())
+    }
+
+    /// `<Play digits>`.
+    async fn send_digits(&mut self, digits: String) -> Result<(), Over> {
+        self.media(|id| MediaCommand::SendDigits { id, digits })
+            .await?;
+        Ok(())
+    }
+
+    /// `<Gather>`: resolve every prompt first (Twilio fetches all before the first plays),
+    /// then collect with the prompts as barge-in audio.
+    async fn gather(&mut self, gather: &twiml::Gather) -> Result<Input, Over> {
+        let mut prompts = Vec::new();
+        for prompt in &gather.prompts {
+            let (source, loops) = match prompt {
+                twiml::Prompt::Say(say) => (
+                    MediaSource::Say {
+                        text: say.text.clone(),
+                        voice: say.voice.clone(),
+                        language: say.language.clone(),
+                    },
+                    say.loops,
+                ),
+                twiml::Prompt::Play(play) => match &play.url {
+                    Some(url) => (MediaSource::Play { url: url.clone() }, play.loops),
+                    None => continue,
+                },
+                twiml::Prompt::Pause(pause) => {
+                    prompts.push(Prompt::Silence {
+                        ms: u64::from(pause.length_secs) * 1000,
+                    });
+                    continue;
+                }
+            };
+            let resolver = self.voice.resolver.clone();
+            match self
+                .guarded(async move { resolver.resolve(&source).await })
+                .await?
+            {
+                Ok(audio) => prompts.push(Prompt::Audio { audio, loops }),
+                Err(e) => self.notify(NotificationLevel::Error, e.code, e.message.clone(), None),
+            }
+        }
+        let rules = CollectRules {
+            num_digits: gather.num_digits,
+            finish_on_key: gather.finish_on_key,
+            timeout: Duration::from_secs(u64::from(gather.timeout_secs)),
+        };
+        let event = self
+            .media(|id| MediaCommand::Collect { id, prompts, rules })
+            .await?;
+        Ok(match event {
+            MediaEvent::Collected {
+                digits,
+                finished_on_key,
+                ..
+            } if !digits.is_empty() => Input::Gathered {
+                digits,
+                finished_on_key,
+            },
+            _ => Input::NoInput,
+        })
+    }
+
+    /// Fetches and parses a document, with the fallback URL on failure. `Ok(None)`: neither
+    /// worked (the caller hears the application error).
+    async fn document(
+        &mut self,
+        url: &str,
+        method: Method,
+        extra: Vec<(String, String)>,
+    ) -> Result<Option<Document_>, Over> {
+        match self.fetch_parse(url, method, extra).await? {
+            Ok(doc) => Ok(Some(doc)),
+            Err(code) => self.fallback(code, Some(url.to_string())).await,
+        }
+    }
+
+    /// The fallback URL after error `code` at `error_url`, if the number has one.
+    async fn fallback(
+        &mut self,
+        code: u32,
+        error_url: Option<String>,
+    ) -> Result<Option<Document_>, Over> {
+        let Some(fallback) = self.route.voice_fallback_url.clone() else {
+            return Ok(None);
+        };
+        if error_url.as_deref() == Some(fallback.as_str()) {
+            return Ok(None);
+        }
+        let params = vec![
+            ("ErrorCode".to_string(), code.to_string()),
+            ("ErrorUrl".to_string(), error_url.unwrap_or_default()),
+        ];
+        let method = method(&self.route.voice_fallback_method);
+        Ok(self.fetch_parse(&fallback, method, params).await?.ok())
+    }
+
+    /// One fetch and parse: the document, or the error code (already a notification).
+    async fn fetch_parse(
+        &mut self,
+        url: &str,
+        method: Method,
+        extra: Vec<(String, String)>,
+    ) -> Result<Result<Document_, u32>, Over> {
+        self.fetched += 1;
+        if self.fetched > MAX_DOCUMENTS {
+            return Err(Over::End {
+                end: End::local("too many documents for one call"),
+                bye: true,
+            });
+        }
+        let mut params = match self.controller.state() {
+            Some(call) => switchboard_events::call::webhook_params(&call),
+            None => Vec::new(),
+        };
+        params.extend(extra);
+        let request = FetchRequest {
+            account: self.controller.account().clone(),
+            url: url.to_string(),
+            method: match method {
+                Method::Get => fetching::Method::Get,
+                Method::Post => fetching::Method::Post,
+            },
+            params,
+        };
+        let fetcher = self.voice.fetcher.clone();
+        let mut jar = std::mem::take(&mut self.jar);
+        let fetched = self
+            .guarded(async { fetcher.fetch(&request, &mut jar).await })
+            .await;
+        self.jar = jar;
+        let fetched = match fetched? {
+            Ok(fetched) => fetched,
+            Err(e) => {
+                let code = e.code;
+                self.notify(
+                    NotificationLevel::Error,
+                    e.code,
+                    e.message.clone(),
+                    Some(&e),
+                );
+                return Ok(Err(code));
+            }
+        };
+        let _ = self
+            .controller
+            .execute(CallCommand::RecordFetch(InstructionsFetched {
+                url: fetched.url.clone(),
+                method: http_method(method),
+                status_code: fetched.status,
+                content_type: Some(fetched.content_type.clone()).filter(|c| !c.is_empty()),
+                bytes: document_len(&fetched.document) as u64,
+                fallback: self.route.voice_fallback_url.as_deref() == Some(url),
+            }));
+        Ok(self.program(fetched))
+    }
+
+    /// The program a fetched document holds (audio and plain text become one).
+    fn program(&mut self, fetched: Fetched) -> Result<Document_, u32> {
+        let base = Some(fetched.url.clone());
+        let text = match fetched.document {
+            Document::Twiml(text) => text,
+            Document::Text(text) => match twiml::parse(&text) {
+                Ok(parsed) => return Ok(self.accept(parsed, base)),
+                // Plain text that is not TwiML is read aloud, then the call hangs up.
+                Err(_) => return Ok(spoken(&text, base)),
+            },
+            Document::Audio { .. } => {
+                // An audio answer is played, then the call hangs up: play it by its URL.
+                return Ok(played(&fetched.url, base));
+            }
+        };
+        match twiml::parse(&text) {
+            Ok(parsed) => Ok(self.accept(parsed, base)),
+            Err(e) => {
+                self.notify(NotificationLevel::Error, e.code, e.message.clone(), None);
+                Err(e.code)
+            }
+        }
+    }
+
+    /// A parsed document: its warnings become notifications.
+    fn accept(&mut self, parsed: twiml::Parsed, url: Option<String>) -> Document_ {
+        for warning in &parsed.warnings {
+            self.notify(
+                NotificationLevel::Warning,
+                warning.code,
+                warning.message.clone(),
+                None,
+            );
+        }
+        Document_ {
+            program: parsed.program,
+            url,
+        }
+    }
+
+    /// Records a notification with Twilio's code.
+    fn notify(
+        &self,
+        level: NotificationLevel,
+        code: u32,
+        message: String,
+        fetch: Option<&FetchError>,
+    ) {
+        info!(call_sid = %self.controller.call_sid(), code, %message, "call notification");
+        let raised = NotificationRaised {
+            notification_sid: crate::commands::new_sid(SidPrefix::Alert),
+            error_code: code,
+            log_level: level,
+            message_text: message,
+            request_url: fetch.map(|f| f.url.clone()).unwrap_or_default(),
+            request_method: fetch.map(|f| {
+                if f.method.eq_ignore_ascii_case("GET") {
+                    HttpMethod::Get
+                } else {
+                    HttpMethod::Post
+                }
+            }),
+            request_variables: fetch
+                .map(|f| f.request_variables.clone())
+                .unwrap_or_default(),
+            response_headers: fetch.and_then(|f| f.response_headers.clone()),
+            response_body: fetch.and_then(|f| f.response_body.clone()),
+        };
+        if let Err(e) = self
+            .controller
+            .execute(CallCommand::RaiseNotification(raised))
+        {
+            debug!(cause = %e, "notification not recorded");
+        }
+    }
+
+    /// The application failed and no fallback helped: the caller hears Twilio's message.
+    async fn application_error_played(&mut self) -> Over {
+        if let Err(over) = self.answer().await {
+            return over;
+        }
+        let say = MediaSource::Say {
+            text: APPLICATION_ERROR.to_string(),
+            voice: "woman".to_string(),
+            language: "en-US".to_string(),
+        };
+        if let Err(over) = self.play(say, 1, "application-error").await {
+            return over;
+        }
+        Over::End {
+            end: End::local("application error"),
+            bye: true,
+        }
+    }
+
+    /// An error before any fetch (no VoiceUrl): a notification, then the message.
+    async fn application_error(
+        &mut self,
+        code: u32,
+        message: String,
+        fetch: Option<&FetchError>,
+    ) -> Over {
+        self.notify(NotificationLevel::Error, code, message, fetch);
+        self.application_error_played().await
+    }
+
+    /// Ends the call on the wire and records its end.
+    async fn finish(mut self, over: Over) {
+        let Over::End { end, bye } = over;
+        match self.phase.take() {
+            Some(Phase::Early(early)) => {
+                if bye {
+                    // Never answered: a final response instead of a BYE.
+                    let _ = early
+                        .dialog
+                        .reject(Some(StatusCode::ServiceUnavailable), None);
+                }
+                self.controller.completed(end, None);
+            }
+            Some(Phase::Live { leg, session }) => {
+                let _ = session.commands.send(MediaCommand::StopAll);
+                drop(session.commands);
+                session.task.abort();
+                leg.finish(self.shared, end, bye).await;
+            }
+            None => self.controller.completed(end, None),
+        }
+    }
+}
+
+/// The server is stopping: the call is hung up.
+fn shutting_down() -> Over {
+    Over::End {
+        end: End::local("server shutting down"),
+        bye: true,
+    }
+}
+
+fn record_digit(controller: &CallController, digit: char) {
+    let _ = controller.execute(CallCommand::RecordDigit(DtmfReceived {
+        digit: digit.to_string(),
+        method: DtmfMethod::Rfc4733,
+    }));
+}
+
+fn document_len(document: &Document) -> usize {
+    match document {
+        Document::Twiml(text) | Document::Text(text) => text.len(),
+        Document::Audio { bytes, .. } => bytes.len(),
+    }
+}
+
+/// A one-verb program that reads `text` aloud (a `text/plain` answer that is not TwiML).
+fn spoken(text: &str, url: Option<String>) -> Document_ {
+    let say = twiml::Say {
+        text: text.to_string(),
+        voice: "man".to_string(),
+        language: "en-US".to_string(),
+        loops: 1,
+    };
+    Document_ {
+        program: Program {
+            verbs: vec![twiml::Verb::Say(say), twiml::Verb::Hangup],
+        },
+        url,
+    }
+}
+
+/// A one-verb program that plays the audio at `url` (an audio answer).
+fn played(url: &str, base: Option<String>) -> Document_ {
+    let play = twiml::Play {
+        url: Some(url.to_string()),
+        digits: None,
+        loops: 1,
+    };
+    Document_ {
+        program: Program {
+            verbs: vec![twiml::Verb::Play(play), twiml::Verb::Hangup],
+        },
+        url: base,
+    }
+}
