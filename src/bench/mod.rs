@@ -24,6 +24,7 @@ pub mod postgres;
 pub mod sip;
 pub mod stages;
 pub mod taskrouter;
+pub mod voice_app;
 
 use crate::config::BenchCommand;
 use std::time::Duration;

@@ -6,10 +6,12 @@
 //! events appended as in production):
 //!
 //! 1. **Signalling only**: SIPp's built-in `uac` (INVITE, 100, 180, 200, ACK, pause, BYE) at
-//!    `--rate` calls/s for `--calls` calls of `--call-ms`. switchboard answers with its
-//!    `echo` behaviour, so every call also gets an RTP port pair and a media task.
+//!    `--rate` calls/s for `--calls` calls of `--call-ms`. switchboard routes each INVITE by
+//!    its number and runs the number's TwiML application (served by this process,
+//!    [`super::voice_app`]): `<Gather>` with a long timeout, so every call also costs a
+//!    signed instruction fetch, an RTP port pair and a media session.
 //! 2. **RTP playback**: `--concurrent` calls held for `--audio-secs`; switchboard plays a WAV
-//!    into each (`--inbound play:…`), SIPp's uas only answers. Every call's SDP points at one
+//!    into each (`<Play>`, fetched from this process), SIPp's uas only answers. Every call's SDP points at one
 //!    UDP receiver in this process, which checks each stream (by SSRC): packets, sequence
 //!    gaps, and how late each packet arrives against its RTP timestamp (its lateness is the
 //!    arrival time minus the timestamp's time, minus the stream's best such offset). A packet
@@ -21,6 +23,7 @@
 //! the call events are read back from the log afterwards and counted.
 
 use super::fixtures::Scratch;
+use super::voice_app::{Reply, TwimlApp};
 use super::measure::{ms, percentile, Latencies};
 use crate::config::SipBenchArgs;
 use anyhow::{bail, Context};
@@ -112,13 +115,14 @@ fn sipp_version(sipp: &str) -> anyhow::Result<String> {
         .to_string())
 }
 
-/// One load against SIPp's uas, then against switchboard serve with `inbound` (`between`
-/// runs in between): both responders' figures and what switchboard recorded.
+/// One load against SIPp's uas, then against switchboard serve whose number's application
+/// answers with `routes` (`between` runs in between): both responders' figures and what
+/// switchboard recorded.
 fn against_both(
     rig: &Rig,
     tag: &str,
     args: &[String],
-    inbound: &str,
+    routes: &[(&str, Reply)],
     max_calls: u64,
     between: impl FnOnce(),
 ) -> anyhow::Result<(LoadFigures, LoadFigures, Recorded)> {
@@ -130,7 +134,7 @@ fn against_both(
         figures
     };
     between();
-    let server = Responder::switchboard(exe, scratch, tag, &["--inbound", inbound], max_calls)?;
+    let server = Responder::switchboard(exe, scratch, tag, routes, max_calls)?;
     let figures = drive(sipp, scratch, &server, args, &format!("{tag}-sb"))?;
     let recorded = server.stop_and_count(exe)?;
     Ok((baseline, figures, recorded))
@@ -157,7 +161,7 @@ fn signalling(rig: &Rig, options: &SipBenchArgs) -> anyhow::Result<u64> {
     );
     let max_calls = limit * 2;
     let (baseline, switchboard, recorded) =
-        against_both(rig, "sig", &uac_args, "echo", max_calls, || {})?;
+        against_both(rig, "sig", &uac_args, &[("/voice", Reply::twiml(WAIT))], max_calls, || {})?;
     print_table(&baseline, &switchboard);
     println!(
         "  switchboard recorded {} call.completed events for {} calls (every call's events appended, durability full)",
@@ -192,9 +196,12 @@ fn playback(rig: &Rig, options: &SipBenchArgs, max_calls: u64) -> anyhow::Result
         "\nRTP playback: {} calls at {rate} calls/s, each held {} s; switchboard plays a µ-law WAV into each, SIPp's uas only answers",
         options.concurrent, options.audio_secs
     );
-    let play = format!("play:{}", wav.display());
+    let routes = [
+        ("/voice", Reply::twiml(PLAY)),
+        ("/tone.wav", Reply::wav(std::fs::read(&wav)?)),
+    ];
     let (audio_baseline, audio, audio_recorded) =
-        against_both(rig, "rtp", &audio_args, &play, max_calls, || {
+        against_both(rig, "rtp", &audio_args, &routes, max_calls, || {
             receiver.reset()
         })?;
     let streams = receiver.stop();
@@ -272,11 +279,21 @@ fn free_sip_port() -> anyhow::Result<u16> {
     bail!("no port free on both UDP and TCP in 100 tries")
 }
 
-/// The process answering the calls.
+/// The number switchboard's account owns in the benchmark; SIPp calls it (`-s`).
+const NUMBER: &str = "+15550100001";
+
+/// The signalling load's application: answer, then wait for the caller's BYE.
+const WAIT: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Response><Gather timeout="600" finishOnKey=""/></Response>"#;
+
+/// The playback load's application: the tone, fetched relative to the document.
+const PLAY: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Response><Play>/tone.wav</Play></Response>"#;
+
+/// The process answering the calls (and, for switchboard, its number's application).
 struct Responder {
     child: Child,
     port: u16,
     data_dir: Option<PathBuf>,
+    _app: Option<TwimlApp>,
 }
 
 /// What switchboard recorded.
@@ -310,6 +327,7 @@ impl Responder {
             child,
             port,
             data_dir: None,
+            _app: None,
         })
     }
 
@@ -317,26 +335,30 @@ impl Responder {
         exe: &Path,
         scratch: &Scratch,
         tag: &str,
-        extra: &[&str],
+        routes: &[(&str, Reply)],
         max_calls: u64,
     ) -> anyhow::Result<Responder> {
         let data_dir = scratch.path().join(format!("data-{tag}"));
         let data = data_dir.display().to_string();
         let account = super::fixtures::create_account(exe, &data)?;
-        let account = account["sid"].as_str().context("account sid")?.to_string();
+        let sid = account["sid"].as_str().context("account sid")?.to_string();
+        let token = account["auth_token"].as_str().context("auth token")?.to_string();
         let port = free_sip_port()?;
         let log = std::fs::File::create(scratch.path().join(format!("server-{tag}.log")))?;
         let (sip, calls) = (format!("127.0.0.1:{port}"), max_calls.to_string());
         let mut args = vec!["--data-dir", &data, "--http-addr", "127.0.0.1:0"];
-        args.extend(["--sip-addr", &sip, "--sip-account", &account]);
+        args.extend(["--sip-addr", &sip]);
         args.extend(["--max-calls", &calls, "--rtp-ports", "20000-39999"]);
-        args.extend_from_slice(extra);
-        let (child, _) =
-            super::fixtures::spawn_serve(exe, &args, log, "switchboard sip listening")?;
+        let (child, http) =
+            super::fixtures::spawn_serve(exe, &args, log, "switchboard listening on")?;
+        let app = TwimlApp::start(routes).context("the benchmark's voice application")?;
+        let voice_url = app.url("/voice");
+        app.block_on(own_number(&http, &sid, &token, &voice_url))?;
         Ok(Responder {
             child,
             port,
             data_dir: Some(data_dir),
+            _app: Some(app),
         })
     }
 
@@ -391,6 +413,44 @@ impl Responder {
     }
 }
 
+/// Buys [`NUMBER`] for the account on the server at `http` with `voice_url`, and waits until
+/// the numbers read model has it (the SIP engine routes by it).
+async fn own_number(http: &str, sid: &str, token: &str, voice_url: &str) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    let path = format!("{http}/2010-04-01/Accounts/{sid}/IncomingPhoneNumbers.json");
+    let created = client
+        .post(&path)
+        .basic_auth(sid, Some(token))
+        .form(&[("PhoneNumber", NUMBER), ("VoiceUrl", voice_url)])
+        .send()
+        .await
+        .context("buy the benchmark's number")?;
+    if !created.status().is_success() {
+        bail!("buying the number answered {}", created.status());
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let listed: serde_json::Value = client
+            .get(&path)
+            .basic_auth(sid, Some(token))
+            .query(&[("PhoneNumber", NUMBER)])
+            .send()
+            .await?
+            .json()
+            .await?;
+        if listed["incoming_phone_numbers"]
+            .as_array()
+            .is_some_and(|l| !l.is_empty())
+        {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("the number never appeared in the numbers read model");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A process's user + system CPU time.
 fn process_cpu(pid: u32) -> Option<Duration> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
@@ -417,6 +477,7 @@ fn drive(
     let started = Instant::now();
     let status = Command::new(sipp)
         .arg(responder.target())
+        .args(["-s", NUMBER])
         .args(["-i", "127.0.0.1", "-p", &free_sip_port()?.to_string()])
         .args([
             "-nostdin",

@@ -5,7 +5,7 @@
 //!
 //! A missing `sipp` fails these tests with a message saying how to get it; they never skip.
 
-use crate::twiml_app::{Reply, TwimlApp};
+use switchboard::bench::voice_app::{Reply, TwimlApp};
 use crate::{cli, create_account, Api, Creds, DataDir, Server};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -109,7 +109,7 @@ impl Telephony {
         let mut args = vec!["--sip-addr", &sip_addr];
         args.extend_from_slice(extra);
         let server = Server::start_with(dir.path(), &args);
-        let app = TwimlApp::start(routes);
+        let app = TwimlApp::start(routes).expect("the test application starts");
         let voice_url = app.url("/voice");
         let fallback_url = app.url("/fallback");
         own_number(&server, &account, NUMBER, &voice_url, Some(&fallback_url));

@@ -1,8 +1,9 @@
-//! A voice application written in Rust for the telephony tests: fixed answers per path (TwiML,
-//! audio, errors), every request it received kept for the test to read. It runs on a tokio
-//! runtime of its own, so the synchronous SIP tests can block on SIPp and sockets while it
-//! serves. The Python application in `tests/voice/app.py` (the official twilio library) is the
-//! one the must-show tests use; this one keeps the engine tests short.
+//! A voice application for `bench sip` and the telephony tests: fixed answers per path (TwiML,
+//! audio, errors), every request it received kept for the caller to read. It runs on a tokio
+//! runtime of its own, so synchronous code (the benchmark, the SIP tests) can block on SIPp
+//! and sockets while it serves. The must-show tests use a Python application written with
+//! the official twilio library (`tests/voice/app.py`); this one keeps engine tests and the
+//! benchmark short.
 
 use axum::body::Bytes;
 use axum::extract::{OriginalUri, State};
@@ -13,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 /// One answer.
 #[derive(Clone, Debug)]
-pub(crate) struct Reply {
+pub struct Reply {
     pub status: u16,
     pub content_type: Option<String>,
     pub body: Vec<u8>,
@@ -21,7 +22,7 @@ pub(crate) struct Reply {
 
 impl Reply {
     /// `text/xml` TwiML.
-    pub(crate) fn twiml(body: &str) -> Reply {
+    pub fn twiml(body: &str) -> Reply {
         Reply {
             status: 200,
             content_type: Some("text/xml".into()),
@@ -30,7 +31,7 @@ impl Reply {
     }
 
     /// A WAV file.
-    pub(crate) fn wav(bytes: Vec<u8>) -> Reply {
+    pub fn wav(bytes: Vec<u8>) -> Reply {
         Reply {
             status: 200,
             content_type: Some("audio/wav".into()),
@@ -39,7 +40,7 @@ impl Reply {
     }
 
     /// An HTTP error with an empty body.
-    pub(crate) fn status(status: u16) -> Reply {
+    pub fn status(status: u16) -> Reply {
         Reply {
             status,
             content_type: Some("text/plain".into()),
@@ -50,7 +51,7 @@ impl Reply {
 
 /// One request the application received.
 #[derive(Clone, Debug)]
-pub(crate) struct Received {
+pub struct Received {
     pub method: String,
     /// Path and query.
     pub uri: String,
@@ -60,14 +61,14 @@ pub(crate) struct Received {
 }
 
 impl Received {
-    pub(crate) fn param(&self, name: &str) -> Option<&str> {
+    pub fn param(&self, name: &str) -> Option<&str> {
         self.params
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
 
-    pub(crate) fn path(&self) -> &str {
+    pub fn path(&self) -> &str {
         self.uri.split('?').next().unwrap_or_default()
     }
 }
@@ -79,20 +80,19 @@ struct AppState {
 }
 
 /// The running application.
-pub(crate) struct TwimlApp {
+pub struct TwimlApp {
     pub base: String,
     state: AppState,
-    _runtime: tokio::runtime::Runtime,
+    runtime: tokio::runtime::Runtime,
 }
 
 impl TwimlApp {
     /// Serves `routes` (path → answer) on a port of its own.
-    pub(crate) fn start(routes: &[(&str, Reply)]) -> TwimlApp {
+    pub fn start(routes: &[(&str, Reply)]) -> std::io::Result<TwimlApp> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
-            .build()
-            .expect("runtime");
+            .build()?;
         let state = AppState {
             routes: Arc::new(Mutex::new(
                 routes
@@ -102,42 +102,45 @@ impl TwimlApp {
             )),
             log: Arc::default(),
         };
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))
-            .expect("bind");
-        let base = format!("http://{}", listener.local_addr().expect("addr"));
+        let listener = runtime.block_on(tokio::net::TcpListener::bind("127.0.0.1:0"))?;
+        let base = format!("http://{}", listener.local_addr()?);
         let app = axum::Router::new()
             .fallback(serve)
             .with_state(state.clone());
         runtime.spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        TwimlApp {
+        Ok(TwimlApp {
             base,
             state,
-            _runtime: runtime,
-        }
+            runtime,
+        })
+    }
+
+    /// Runs `work` on the application's runtime (for a synchronous caller's HTTP requests).
+    pub fn block_on<F: std::future::Future>(&self, work: F) -> F::Output {
+        self.runtime.block_on(work)
     }
 
     /// The absolute URL of `path`.
-    pub(crate) fn url(&self, path: &str) -> String {
+    pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
     /// Changes (or adds) one route.
-    pub(crate) fn set(&self, path: &str, reply: Reply) {
+    pub fn set(&self, path: &str, reply: Reply) {
         if let Ok(mut routes) = self.state.routes.lock() {
             routes.insert(path.to_string(), reply);
         }
     }
 
     /// Every request so far, in arrival order.
-    pub(crate) fn received(&self) -> Vec<Received> {
+    pub fn received(&self) -> Vec<Received> {
         self.state.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     /// The requests to `path`.
-    pub(crate) fn received_at(&self, path: &str) -> Vec<Received> {
+    pub fn received_at(&self, path: &str) -> Vec<Received> {
         self.received()
             .into_iter()
             .filter(|r| r.path() == path)
