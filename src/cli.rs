@@ -319,7 +319,6 @@ pub async fn call(args: crate::config::CallArgs) -> anyhow::Result<()> {
             rtp_ports: args.rtp_ports,
             max_calls: 1,
             retry_after_secs: 5,
-            ring_timeout: std::time::Duration::from_secs(args.ring_timeout_secs),
         },
         commands,
         // Nothing is meant to call this engine: it owns no number, so an INVITE gets 404.

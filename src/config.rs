@@ -381,9 +381,6 @@ pub struct SipArgs {
     /// The espeak-ng program `<Say>` speaks with (Debian's `espeak-ng` package).
     #[arg(long, env = "SWITCHBOARD_ESPEAK", default_value = "espeak-ng")]
     pub espeak: PathBuf,
-    /// Seconds a call we place (a bridge's second leg) may ring before we CANCEL it.
-    #[arg(long, env = "SWITCHBOARD_SIP_RING_TIMEOUT_SECS", default_value_t = 30)]
-    pub sip_ring_timeout_secs: u64,
     /// Seconds a caller is told to wait (`Retry-After`) when the node is at capacity.
     #[arg(long, env = "SWITCHBOARD_SIP_RETRY_AFTER_SECS", default_value_t = 5)]
     pub sip_retry_after_secs: u32,

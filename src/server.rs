@@ -368,7 +368,6 @@ pub async fn run(
                 rtp_ports: args.sip.rtp_ports,
                 max_calls: args.sip.max_calls,
                 retry_after_secs: args.sip.sip_retry_after_secs,
-                ring_timeout: Duration::from_secs(args.sip.sip_ring_timeout_secs),
             };
             let commands = crate::commands::Commands::new(opened.log.clone(), args.region.clone());
             let tokens: Arc<dyn AuthTokens> = Arc::new(

@@ -23,8 +23,8 @@
 //! the call events are read back from the log afterwards and counted.
 
 use super::fixtures::Scratch;
-use super::voice_app::{Reply, TwimlApp};
 use super::measure::{ms, percentile, Latencies};
+use super::voice_app::{Reply, TwimlApp};
 use crate::config::SipBenchArgs;
 use anyhow::{bail, Context};
 use std::collections::HashMap;
@@ -160,8 +160,14 @@ fn signalling(rig: &Rig, options: &SipBenchArgs) -> anyhow::Result<u64> {
         options.rate, options.calls, options.call_ms, options.call_ms
     );
     let max_calls = limit * 2;
-    let (baseline, switchboard, recorded) =
-        against_both(rig, "sig", &uac_args, &[("/voice", Reply::twiml(WAIT))], max_calls, || {})?;
+    let (baseline, switchboard, recorded) = against_both(
+        rig,
+        "sig",
+        &uac_args,
+        &[("/voice", Reply::twiml(WAIT))],
+        max_calls,
+        || {},
+    )?;
     print_table(&baseline, &switchboard);
     println!(
         "  switchboard recorded {} call.completed events for {} calls (every call's events appended, durability full)",
@@ -286,7 +292,8 @@ const NUMBER: &str = "+15550100001";
 const WAIT: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Response><Gather timeout="600" finishOnKey=""/></Response>"#;
 
 /// The playback load's application: the tone, fetched relative to the document.
-const PLAY: &str = r#"<?xml version="1.0" encoding="UTF-8"?><Response><Play>/tone.wav</Play></Response>"#;
+const PLAY: &str =
+    r#"<?xml version="1.0" encoding="UTF-8"?><Response><Play>/tone.wav</Play></Response>"#;
 
 /// The process answering the calls (and, for switchboard, its number's application).
 struct Responder {
@@ -342,7 +349,10 @@ impl Responder {
         let data = data_dir.display().to_string();
         let account = super::fixtures::create_account(exe, &data)?;
         let sid = account["sid"].as_str().context("account sid")?.to_string();
-        let token = account["auth_token"].as_str().context("auth token")?.to_string();
+        let token = account["auth_token"]
+            .as_str()
+            .context("auth token")?
+            .to_string();
         let port = free_sip_port()?;
         let log = std::fs::File::create(scratch.path().join(format!("server-{tag}.log")))?;
         let (sip, calls) = (format!("127.0.0.1:{port}"), max_calls.to_string());

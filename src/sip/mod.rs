@@ -47,10 +47,8 @@
 //! - [`outbound`]: placing a call (`switchboard call`, a bridge's second leg), to its answer.
 //! - [`leg`]: an answered call of either direction: in-dialog requests (BYE, INFO, re-INVITE),
 //!   running a behaviour, hanging up.
-//! - [`bridge`]: `--inbound bridge:URI`, two legs with RTP relayed between them.
 //! - [`media`]: the RTP tasks (echo, playback, RFC 4733 detection, the two-leg relay).
 
-pub mod bridge;
 pub mod call;
 pub mod leg;
 pub mod media;
@@ -97,8 +95,6 @@ pub struct SipConfig {
     pub max_calls: usize,
     /// `Retry-After` seconds on 503.
     pub retry_after_secs: u32,
-    /// How long a call we place may ring before we CANCEL it.
-    pub ring_timeout: Duration,
 }
 
 /// Shared by every call task.
@@ -112,7 +108,6 @@ pub(crate) struct Shared {
     pub media_ip: IpAddr,
     /// The call router: numbers, the fetcher, the media resolver.
     pub voice: Arc<Voice>,
-    pub ring_timeout: Duration,
     pub retry_after_secs: u32,
     /// Cancelled at shutdown: calls hang up.
     pub shutdown: CancellationToken,
@@ -247,7 +242,6 @@ impl SipEngine {
             contact_tcp,
             media_ip,
             voice,
-            ring_timeout: config.ring_timeout,
             retry_after_secs: config.retry_after_secs,
             shutdown: calls_stop.clone(),
             tracker: tracker.clone(),

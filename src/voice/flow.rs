@@ -193,18 +193,10 @@ impl Flow<'_> {
                     Ok(None) => return self.application_error_played().await,
                     Err(over) => return over,
                 },
-                Action::Dial { dial } => {
-                    // The next issue executes <Dial> (Number, parallel nouns, action); a
-                    // single <Sip> is bridged here with the SIP engine's bridge.
-                    let _ = dial;
-                    self.notify(
-                        NotificationLevel::Warning,
-                        12_200,
-                        "<Dial> is not executed yet; skipped".into(),
-                        None,
-                    );
-                    Input::Done
-                }
+                Action::Dial { dial } => match self.dial(&dial).await {
+                    Ok(input) => input,
+                    Err(over) => return over,
+                },
                 Action::Hangup | Action::End => {
                     return Over::End {
                         end: End::local("the application hung up"),
@@ -476,6 +468,45 @@ impl Flow<'_> {
                 }));
         }
         Ok(())
+    }
+
+    /// `<Dial>`: one `<Sip>` noun is bridged ([`super::dial`]); the Calls issue adds the rest.
+    async fn dial(&mut self, dial: &twiml::Dial) -> Result<Input, Over> {
+        let uri = dial.targets.iter().find_map(|target| match target {
+            twiml::DialTarget::Sip { uri, .. } => Some(uri.clone()),
+            _ => None,
+        });
+        let Some(uri) = uri else {
+            self.notify(
+                NotificationLevel::Warning,
+                12_200,
+                "<Dial> reaches <Sip> URIs only until an outbound trunk is configured; skipped"
+                    .into(),
+                None,
+            );
+            return Ok(Input::Dialed {
+                params: vec![("DialCallStatus".into(), "failed".into())],
+            });
+        };
+        self.answer().await?;
+        let shared = self.shared;
+        let Some(Phase::Live { leg, session }) = self.phase.as_mut() else {
+            return Ok(Input::Done);
+        };
+        let bridged = super::dial::bridge(
+            shared,
+            leg,
+            session,
+            &uri,
+            Duration::from_secs(u64::from(dial.timeout_secs)),
+            Duration::from_secs(u64::from(dial.time_limit_secs)),
+            dial.caller_id.as_deref(),
+        )
+        .await;
+        match bridged {
+            super::dial::Bridged::Continue(params) => Ok(Input::Dialed { params }),
+            super::dial::Bridged::Over { end, bye } => Err(Over::End { end, bye }),
+        }
     }
 
     /// `<Play digits>`.

@@ -6,8 +6,10 @@
 //! - [`numbers`]: the number directory the SIP router consults on every INVITE;
 //! - [`fetch`]: fetching a call's instructions from its application, signed;
 //! - [`router`]: an INVITE routed by its number before anything is answered;
-//! - [`flow`]: one call's program run step by step against its SIP dialog and media session.
+//! - [`flow`]: one call's program run step by step against its SIP dialog and media session;
+//! - [`dial`]: `<Dial><Sip>`, the caller bridged to a second call.
 
+pub(crate) mod dial;
 pub mod fetch;
 pub(crate) mod flow;
 pub mod numbers;

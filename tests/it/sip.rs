@@ -5,7 +5,6 @@
 //!
 //! A missing `sipp` fails these tests with a message saying how to get it; they never skip.
 
-use switchboard::bench::voice_app::{Reply, TwimlApp};
 use crate::{cli, create_account, Api, Creds, DataDir, Server};
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -13,6 +12,7 @@ use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+use switchboard::bench::voice_app::{Reply, TwimlApp};
 use switchboard_telephony::Law;
 
 /// The SIPp binary: `SWITCHBOARD_TEST_SIPP` (set by `scripts/test.sh`) or `sipp` on PATH.
