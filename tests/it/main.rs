@@ -53,6 +53,7 @@
 mod alerts;
 mod auth_tokens;
 mod bad_records;
+mod call_router;
 mod cluster;
 mod crash;
 mod exactly_once;

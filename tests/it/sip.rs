@@ -121,6 +121,16 @@ impl Telephony {
             account,
         }
     }
+    /// The running server.
+    pub(crate) fn server(&self) -> &Server {
+        self.server.as_ref().expect("the server runs")
+    }
+
+    /// The server's HTTP base URL.
+    pub(crate) fn http_base(&self) -> &str {
+        &self.server().base
+    }
+
     pub(crate) fn target(&self) -> String {
         format!("127.0.0.1:{}", self.sip_port)
     }
@@ -1031,7 +1041,7 @@ pub(crate) fn in_dialog(
             &format!("CSeq: {cseq} {method}"),
         )
         .replace(
-            &format!("To: <sip:service@127.0.0.1:{}>", t.sip_port),
+            &format!("To: <sip:{NUMBER}@127.0.0.1:{}>", t.sip_port),
             &format!("To: {to}"),
         )
 }

@@ -207,7 +207,7 @@ fn invite(t: &Telephony, sig: &UdpSocket, rtp: &UdpSocket, call_id: &str, law: L
     answer
 }
 
-fn offer(rtp: &UdpSocket, law: Law, version: u32) -> String {
+pub(crate) fn offer(rtp: &UdpSocket, law: Law, version: u32) -> String {
     let pt = match law {
         Law::Ulaw => 0,
         Law::Alaw => 8,
@@ -222,7 +222,7 @@ fn offer(rtp: &UdpSocket, law: Law, version: u32) -> String {
 }
 
 /// The RTP address in an SDP answer.
-fn answered_rtp(answer: &str) -> String {
+pub(crate) fn answered_rtp(answer: &str) -> String {
     let port: u16 = answer
         .lines()
         .find_map(|l| l.strip_prefix("m=audio "))
