@@ -1,0 +1,3 @@
+mod execute;
+mod parse;
+mod properties;
