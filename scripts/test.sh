@@ -132,7 +132,7 @@ cargo test --workspace --release --lib --bins --tests 2>&1 | tee "$results"
 passed=$(grep -oE 'test result: [a-z]+\. [0-9]+ passed' "$results" | grep -oE '[0-9]+ passed' | awk '{s+=$1} END {print s+0}')
 failed=$(grep -oE '; [0-9]+ failed' "$results" | grep -oE '[0-9]+' | awk '{s+=$1} END {print s+0}')
 
-step "fuzzing (cargo fuzz, nightly): SIP, SDP, RTP/RFC 4733, WAV, TaskRouter expressions, workflow documents and form bodies, 15 s each"
+step "fuzzing (cargo fuzz, nightly): SIP, SDP, RTP/RFC 4733, WAV, TaskRouter expressions, workflow documents, form bodies and TwiML documents, 15 s each"
 # cargo-fuzz from crates.io (once); the machine's nightly toolchain builds the targets with
 # libFuzzer's coverage instrumentation. New inputs go to target/fuzz-corpus, seeds stay put.
 command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked
@@ -140,7 +140,7 @@ rustup toolchain list | grep -q '^nightly' || {
     echo "the fuzz targets need the nightly toolchain (rustup toolchain install nightly)" >&2
     exit 1
 }
-for target in sip sdp rtp wav expression workflow form; do
+for target in sip sdp rtp wav expression workflow form twiml; do
     mkdir -p "target/fuzz-corpus/$target"
     log="target/fuzz-$target.log"
     if (cd fuzz && cargo +nightly fuzz run --release "$target" "../target/fuzz-corpus/$target" "corpus/$target" \

@@ -1,10 +1,44 @@
 //! The TwiML executor: a pure step function from (program, cursor, input) to the next action.
 //!
-//! (Interface only; the body lands in the next commit.)
+//! Owns the order in which a document's verbs run and the answer rules of VOICE-NOTES §1.6,
+//! §1.11: a call is answered just before the first verb that needs media (`Say`, `Play`,
+//! `Gather`, `Hangup`, `Dial` without `answerOnBridge`); a `Pause` before that delays the
+//! answer, `Reject` refuses the call unanswered, and `Redirect` fetches the next document
+//! without answering. The call controller carries out each [`Action`] and reports back with
+//! an [`Input`]; the executor holds no state beyond the [`Cursor`] it returns.
+//!
+//! ```text
+//!        Begin (any cursor)
+//!          │
+//!          ▼
+//!     Ready(i) ──issue(i)──┬─ i = number of verbs ───────────────────────▶ Finished: End
+//!          ▲               ├─ needs an answer, not answered ─▶ Answering(i): Answer
+//!          │               │     Answering(i) ──Answered──▶ issue(i), answered
+//!          │               ├─ Say, Play, Pause, Gather, Dial ─▶ Running(i): the verb's action
+//!          │               └─ Redirect, Hangup, Reject ──────────────────▶ Finished: Fetch,
+//!          │                                                         Hangup or Reject
+//!          │  Running(i) ── Done, NoInput or empty digits (no actionOnEmptyResult),
+//!          └──────────────── a Dial without action ended ──▶ issue(i + 1)
+//!             Running(i) ── Gather digits, actionOnEmptyResult, a Dial with action ended
+//!                                                                       ──▶ Finished: Fetch
+//!             Finished ── anything but Begin ──▶ Finished: End
+//! ```
+//!
+//! Invariant (checked by the property test in `tests/properties.rs`): every step either
+//! moves the cursor strictly forward in the order above (verb index first, then Ready <
+//! Answering < Running) or reaches Finished, so a program of n verbs ends within 2n + 1
+//! steps whatever the inputs, and no input can make the executor panic. An input that does
+//! not fit the verb at the cursor is read as "that verb is over" rather than refused, so a
+//! confused controller cannot stall a call. A `Fetch` finishes the document: the controller
+//! parses what it fetched and starts it with [`Input::Begin`].
 
 use serde::{Deserialize, Serialize};
 
-use super::program::{Dial, Gather, Method, Program, RejectReason, Say};
+use super::error::INVALID_URL;
+use super::program::{
+    Dial, DialTarget, Gather, Method, Play, Program, Prompt, RejectReason, Say, Verb, LOOP_FOREVER,
+};
+use super::url::resolve;
 
 /// Where execution stands in a program.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,15 +157,267 @@ pub enum Action {
 
 /// Advance the program by one input.
 pub fn step(program: &Program, cursor: Cursor, input: Input, ctx: &Context) -> Step {
-    let _ = (program, cursor, input, ctx);
+    if input == Input::Begin {
+        return issue(program, 0, ctx.answered, ctx);
+    }
+    match cursor.phase {
+        Phase::Ready => issue(program, index(cursor.verb), ctx.answered, ctx),
+        Phase::Answering => issue(program, index(cursor.verb), true, ctx),
+        Phase::Running => outcome(program, cursor, input, ctx),
+        Phase::Finished => Step {
+            next: cursor,
+            action: Action::End,
+        },
+    }
+}
+
+fn index(verb: u32) -> usize {
+    usize::try_from(verb).unwrap_or(usize::MAX)
+}
+
+fn cursor(i: usize, phase: Phase) -> Cursor {
+    Cursor {
+        verb: u32::try_from(i).unwrap_or(u32::MAX),
+        phase,
+    }
+}
+
+fn running(i: usize, action: Action) -> Step {
     Step {
-        next: Cursor {
-            verb: cursor.verb,
-            phase: Phase::Finished,
+        next: cursor(i, Phase::Running),
+        action,
+    }
+}
+
+fn finished(i: usize, action: Action) -> Step {
+    Step {
+        next: cursor(i, Phase::Finished),
+        action,
+    }
+}
+
+fn url_error(i: usize, err: super::error::UrlError) -> Step {
+    finished(
+        i,
+        Action::Error {
+            code: err.code(),
+            message: err.to_string(),
         },
-        action: Action::Error {
-            code: 0,
-            message: "the TwiML executor is not implemented yet".to_owned(),
+    )
+}
+
+/// `loop="0"` is "until hangup": Twilio's 1000 iterations.
+fn loops(n: u32) -> u32 {
+    if n == 0 {
+        LOOP_FOREVER
+    } else {
+        n
+    }
+}
+
+/// Does this verb need an answered call? `Pause` (delays the answer), `Reject` (refuses it)
+/// and `Redirect` (no media) do not.
+fn needs_answer(verb: &Verb) -> bool {
+    match verb {
+        Verb::Pause(_) | Verb::Reject(_) | Verb::Redirect(_) => false,
+        Verb::Dial(d) => !d.answer_on_bridge,
+        Verb::Say(_) | Verb::Play(_) | Verb::Gather(_) | Verb::Hangup => true,
+    }
+}
+
+/// Start verb `i`: its action, or the answer it needs first, or the end of the document.
+fn issue(program: &Program, i: usize, answered: bool, ctx: &Context) -> Step {
+    let Some(verb) = program.verbs.get(i) else {
+        return finished(program.verbs.len(), Action::End);
+    };
+    if !answered && needs_answer(verb) {
+        return Step {
+            next: cursor(i, Phase::Answering),
+            action: Action::Answer,
+        };
+    }
+    let base = ctx.document_url;
+    match verb {
+        Verb::Say(say) => running(i, say_action(say)),
+        Verb::Play(play) => match play_action(play, base) {
+            Ok(Some(action)) => running(i, action),
+            // Only a hand-built program has a Play with nothing to play; skip it.
+            Ok(None) => issue(program, i + 1, answered, ctx),
+            Err(e) => url_error(i, e),
         },
+        Verb::Pause(p) => running(
+            i,
+            Action::Wait {
+                ms: u64::from(p.length_secs) * 1000,
+            },
+        ),
+        Verb::Gather(g) => match absolute_gather(g, base) {
+            Ok(gather) => running(i, Action::Gather { gather }),
+            Err(e) => url_error(i, e),
+        },
+        Verb::Redirect(r) => match resolve(base, &r.url) {
+            Ok(url) => finished(
+                i,
+                Action::Fetch {
+                    url,
+                    method: r.method,
+                    params: Vec::new(),
+                },
+            ),
+            Err(e) => url_error(i, e),
+        },
+        Verb::Hangup => finished(i, Action::Hangup),
+        Verb::Reject(r) if !answered => finished(i, Action::Reject { reason: r.reason }),
+        Verb::Reject(_) => finished(i, Action::Hangup),
+        Verb::Dial(d) => match absolute_dial(d, base) {
+            Ok(dial) => running(i, Action::Dial { dial }),
+            Err(e) => url_error(i, e),
+        },
+    }
+}
+
+fn say_action(say: &Say) -> Action {
+    Action::Say {
+        say: Say {
+            loops: loops(say.loops),
+            ..say.clone()
+        },
+    }
+}
+
+/// A URL to play, digits to send, or `None` for a Play with neither.
+fn play_action(play: &Play, base: Option<&str>) -> Result<Option<Action>, super::error::UrlError> {
+    if let Some(url) = &play.url {
+        return Ok(Some(Action::Play {
+            url: resolve(base, url)?,
+            loops: loops(play.loops),
+        }));
+    }
+    Ok(play
+        .digits
+        .clone()
+        .map(|digits| Action::SendDigits { digits }))
+}
+
+/// The gather with its action and prompt URLs absolute and prompt loops normalised.
+fn absolute_gather(g: &Gather, base: Option<&str>) -> Result<Gather, super::error::UrlError> {
+    let mut gather = g.clone();
+    if let Some(action) = &g.action {
+        gather.action = Some(resolve(base, action)?);
+    }
+    for prompt in &mut gather.prompts {
+        match prompt {
+            Prompt::Play(p) => {
+                if let Some(url) = &p.url {
+                    p.url = Some(resolve(base, url)?);
+                }
+                p.loops = loops(p.loops);
+            }
+            Prompt::Say(s) => s.loops = loops(s.loops),
+            Prompt::Pause(_) => {}
+        }
+    }
+    Ok(gather)
+}
+
+/// The dial with its action and screening URLs absolute.
+fn absolute_dial(d: &Dial, base: Option<&str>) -> Result<Dial, super::error::UrlError> {
+    let mut dial = d.clone();
+    if let Some(action) = &d.action {
+        dial.action = Some(resolve(base, action)?);
+    }
+    for target in &mut dial.targets {
+        match target {
+            DialTarget::Number { url, .. } | DialTarget::Sip { url, .. } => {
+                if let Some(u) = url {
+                    *u = resolve(base, u)?;
+                }
+            }
+            DialTarget::Client { .. } => {}
+        }
+    }
+    Ok(dial)
+}
+
+/// The verb at the cursor reported back.
+fn outcome(program: &Program, at: Cursor, input: Input, ctx: &Context) -> Step {
+    let i = index(at.verb);
+    let next = || issue(program, i.saturating_add(1), ctx.answered, ctx);
+    match (program.verbs.get(i), input) {
+        (
+            Some(Verb::Gather(g)),
+            Input::Gathered {
+                digits,
+                finished_on_key,
+            },
+        ) if !digits.is_empty() || g.action_on_empty_result => {
+            gather_fetch(g, i, digits, finished_on_key, ctx)
+        }
+        (Some(Verb::Gather(g)), Input::NoInput) if g.action_on_empty_result => {
+            gather_fetch(g, i, String::new(), None, ctx)
+        }
+        (Some(Verb::Dial(d)), input) => match (&d.action, input) {
+            (Some(action), input) => {
+                let params = match input {
+                    Input::Dialed { params } => params,
+                    _ => Vec::new(),
+                };
+                match resolve(ctx.document_url, action) {
+                    Ok(url) => finished(
+                        i,
+                        Action::Fetch {
+                            url,
+                            method: d.method,
+                            params,
+                        },
+                    ),
+                    Err(e) => url_error(i, e),
+                }
+            }
+            (None, _) => next(),
+        },
+        _ => next(),
+    }
+}
+
+/// The gather's action (or, without one, the document's own URL) with what was pressed.
+fn gather_fetch(
+    g: &Gather,
+    i: usize,
+    digits: String,
+    finished_on_key: Option<char>,
+    ctx: &Context,
+) -> Step {
+    let url = match (&g.action, ctx.document_url) {
+        (Some(action), base) => resolve(base, action),
+        (None, Some(doc)) => resolve(None, doc),
+        (None, None) => {
+            return finished(
+                i,
+                Action::Error {
+                    code: INVALID_URL,
+                    message: "a <Gather> without action needs a document URL (the call's \
+                              TwiML was given inline)"
+                        .to_owned(),
+                },
+            )
+        }
+    };
+    match url {
+        Ok(url) => finished(
+            i,
+            Action::Fetch {
+                url,
+                method: g.method,
+                params: vec![
+                    ("Digits".to_owned(), digits),
+                    (
+                        "FinishedOnKey".to_owned(),
+                        finished_on_key.map(String::from).unwrap_or_default(),
+                    ),
+                ],
+            },
+        ),
+        Err(e) => url_error(i, e),
     }
 }
