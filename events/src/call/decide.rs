@@ -18,6 +18,7 @@ use super::{
     CallAnswered, CallCompleted, CallDirection, CallEndStatus, CallInitiated, CallRinging,
     CallRouted, DtmfReceived, HttpMethod, InstructionsFetched, MediaPlayed, NotificationRaised,
 };
+use super::{truncate, MAX_NOTIFICATION_BODY, MAX_NOTIFICATION_TEXT};
 use crate::event::Event;
 
 /// Something asked of a call.
@@ -179,6 +180,9 @@ pub enum CallError {
         /// Whether the call was answered.
         answered: bool,
     },
+    /// Twilio's error codes have five digits.
+    #[error("an error code has five digits, got {0}")]
+    ErrorCode(u32),
     /// The notification's SID is not a `NO…`.
     #[error("a notification SID starts with NO, got {0}")]
     NotificationSid(String),
@@ -257,14 +261,22 @@ fn on_live_call(command: &CallCommand, call: &Call) -> Result<Vec<Event>, CallEr
             require_answered(call, name)?;
             Event::MediaPlayed(played.clone())
         }
-        CallCommand::RecordFetch(fetched) => Event::CallInstructionsFetched(fetched.clone()),
+        CallCommand::RecordFetch(fetched) => {
+            let mut fetched = fetched.clone();
+            fetched.url = truncate(&fetched.url, MAX_NOTIFICATION_TEXT);
+            fetched.content_type = fetched.content_type.map(|t| truncate(&t, 256));
+            Event::CallInstructionsFetched(fetched)
+        }
         CallCommand::RaiseNotification(raised) => {
             if raised.notification_sid.as_str().get(..2) != Some("NO") {
                 return Err(CallError::NotificationSid(
                     raised.notification_sid.to_string(),
                 ));
             }
-            Event::CallNotificationRaised(raised.clone())
+            if !(10_000..=99_999).contains(&raised.error_code) {
+                return Err(CallError::ErrorCode(raised.error_code));
+            }
+            Event::CallNotificationRaised(bounded(raised))
         }
         CallCommand::Redirect { .. } => {
             require_answered(call, name)?;
@@ -279,6 +291,23 @@ fn on_live_call(command: &CallCommand, call: &Call) -> Result<Vec<Event>, CallEr
         CallCommand::Hangup => return Ok(Vec::new()),
     };
     Ok(vec![event])
+}
+
+/// `raised` with every text cut to what the log keeps (an application's answer can be
+/// large, and the log keeps every notification forever).
+fn bounded(raised: &NotificationRaised) -> NotificationRaised {
+    let body = |text: &Option<String>| text.as_deref().map(|t| truncate(t, MAX_NOTIFICATION_BODY));
+    NotificationRaised {
+        notification_sid: raised.notification_sid.clone(),
+        error_code: raised.error_code,
+        log_level: raised.log_level,
+        message_text: truncate(&raised.message_text, MAX_NOTIFICATION_TEXT),
+        request_url: truncate(&raised.request_url, MAX_NOTIFICATION_TEXT),
+        request_method: raised.request_method,
+        request_variables: truncate(&raised.request_variables, MAX_NOTIFICATION_BODY),
+        response_headers: body(&raised.response_headers),
+        response_body: body(&raised.response_body),
+    }
 }
 
 fn require_answered(call: &Call, command: &'static str) -> Result<(), CallError> {

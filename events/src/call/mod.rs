@@ -24,6 +24,8 @@
 pub mod decide;
 pub mod params;
 pub mod state;
+#[cfg(test)]
+mod tests;
 
 pub use decide::{decide, CallCommand, CallError, CallRequest};
 pub use params::webhook_params;
