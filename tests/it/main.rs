@@ -49,6 +49,9 @@
 //!   subaccounts' resources, a subaccount never its parent's or a sibling's.
 //! - `taskrouter_projection`: the TaskRouter read model against the workspace state, and
 //!   workflow timeouts counted from their own fact.
+//! - `voice`: the harness the call router's tests run on (a twilio-library application,
+//!   SIPp callers sending RFC 4733 digits, tshark captures decoded by sox and compared with
+//!   espeak-ng's own speech), proved against `--inbound play:`.
 
 mod alerts;
 mod auth_tokens;
@@ -75,6 +78,7 @@ mod sip;
 mod sip_calls;
 mod taskrouter_projection;
 mod tenancy;
+mod voice;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};
