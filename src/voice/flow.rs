@@ -73,6 +73,8 @@ struct Document_ {
     program: Program,
     /// The URL it came from: the base of relative URLs (`None` for inline TwiML).
     url: Option<String>,
+    /// An audio answer instead of TwiML: played, then the call hangs up.
+    audio: Option<crate::media::audio::Audio>,
 }
 
 /// How the call ended, as seen from the loop.
@@ -135,6 +137,9 @@ impl Flow<'_> {
         let mut cursor = Cursor::START;
         let mut input = Input::Begin;
         loop {
+            if let Some(audio) = document.audio.take() {
+                return self.play_audio_answer(audio).await;
+            }
             let answered = matches!(self.phase, Some(Phase::Live { .. }));
             let ctx = twiml::Context {
                 document_url: document.url.as_deref(),
@@ -509,6 +514,29 @@ impl Flow<'_> {
         }
     }
 
+    /// A document that was audio: answer, play it once, hang up.
+    async fn play_audio_answer(&mut self, audio: crate::media::audio::Audio) -> Over {
+        if let Err(over) = self.answer().await {
+            return over;
+        }
+        match self.media(|id| MediaCommand::Play { id, audio, loops: 1 }).await {
+            Ok(MediaEvent::Played {
+                packets, completed, ..
+            }) => self.controller.observe(CallCommand::RecordPlayed(MediaPlayed {
+                source: "audio answer".into(),
+                packets,
+                duration_ms: packets * 20,
+                completed,
+            })),
+            Ok(_) => {}
+            Err(over) => return over,
+        }
+        Over::End {
+            end: End::local("the audio answer was played"),
+            bye: true,
+        }
+    }
+
     /// `<Play digits>`.
     async fn send_digits(&mut self, digits: String) -> Result<(), Over> {
         self.media(|id| MediaCommand::SendDigits { id, digits })
@@ -675,9 +703,20 @@ impl Flow<'_> {
                 // Plain text that is not TwiML is read aloud, then the call hangs up.
                 Err(_) => return Ok(spoken(&text, base)),
             },
-            Document::Audio { .. } => {
-                // An audio answer is played, then the call hangs up: play it by its URL.
-                return Ok(played(&fetched.url, base));
+            Document::Audio { bytes, .. } => {
+                // An audio answer is played, then the call hangs up.
+                return match crate::media::audio::from_wav(&bytes) {
+                    Ok(audio) => Ok(Document_ {
+                        program: Program { verbs: Vec::new() },
+                        url: base,
+                        audio: Some(audio),
+                    }),
+                    Err(e) => {
+                        let message = format!("the answer is audio this node cannot play: {e}");
+                        self.notify(NotificationLevel::Error, 13_420, message, None);
+                        Err(13_420)
+                    }
+                };
             }
         };
         match twiml::parse(&text) {
@@ -702,6 +741,7 @@ impl Flow<'_> {
         Document_ {
             program: parsed.program,
             url,
+            audio: None,
         }
     }
 
@@ -776,12 +816,19 @@ impl Flow<'_> {
         let Over::End { end, bye } = over;
         match self.phase.take() {
             Some(Phase::Early(early)) => {
-                if bye {
-                    // Never answered: a final response instead of a BYE.
-                    let _ = early
-                        .dialog
-                        .reject(Some(StatusCode::ServiceUnavailable), None);
-                }
+                let end = if bye {
+                    // Never answered: a final response instead of a BYE (503 at shutdown, so
+                    // the caller may try another node; 480 when the document ended first).
+                    let (code, status, sip) = if self.shared.shutdown.is_cancelled() {
+                        (StatusCode::ServiceUnavailable, CallEndStatus::Failed, 503)
+                    } else {
+                        (StatusCode::TemporarilyUnavailable, CallEndStatus::NoAnswer, 480)
+                    };
+                    let _ = early.dialog.reject(Some(code), None);
+                    End::new(status, sip, HungUpBy::Local, &end.reason)
+                } else {
+                    end
+                };
                 self.controller.completed(end, None);
             }
             Some(Phase::Live { leg, session }) => {
@@ -830,20 +877,6 @@ fn spoken(text: &str, url: Option<String>) -> Document_ {
             verbs: vec![twiml::Verb::Say(say), twiml::Verb::Hangup],
         },
         url,
-    }
-}
-
-/// A one-verb program that plays the audio at `url` (an audio answer).
-fn played(url: &str, base: Option<String>) -> Document_ {
-    let play = twiml::Play {
-        url: Some(url.to_string()),
-        digits: None,
-        loops: 1,
-    };
-    Document_ {
-        program: Program {
-            verbs: vec![twiml::Verb::Play(play), twiml::Verb::Hangup],
-        },
-        url: base,
+        audio: None,
     }
 }
