@@ -227,6 +227,7 @@ fn needs_answer(verb: &Verb) -> bool {
 
 /// Start verb `i`: its action, or the answer it needs first, or the end of the document.
 fn issue(program: &Program, i: usize, answered: bool, ctx: &Context) -> Step {
+    let i = skip_nothing_to_play(program, i);
     let Some(verb) = program.verbs.get(i) else {
         return finished(program.verbs.len(), Action::End);
     };
@@ -239,11 +240,23 @@ fn issue(program: &Program, i: usize, answered: bool, ctx: &Context) -> Step {
     let base = ctx.document_url;
     match verb {
         Verb::Say(say) => running(i, say_action(say)),
-        Verb::Play(play) => match play_action(play, base) {
-            Ok(Some(action)) => running(i, action),
-            // Only a hand-built program has a Play with nothing to play; skip it.
-            Ok(None) => issue(program, i + 1, answered, ctx),
-            Err(e) => url_error(i, e),
+        Verb::Play(play) => match (&play.url, &play.digits) {
+            (Some(url), _) => match resolve(base, url) {
+                Ok(url) => running(
+                    i,
+                    Action::Play {
+                        url,
+                        loops: loops(play.loops),
+                    },
+                ),
+                Err(e) => url_error(i, e),
+            },
+            (None, digits) => running(
+                i,
+                Action::SendDigits {
+                    digits: digits.clone().unwrap_or_default(),
+                },
+            ),
         },
         Verb::Pause(p) => running(
             i,
@@ -276,6 +289,20 @@ fn issue(program: &Program, i: usize, answered: bool, ctx: &Context) -> Step {
     }
 }
 
+/// The parser never yields a `<Play>` with neither a URL nor digits; a hand-built program
+/// may, and such a verb is skipped (in a loop, so a long run of them cannot grow the stack).
+fn skip_nothing_to_play(program: &Program, mut i: usize) -> usize {
+    while let Some(Verb::Play(Play {
+        url: None,
+        digits: None,
+        ..
+    })) = program.verbs.get(i)
+    {
+        i += 1;
+    }
+    i
+}
+
 fn say_action(say: &Say) -> Action {
     Action::Say {
         say: Say {
@@ -283,20 +310,6 @@ fn say_action(say: &Say) -> Action {
             ..say.clone()
         },
     }
-}
-
-/// A URL to play, digits to send, or `None` for a Play with neither.
-fn play_action(play: &Play, base: Option<&str>) -> Result<Option<Action>, super::error::UrlError> {
-    if let Some(url) = &play.url {
-        return Ok(Some(Action::Play {
-            url: resolve(base, url)?,
-            loops: loops(play.loops),
-        }));
-    }
-    Ok(play
-        .digits
-        .clone()
-        .map(|digits| Action::SendDigits { digits }))
 }
 
 /// The gather with its action and prompt URLs absolute and prompt loops normalised.

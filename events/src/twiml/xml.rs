@@ -77,6 +77,7 @@ pub fn read(text: &str) -> Result<Document, ParseError> {
     let mut reader = Reader::from_str(body);
     reader.config_mut().enable_all_checks(true);
     let mut builder = Builder::default();
+    let mut first = true;
     loop {
         let event = reader.read_event().map_err(|e| {
             ParseError::failure(format!(
@@ -84,6 +85,12 @@ pub fn read(text: &str) -> Result<Document, ParseError> {
                 reader.error_position()
             ))
         })?;
+        if matches!(event, Event::Decl(_)) && !first {
+            return Err(ParseError::failure(
+                "an XML declaration <?xml …?> after the start of the document",
+            ));
+        }
+        first = false;
         match event {
             Event::Start(start) => builder.open(&start, true)?,
             Event::Empty(start) => builder.open(&start, false)?,

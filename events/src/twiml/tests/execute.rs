@@ -490,3 +490,21 @@ fn an_input_that_does_not_fit_the_verb_moves_on() {
     );
     assert_eq!(s.action, Action::End);
 }
+
+#[test]
+fn a_hand_built_program_of_many_plays_with_nothing_to_play_is_skipped_without_recursion() {
+    let mut verbs = vec![Verb::Play(Play::default()); 200_000];
+    verbs.push(Verb::Hangup);
+    let p = Program { verbs };
+    let s = step(&p, Cursor::START, Input::Begin, &ctx(true));
+    assert_eq!(
+        s,
+        Step {
+            next: Cursor {
+                verb: 200_000,
+                phase: Phase::Finished
+            },
+            action: Action::Hangup
+        }
+    );
+}

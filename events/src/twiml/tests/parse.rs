@@ -128,6 +128,9 @@ fn invalid_xml_is_a_12100() {
         "<Response/>trailing",
         "leading<Response/>",
         "<Response><Say>hi</Say></Response></Response>",
+        "<?xml version=\"1.0\"?><?xml version=\"1.0\"?><Response/>",
+        "<Response><?xml version=\"1.0\"?></Response>",
+        "<Response><!-- a -- b --></Response>",
     ] {
         assert_eq!(err(text).code, 12100, "{text}");
     }
