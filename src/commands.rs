@@ -93,6 +93,20 @@ impl Commands {
         evolve: impl Fn(Option<S>, DateTime<Utc>, &Event) -> Option<S>,
         decide: impl Fn(Option<&S>) -> Result<Vec<Event>, E>,
     ) -> Result<(Executed, Option<S>), CommandError<E>> {
+        self.execute_as(stream, meta, |s, _, at, e| evolve(s, at, e), decide)
+            .await
+    }
+
+    /// [`Commands::execute`] with a fold that also sees each event's account (the
+    /// envelope's): for streams whose state records its owner from the event that made it
+    /// (numbers, applications), not from a field of the event.
+    pub async fn execute_as<S, E>(
+        &self,
+        stream: &str,
+        meta: &Metadata,
+        evolve: impl Fn(Option<S>, &Sid, DateTime<Utc>, &Event) -> Option<S>,
+        decide: impl Fn(Option<&S>) -> Result<Vec<Event>, E>,
+    ) -> Result<(Executed, Option<S>), CommandError<E>> {
         for _ in 0..MAX_ATTEMPTS {
             let recorded = self
                 .log
@@ -110,7 +124,12 @@ impl Commands {
                         reason: e.to_string(),
                     }))
                 })?;
-                state = evolve(state, envelope.occurred_at, &envelope.event);
+                state = evolve(
+                    state,
+                    &envelope.account_sid,
+                    envelope.occurred_at,
+                    &envelope.event,
+                );
             }
             let events = decide(state.as_ref()).map_err(CommandError::Domain)?;
             if events.is_empty() {
@@ -133,9 +152,9 @@ impl Commands {
                 .await
             {
                 Ok(appended) => {
-                    let after = events
-                        .iter()
-                        .fold(state, |s, e| evolve(s, meta.occurred_at, e));
+                    let after = events.iter().fold(state, |s, e| {
+                        evolve(s, &meta.account_sid, meta.occurred_at, e)
+                    });
                     return Ok((
                         Executed {
                             position: appended.position,

@@ -18,6 +18,8 @@
 //! - [`store`]: checkpoints, versions, skipped events, reset, digest.
 //! - [`accounts`]: the `accounts` read model.
 //! - [`alerts`]: Monitor alerts (deliveries that failed for good), per account.
+//! - [`numbers`]: the accounts' incoming phone numbers and applications (the API's and the
+//!   SIP router's).
 //! - [`workspaces`]: the account's workspaces.
 //! - [`taskrouter`]: queue positions, worker assignments and statistics counters; one module
 //!   per entity it folds (workspace, worker, task queue, workflow, task, reservation), the
@@ -27,6 +29,7 @@
 pub mod accounts;
 pub mod alerts;
 pub mod migrations;
+pub mod numbers;
 pub mod store;
 pub mod taskrouter;
 pub mod workspaces;

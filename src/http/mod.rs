@@ -15,6 +15,8 @@
 //!   operator token instead of an account's credentials.
 //! - [`auth_tokens`]: rotating the caller's auth token, `/v1/AuthTokens/{Secondary,Promote}`.
 //! - [`taskrouter`]: TaskRouter v1 under `/v1/Workspaces`, a module per resource.
+//! - [`voice`]: Voice 2010-04-01 under `/2010-04-01/Accounts/{AC}/…`: incoming phone
+//!   numbers and applications.
 //! - [`monitor`]: Monitor v1, the account's alerts under `/v1/Alerts`.
 //! - [`supervisor`]: reads from the `taskrouter` read model,
 //!   `/supervisor/v1/Workspaces/{WS}/…`.
@@ -42,6 +44,7 @@ pub mod supervisor;
 pub mod taskrouter;
 mod tenancy;
 pub mod twilio;
+pub mod voice;
 
 use crate::commands::{Commands, Executed};
 use crate::log::Checkpoint;
@@ -386,6 +389,7 @@ pub fn app(state: AppState) -> Router {
         .merge(accounts::router())
         .merge(auth_tokens::router())
         .merge(monitor::router())
+        .merge(voice::router())
         .merge(
             Router::new()
                 .merge(taskrouter::router())

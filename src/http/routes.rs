@@ -13,6 +13,24 @@ pub const ROUTES: &[(&str, &[Method])] = &[
     // src/http/accounts.rs
     ("/2010-04-01/Accounts.json", &[Method::GET, Method::POST]),
     ("/2010-04-01/Accounts/{file}", &[Method::GET, Method::POST]),
+    // src/http/voice/incoming_phone_numbers.rs
+    (
+        "/2010-04-01/Accounts/{account_sid}/IncomingPhoneNumbers.json",
+        &[Method::GET, Method::POST],
+    ),
+    (
+        "/2010-04-01/Accounts/{account_sid}/IncomingPhoneNumbers/{phone_number_file}",
+        &[Method::GET, Method::POST, Method::DELETE],
+    ),
+    // src/http/voice/applications.rs
+    (
+        "/2010-04-01/Accounts/{account_sid}/Applications.json",
+        &[Method::GET, Method::POST],
+    ),
+    (
+        "/2010-04-01/Accounts/{account_sid}/Applications/{application_file}",
+        &[Method::GET, Method::POST, Method::DELETE],
+    ),
     // src/http/auth_tokens.rs (Accounts v1: the caller's own account only)
     ("/v1/AuthTokens/Secondary", &[Method::POST, Method::DELETE]),
     ("/v1/AuthTokens/Promote", &[Method::POST]),

@@ -7,12 +7,14 @@
 //! - [`fetch`]: fetching a call's instructions from its application, signed;
 //! - [`router`]: an INVITE routed by its number before anything is answered;
 //! - [`flow`]: one call's program run step by step against its SIP dialog and media session;
-//! - [`dial`]: `<Dial><Sip>`, the caller bridged to a second call.
+//! - [`dial`]: `<Dial><Sip>`, the caller bridged to a second call;
+//! - [`provisioning`]: the writes that provision numbers and applications.
 
 pub(crate) mod dial;
 pub mod fetch;
 pub(crate) mod flow;
 pub mod numbers;
+pub mod provisioning;
 pub(crate) mod router;
 
 use std::sync::Arc;
