@@ -6,6 +6,9 @@
 //!   account's stream with the server key.
 //! - [`runner`]: the process-manager runner (log → reactions → outbox rows and its
 //!   checkpoint, in one transaction).
+//! - [`webhook`]: what every signed request to an application shares (clients, headers and
+//!   signature, the 64 kB answer, the policy outcome of a failure): the outbox's and the
+//!   voice fetcher's.
 //! - [`outbox`]: the sender (due rows → signed POSTs, per-workspace order, retries by the
 //!   policy, at least once across crashes).
 //!
@@ -17,3 +20,4 @@ pub mod alerts;
 pub mod outbox;
 pub mod runner;
 pub mod tokens;
+pub mod webhook;
