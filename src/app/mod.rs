@@ -7,6 +7,9 @@
 //!   account's stream with the server key.
 //! - [`runner`]: the process-manager runner (log → reactions → outbox rows and its
 //!   checkpoint, in one transaction).
+//! - [`webhook`]: what every signed request to an application shares (clients, headers and
+//!   signature, the 64 kB answer, the policy outcome of a failure): the outbox's and the
+//!   voice fetcher's.
 //! - [`outbox`]: the sender (due rows → signed POSTs, per-workspace order, retries by the
 //!   policy, at least once across crashes).
 //!
@@ -19,3 +22,4 @@ pub mod call_controller;
 pub mod outbox;
 pub mod runner;
 pub mod tokens;
+pub mod webhook;

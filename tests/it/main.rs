@@ -47,6 +47,8 @@
 //! - `tenancy`: the cross-tenant matrix over every route of `switchboard::http::routes`:
 //!   another tenant's SID answers as a missing one and writes nothing; a parent reaches its
 //!   subaccounts' resources, a subaccount never its parent's or a sibling's.
+//! - `voice_fetch`: a call's requests for instructions (POST, GET with a query, each hop of
+//!   a redirect) accepted by the official Python `RequestValidator`, tampered copies refused.
 //! - `taskrouter_projection`: the TaskRouter read model against the workspace state, and
 //!   workflow timeouts counted from their own fact.
 //! - `voice`: the harness the call router's tests run on (a twilio-library application,
@@ -79,6 +81,7 @@ mod sip_calls;
 mod taskrouter_projection;
 mod tenancy;
 mod voice;
+mod voice_fetch;
 
 use serde_json::Value;
 use std::io::{BufRead, BufReader};

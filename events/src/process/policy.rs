@@ -663,6 +663,20 @@ mod tests {
     }
 
     #[test]
+    fn a_voice_url_gets_two_5_s_connects_within_15_s_and_no_read_retry() {
+        // VOICE-NOTES §1.1 "Default timing": "a TCP connect gets about 10 s (two 5 s
+        // attempts), and the whole HTTP exchange gets 15 s including connect".
+        let p = policy(WebhookKind::Voice, "https://app.example/voice");
+        let (starts, end) = play(&p, Outcome::Connect, 5_000);
+        assert_eq!(starts, [0, 5_250]);
+        assert_eq!(end, Next::Failed { code: 11205 });
+        let (starts, end) = play(&p, Outcome::Timeout, 60_000);
+        assert_eq!(starts, [0], "an answer that never comes is not asked again");
+        assert_eq!(end, Next::Failed { code: 11200 });
+        assert_eq!(attempt_ms(&p, 0), 15_000, "the whole exchange is 15 s");
+    }
+
+    #[test]
     fn retries_stop_when_the_total_time_is_spent_whatever_rc_says() {
         // (fragment, outcome, each attempt's time, attempts started, the final code)
         let table = [

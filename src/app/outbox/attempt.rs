@@ -16,6 +16,8 @@
 use super::rows::{Finish, Row};
 use super::Context;
 use crate::app::alerts::{self, FailedDelivery};
+use crate::app::webhook::answer::{classify, describe, read_capped};
+use crate::app::webhook::request::{form_encoded, header_lines, with_twilio_headers};
 use crate::taskrouter::EngineError;
 use chrono::Utc;
 use std::time::Duration;
@@ -26,7 +28,7 @@ use tracing::{info, warn};
 use uuid::Uuid;
 
 /// Largest answer read; a larger one is Twilio's 11750.
-pub const MAX_ANSWER: usize = 64 * 1024;
+pub use crate::app::webhook::answer::MAX_ANSWER;
 
 /// How long a row waits when its token cannot be had, its instruction could not be carried
 /// out, or its alert could not be recorded: long enough not to spin on an outage, short
@@ -46,15 +48,6 @@ struct Exchange {
     sent: Option<String>,
     /// The answer, if one came whole.
     answer: Option<Answer>,
-}
-
-/// Headers one `name: value` a line, as Monitor shows them.
-fn header_lines(headers: &reqwest::header::HeaderMap) -> String {
-    headers
-        .iter()
-        .map(|(k, v)| format!("{k}: {}", v.to_str().unwrap_or("")))
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn later(row: &Row, last_error: String) -> Finish {
@@ -219,23 +212,6 @@ fn bare(url: &str) -> String {
     url.split_once('#').map_or(url, |(u, _)| u).to_string()
 }
 
-fn form_encoded(form: &[(String, String)]) -> String {
-    form_urlencoded::Serializer::new(String::new())
-        .extend_pairs(form.iter())
-        .finish()
-}
-
-fn describe(outcome: Outcome, url: &str) -> String {
-    match outcome {
-        Outcome::Delivered { status } => format!("delivered to {url} ({status})"),
-        Outcome::Dns => format!("the host of {url} did not resolve"),
-        Outcome::Connect => format!("no connection to {url}"),
-        Outcome::Timeout => format!("{url} did not answer in time"),
-        Outcome::Status(s) => format!("{url} answered HTTP {s}"),
-        Outcome::TooLarge => format!("the answer of {url} was larger than 64 kB"),
-    }
-}
-
 /// POSTs the signed form to `target` within its policy, taking at most `limit_ms` in all
 /// (what is left of `tt`); what happened, the headers sent and the answer if one came.
 async fn post(
@@ -247,18 +223,12 @@ async fn post(
 ) -> (Outcome, Exchange) {
     let p = &target.policy;
     let client = ctx.client(p.connect_timeout_ms);
-    let mut request = client
+    let form = &row.delivery.form;
+    let request = client
         .post(&target.url)
         .timeout(Duration::from_millis(u64::from(limit_ms.max(1))))
-        .header("User-Agent", "TwilioProxy/1.1")
-        .header("I-Twilio-Idempotency-Token", row.delivery.id.as_str())
-        .header("Content-Type", "application/x-www-form-urlencoded")
-        .body(form_encoded(&row.delivery.form));
-    if let Some(token) = token {
-        let signature =
-            crate::http::twilio::signature::signature(token, &target.url, &row.delivery.form);
-        request = request.header(crate::http::twilio::signature::HEADER, signature);
-    }
+        .body(form_encoded(form));
+    let request = with_twilio_headers(request, token, &target.url, form, &row.delivery.id);
     // Built first so the alert can show the headers exactly as they went out (the transport
     // adds its own, Host and Content-Length, which Monitor needs no more than the receiver).
     let request = match request.build() {
@@ -275,19 +245,11 @@ async fn post(
     };
     let status = response.status().as_u16();
     let headers = header_lines(response.headers());
-    let mut body = Vec::new();
-    loop {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
-                body.extend_from_slice(&chunk);
-                if body.len() > MAX_ANSWER {
-                    return (Outcome::TooLarge, exchange);
-                }
-            }
-            Ok(None) => break,
-            Err(e) => return (classify(&e), exchange),
-        }
-    }
+    let body = match read_capped(&mut response).await {
+        Ok(body) if body.too_large => return (Outcome::TooLarge, exchange),
+        Ok(body) => body.bytes,
+        Err(e) => return (classify(&e), exchange),
+    };
     let outcome = if (200..300).contains(&status) {
         Outcome::Delivered { status }
     } else {
@@ -295,30 +257,6 @@ async fn post(
     };
     exchange.answer = Some(Answer { body, headers });
     (outcome, exchange)
-}
-
-/// A transport error as the policy sees it.
-fn classify(e: &reqwest::Error) -> Outcome {
-    if e.is_timeout() && !e.is_connect() {
-        return Outcome::Timeout;
-    }
-    // reqwest has no typed resolver error: hyper-util's resolver wraps the resolver's
-    // io::Error whose text is the only mark of a name that did not resolve.
-    let mut source: Option<&dyn std::error::Error> = Some(e);
-    while let Some(s) = source {
-        let text = s.to_string();
-        if text.contains("dns error") || text.contains("failed to lookup address") {
-            return Outcome::Dns;
-        }
-        source = s.source();
-    }
-    if e.is_connect() || e.is_request() {
-        Outcome::Connect
-    } else if e.is_timeout() {
-        Outcome::Timeout
-    } else {
-        Outcome::Connect
-    }
 }
 
 /// Carries out an assignment callback's `accept`/`reject` through the workspace actor, caused

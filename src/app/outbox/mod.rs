@@ -24,11 +24,12 @@ pub mod rows;
 pub mod unsigned;
 
 use crate::app::tokens::AuthTokens;
+use crate::app::webhook::clients::{Clients, Timing, UnsignedWarnings};
 use crate::log::EventLog;
 use crate::taskrouter::Engine;
 use rows::{Finish, Row};
-use std::collections::{HashMap, HashSet};
-use std::sync::{Arc, Mutex};
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 use switchboard_events::Sid;
 use switchboard_projections::store::ProjectionStore;
@@ -50,9 +51,9 @@ pub struct Context {
     /// Signs.
     pub tokens: Arc<dyn AuthTokens>,
     /// One client per connect timeout, so connections to a receiver are reused.
-    clients: Mutex<HashMap<u32, reqwest::Client>>,
+    clients: Clients,
     /// Accounts already warned about unsigned requests.
-    unsigned: Mutex<HashSet<Sid>>,
+    unsigned: UnsignedWarnings,
     /// Where the webhooks' stage latencies go.
     pub metrics: Arc<crate::metrics::Metrics>,
 }
@@ -70,29 +71,21 @@ impl Context {
             engine,
             tokens,
             metrics,
-            clients: Mutex::default(),
-            unsigned: Mutex::default(),
+            // The callbacks follow reqwest's ten redirects, as they always have.
+            clients: Clients::new(true),
+            unsigned: UnsignedWarnings::default(),
         }
     }
 
     fn client(&self, connect_timeout_ms: u32) -> reqwest::Client {
-        let mut clients = self.clients.lock().unwrap_or_else(|e| e.into_inner());
-        clients
-            .entry(connect_timeout_ms)
-            .or_insert_with(|| {
-                reqwest::Client::builder()
-                    .connect_timeout(Duration::from_millis(u64::from(connect_timeout_ms.max(1))))
-                    .build()
-                    .unwrap_or_default()
-            })
-            .clone()
+        self.clients.get(Timing {
+            connect_ms: connect_timeout_ms,
+            read_ms: None,
+        })
     }
 
     fn warn_unsigned(&self, account: &Sid) {
-        let mut warned = self.unsigned.lock().unwrap_or_else(|e| e.into_inner());
-        if warned.insert(account.clone()) {
-            warn!(account_sid = %account, "no signable auth token for this account: its webhooks go out without X-Twilio-Signature (rotate its token to make one)");
-        }
+        self.unsigned.warn(account);
     }
 }
 
