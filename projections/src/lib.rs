@@ -18,6 +18,8 @@
 //! - [`store`]: checkpoints, versions, skipped events, reset, digest.
 //! - [`accounts`]: the `accounts` read model.
 //! - [`alerts`]: Monitor alerts (deliveries that failed for good), per account.
+//! - [`notifications`]: call notifications (errors and warnings running a call's TwiML), per
+//!   account and call.
 //! - [`workspaces`]: the account's workspaces.
 //! - [`taskrouter`]: queue positions, worker assignments and statistics counters; one module
 //!   per entity it folds (workspace, worker, task queue, workflow, task, reservation), the
@@ -27,6 +29,7 @@
 pub mod accounts;
 pub mod alerts;
 pub mod migrations;
+pub mod notifications;
 pub mod store;
 pub mod taskrouter;
 pub mod workspaces;

@@ -16,6 +16,7 @@
 //! - [`auth_tokens`]: rotating the caller's auth token, `/v1/AuthTokens/{Secondary,Promote}`.
 //! - [`taskrouter`]: TaskRouter v1 under `/v1/Workspaces`, a module per resource.
 //! - [`monitor`]: Monitor v1, the account's alerts under `/v1/Alerts`.
+//! - [`voice`]: Programmable Voice 2010-04-01 (call notifications).
 //! - [`supervisor`]: reads from the `taskrouter` read model,
 //!   `/supervisor/v1/Workspaces/{WS}/…`.
 //! - [`health`]: the unauthenticated `/healthz` and `/metrics`.
@@ -42,6 +43,7 @@ pub mod supervisor;
 pub mod taskrouter;
 mod tenancy;
 pub mod twilio;
+pub mod voice;
 
 use crate::commands::{Commands, Executed};
 use crate::log::Checkpoint;
@@ -386,6 +388,7 @@ pub fn app(state: AppState) -> Router {
         .merge(accounts::router())
         .merge(auth_tokens::router())
         .merge(monitor::router())
+        .merge(voice::notifications::router())
         .merge(
             Router::new()
                 .merge(taskrouter::router())
