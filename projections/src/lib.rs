@@ -20,6 +20,8 @@
 //! - [`alerts`]: Monitor alerts (deliveries that failed for good), per account.
 //! - [`numbers`]: the accounts' incoming phone numbers and applications (the API's and the
 //!   SIP router's).
+//! - [`notifications`]: call notifications (errors and warnings running a call's TwiML), per
+//!   account and call.
 //! - [`workspaces`]: the account's workspaces.
 //! - [`taskrouter`]: queue positions, worker assignments and statistics counters; one module
 //!   per entity it folds (workspace, worker, task queue, workflow, task, reservation), the
@@ -29,6 +31,7 @@
 pub mod accounts;
 pub mod alerts;
 pub mod migrations;
+pub mod notifications;
 pub mod numbers;
 pub mod store;
 pub mod taskrouter;

@@ -18,6 +18,7 @@
 //! - [`voice`]: Voice 2010-04-01 under `/2010-04-01/Accounts/{AC}/…`: incoming phone
 //!   numbers and applications.
 //! - [`monitor`]: Monitor v1, the account's alerts under `/v1/Alerts`.
+//! - [`voice`]: Programmable Voice 2010-04-01 (call notifications).
 //! - [`supervisor`]: reads from the `taskrouter` read model,
 //!   `/supervisor/v1/Workspaces/{WS}/…`.
 //! - [`health`]: the unauthenticated `/healthz` and `/metrics`.

@@ -40,6 +40,23 @@ pub const ROUTES: &[(&str, &[Method])] = &[
     // src/http/monitor/alerts.rs
     ("/v1/Alerts", &[Method::GET]),
     ("/v1/Alerts/{sid}", &[Method::GET]),
+    // src/http/voice/notifications.rs
+    (
+        "/2010-04-01/Accounts/{account_sid}/Notifications.json",
+        &[Method::GET],
+    ),
+    (
+        "/2010-04-01/Accounts/{account_sid}/Notifications/{notification_file}",
+        &[Method::GET],
+    ),
+    (
+        "/2010-04-01/Accounts/{account_sid}/Calls/{call_sid}/Notifications.json",
+        &[Method::GET],
+    ),
+    (
+        "/2010-04-01/Accounts/{account_sid}/Calls/{call_sid}/Notifications/{notification_file}",
+        &[Method::GET],
+    ),
     // src/http/operator.rs (the operator token, never an account's credentials)
     ("/operator/v1/Accounts", &[Method::GET, Method::POST]),
     ("/operator/v1/Accounts/{account_sid}", &[Method::GET]),

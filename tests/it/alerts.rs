@@ -242,7 +242,7 @@ fn check_against_openapi(list: &Value, instance: &Value) {
     }
 }
 
-fn conforms(value: &Value, schema: &Value, what: &str) {
+pub(crate) fn conforms(value: &Value, schema: &Value, what: &str) {
     let props = schema["properties"].as_object().expect("properties");
     assert!(!props.is_empty());
     for (name, p) in props {

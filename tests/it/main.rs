@@ -67,6 +67,7 @@ mod kafka;
 mod kafka_fencing;
 mod kafka_zombie;
 mod log_suite;
+mod notifications;
 mod one_database;
 mod operator;
 mod outbox;

@@ -58,7 +58,7 @@ type Fixture = (
 /// Captures a path may use: see [`World`] (`workspace_sid`, `ws`, `activity_sid`,
 /// `task_channel_sid`, `task_channel`, `worker_sid`, `task_queue_sid`, `workflow_sid`,
 /// `task_sid`, `reservation_sid`, `event_sid`, `file`, `account_sid` (the world's account,
-/// `file` without `.json`), `resource`, `sid`, `sub`, `sub_sid`). A DELETE acts on the spare of its last capture when the world has one.
+/// `file` without `.json`), `resource`, `sid`, `sub`, `sub_sid`, `call_sid`, `notification_file`). A DELETE acts on the spare of its last capture when the world has one.
 #[rustfmt::skip]
 const FIXTURES: &[Fixture] = &[
     ("GET", "/healthz", &[], Public),
@@ -76,6 +76,13 @@ const FIXTURES: &[Fixture] = &[
     // another account's real alert answers exactly what a missing one does.
     ("GET", "/v1/Alerts", &[], Own),
     ("GET", "/v1/Alerts/{sid}", &[], NothingThere),
+    // Call notifications: the account's list and a call's (the world's call has none, so
+    // the lists are empty and an instance is nothing for anyone; tests/it/notifications.rs
+    // shows another account's real notification answers exactly what a missing one does).
+    ("GET", "/2010-04-01/Accounts/{account_sid}/Notifications.json", &[], Reaches),
+    ("GET", "/2010-04-01/Accounts/{account_sid}/Notifications/{notification_file}", &[], NothingThere),
+    ("GET", "/2010-04-01/Accounts/{account_sid}/Calls/{call_sid}/Notifications.json", &[], Reaches),
+    ("GET", "/2010-04-01/Accounts/{account_sid}/Calls/{call_sid}/Notifications/{notification_file}", &[], NothingThere),
     // The operator's, with the operator token; no account's credentials reach them.
     ("GET", "/operator/v1/Accounts", &[], Operator),
     ("POST", "/operator/v1/Accounts", &[("FriendlyName", "Matrix")], Operator),
@@ -397,6 +404,12 @@ async fn world(api: &Api, account: &str) -> World {
         ("sid", spare_task.clone()),
         ("sub", "Bogus".to_string()),
         ("sub_sid", reservation),
+        // No call is placed here: a call SID of the world's own, and a notification of none.
+        ("call_sid", format!("CA{}", uuid::Uuid::now_v7().simple())),
+        (
+            "notification_file",
+            format!("NO{}.json", uuid::Uuid::now_v7().simple()),
+        ),
     ]);
     let spares = BTreeMap::from([
         ("workspace_sid", spare_ws),

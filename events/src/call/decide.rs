@@ -14,11 +14,11 @@
 //! `call.instructions.fetched`. The controller hands an accepted request to the call's task.
 
 use super::state::{Call, CallStatus};
+use super::{truncate, MAX_NOTIFICATION_BODY, MAX_NOTIFICATION_TEXT};
 use super::{
     CallAnswered, CallCompleted, CallDirection, CallEndStatus, CallInitiated, CallRinging,
     CallRouted, DtmfReceived, HttpMethod, InstructionsFetched, MediaPlayed, NotificationRaised,
 };
-use super::{truncate, MAX_NOTIFICATION_BODY, MAX_NOTIFICATION_TEXT};
 use crate::event::Event;
 
 /// Something asked of a call.

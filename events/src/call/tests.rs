@@ -127,7 +127,11 @@ fn ringing() -> Vec<CallCommand> {
 }
 
 fn answered() -> Vec<CallCommand> {
-    vec![initiate(CallDirection::Inbound), CallCommand::Ring, answer()]
+    vec![
+        initiate(CallDirection::Inbound),
+        CallCommand::Ring,
+        answer(),
+    ]
 }
 
 fn ended() -> Vec<CallCommand> {
@@ -141,10 +145,15 @@ fn ended() -> Vec<CallCommand> {
 #[test]
 fn given_nothing_when_an_inbound_call_is_initiated_then_it_is_ringing() {
     let events = decide(&initiate(CallDirection::Inbound), None).unwrap();
-    assert!(matches!(events.as_slice(), [Event::CallInitiated(e)] if e.direction == CallDirection::Inbound));
+    assert!(
+        matches!(events.as_slice(), [Event::CallInitiated(e)] if e.direction == CallDirection::Inbound)
+    );
     let call = fold(None, &events, 0).unwrap();
     assert_eq!(call.status, CallStatus::Ringing);
-    assert_eq!((call.sid.as_str(), call.account_sid.as_str()), (STREAM, ACCOUNT));
+    assert_eq!(
+        (call.sid.as_str(), call.account_sid.as_str()),
+        (STREAM, ACCOUNT)
+    );
     assert_eq!(call.created_at_ms, 1_000);
     assert!(!call.rang);
 }
@@ -413,7 +422,9 @@ fn given_an_ended_call_when_anything_comes_then_it_is_refused() {
 fn given_a_ringing_call_when_instructions_are_fetched_then_the_fetch_is_recorded() {
     let call = given(&[initiate(CallDirection::Inbound)]).unwrap();
     let events = decide(&fetched(), Some(&call)).unwrap();
-    assert!(matches!(events.as_slice(), [Event::CallInstructionsFetched(f)] if f.status_code == 200));
+    assert!(
+        matches!(events.as_slice(), [Event::CallInstructionsFetched(f)] if f.status_code == 200)
+    );
     assert_eq!(fold(Some(call), &events, 1).unwrap().fetches, 1);
 }
 
@@ -596,7 +607,10 @@ fn violation(stream: &[Event]) -> Option<String> {
         .filter(|e| matches!(e, Event::CallInitiated(_)))
         .count();
     if initiated > 1 || (!stream.is_empty() && !matches!(stream[0], Event::CallInitiated(_))) {
-        return Some(format!("{initiated} call.initiated, first {:?}", stream.first()));
+        return Some(format!(
+            "{initiated} call.initiated, first {:?}",
+            stream.first()
+        ));
     }
     let terminal: Vec<usize> = stream
         .iter()
@@ -607,7 +621,10 @@ fn violation(stream: &[Event]) -> Option<String> {
     match terminal.as_slice() {
         [] => None,
         [last] if *last == stream.len() - 1 => None,
-        [only] => Some(format!("{} event(s) after call.completed at {only}", stream.len() - 1 - only)),
+        [only] => Some(format!(
+            "{} event(s) after call.completed at {only}",
+            stream.len() - 1 - only
+        )),
         many => Some(format!("{} call.completed", many.len())),
     }
 }

@@ -1,5 +1,5 @@
 //! The Voice 2010-04-01 resources under `/2010-04-01/Accounts/{AccountSid}/…`, one module per
-//! resource: [`incoming_phone_numbers`] and [`applications`].
+//! resource: [`incoming_phone_numbers`], [`applications`] and [`notifications`].
 //!
 //! Tenancy: the path's account must be the caller or one of its subaccounts (Twilio lets a
 //! parent act on its subaccounts' resources); any other account, and any resource of another
@@ -7,6 +7,7 @@
 
 pub mod applications;
 pub mod incoming_phone_numbers;
+pub mod notifications;
 
 use super::accounts::visible;
 use super::twilio::{ApiError, Params};
@@ -22,6 +23,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .merge(incoming_phone_numbers::router())
         .merge(applications::router())
+        .merge(notifications::router())
 }
 
 /// The account the path names, if the caller may act on it (else the 404 of `full_path`).
