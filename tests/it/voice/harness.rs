@@ -179,14 +179,13 @@ async fn app_py_validates_signed_webhooks_and_records_a_wrong_signature_as_inval
 }
 
 #[test]
-fn todays_server_plays_espeak_speech_that_reaches_sipp_as_espeak_said_it() {
+fn a_played_wav_of_espeak_speech_reaches_sipp_as_espeak_said_it() {
     let dir = tempfile::tempdir().expect("dir");
     let d = dir.path();
     let speech = espeak_reference(d, "speech", SENTENCE);
-    let inbound = format!("play:{}", speech.display());
-    let mut t = Telephony::start("voice-play", &["--inbound", &inbound]);
+    let mut t = Telephony::playing("voice-play", &speech);
     // The digit goes while the sentence plays: the server records it, the call goes on.
-    let spec = CallSpec::answered("+15551230000", "1", Duration::from_millis(500));
+    let spec = CallSpec::answered(crate::sip::NUMBER, "1", Duration::from_millis(500));
     let result = call(&t.target(), &spec, d);
     result.assert_ok();
     assert_eq!(result.received("BYE "), 1, "{}", result.describe());
