@@ -13,6 +13,7 @@
 use super::app::{AppOptions, VoiceApp, WELCOME};
 use super::audio::{
     beeps, compare, decode_ulaw, espeak_reference, locate, samples, segments, silence, white_noise,
+    ENVELOPE_MIN, SAMPLE_MIN,
 };
 use super::capture::Pcap;
 use super::sipp::{call, digit_pcap, CallSpec, PCAP_DIGIT, PCAP_RTP_PORT};
@@ -62,11 +63,14 @@ fn the_comparison_matches_espeak_speech_and_rejects_silence_noise_and_another_se
     let reference = samples(&espeak_reference(d, "ref", SENTENCE));
     let heard = through_ulaw(d, &espeak_reference(d, "again", SENTENCE));
     let same = compare(&heard, &reference);
+    eprintln!("the sentence through µ-law: {same:?}");
     same.assert_matches("the sentence through µ-law");
 
+    // Silence and noise as long as the sentence: only the measures of sound can refuse them.
+    let secs = reference.len() as f64 / 8000.0;
     let controls = [
-        ("silence", samples(&silence(d, "silence", 3.0))),
-        ("white noise", samples(&white_noise(d, "noise", 3.0))),
+        ("silence", samples(&silence(d, "silence", secs))),
+        ("white noise", samples(&white_noise(d, "noise", secs))),
         (
             "another sentence",
             samples(&espeak_reference(d, "other", OTHER_SENTENCE)),
@@ -78,8 +82,14 @@ fn the_comparison_matches_espeak_speech_and_rejects_silence_noise_and_another_se
     ];
     for (what, signal) in &controls {
         let c = compare(signal, &reference);
+        eprintln!("{what}: {c:?}");
         assert!(!c.matches(), "{what} passed for the sentence: {c:?}");
+        assert!(
+            c.envelope_correlation < ENVELOPE_MIN && c.sample_correlation < SAMPLE_MIN,
+            "{what} is refused by the correlations, not the length alone: {c:?}"
+        );
         let c = locate(signal, &reference);
+        eprintln!("{what}, located: {c:?}");
         assert!(!c.matches(), "{what} was located as the sentence: {c:?}");
     }
 
@@ -89,6 +99,7 @@ fn the_comparison_matches_espeak_speech_and_rejects_silence_noise_and_another_se
     let tail = &controls[3].1;
     let long: Vec<i16> = [&pause[..], &heard[..], &pause[..], &tail[..]].concat();
     let found = locate(&long, &reference);
+    eprintln!("located in a longer signal: {found:?}");
     found.assert_matches("the sentence inside a longer capture");
     assert!(
         (found.lag_ms - 0.0).abs() < 60.0,
@@ -195,17 +206,22 @@ fn todays_server_plays_espeak_speech_that_reaches_sipp_as_espeak_said_it() {
     let heard = samples(&decode_ulaw(d, "heard", &payload));
     let reference = samples(&speech);
     let c = compare(&heard, &reference);
+    eprintln!("the sentence SIPp received: {c:?}");
     c.assert_matches("the sentence SIPp received");
     // The controls fail against the same reference, and the capture against another one.
+    let secs = reference.len() as f64 / 8000.0;
     for (what, signal) in [
-        ("silence", samples(&silence(d, "silence", 3.0))),
-        ("white noise", samples(&white_noise(d, "noise", 3.0))),
+        ("silence", samples(&silence(d, "silence", secs))),
+        ("white noise", samples(&white_noise(d, "noise", secs))),
     ] {
         let c = compare(&signal, &reference);
+        eprintln!("{what}: {c:?}");
         assert!(!c.matches(), "{what} passed for the sentence: {c:?}");
+        assert!(c.envelope_correlation < ENVELOPE_MIN && c.sample_correlation < SAMPLE_MIN);
     }
     let other = samples(&espeak_reference(d, "other", OTHER_SENTENCE));
     let c = compare(&heard, &other);
+    eprintln!("the capture against another sentence: {c:?}");
     assert!(
         !c.matches(),
         "the capture passed for another sentence: {c:?}"

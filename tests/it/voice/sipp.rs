@@ -56,6 +56,8 @@ pub(crate) struct CallSpec {
     /// Keys sent as RFC 4733 events, one shipped capture each, 500 ms apart (`""`: silent).
     pub digits: String,
     /// How long after the ACK the first digit goes (let the prompts before the Gather play).
+    /// A BYE before the digits went fails the call (SIPp: "unexpected BYE"): keep it shorter
+    /// than what the server plays before it hangs up.
     pub digits_after: Duration,
     pub expect: Expect,
     /// How long SIPp waits for the server's BYE, and the whole run's limit (plus 20 s).
