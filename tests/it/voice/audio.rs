@@ -15,6 +15,7 @@
 //! samples) and another sentence (another envelope) cannot match; `harness` tests that each
 //! is rejected.
 
+use super::capture::Pcap;
 use super::run_tool;
 use std::path::{Path, PathBuf};
 
@@ -179,6 +180,12 @@ fn decode_g711(dir: &Path, name: &str, payload: &[u8], kind: &str) -> PathBuf {
         utf8(&out),
     ]);
     out
+}
+
+/// What the caller heard: the capture's PCMU (payload type 0) placed by arrival time
+/// ([`Pcap::audio_by_arrival`]), decoded by sox, as samples (`dir/NAME.wav` kept).
+pub(crate) fn heard(pcap: &Pcap, dir: &Path, name: &str) -> Vec<i16> {
+    samples(&decode_ulaw(dir, name, &pcap.audio_by_arrival(0)))
 }
 
 /// Any audio file sox reads, as 8 kHz mono signed 16-bit samples (sox converts; its raw

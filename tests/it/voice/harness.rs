@@ -10,10 +10,10 @@
 //!   tshark captured at SIPp's media port, decoded by sox, sounds like espeak-ng's reference
 //!   and not like the controls; `uac_refused.xml` passes on the status it expects only.
 
-use super::app::{AppOptions, VoiceApp, WELCOME};
+use super::app::{AppOptions, VoiceApp, NO_INPUT, WELCOME};
 use super::audio::{
-    beeps, compare, decode_ulaw, espeak_reference, locate, samples, segments, silence, white_noise,
-    ENVELOPE_MIN, SAMPLE_MIN,
+    beeps, compare, decode_ulaw, espeak_reference, heard, locate, samples, segments, silence,
+    white_noise, ENVELOPE_MIN, SAMPLE_MIN,
 };
 use super::capture::Pcap;
 use super::sipp::{call, digit_pcap, CallSpec, PCAP_DIGIT, PCAP_RTP_PORT};
@@ -137,6 +137,10 @@ async fn app_py_validates_signed_webhooks_and_records_a_wrong_signature_as_inval
     let good = signature(token, &app.url("/voice"), &params);
     let voice = post("/voice", Some(good)).await.expect("sent");
     assert_eq!(voice.status(), 200);
+    assert_eq!(
+        voice.headers()["set-cookie"],
+        "call=CA0123456789abcdef0123456789abcdef; Path=/"
+    );
     let twiml = voice.text().await.expect("body");
     assert!(twiml.contains(&format!("<Say>{WELCOME}</Say>")), "{twiml}");
     assert!(twiml.contains("<Gather action=\"/gathered\""), "{twiml}");
@@ -187,6 +191,38 @@ async fn app_py_validates_signed_webhooks_and_records_a_wrong_signature_as_inval
     assert_eq!(log[4].param("ErrorUrl"), Some("http://x/"));
     let refused = std::panic::catch_unwind(|| app.assert_every_webhook_signed());
     assert!(refused.is_err(), "one bad signature fails the check");
+
+    // What each route answers, as the twilio library wrote it.
+    let mut twiml = Vec::new();
+    for path in ["/gathered", "/busy", "/silent-gather", "/malformed"] {
+        let sig = signature(token, &app.url(path), &params);
+        let r = post(path, Some(sig)).await.expect("sent");
+        assert_eq!(r.status(), 200, "{path}");
+        twiml.push(r.text().await.expect("body"));
+    }
+    let tone_url = app.url("/tone.wav");
+    assert!(
+        twiml[0].contains(&format!(
+            "<Play>{tone_url}</Play><Redirect>/goodbye</Redirect>"
+        )),
+        "{}",
+        twiml[0]
+    );
+    assert!(
+        twiml[1].contains("<Reject reason=\"busy\" />"),
+        "{}",
+        twiml[1]
+    );
+    assert!(
+        twiml[2].contains(&format!(
+            "<Gather action=\"/gathered\" timeout=\"1\" /><Say>{NO_INPUT}</Say><Hangup />"
+        )),
+        "{}",
+        twiml[2]
+    );
+    assert!(!twiml[3].contains("</Response>"), "{}", twiml[3]);
+    assert_eq!(app.requests_to("/gathered").len(), 2);
+    assert!(app.requests_to("/gathered")[1].signature_valid);
 }
 
 #[test]
@@ -203,11 +239,16 @@ fn todays_server_plays_espeak_speech_that_reaches_sipp_as_espeak_said_it() {
     assert_eq!(result.received("BYE "), 1, "{}", result.describe());
 
     let payload = result.pcap.audio(0);
-    let heard = samples(&decode_ulaw(d, "heard", &payload));
+    let heard_in_order = samples(&decode_ulaw(d, "in-order", &payload));
     let reference = samples(&speech);
-    let c = compare(&heard, &reference);
+    let c = compare(&heard_in_order, &reference);
     eprintln!("the sentence SIPp received: {c:?}");
     c.assert_matches("the sentence SIPp received");
+    // The same placed by arrival time: played without gaps, so nothing changes.
+    let heard = heard(&result.pcap, d, "heard");
+    let gaps = heard.len().abs_diff(heard_in_order.len());
+    assert!(gaps <= 480, "no pause in sending: {gaps} samples");
+    compare(&heard, &reference).assert_matches("the sentence by arrival time");
     // The controls fail against the same reference, and the capture against another one.
     let secs = reference.len() as f64 / 8000.0;
     for (what, signal) in [
