@@ -153,19 +153,7 @@ impl CallResult {
 
     /// How many received messages start with `first_line` (`SIP/2.0 200`, `BYE `).
     pub(crate) fn received(&self, first_line: &str) -> usize {
-        // SIPp's trace: blocks between dashed lines, each saying "message received" or
-        // "message sent", then the message; its first line is the start line.
-        self.messages
-            .split("-----------------------------------------------")
-            .filter(|block| block.contains("message received"))
-            .filter(|block| {
-                block
-                    .lines()
-                    .map(str::trim)
-                    .find(|l| l.starts_with("SIP/2.0") || l.contains(" SIP/2.0"))
-                    .is_some_and(|l| l.starts_with(first_line))
-            })
-            .count()
+        crate::sip::received(&self.messages, first_line)
     }
 
     pub(crate) fn describe(&self) -> String {
