@@ -4,7 +4,8 @@
 #
 # The embedded log and read models are SQLite files the tests create themselves. PostgreSQL
 # (Debian's package) and a Kafka-protocol broker (tansu, built from crates.io) are installed
-# and started here, as is SIPp (Debian's sip-tester). Nothing is installed by hand, and a test that needs a
+# and started here, as are SIPp (Debian's sip-tester) and the voice tests' tshark, sox and
+# espeak-ng. Nothing is installed by hand, and a test that needs a
 # service fails rather than skips when it cannot reach it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -116,6 +117,33 @@ sipp_version=$("$sipp_bin" -v 2>&1 || true)
 grep -q "SIPp v" <<<"$sipp_version" || { echo "$sipp_bin does not run: $sipp_version" >&2; exit 1; }
 export SWITCHBOARD_TEST_SIPP="$sipp_bin"
 echo "$(grep -o 'SIPp v[^ ,]*' <<<"$sipp_version" | head -n 1) at $SWITCHBOARD_TEST_SIPP"
+
+step "voice test tools (Debian's tshark, sox and espeak-ng)"
+# The voice tests check what a caller hears with tools the project did not write: tshark
+# captures the RTP on loopback, sox decodes it, espeak-ng says the reference. They fail (never
+# skip) without them.
+voice_missing=""
+for tool in tshark sox espeak-ng; do
+    command -v "$tool" >/dev/null 2>&1 || voice_missing="$voice_missing $tool"
+done
+if [ -n "$voice_missing" ]; then
+    # wireshark-common asks (debconf) whether users other than root may capture: answer no,
+    # the tests capture as root (CI and these machines) or through sudo.
+    echo "wireshark-common wireshark-common/install-setuid boolean false" | $SUDO debconf-set-selections
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq tshark sox espeak-ng || {
+        echo "could not install$voice_missing (apt-get install tshark sox espeak-ng failed)" >&2
+        exit 1
+    }
+fi
+tshark --version 2>/dev/null | head -n 1 | grep -q '^TShark' || { echo "tshark does not run" >&2; exit 1; }
+tshark -D 2>/dev/null | grep -qw lo || {
+    echo "tshark cannot capture on lo: run the tests as root (or let dumpcap capture: dpkg-reconfigure wireshark-common)" >&2
+    exit 1
+}
+sox --version >/dev/null 2>&1 || { echo "sox does not run" >&2; exit 1; }
+espeak-ng --version >/dev/null 2>&1 || { echo "espeak-ng does not run" >&2; exit 1; }
+echo "tshark $(tshark --version 2>/dev/null | awk 'NR == 1 {print $3}'), sox $(sox --version 2>&1 | awk '{print $NF}'), espeak-ng $(espeak-ng --version | awk '{print $4}')"
 
 step "format (cargo fmt --check)"
 cargo fmt --all --check

@@ -501,7 +501,7 @@ fn a_cancel_before_the_answer_gets_487_and_the_call_is_recorded_as_canceled() {
 }
 
 /// The messages of a SIPp message trace that SIPp received and that start with `first_line`.
-fn received(messages: &str, first_line: &str) -> usize {
+pub(crate) fn received(messages: &str, first_line: &str) -> usize {
     messages
         .split("-----------------------------------------------")
         .filter(|block| block.contains("message received"))

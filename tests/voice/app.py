@@ -9,7 +9,9 @@ standard library's http.server and the twilio package are used: the application 
 as an integrator's, and nothing in it comes from switchboard.
 
 Routes (any method; GET takes its parameters from the query, POST from the form body):
-  /voice          Say WELCOME, then Gather numDigits action=/gathered with a nested Say PROMPT
+  /voice          Say WELCOME, then Gather numDigits action=/gathered with a nested Say PROMPT;
+                  sets the cookie `call=<CallSid>` (Twilio keeps cookies per call, so the
+                  call's later requests carry it: see their recorded headers)
   /gathered       records Digits; Play <this app's /tone.wav URL>, then Redirect /goodbye
   /goodbye        Hangup
   /busy           Reject reason=busy
@@ -105,9 +107,11 @@ class Handler(BaseHTTPRequestHandler):
     def do_POST(self):
         self.handle_any()
 
-    def reply(self, status, content_type, body):
+    def reply(self, status, content_type, body, cookie=None):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
+        if cookie:
+            self.send_header("Set-Cookie", cookie)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -159,7 +163,10 @@ class Handler(BaseHTTPRequestHandler):
         doc = twiml(path, lambda p: "http://" + host + p)
         if doc is None:
             return self.reply(404, "text/plain", b"no such route\n")
-        self.reply(200, "text/xml", doc.encode())
+        cookie = None
+        if path == "/voice":
+            cookie = "call=%s; Path=/" % dict(pairs).get("CallSid", "")
+        self.reply(200, "text/xml", doc.encode(), cookie)
 
 
 def main():

@@ -15,6 +15,7 @@
 //! samples) and another sentence (another envelope) cannot match; `harness` tests that each
 //! is rejected.
 
+use super::capture::Pcap;
 use super::run_tool;
 use std::path::{Path, PathBuf};
 
@@ -82,46 +83,25 @@ pub(crate) fn espeak_reference_with(
     out
 }
 
+/// Runs sox with no input (`-n`) and `effects` (`synth …`, `trim …`) into `dir/NAME.wav`,
+/// 8 kHz mono 16-bit.
+fn generate(dir: &Path, name: &str, effects: &[&str]) -> PathBuf {
+    let out = dir.join(format!("{name}.wav"));
+    let mut args = vec!["-n", "-r", "8000", "-c", "1", "-b", "16", utf8(&out)];
+    args.extend_from_slice(effects);
+    sox_run(&args);
+    out
+}
+
 /// `seconds` of white noise (sox `synth whitenoise`), 8 kHz mono 16-bit.
 pub(crate) fn white_noise(dir: &Path, name: &str, seconds: f64) -> PathBuf {
-    let out = dir.join(format!("{name}.wav"));
     let secs = seconds.to_string();
-    sox_run(&[
-        "-n",
-        "-r",
-        "8000",
-        "-c",
-        "1",
-        "-b",
-        "16",
-        utf8(&out),
-        "synth",
-        &secs,
-        "whitenoise",
-        "vol",
-        "0.5",
-    ]);
-    out
+    generate(dir, name, &["synth", &secs, "whitenoise", "vol", "0.5"])
 }
 
 /// `seconds` of digital silence, 8 kHz mono 16-bit.
 pub(crate) fn silence(dir: &Path, name: &str, seconds: f64) -> PathBuf {
-    let out = dir.join(format!("{name}.wav"));
-    let secs = seconds.to_string();
-    sox_run(&[
-        "-n",
-        "-r",
-        "8000",
-        "-c",
-        "1",
-        "-b",
-        "16",
-        utf8(&out),
-        "trim",
-        "0",
-        &secs,
-    ]);
-    out
+    generate(dir, name, &["trim", "0", &seconds.to_string()])
 }
 
 /// Sine beeps one after another, `(hz, ms)` each (`hz` 0 is a pause), made by sox: a
@@ -130,18 +110,17 @@ pub(crate) fn silence(dir: &Path, name: &str, seconds: f64) -> PathBuf {
 pub(crate) fn beeps(dir: &Path, name: &str, parts: &[(u32, u32)]) -> PathBuf {
     let mut pieces = Vec::new();
     for (i, (hz, ms)) in parts.iter().enumerate() {
-        let piece = dir.join(format!("{name}-part{i}.wav"));
         let secs = format!("{}", f64::from(*ms) / 1000.0);
-        let mut args = vec!["-n", "-r", "8000", "-c", "1", "-b", "16", utf8(&piece)];
-        let hz = hz.to_string();
-        if hz == "0" {
-            args.extend(["trim", "0", &secs]);
-            sox_run(&args);
+        let part = format!("{name}-part{i}");
+        pieces.push(if *hz == 0 {
+            generate(dir, &part, &["trim", "0", &secs])
         } else {
-            args.extend(["synth", &secs, "sine", &hz, "vol", "0.5"]);
-            sox_run(&args);
-        }
-        pieces.push(piece);
+            generate(
+                dir,
+                &part,
+                &["synth", &secs, "sine", &hz.to_string(), "vol", "0.5"],
+            )
+        });
     }
     let out = dir.join(format!("{name}.wav"));
     let mut args: Vec<&str> = pieces.iter().map(|p| utf8(p)).collect();
@@ -179,6 +158,12 @@ fn decode_g711(dir: &Path, name: &str, payload: &[u8], kind: &str) -> PathBuf {
         utf8(&out),
     ]);
     out
+}
+
+/// What the caller heard: the capture's PCMU (payload type 0) placed by arrival time
+/// ([`Pcap::audio_by_arrival`]), decoded by sox, as samples (`dir/NAME.wav` kept).
+pub(crate) fn heard(pcap: &Pcap, dir: &Path, name: &str) -> Vec<i16> {
+    samples(&decode_ulaw(dir, name, &pcap.audio_by_arrival(0)))
 }
 
 /// Any audio file sox reads, as 8 kHz mono signed 16-bit samples (sox converts; its raw

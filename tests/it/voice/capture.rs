@@ -36,8 +36,10 @@ pub(crate) struct Pcap {
 }
 
 /// One RTP packet, as tshark's RTP dissector read it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub(crate) struct RtpPacket {
+    /// Seconds since the capture's first packet (`frame.time_relative`).
+    pub time: f64,
     pub src_port: u16,
     pub ssrc: u32,
     pub payload_type: u8,
@@ -197,6 +199,7 @@ impl Pcap {
         let rows = self.fields(
             "rtp",
             &[
+                "frame.time_relative",
                 "udp.srcport",
                 "rtp.ssrc",
                 "rtp.p_type",
@@ -208,42 +211,66 @@ impl Pcap {
         );
         rows.iter()
             .map(|r| RtpPacket {
-                src_port: number(r, 0),
-                ssrc: number(r, 1),
-                payload_type: number(r, 2),
-                seq: number(r, 3),
-                timestamp: number(r, 4),
-                marker: matches!(r.get(5).map(String::as_str), Some("1" | "True")),
-                payload: hex_bytes(r.get(6).map(String::as_str).unwrap_or_default()),
+                time: r.first().and_then(|t| t.trim().parse().ok()).unwrap_or(0.0),
+                src_port: number(r, 1),
+                ssrc: number(r, 2),
+                payload_type: number(r, 3),
+                seq: number(r, 4),
+                timestamp: number(r, 5),
+                marker: matches!(r.get(6).map(String::as_str), Some("1" | "True")),
+                payload: hex_bytes(r.get(7).map(String::as_str).unwrap_or_default()),
             })
             .collect()
     }
 
     /// The audio one stream carried: the payloads of the packets with `payload_type`
     /// (0 PCMU, 8 PCMA) from the first such packet's SSRC, in RTP sequence order. Panics when
-    /// there is none.
+    /// there is none. Gaps in sending are not kept (see [`Pcap::audio_by_arrival`]).
     pub(crate) fn audio(&self, payload_type: u8) -> Vec<u8> {
-        let packets: Vec<RtpPacket> = self
-            .rtp()
-            .into_iter()
-            .filter(|p| p.payload_type == payload_type)
-            .collect();
-        let first = packets.first().unwrap_or_else(|| {
-            panic!(
-                "no RTP with payload type {payload_type} to port {} in {}",
-                self.port,
-                self.path.display()
-            )
-        });
-        let ssrc = first.ssrc;
+        let packets = self.of_type(payload_type);
+        let ssrc = packets[0].ssrc;
+        let base = packets[0].seq;
         let mut stream: Vec<&RtpPacket> = packets.iter().filter(|p| p.ssrc == ssrc).collect();
         // Sequence numbers wrap at 2^16: order by distance from the first packet's.
-        let base = first.seq;
         stream.sort_by_key(|p| p.seq.wrapping_sub(base));
         stream
             .iter()
             .flat_map(|p| p.payload.iter().copied())
             .collect()
+    }
+
+    /// Every payload with `payload_type`, whatever its SSRC, placed at its arrival time: a
+    /// pause in sending (more than 60 ms late) becomes G.711 silence of the same length, so
+    /// the decoded signal keeps the call's timing (a `<Pause>`, a Gather's wait).
+    pub(crate) fn audio_by_arrival(&self, payload_type: u8) -> Vec<u8> {
+        let silence = if payload_type == 8 { 0xD5 } else { 0xFF };
+        let packets = self.of_type(payload_type);
+        let t0 = packets[0].time;
+        let mut out: Vec<u8> = Vec::new();
+        for p in &packets {
+            let at = ((p.time - t0) * 8000.0).round().max(0.0) as usize;
+            if at > out.len() + 480 {
+                out.resize(at, silence);
+            }
+            out.extend_from_slice(&p.payload);
+        }
+        out
+    }
+
+    /// The packets with `payload_type` in capture order; panics when there are none.
+    fn of_type(&self, payload_type: u8) -> Vec<RtpPacket> {
+        let packets: Vec<RtpPacket> = self
+            .rtp()
+            .into_iter()
+            .filter(|p| p.payload_type == payload_type)
+            .collect();
+        assert!(
+            !packets.is_empty(),
+            "no RTP with payload type {payload_type} to port {} in {}",
+            self.port,
+            self.path.display()
+        );
+        packets
     }
 
     /// The RFC 4733 events (telephone-event packets), in capture order.

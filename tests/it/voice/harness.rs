@@ -10,9 +10,10 @@
 //!   tshark captured at SIPp's media port, decoded by sox, sounds like espeak-ng's reference
 //!   and not like the controls; `uac_refused.xml` passes on the status it expects only.
 
-use super::app::{AppOptions, VoiceApp, WELCOME};
+use super::app::{AppOptions, VoiceApp, NO_INPUT, WELCOME};
 use super::audio::{
-    beeps, compare, decode_ulaw, espeak_reference, locate, samples, segments, silence, white_noise,
+    beeps, compare, decode_ulaw, espeak_reference, heard, locate, samples, segments, silence,
+    white_noise, ENVELOPE_MIN, SAMPLE_MIN,
 };
 use super::capture::Pcap;
 use super::sipp::{call, digit_pcap, CallSpec, PCAP_DIGIT, PCAP_RTP_PORT};
@@ -62,11 +63,14 @@ fn the_comparison_matches_espeak_speech_and_rejects_silence_noise_and_another_se
     let reference = samples(&espeak_reference(d, "ref", SENTENCE));
     let heard = through_ulaw(d, &espeak_reference(d, "again", SENTENCE));
     let same = compare(&heard, &reference);
+    eprintln!("the sentence through µ-law: {same:?}");
     same.assert_matches("the sentence through µ-law");
 
+    // Silence and noise as long as the sentence: only the measures of sound can refuse them.
+    let secs = reference.len() as f64 / 8000.0;
     let controls = [
-        ("silence", samples(&silence(d, "silence", 3.0))),
-        ("white noise", samples(&white_noise(d, "noise", 3.0))),
+        ("silence", samples(&silence(d, "silence", secs))),
+        ("white noise", samples(&white_noise(d, "noise", secs))),
         (
             "another sentence",
             samples(&espeak_reference(d, "other", OTHER_SENTENCE)),
@@ -78,8 +82,14 @@ fn the_comparison_matches_espeak_speech_and_rejects_silence_noise_and_another_se
     ];
     for (what, signal) in &controls {
         let c = compare(signal, &reference);
+        eprintln!("{what}: {c:?}");
         assert!(!c.matches(), "{what} passed for the sentence: {c:?}");
+        assert!(
+            c.envelope_correlation < ENVELOPE_MIN && c.sample_correlation < SAMPLE_MIN,
+            "{what} is refused by the correlations, not the length alone: {c:?}"
+        );
         let c = locate(signal, &reference);
+        eprintln!("{what}, located: {c:?}");
         assert!(!c.matches(), "{what} was located as the sentence: {c:?}");
     }
 
@@ -89,6 +99,7 @@ fn the_comparison_matches_espeak_speech_and_rejects_silence_noise_and_another_se
     let tail = &controls[3].1;
     let long: Vec<i16> = [&pause[..], &heard[..], &pause[..], &tail[..]].concat();
     let found = locate(&long, &reference);
+    eprintln!("located in a longer signal: {found:?}");
     found.assert_matches("the sentence inside a longer capture");
     assert!(
         (found.lag_ms - 0.0).abs() < 60.0,
@@ -126,6 +137,10 @@ async fn app_py_validates_signed_webhooks_and_records_a_wrong_signature_as_inval
     let good = signature(token, &app.url("/voice"), &params);
     let voice = post("/voice", Some(good)).await.expect("sent");
     assert_eq!(voice.status(), 200);
+    assert_eq!(
+        voice.headers()["set-cookie"],
+        "call=CA0123456789abcdef0123456789abcdef; Path=/"
+    );
     let twiml = voice.text().await.expect("body");
     assert!(twiml.contains(&format!("<Say>{WELCOME}</Say>")), "{twiml}");
     assert!(twiml.contains("<Gather action=\"/gathered\""), "{twiml}");
@@ -176,6 +191,38 @@ async fn app_py_validates_signed_webhooks_and_records_a_wrong_signature_as_inval
     assert_eq!(log[4].param("ErrorUrl"), Some("http://x/"));
     let refused = std::panic::catch_unwind(|| app.assert_every_webhook_signed());
     assert!(refused.is_err(), "one bad signature fails the check");
+
+    // What each route answers, as the twilio library wrote it.
+    let mut twiml = Vec::new();
+    for path in ["/gathered", "/busy", "/silent-gather", "/malformed"] {
+        let sig = signature(token, &app.url(path), &params);
+        let r = post(path, Some(sig)).await.expect("sent");
+        assert_eq!(r.status(), 200, "{path}");
+        twiml.push(r.text().await.expect("body"));
+    }
+    let tone_url = app.url("/tone.wav");
+    assert!(
+        twiml[0].contains(&format!(
+            "<Play>{tone_url}</Play><Redirect>/goodbye</Redirect>"
+        )),
+        "{}",
+        twiml[0]
+    );
+    assert!(
+        twiml[1].contains("<Reject reason=\"busy\" />"),
+        "{}",
+        twiml[1]
+    );
+    assert!(
+        twiml[2].contains(&format!(
+            "<Gather action=\"/gathered\" timeout=\"1\" /><Say>{NO_INPUT}</Say><Hangup />"
+        )),
+        "{}",
+        twiml[2]
+    );
+    assert!(!twiml[3].contains("</Response>"), "{}", twiml[3]);
+    assert_eq!(app.requests_to("/gathered").len(), 2);
+    assert!(app.requests_to("/gathered")[1].signature_valid);
 }
 
 #[test]
@@ -191,20 +238,30 @@ fn a_played_wav_of_espeak_speech_reaches_sipp_as_espeak_said_it() {
     assert_eq!(result.received("BYE "), 1, "{}", result.describe());
 
     let payload = result.pcap.audio(0);
-    let heard = samples(&decode_ulaw(d, "heard", &payload));
+    let heard_in_order = samples(&decode_ulaw(d, "in-order", &payload));
     let reference = samples(&speech);
-    let c = compare(&heard, &reference);
+    let c = compare(&heard_in_order, &reference);
+    eprintln!("the sentence SIPp received: {c:?}");
     c.assert_matches("the sentence SIPp received");
+    // The same placed by arrival time: played without gaps, so nothing changes.
+    let heard = heard(&result.pcap, d, "heard");
+    let gaps = heard.len().abs_diff(heard_in_order.len());
+    assert!(gaps <= 480, "no pause in sending: {gaps} samples");
+    compare(&heard, &reference).assert_matches("the sentence by arrival time");
     // The controls fail against the same reference, and the capture against another one.
+    let secs = reference.len() as f64 / 8000.0;
     for (what, signal) in [
-        ("silence", samples(&silence(d, "silence", 3.0))),
-        ("white noise", samples(&white_noise(d, "noise", 3.0))),
+        ("silence", samples(&silence(d, "silence", secs))),
+        ("white noise", samples(&white_noise(d, "noise", secs))),
     ] {
         let c = compare(&signal, &reference);
+        eprintln!("{what}: {c:?}");
         assert!(!c.matches(), "{what} passed for the sentence: {c:?}");
+        assert!(c.envelope_correlation < ENVELOPE_MIN && c.sample_correlation < SAMPLE_MIN);
     }
     let other = samples(&espeak_reference(d, "other", OTHER_SENTENCE));
     let c = compare(&heard, &other);
+    eprintln!("the capture against another sentence: {c:?}");
     assert!(
         !c.matches(),
         "the capture passed for another sentence: {c:?}"

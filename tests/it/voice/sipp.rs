@@ -56,6 +56,8 @@ pub(crate) struct CallSpec {
     /// Keys sent as RFC 4733 events, one shipped capture each, 500 ms apart (`""`: silent).
     pub digits: String,
     /// How long after the ACK the first digit goes (let the prompts before the Gather play).
+    /// A BYE before the digits went fails the call (SIPp: "unexpected BYE"): keep it shorter
+    /// than what the server plays before it hangs up.
     pub digits_after: Duration,
     pub expect: Expect,
     /// How long SIPp waits for the server's BYE, and the whole run's limit (plus 20 s).
@@ -151,19 +153,7 @@ impl CallResult {
 
     /// How many received messages start with `first_line` (`SIP/2.0 200`, `BYE `).
     pub(crate) fn received(&self, first_line: &str) -> usize {
-        // SIPp's trace: blocks between dashed lines, each saying "message received" or
-        // "message sent", then the message; its first line is the start line.
-        self.messages
-            .split("-----------------------------------------------")
-            .filter(|block| block.contains("message received"))
-            .filter(|block| {
-                block
-                    .lines()
-                    .map(str::trim)
-                    .find(|l| l.starts_with("SIP/2.0") || l.contains(" SIP/2.0"))
-                    .is_some_and(|l| l.starts_with(first_line))
-            })
-            .count()
+        crate::sip::received(&self.messages, first_line)
     }
 
     pub(crate) fn describe(&self) -> String {
