@@ -519,15 +519,24 @@ impl Flow<'_> {
         if let Err(over) = self.answer().await {
             return over;
         }
-        match self.media(|id| MediaCommand::Play { id, audio, loops: 1 }).await {
+        match self
+            .media(|id| MediaCommand::Play {
+                id,
+                audio,
+                loops: 1,
+            })
+            .await
+        {
             Ok(MediaEvent::Played {
                 packets, completed, ..
-            }) => self.controller.observe(CallCommand::RecordPlayed(MediaPlayed {
-                source: "audio answer".into(),
-                packets,
-                duration_ms: packets * 20,
-                completed,
-            })),
+            }) => self
+                .controller
+                .observe(CallCommand::RecordPlayed(MediaPlayed {
+                    source: "audio answer".into(),
+                    packets,
+                    duration_ms: packets * 20,
+                    completed,
+                })),
             Ok(_) => {}
             Err(over) => return over,
         }
@@ -822,7 +831,11 @@ impl Flow<'_> {
                     let (code, status, sip) = if self.shared.shutdown.is_cancelled() {
                         (StatusCode::ServiceUnavailable, CallEndStatus::Failed, 503)
                     } else {
-                        (StatusCode::TemporarilyUnavailable, CallEndStatus::NoAnswer, 480)
+                        (
+                            StatusCode::TemporarilyUnavailable,
+                            CallEndStatus::NoAnswer,
+                            480,
+                        )
                     };
                     let _ = early.dialog.reject(Some(code), None);
                     End::new(status, sip, HungUpBy::Local, &end.reason)

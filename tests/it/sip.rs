@@ -102,6 +102,22 @@ impl Telephony {
 
     /// A server with `extra` flags whose number's application serves `routes`.
     pub(crate) fn start_app(tag: &str, routes: &[(&str, Reply)], extra: &[&str]) -> Telephony {
+        let t = Telephony::bare(tag, routes, extra);
+        let voice_url = t.app.url("/voice");
+        let fallback_url = t.app.url("/fallback");
+        own_number(
+            t.server(),
+            &t.account,
+            NUMBER,
+            &voice_url,
+            Some(&fallback_url),
+        );
+        t
+    }
+
+    /// A server with `extra` flags and an account that owns no number yet; the Rust
+    /// application serves `routes` for whichever number the test buys.
+    pub(crate) fn bare(tag: &str, routes: &[(&str, Reply)], extra: &[&str]) -> Telephony {
         let dir = DataDir::new(tag);
         let account = create_account(dir.path(), "Telephony");
         let sip_port = free_sip_port();
@@ -110,9 +126,6 @@ impl Telephony {
         args.extend_from_slice(extra);
         let server = Server::start_with(dir.path(), &args);
         let app = TwimlApp::start(routes).expect("the test application starts");
-        let voice_url = app.url("/voice");
-        let fallback_url = app.url("/fallback");
-        own_number(&server, &account, NUMBER, &voice_url, Some(&fallback_url));
         Telephony {
             dir,
             server: Some(server),
@@ -121,6 +134,7 @@ impl Telephony {
             account,
         }
     }
+
     /// The running server.
     pub(crate) fn server(&self) -> &Server {
         self.server.as_ref().expect("the server runs")

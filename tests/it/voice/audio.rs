@@ -51,7 +51,7 @@ fn utf8(p: &Path) -> &str {
 }
 
 /// espeak-ng's own rendering of `text` (its default voice), resampled by sox to 8 kHz mono
-/// 16-bit: `dir/NAME.wav`. Also a WAV that `--inbound play:` and `<Play>` accept.
+/// 16-bit: `dir/NAME.wav`. Also a WAV that `<Play>` accepts.
 pub(crate) fn espeak_reference(dir: &Path, name: &str, text: &str) -> PathBuf {
     espeak_reference_with(dir, name, text, &[])
 }

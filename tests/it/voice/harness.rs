@@ -6,7 +6,7 @@
 //!   rejects silence, white noise and another sentence; `locate` finds a sound in a longer one;
 //! - app.py's `RequestValidator` accepts requests signed by `signature.rs` and records a wrong
 //!   or missing signature as invalid;
-//! - `switchboard serve --inbound play:<espeak-ng WAV>` called by SIPp (`uac_dtmf.xml`): what
+//! - a number whose application `<Play>`s an espeak-ng WAV, called by SIPp (`uac_dtmf.xml`): what
 //!   tshark captured at SIPp's media port, decoded by sox, sounds like espeak-ng's reference
 //!   and not like the controls; `uac_refused.xml` passes on the status it expects only.
 

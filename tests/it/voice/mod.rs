@@ -13,7 +13,8 @@
 //!   the project's G.711 decoder or WAV reader. Silence, white noise and another sentence must
 //!   fail the comparison, and tests here check that they do.
 //!
-//! `harness` proves all of it against today's server (`--inbound play:`), before the router.
+//! `harness` proves the tools themselves (a played WAV, the controls); `voice_app.rs` runs the
+//! must-show scenario through the call router.
 //! The tools fail a test (never skip it) when missing: `scripts/test.sh` installs them.
 
 // The call router's tests (the lead's) use more of these helpers than `harness` does.
@@ -24,6 +25,7 @@ pub(crate) mod audio;
 #[allow(dead_code)]
 pub(crate) mod capture;
 mod harness;
+mod router;
 #[allow(dead_code)]
 pub(crate) mod sipp;
 
