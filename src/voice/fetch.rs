@@ -477,6 +477,9 @@ async fn once(request: reqwest::RequestBuilder, url: &Url, jar: &mut CookieJar) 
 
 /// A 2xx answer sorted by its Content-Type (VOICE-NOTES §1.1); one the call cannot run is
 /// Twilio's 12300.
+// The error is the interface's `FetchError`, made at most once per fetch: boxing it here
+// would only be unboxed again by `fetch`.
+#[allow(clippy::result_large_err)]
 fn document(hop: &Hop, variables: &str, answer: Answer) -> Result<Fetched, FetchError> {
     let media = answer
         .content_type
