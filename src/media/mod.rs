@@ -33,9 +33,11 @@
 
 pub mod audio;
 mod engine;
+mod jobs;
 pub mod relay;
 pub mod resolver;
 pub mod session;
+mod stream;
 pub mod tts;
 
 pub use audio::{from_wav, Audio, AudioError};

@@ -217,3 +217,7 @@ pub fn start(
         task,
     }
 }
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;
