@@ -32,6 +32,7 @@ pub(crate) const PTIME: Duration = Duration::from_millis(20);
 enum Wake {
     Stop,
     Remote(SocketAddr),
+    RemoteGone,
     Command(Option<MediaCommand>),
     Tick,
     Datagram(usize, SocketAddr),
@@ -80,13 +81,14 @@ pub(crate) async fn run(
     };
     let mut buf = vec![0u8; MAX_DATAGRAM];
     let mut commands_open = true;
+    let mut remote_open = true;
     loop {
         let wake = tokio::select! {
             _ = stop.cancelled() => Wake::Stop,
-            changed = remote_rx.changed() => match changed {
+            changed = remote_rx.changed(), if remote_open => match changed {
                 Ok(()) => Wake::Remote(*remote_rx.borrow_and_update()),
                 // The leg dropped its sender: the address stays as it is.
-                Err(_) => Wake::Nothing,
+                Err(_) => Wake::RemoteGone,
             },
             command = commands.recv(), if commands_open => Wake::Command(command),
             _ = engine.ticker.tick(), if engine.job.is_some() => Wake::Tick,
@@ -102,6 +104,7 @@ pub(crate) async fn run(
                 return engine.summary;
             }
             Wake::Remote(addr) => engine.remote = addr,
+            Wake::RemoteGone => remote_open = false,
             Wake::Command(Some(command)) => engine.command(command).await,
             Wake::Command(None) => commands_open = false,
             Wake::Tick => engine.tick().await,
@@ -334,13 +337,9 @@ impl Engine {
             },
         };
         let (timestamp, anchored) = retimer.map(&frame, self.out.next_timestamp());
-        let packet = self.out.packet(
-            pt,
-            frame.marker || anchored,
-            timestamp,
-            &payload,
-            advance,
-        );
+        let packet = self
+            .out
+            .packet(pt, frame.marker || anchored, timestamp, &payload, advance);
         self.send(&packet).await;
     }
 }

@@ -90,7 +90,7 @@ impl Job {
                 let valid: String = digits
                     .chars()
                     .filter(|&c| {
-                        let ok = dtmf_send::tones(&c.to_string()).is_ok();
+                        let ok = dtmf_send::is_sendable(c);
                         if !ok {
                             tracing::warn!(id, digit = ?c, "not a DTMF digit; skipped");
                         }
@@ -98,12 +98,11 @@ impl Job {
                     })
                     .collect();
                 if audio.telephone_event.is_some() {
-                    let schedule = dtmf_send::schedule(&valid).unwrap_or_else(|_| {
-                        dtmf_send::EventSchedule {
+                    let schedule =
+                        dtmf_send::schedule(&valid).unwrap_or_else(|_| dtmf_send::EventSchedule {
                             packets: Vec::new(),
                             total_samples: 0,
-                        }
-                    });
+                        });
                     Ok(Job::Digits {
                         id,
                         base: 0,
@@ -420,7 +419,12 @@ impl Record {
     }
 
     /// A received audio payload.
-    pub(crate) fn on_audio(&mut self, law: Law, payload: &[u8], now: Instant) -> Option<MediaEvent> {
+    pub(crate) fn on_audio(
+        &mut self,
+        law: Law,
+        payload: &[u8],
+        now: Instant,
+    ) -> Option<MediaEvent> {
         let frame = law.decode_bytes(payload);
         let energy: f64 = frame.iter().map(|&s| f64::from(s) * f64::from(s)).sum();
         if !frame.is_empty() && (energy / frame.len() as f64).sqrt() > VOICE_RMS {
@@ -559,8 +563,14 @@ mod tests {
         );
         let loud = Law::Ulaw.encode_samples(&[8000i16; 160]);
         let quiet = [0xFFu8; 160];
-        assert_eq!(r.on_audio(Law::Ulaw, &loud, t0 + Duration::from_secs(1)), None);
-        assert_eq!(r.on_audio(Law::Ulaw, &quiet, t0 + Duration::from_secs(2)), None);
+        assert_eq!(
+            r.on_audio(Law::Ulaw, &loud, t0 + Duration::from_secs(1)),
+            None
+        );
+        assert_eq!(
+            r.on_audio(Law::Ulaw, &quiet, t0 + Duration::from_secs(2)),
+            None
+        );
         assert!(r.tick(t0 + Duration::from_millis(2900)).done.is_none());
         match r.tick(t0 + Duration::from_secs(3)).done {
             Some(MediaEvent::Recorded {
@@ -573,7 +583,9 @@ mod tests {
         }
         let mut r = Record::new(5, Duration::from_millis(30), Some("#".into()), None, t0);
         assert_eq!(r.on_digit('1'), None);
-        assert!(matches!(r.on_digit('#'), Some(MediaEvent::Recorded { ended_by, .. }) if ended_by == "finish-key"));
+        assert!(
+            matches!(r.on_digit('#'), Some(MediaEvent::Recorded { ended_by, .. }) if ended_by == "finish-key")
+        );
         assert!(matches!(
             r.on_audio(Law::Ulaw, &[0xFF; 240], t0),
             Some(MediaEvent::Recorded { audio, .. }) if audio.len() == 240

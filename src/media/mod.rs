@@ -28,8 +28,10 @@
 //! - [`resolver`]: [`MediaSource`], [`ResolveError`] with Twilio's codes, [`MediaResolver`],
 //!   [`LocalResolver`].
 //! - [`tts`]: espeak-ng, run safely.
-//! - [`session`]: the commands, events and handle of a session; `engine.rs` is its task,
-//!   `stream.rs` its outgoing RTP stream, [`relay`] the bridge between two sessions.
+//! - [`session`]: the commands, events and handle of a session; `engine.rs` is its task
+//!   (socket, pacer, queue), `jobs.rs` each command as a state machine (Gather's rules
+//!   live there), `stream.rs` its outgoing RTP stream, [`relay`] the bridge between two
+//!   sessions.
 
 pub mod audio;
 mod engine;

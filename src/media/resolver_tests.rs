@@ -11,9 +11,12 @@ use switchboard_telephony::wav;
 
 /// Runs a tool the test depends on; a missing one fails the test with what to install.
 fn run(program: &str, args: &[&str]) {
-    let status = Command::new(program).args(args).status().unwrap_or_else(|e| {
-        panic!("{program} is needed for this test (apt-get install -y espeak-ng sox): {e}")
-    });
+    let status = Command::new(program)
+        .args(args)
+        .status()
+        .unwrap_or_else(|e| {
+            panic!("{program} is needed for this test (apt-get install -y espeak-ng sox): {e}")
+        });
     assert!(status.success(), "{program} {args:?}: {status}");
 }
 
@@ -85,7 +88,10 @@ fn typed(content_type: &'static str, body: Vec<u8>) -> Response {
 /// Serves the test's files; the server's base URL.
 async fn serve(stereo: Vec<u8>, ulaw: Vec<u8>) -> String {
     let app = axum::Router::new()
-        .route("/stereo.wav", get(move || async move { typed("audio/x-wav", stereo) }))
+        .route(
+            "/stereo.wav",
+            get(move || async move { typed("audio/x-wav", stereo) }),
+        )
         .route(
             "/ulaw.wav",
             get(move || async move { typed("audio/wav; charset=binary", ulaw) }),
@@ -106,8 +112,14 @@ async fn serve(stereo: Vec<u8>, ulaw: Vec<u8>) -> String {
             "/untyped",
             get(|| async { Response::new(axum::body::Body::from(vec![1u8, 2, 3])) }),
         )
-        .route("/big.wav", get(|| async { typed("audio/wav", vec![0; 4096]) }))
-        .route("/broken.wav", get(|| async { typed("audio/wav", b"RIFFxxxx".to_vec()) }))
+        .route(
+            "/big.wav",
+            get(|| async { typed("audio/wav", vec![0; 4096]) }),
+        )
+        .route(
+            "/broken.wav",
+            get(|| async { typed("audio/wav", b"RIFFxxxx".to_vec()) }),
+        )
         .route("/gone.wav", get(|| async { StatusCode::NOT_FOUND }));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
@@ -136,15 +148,40 @@ async fn wav_files_resolve_to_what_sox_makes_of_them() {
     // The oracles: sox's own resampling and downmix, and sox's own µ-law file and decoding.
     run(
         "sox",
-        &[&path("stereo.wav"), "-r", "8000", "-c", "1", "-b", "16", &path("oracle44.wav")],
+        &[
+            &path("stereo.wav"),
+            "-r",
+            "8000",
+            "-c",
+            "1",
+            "-b",
+            "16",
+            &path("oracle44.wav"),
+        ],
     );
     run(
         "sox",
-        &[&path("stereo.wav"), "-r", "8000", "-c", "1", "-e", "u-law", &path("ulaw.wav")],
+        &[
+            &path("stereo.wav"),
+            "-r",
+            "8000",
+            "-c",
+            "1",
+            "-e",
+            "u-law",
+            &path("ulaw.wav"),
+        ],
     );
     run(
         "sox",
-        &[&path("ulaw.wav"), "-e", "signed-integer", "-b", "16", &path("oracle8k.wav")],
+        &[
+            &path("ulaw.wav"),
+            "-e",
+            "signed-integer",
+            "-b",
+            "16",
+            &path("oracle8k.wav"),
+        ],
     );
     let ulaw = std::fs::read(path("ulaw.wav")).expect("read");
     let base = serve(stereo, ulaw).await;
@@ -193,8 +230,14 @@ async fn failures_carry_twilio_codes() {
     let code = |result: Result<Audio, ResolveError>| result.expect_err("an error").code;
     let at = |p: &str| play(format!("{base}{p}"));
     assert_eq!(code(resolver.resolve(&at("/page.html")).await), NOT_AUDIO);
-    assert_eq!(code(resolver.resolve(&at("/gone.wav")).await), HTTP_RETRIEVAL_FAILURE);
-    assert_eq!(code(resolver.resolve(&at("/untyped")).await), MISSING_CONTENT_TYPE);
+    assert_eq!(
+        code(resolver.resolve(&at("/gone.wav")).await),
+        HTTP_RETRIEVAL_FAILURE
+    );
+    assert_eq!(
+        code(resolver.resolve(&at("/untyped")).await),
+        MISSING_CONTENT_TYPE
+    );
     assert_eq!(code(resolver.resolve(&at("/big.wav")).await), TOO_LARGE);
     assert_eq!(code(resolver.resolve(&at("/broken.wav")).await), NOT_AUDIO);
     let mp3 = resolver.resolve(&at("/song.mp3")).await.expect_err("mp3");
@@ -205,11 +248,18 @@ async fn failures_carry_twilio_codes() {
     let port = closed.local_addr().expect("addr").port();
     drop(closed);
     let refused = play(format!("http://127.0.0.1:{port}/a.wav"));
-    assert_eq!(code(resolver.resolve(&refused).await), HTTP_CONNECTION_FAILURE);
+    assert_eq!(
+        code(resolver.resolve(&refused).await),
+        HTTP_CONNECTION_FAILURE
+    );
     let unresolvable = play("http://no-such-host.invalid/a.wav".into());
     assert_eq!(code(resolver.resolve(&unresolvable).await), DNS_FAILURE);
     assert_eq!(
-        code(resolver.resolve(&play("ftp://example.com/a.wav".into())).await),
+        code(
+            resolver
+                .resolve(&play("ftp://example.com/a.wav".into()))
+                .await
+        ),
         HTTP_RETRIEVAL_FAILURE
     );
 }
@@ -226,8 +276,16 @@ async fn say_speaks_with_espeak_ng_at_8_khz() {
         .await
         .expect("espeak-ng (apt-get install -y espeak-ng)");
     let seconds = audio.duration().as_secs_f64();
-    assert!((2.0..12.0).contains(&seconds), "{seconds} s for {} characters", text.len());
-    assert!(rms(&audio.samples) > 500.0, "not silence: RMS {}", rms(&audio.samples));
+    assert!(
+        (2.0..12.0).contains(&seconds),
+        "{seconds} s for {} characters",
+        text.len()
+    );
+    assert!(
+        rms(&audio.samples) > 500.0,
+        "not silence: RMS {}",
+        rms(&audio.samples)
+    );
     // The oracle: espeak-ng's own file for the same voice, brought to 8 kHz by sox.
     let dir = tempfile::tempdir().expect("tempdir");
     let raw = dir.path().join("say.wav").to_string_lossy().into_owned();

@@ -15,7 +15,7 @@ struct Rig {
     session: MediaSession,
     peer: UdpSocket,
     stop: CancellationToken,
-    _remote: watch::Sender<SocketAddr>,
+    remote: Option<watch::Sender<SocketAddr>>,
 }
 
 async fn rig(law: Law, telephone_event: Option<u8>) -> Rig {
@@ -38,7 +38,7 @@ async fn rig(law: Law, telephone_event: Option<u8>) -> Rig {
         session: start(socket, audio, remote_rx, stop.clone()),
         peer,
         stop,
-        _remote: remote_tx,
+        remote: Some(remote_tx),
     }
 }
 
@@ -144,7 +144,10 @@ async fn a_play_sends_the_source_paced_with_one_stream() {
             completed: true
         }
     );
-    assert!(started.elapsed() >= Duration::from_millis(470), "paced at 20 ms");
+    assert!(
+        started.elapsed() >= Duration::from_millis(470),
+        "paced at 20 ms"
+    );
     let decoded: Vec<i16> = packets
         .iter()
         .flat_map(|p| Law::Ulaw.decode_bytes(&payload(p)))
@@ -179,7 +182,10 @@ async fn a_play_sends_the_source_paced_with_one_stream() {
     assert_eq!(h.sequence, last.sequence.wrapping_add(1));
     let gap = h.timestamp.wrapping_sub(last.timestamp);
     // At least the 200 ms pause (plus the test's own waiting), never a rewind.
-    assert!((1600..16_000).contains(&gap), "timestamp follows the clock: {gap}");
+    assert!(
+        (1600..16_000).contains(&gap),
+        "timestamp follows the clock: {gap}"
+    );
     rig.stop.cancel();
     rig.session.join().await;
 }
@@ -292,7 +298,10 @@ async fn a_key_during_the_prompt_stops_it() {
     }
     if let Some(last) = last {
         let after = last.duration_since(pressed);
-        assert!(after < Duration::from_millis(40), "packets {after:?} after the key");
+        assert!(
+            after < Duration::from_millis(40),
+            "packets {after:?} after the key"
+        );
     }
     assert_eq!(rig.event().await, MediaEvent::Digit('5'));
     assert_eq!(
@@ -331,12 +340,18 @@ async fn digits_sent_as_rfc4733_read_back_with_the_detector() {
         .map(|h| h.timestamp)
         .collect();
     assert_eq!(starts.len(), 3);
-    assert_eq!(starts[1].wrapping_sub(starts[0]), 1600 + 4000, "w waits 0.5 s");
+    assert_eq!(
+        starts[1].wrapping_sub(starts[0]),
+        1600 + 4000,
+        "w waits 0.5 s"
+    );
 }
 
 #[tokio::test]
 async fn without_telephone_event_digits_are_in_band_tones() {
     let mut rig = rig(Law::Ulaw, None).await;
+    // The leg's address sender may go away; the session carries on at the same address.
+    rig.remote = None;
     rig.send(MediaCommand::SendDigits {
         id: 5,
         digits: "12".into(),
@@ -431,8 +446,14 @@ async fn symmetric_rtp_follows_the_peer_and_relay_transcodes_between_legs() {
         a.peer.peer_addr().expect("connected")
     };
     let (port_a, port_b) = RelayPort::pair();
-    a.send(MediaCommand::Relay { id: 1, peer: port_a });
-    b.send(MediaCommand::Relay { id: 2, peer: port_b });
+    a.send(MediaCommand::Relay {
+        id: 1,
+        peer: port_a,
+    });
+    b.send(MediaCommand::Relay {
+        id: 2,
+        peer: port_b,
+    });
     tokio::time::sleep(Duration::from_millis(30)).await;
     let samples = tone(160);
     let codes = Law::Ulaw.encode_samples(&samples.samples);
@@ -472,9 +493,44 @@ async fn symmetric_rtp_follows_the_peer_and_relay_transcodes_between_legs() {
         .expect("in time")
         .expect("recv");
     assert_eq!(header(&buf[..n]).payload_type, 0);
-    assert!(a.packet().await.is_none(), "nothing to the stale SDP address");
+    assert!(
+        a.packet().await.is_none(),
+        "nothing to the stale SDP address"
+    );
     // A stops relaying: B's relay ends because its partner went away.
     a.send(MediaCommand::Stop);
     assert_eq!(a.outcome().await, MediaEvent::Stopped { id: 1 });
     assert_eq!(b.outcome().await, MediaEvent::RelayEnded { id: 2 });
+}
+
+#[tokio::test]
+async fn a_moved_remote_address_is_followed() {
+    let mut rig = rig(Law::Ulaw, Some(101)).await;
+    let elsewhere = UdpSocket::bind("127.0.0.1:0").await.expect("bind");
+    rig.remote
+        .as_ref()
+        .expect("sender")
+        .send(elsewhere.local_addr().expect("addr"))
+        .expect("session listens");
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    rig.send(MediaCommand::Play {
+        id: 1,
+        audio: tone(160),
+        loops: 1,
+    });
+    let mut buf = vec![0u8; 2048];
+    let n = tokio::time::timeout(WAIT, elsewhere.recv(&mut buf))
+        .await
+        .expect("in time")
+        .expect("recv");
+    assert_eq!(payload(&buf[..n]).len(), 160);
+    assert_eq!(
+        rig.outcome().await,
+        MediaEvent::Played {
+            id: 1,
+            packets: 1,
+            completed: true
+        }
+    );
+    assert!(rig.packet().await.is_none(), "nothing to the old address");
 }

@@ -76,7 +76,13 @@ impl OutStream {
     pub(crate) fn audio(&mut self, now: Instant, payload_type: u8, payload: &[u8]) -> Vec<u8> {
         let timestamp = self.begin(now);
         let marker = !self.in_talkspurt;
-        self.packet(payload_type, marker, timestamp, payload, payload.len() as u32)
+        self.packet(
+            payload_type,
+            marker,
+            timestamp,
+            payload,
+            payload.len() as u32,
+        )
     }
 
     /// A packet at an explicit `timestamp` (RFC 4733 events, relayed frames); the next audio
@@ -116,8 +122,12 @@ mod tests {
     fn talkspurts_carry_the_marker_and_jump_over_silence() {
         let t0 = Instant::now();
         let mut s = OutStream::new(t0);
-        let first = RtpPacket::parse(&s.audio(t0, 0, &[0xFF; 160])).expect("rtp").header;
-        let second = RtpPacket::parse(&s.audio(t0, 0, &[0xFF; 160])).expect("rtp").header;
+        let first = RtpPacket::parse(&s.audio(t0, 0, &[0xFF; 160]))
+            .expect("rtp")
+            .header;
+        let second = RtpPacket::parse(&s.audio(t0, 0, &[0xFF; 160]))
+            .expect("rtp")
+            .header;
         assert!(first.marker && !second.marker);
         assert_eq!(second.sequence, first.sequence.wrapping_add(1));
         assert_eq!(second.timestamp, first.timestamp.wrapping_add(160));
@@ -132,7 +142,9 @@ mod tests {
         assert_eq!(third.timestamp, first.timestamp.wrapping_add(8000));
         // A talkspurt that starts "early" (the pacer ran ahead) never moves back in time.
         s.end();
-        let fourth = RtpPacket::parse(&s.audio(t0, 0, &[0xFF; 160])).expect("rtp").header;
+        let fourth = RtpPacket::parse(&s.audio(t0, 0, &[0xFF; 160]))
+            .expect("rtp")
+            .header;
         assert_eq!(fourth.timestamp, third.timestamp.wrapping_add(160));
     }
 }
