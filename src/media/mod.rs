@@ -28,14 +28,18 @@
 //! - [`resolver`]: [`MediaSource`], [`ResolveError`] with Twilio's codes, [`MediaResolver`],
 //!   [`LocalResolver`].
 //! - [`tts`]: espeak-ng, run safely.
-//! - [`session`]: the commands, events and handle of a session; `engine.rs` is its task,
-//!   `stream.rs` its outgoing RTP stream, [`relay`] the bridge between two sessions.
+//! - [`session`]: the commands, events and handle of a session; `engine.rs` is its task
+//!   (socket, pacer, queue), `jobs.rs` each command as a state machine (Gather's rules
+//!   live there), `stream.rs` its outgoing RTP stream, [`relay`] the bridge between two
+//!   sessions.
 
 pub mod audio;
 mod engine;
+mod jobs;
 pub mod relay;
 pub mod resolver;
 pub mod session;
+mod stream;
 pub mod tts;
 
 pub use audio::{from_wav, Audio, AudioError};

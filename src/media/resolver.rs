@@ -289,3 +289,7 @@ fn transport_error(url: &str, e: &reqwest::Error) -> ResolveError {
     };
     ResolveError::new(code, format!("{url}: {e}"))
 }
+
+#[cfg(test)]
+#[path = "resolver_tests.rs"]
+mod tests;

@@ -114,6 +114,13 @@ pub struct CollectRules {
 }
 
 /// What a session reports.
+///
+/// Every command gets exactly one terminal event: its own (`Played`, `SilenceDone`,
+/// `DigitsSent`, `Collected`, `Recorded`, `RelayEnded`) when it ends by itself. Cut short
+/// (Stop, StopAll, or the session's stop), a running Play reports `Played { completed:
+/// false }` (its packets count for metering), a running Record reports `Recorded` with what
+/// it has (`ended_by` `"stop"` or `"hangup"`), and any other running command, and every
+/// queued one, `Stopped`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum MediaEvent {
     /// A key the peer pressed (RFC 4733), whatever runs.
@@ -154,7 +161,8 @@ pub enum MediaEvent {
         id: u64,
         /// What the peer sent.
         audio: Audio,
-        /// `"max-length"`, `"finish-key"`, `"silence"` or `"hangup"` (the session stopped).
+        /// `"max-length"`, `"finish-key"`, `"silence"`, `"stop"` (a Stop command) or
+        /// `"hangup"` (the session stopped).
         ended_by: String,
     },
     /// A Relay ended because the other side went away.
@@ -162,7 +170,8 @@ pub enum MediaEvent {
         /// The command's id.
         id: u64,
     },
-    /// A command was stopped (by Stop/StopAll) before it ended by itself.
+    /// A Silence, SendDigits, Collect or Relay cut short, or any command still queued when
+    /// StopAll or the session's stop came.
     Stopped {
         /// The command's id.
         id: u64,
@@ -217,3 +226,7 @@ pub fn start(
         task,
     }
 }
+
+#[cfg(test)]
+#[path = "session_tests.rs"]
+mod tests;

@@ -55,6 +55,11 @@ pub struct EventSchedule {
     pub total_samples: u32,
 }
 
+/// Whether `c` can be sent: a key (`0-9 * # A-D`, letters in any case) or a wait (`w`, `W`).
+pub fn is_sendable(c: char) -> bool {
+    c == 'w' || c == 'W' || dtmf_event(c).is_some()
+}
+
 /// Checks `digits` and returns each as a key (`Some(event code)`) or a wait (`None`, with its
 /// length).
 fn steps(digits: &str) -> Result<Vec<(Option<u8>, u32)>, BadDigit> {
