@@ -1,10 +1,11 @@
 //! The session's task (the handle and the command/event types are in `session.rs`): one
 //! loop that owns the leg's socket and runs one [`Job`] at a time from a queue.
 //!
-//! The loop waits on six things: the session's stop, a moved remote address, a command, the
-//! 20 ms pacer (only while a job runs), a datagram, and the relay partner's frames. Each wake
-//! is handled with the whole state at hand, so a key press seen on the socket reaches the
-//! running Gather before the pacer's next tick: barge-in stops a prompt within one packet.
+//! The loop waits on six things, in this priority: the session's stop, a moved remote
+//! address, a datagram, a command, the 20 ms pacer (only while a job runs), and the relay
+//! partner's frames. Each wake is handled with the whole state at hand, so a key press seen
+//! on the socket reaches the running Gather before the pacer's next tick: barge-in stops a
+//! prompt within one packet.
 //!
 //! Every command gets exactly one terminal event (see [`MediaEvent`]), including those still
 //! queued when the session stops, so a controller waiting on an id is never left hanging.
@@ -84,18 +85,21 @@ pub(crate) async fn run(
     let mut remote_open = true;
     loop {
         let wake = tokio::select! {
+            // In this order: a key press already on the socket is handled before the pacer
+            // sends another prompt packet (barge-in within one packet).
+            biased;
             _ = stop.cancelled() => Wake::Stop,
             changed = remote_rx.changed(), if remote_open => match changed {
                 Ok(()) => Wake::Remote(*remote_rx.borrow_and_update()),
                 // The leg dropped its sender: the address stays as it is.
                 Err(_) => Wake::RemoteGone,
             },
-            command = commands.recv(), if commands_open => Wake::Command(command),
-            _ = engine.ticker.tick(), if engine.job.is_some() => Wake::Tick,
             received = engine.socket.recv_from(&mut buf) => match received {
                 Ok((n, from)) => Wake::Datagram(n, from),
                 Err(_) => Wake::Nothing,
             },
+            command = commands.recv(), if commands_open => Wake::Command(command),
+            _ = engine.ticker.tick(), if engine.job.is_some() => Wake::Tick,
             frame = relay_frame(&mut engine.job) => Wake::Relay(frame),
         };
         match wake {

@@ -127,7 +127,8 @@ impl LocalResolver {
         let wav = tts::speak(&self.espeak, text, &voice)
             .await
             .map_err(|e| ResolveError::new(TTS_FAILURE, format!("text-to-speech: {e}")))?;
-        audio::from_wav(&wav)
+        decode_wav(wav)
+            .await
             .map_err(|e| ResolveError::new(TTS_FAILURE, format!("text-to-speech output: {e}")))
     }
 
@@ -175,7 +176,8 @@ impl LocalResolver {
                 )
             })??;
         match kind {
-            MediaKind::Wav => audio::from_wav(&body)
+            MediaKind::Wav => decode_wav(body)
+                .await
                 .map_err(|e| ResolveError::new(NOT_AUDIO, format!("{url}: {e}"))),
             MediaKind::Ulaw => Ok(Audio::from_g711(Law::Ulaw, &body)),
         }
@@ -235,6 +237,15 @@ fn media_kind(url: &str, headers: &reqwest::header::HeaderMap) -> Result<MediaKi
             NOT_AUDIO,
             format!("{url} answered Content-Type {value:?}, which is not audio"),
         )),
+    }
+}
+
+/// Decodes and resamples off the async threads: minutes of 44.1 kHz audio take a
+/// noticeable fraction of a second of filtering, which must not stall other calls' pacers.
+async fn decode_wav(bytes: Vec<u8>) -> Result<Audio, String> {
+    match tokio::task::spawn_blocking(move || audio::from_wav(&bytes)).await {
+        Ok(decoded) => decoded.map_err(|e| e.to_string()),
+        Err(e) => Err(format!("decoding stopped: {e}")),
     }
 }
 

@@ -470,7 +470,11 @@ async fn symmetric_rtp_follows_the_peer_and_relay_transcodes_between_legs() {
     let relayed = b.packets().await;
     assert_eq!(relayed.len(), 3);
     let h: Vec<RtpHeader> = relayed.iter().map(|p| header(p)).collect();
-    assert!(h.iter().all(|h| h.payload_type == 8 && h.ssrc == h.ssrc));
+    // B's own stream: its payload type, its SSRC (not the sender's 5), its sequence.
+    assert!(h
+        .iter()
+        .all(|x| x.payload_type == 8 && x.ssrc == h[0].ssrc && x.ssrc != 5));
+    assert_eq!(h[2].sequence, h[0].sequence.wrapping_add(2));
     assert!(h[0].marker && !h[1].marker);
     assert_eq!(h[1].timestamp.wrapping_sub(h[0].timestamp), 160);
     let expected: Vec<u8> = codes
