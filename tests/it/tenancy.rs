@@ -288,9 +288,17 @@ impl World {
             values: swap(&self.values),
             spares: swap(&self.spares),
         };
+        // The account's bare SID (the `{account_sid}` capture) is swapped with its `file`.
+        let bare = absent.iter().filter_map(|(k, v)| {
+            Some((
+                k.strip_suffix(".json")?.to_string(),
+                v.strip_suffix(".json")?.to_string(),
+            ))
+        });
         let pairs = absent
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
+            .chain(bare)
             .collect();
         (world, pairs)
     }
