@@ -288,17 +288,9 @@ impl World {
             values: swap(&self.values),
             spares: swap(&self.spares),
         };
-        // The account's bare SID (the `{account_sid}` capture) is swapped with its `file`.
-        let bare = absent.iter().filter_map(|(k, v)| {
-            Some((
-                k.strip_suffix(".json")?.to_string(),
-                v.strip_suffix(".json")?.to_string(),
-            ))
-        });
         let pairs = absent
             .iter()
             .map(|(k, v)| (k.to_string(), v.clone()))
-            .chain(bare)
             .collect();
         (world, pairs)
     }
@@ -489,6 +481,12 @@ async fn as_missing(who: (&str, &Api), victim: (&str, &World), anonymous: &Api, 
         let mut text = body.to_string();
         for (sid, absent) in &pairs {
             text = text.replace(sid, absent);
+            // The account's bare SID (the `{account_sid}` capture) goes with its `file`.
+            if let (Some(bare), Some(fresh)) =
+                (sid.strip_suffix(".json"), absent.strip_suffix(".json"))
+            {
+                text = text.replace(bare, fresh);
+            }
         }
         assert_eq!(
             (status, text),
