@@ -159,3 +159,83 @@ impl CallController {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::log::memory::MemoryLog;
+    use crate::log::EventLog;
+    use switchboard_events::call::{
+        CallCompleted, CallDirection, CallEndStatus, CallStatus, HttpMethod, HungUpBy,
+    };
+    use switchboard_events::SidPrefix;
+
+    #[tokio::test]
+    async fn the_controller_decides_folds_and_appends_in_order_and_hands_on_requests() {
+        let log: Arc<dyn EventLog> = Arc::new(MemoryLog::default());
+        let commands = Commands::new(log.clone(), "us1".into());
+        let tracker = TaskTracker::new();
+        let call = Sid::from_u128(SidPrefix::Call, 1);
+        let account = Sid::from_u128(SidPrefix::Account, 2);
+        let controller = CallController::start(commands, &tracker, account.clone(), call.clone());
+        let mut requests = controller.requests().expect("the first owner");
+        assert!(controller.requests().is_none(), "one owner");
+        assert_eq!(controller.state(), None);
+        assert_eq!(
+            (controller.call_sid(), controller.account()),
+            (&call, &account)
+        );
+
+        controller
+            .execute(CallCommand::Initiate {
+                direction: CallDirection::Inbound,
+                from: "sip:+15551230000@h".into(),
+                to: "sip:+15559870000@h".into(),
+                sip_call_id: "x@h".into(),
+                remote_addr: "127.0.0.1:5060".into(),
+                parent_call_sid: None,
+            })
+            .expect("initiated");
+        controller.execute(CallCommand::Ring).expect("rang");
+        assert_eq!(
+            controller.execute(CallCommand::Ring),
+            Err(CallError::AlreadyRinging)
+        );
+        controller
+            .execute(CallCommand::Cancel)
+            .expect("a ringing call may be canceled");
+        assert_eq!(requests.recv().await, Some(CallRequest::Cancel));
+        assert!(controller
+            .execute(CallCommand::Redirect {
+                url: "https://a.example/".into(),
+                method: HttpMethod::Post,
+            })
+            .is_err());
+        let end = CallCompleted {
+            status: CallEndStatus::Canceled,
+            sip_code: 487,
+            hung_up_by: HungUpBy::Remote,
+            duration_ms: 0,
+            reason: "caller canceled".into(),
+        };
+        controller
+            .execute(CallCommand::Complete(end.clone()))
+            .expect("ended");
+        assert!(matches!(
+            controller.execute(CallCommand::Complete(end)),
+            Err(CallError::Ended { .. })
+        ));
+        let state = controller.state().expect("a call");
+        assert_eq!(state.status, CallStatus::Canceled);
+        assert_eq!(state.account_sid, account.as_str());
+
+        // The appender drains once the last handle is gone (the engine's shutdown).
+        drop(controller);
+        tracker.close();
+        tracker.wait().await;
+        let stream = log.read_stream(call.as_str()).await.expect("read");
+        let types: Vec<&str> = stream.iter().map(|e| e.event.event_type.as_str()).collect();
+        assert_eq!(types, ["call.initiated", "call.ringing", "call.completed"]);
+        assert!(stream.iter().all(|e| e.event.account_sid == account));
+    }
+}

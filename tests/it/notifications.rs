@@ -7,10 +7,10 @@
 //! a missing one; a parent reads its subaccount's.
 
 use crate::alerts::conforms;
+use crate::sdk::run_sdk_script_with;
 use crate::{assert_twilio_error, create_account, Api, Creds, DataDir, Server};
 use serde_json::Value;
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use switchboard::app::call_controller::CallController;
@@ -340,27 +340,15 @@ async fn raised_notifications_are_listed_per_account_and_call_in_twilios_shape()
 
 /// The official Python library, `tests/sdk/notifications.py`.
 fn run_sdk(server: &Server, a: &Creds, b: &Creds, call: &str, sids: &[String], theirs: &str) {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk");
-    let python = std::env::var("SWITCHBOARD_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
-    let out = Command::new(&python)
-        .arg(dir.join("notifications.py"))
-        .current_dir(&dir)
-        .env("SWITCHBOARD_URL", &server.base)
-        .env("SWITCHBOARD_SID", &a.sid)
-        .env("SWITCHBOARD_TOKEN", &a.token)
-        .env("SWITCHBOARD_CALL", call)
-        .env("SWITCHBOARD_NOTIFICATIONS", sids.join(","))
-        .env("SWITCHBOARD_OTHER_SID", &b.sid)
-        .env("SWITCHBOARD_OTHER_TOKEN", &b.token)
-        .env("SWITCHBOARD_OTHER_NOTIFICATION", theirs)
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {python}: {e}"));
-    assert!(
-        out.status.success(),
-        "notifications.py failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let sids = sids.join(",");
+    let extra = [
+        ("SWITCHBOARD_CALL", call),
+        ("SWITCHBOARD_NOTIFICATIONS", sids.as_str()),
+        ("SWITCHBOARD_OTHER_SID", b.sid.as_str()),
+        ("SWITCHBOARD_OTHER_TOKEN", b.token.as_str()),
+        ("SWITCHBOARD_OTHER_NOTIFICATION", theirs),
+    ];
+    run_sdk_script_with("notifications.py", server, &a.sid, &a.token, &extra);
 }
 
 /// Every property the OpenAPI document lists for the list item and the instance is present

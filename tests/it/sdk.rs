@@ -8,6 +8,17 @@ use std::process::Command;
 
 /// Runs `tests/sdk/{script}` against `server` as the account `sid`; returns its stdout.
 pub fn run_sdk_script(script: &str, server: &Server, sid: &str, token: &str) -> String {
+    run_sdk_script_with(script, server, sid, token, &[])
+}
+
+/// [`run_sdk_script`] with `extra` environment variables (what the script checks).
+pub fn run_sdk_script_with(
+    script: &str,
+    server: &Server,
+    sid: &str,
+    token: &str,
+    extra: &[(&str, &str)],
+) -> String {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk");
     // scripts/test.sh points this at a venv holding the twilio package.
     let python = std::env::var("SWITCHBOARD_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
@@ -17,6 +28,7 @@ pub fn run_sdk_script(script: &str, server: &Server, sid: &str, token: &str) -> 
         .env("SWITCHBOARD_URL", &server.base)
         .env("SWITCHBOARD_SID", sid)
         .env("SWITCHBOARD_TOKEN", token)
+        .envs(extra.iter().copied())
         .output()
         .unwrap_or_else(|e| {
             panic!(

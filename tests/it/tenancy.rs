@@ -481,6 +481,12 @@ async fn as_missing(who: (&str, &Api), victim: (&str, &World), anonymous: &Api, 
         let mut text = body.to_string();
         for (sid, absent) in &pairs {
             text = text.replace(sid, absent);
+            // The account's bare SID (the `{account_sid}` capture) goes with its `file`.
+            if let (Some(bare), Some(fresh)) =
+                (sid.strip_suffix(".json"), absent.strip_suffix(".json"))
+            {
+                text = text.replace(bare, fresh);
+            }
         }
         assert_eq!(
             (status, text),

@@ -8,7 +8,7 @@
 //! item.
 
 use crate::http::auth::Caller;
-use crate::http::twilio::{iso, ApiError, Params};
+use crate::http::twilio::{date_key_token, iso, parse_date_key_token, ApiError, Params};
 use crate::http::AppState;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
@@ -148,14 +148,7 @@ fn end_of(raw: &str, d: DateTime<Utc>) -> i64 {
 
 /// Reads a `PageToken` this API issued: `PA`, the last alert's `date_generated` (ms), `-`, its SID.
 fn page_token(t: &str) -> Result<(i64, String), ApiError> {
-    let bad = || ApiError::bad_parameter(format!("PageToken {t:?} is not one this API issued"));
-    let (ms, sid) = t
-        .strip_prefix("PA")
-        .and_then(|rest| rest.split_once('-'))
-        .ok_or_else(bad)?;
-    let ms = ms.parse::<i64>().map_err(|_| bad())?;
-    let sid = Sid::parse_as(sid, SidPrefix::Alert).map_err(|_| bad())?;
-    Ok((ms, sid.to_string()))
+    parse_date_key_token(t, SidPrefix::Alert)
 }
 
 async fn list(
@@ -197,10 +190,9 @@ async fn list(
     let next = match (more, alerts.last()) {
         (true, Some(last)) => Some(at(
             req.page + 1,
-            Some(format!(
-                "PA{}-{}",
+            Some(date_key_token(
                 last.raised.date_generated.timestamp_millis(),
-                last.sid
+                &last.sid,
             )),
         )),
         _ => None,

@@ -50,6 +50,24 @@ pub fn page(
     }))
 }
 
+/// The `PageToken` of a list ordered by date, then SID (newest first), after `sid` dated `ms`:
+/// `PA`, the date in ms, `-`, the SID. Items added while a client pages never shift a page.
+pub fn date_key_token(ms: i64, sid: &Sid) -> String {
+    format!("PA{ms}-{sid}")
+}
+
+/// Reads a [`date_key_token`] this API issued for items of kind `prefix`.
+pub fn parse_date_key_token(t: &str, prefix: SidPrefix) -> Result<(i64, String), ApiError> {
+    let bad = || ApiError::bad_parameter(format!("PageToken {t:?} is not one this API issued"));
+    let (ms, sid) = t
+        .strip_prefix("PA")
+        .and_then(|rest| rest.split_once('-'))
+        .ok_or_else(bad)?;
+    let ms = ms.parse::<i64>().map_err(|_| bad())?;
+    let sid = Sid::parse_as(sid, prefix).map_err(|_| bad())?;
+    Ok((ms, sid.to_string()))
+}
+
 fn encode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
