@@ -61,6 +61,7 @@ mod kafka;
 mod kafka_fencing;
 mod kafka_zombie;
 mod log_suite;
+mod numbers;
 mod one_database;
 mod operator;
 mod outbox;
