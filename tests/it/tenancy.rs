@@ -508,6 +508,12 @@ async fn as_missing(who: (&str, &Api), victim: (&str, &World), anonymous: &Api, 
         let mut text = body.to_string();
         for (sid, absent) in &pairs {
             text = text.replace(sid, absent);
+            // A `{SID}.json` is named bare too (`{account_sid}`): swap that spelling as well.
+            if let (Some(sid), Some(absent)) =
+                (sid.strip_suffix(".json"), absent.strip_suffix(".json"))
+            {
+                text = text.replace(sid, absent);
+            }
         }
         assert_eq!(
             (status, text),
