@@ -132,8 +132,9 @@ fn with_fallback(tag: &str, voice: Reply) -> Telephony {
 }
 
 /// Runs one call to a fallback-playing application: the tone arrives, then our BYE. Returns
-/// the call's events and the fallback request's parameters.
-fn fallback_call(t: &mut Telephony, call_id: &str) -> (Vec<Value>, Vec<(String, String)>) {
+/// the call's SID (from the application's first request) and the fallback request's
+/// parameters; the server keeps running.
+fn fallback_call(t: &Telephony, call_id: &str) -> (String, Vec<(String, String)>) {
     let sig = UdpSocket::bind("127.0.0.1:0").expect("sip");
     let rtp = UdpSocket::bind("127.0.0.1:0").expect("rtp");
     let answer = call(t, &sig, &rtp, call_id);
@@ -148,8 +149,15 @@ fn fallback_call(t: &mut Telephony, call_id: &str) -> (Vec<Value>, Vec<(String, 
     let fallback = t.app.received_at("/fallback");
     assert_eq!(fallback.len(), 1, "the fallback was asked once");
     let params = fallback[0].params.clone();
+    let call_sid = param(&params, "CallSid").expect("CallSid").to_string();
+    (call_sid, params)
+}
+
+/// Stops the server and returns the one call's events.
+fn the_call(t: &mut Telephony) -> Vec<Value> {
     let calls = t.stop_and_read_calls();
-    (calls.into_values().next().expect("one call"), params)
+    assert_eq!(calls.len(), 1, "{calls:#?}");
+    calls.into_values().next().expect("one call")
 }
 
 fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -163,7 +171,8 @@ fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
 fn an_application_answering_500_sends_the_call_to_the_fallback_with_error_code_and_url() {
     let mut t = with_fallback("router-500", Reply::status(500));
     let voice_url = t.app.url("/voice");
-    let (events, params) = fallback_call(&mut t, "fallback-500");
+    let (_, params) = fallback_call(&t, "fallback-500");
+    let events = the_call(&mut t);
     let code = param(&params, "ErrorCode").expect("ErrorCode").to_string();
     assert!(
         code == "11200" || code == "11217",
@@ -187,20 +196,20 @@ fn malformed_twiml_is_a_12100_notification_and_the_fallback_plays() {
         "router-12100",
         Reply::twiml("<Response><Say>unclosed</Response"),
     );
-    let (events, params) = fallback_call(&mut t, "fallback-12100");
+    let (call_sid, params) = fallback_call(&t, "fallback-12100");
     assert_eq!(param(&params, "ErrorCode"), Some("12100"));
-    let call_sid = events[0]["stream"].as_str().expect("stream").to_string();
+    // Listed under the call, as Twilio lists a call's notifications.
+    let listed = notifications(&t, &call_sid, 1);
+    assert_eq!(listed.len(), 1, "{listed:#?}");
+    assert_eq!(listed[0]["error_code"], "12100");
+    assert_eq!(listed[0]["call_sid"], call_sid.as_str());
+    let events = the_call(&mut t);
     let raised: Vec<&Value> = events
         .iter()
         .filter(|e| e["type"] == "call.notification.raised")
         .collect();
     assert_eq!(raised.len(), 1, "{events:#?}");
     assert_eq!(raised[0]["data"]["error_code"], 12100);
-    // Listed under the call, as Twilio lists a call's notifications.
-    let listed = notifications(&t, &call_sid, 1);
-    assert_eq!(listed.len(), 1, "{listed:#?}");
-    assert_eq!(listed[0]["error_code"], "12100");
-    assert_eq!(listed[0]["call_sid"], call_sid.as_str());
 }
 
 #[test]

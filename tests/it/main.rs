@@ -68,6 +68,7 @@ mod kafka_fencing;
 mod kafka_zombie;
 mod log_suite;
 mod notifications;
+mod numbers;
 mod one_database;
 mod operator;
 mod outbox;

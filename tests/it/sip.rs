@@ -124,7 +124,9 @@ impl Telephony {
         let sip_addr = format!("127.0.0.1:{sip_port}");
         let mut args = vec!["--sip-addr", &sip_addr];
         args.extend_from_slice(extra);
-        let server = Server::start_with(dir.path(), &args);
+        // `SWITCHBOARD_TEST_SERVER_LOG=debug` shows the server's log when a test needs it.
+        let log = std::env::var("SWITCHBOARD_TEST_SERVER_LOG").unwrap_or_else(|_| "warn".into());
+        let server = Server::start_env(dir.path(), &[("RUST_LOG", log.as_str())], &args);
         let app = TwimlApp::start(routes).expect("the test application starts");
         Telephony {
             dir,
@@ -495,18 +497,23 @@ fn a_cancel_before_the_answer_gets_487_and_the_call_is_recorded_as_canceled() {
     let recorded = t.stop_and_read_calls();
     assert_eq!(recorded.len(), 3);
     for (sid, events) in &recorded {
+        // SIPp cancels as soon as it has the 180: whether the first document came back
+        // before the CANCEL is a race, and either way nothing is answered.
+        let kinds: Vec<&str> = types(events)
+            .into_iter()
+            .filter(|k| *k != "call.instructions.fetched")
+            .collect();
         assert_eq!(
-            types(events),
+            kinds,
             [
                 "call.initiated",
                 "call.routed",
                 "call.ringing",
-                "call.instructions.fetched",
                 "call.completed"
             ],
             "{sid}"
         );
-        let done = &events[4]["data"];
+        let done = &events.last().expect("events")["data"];
         assert_eq!(done["status"], "canceled", "{sid}: {done}");
         assert_eq!(done["sip_code"], 487);
         assert_eq!(done["hung_up_by"], "remote");

@@ -57,8 +57,10 @@ type Fixture = (
 /// world's SIDs as `{capture}`), and what the owner gets. ADD ONE LINE HERE FOR A NEW ROUTE.
 /// Captures a path may use: see [`World`] (`workspace_sid`, `ws`, `activity_sid`,
 /// `task_channel_sid`, `task_channel`, `worker_sid`, `task_queue_sid`, `workflow_sid`,
-/// `task_sid`, `reservation_sid`, `event_sid`, `file`, `account_sid` (the world's account,
-/// `file` without `.json`), `resource`, `sid`, `sub`, `sub_sid`, `call_sid`, `notification_file`). A DELETE acts on the spare of its last capture when the world has one.
+/// `task_sid`, `reservation_sid`, `event_sid`, `file`, `phone_number_file`,
+/// `application_file`, `account_sid` (the world's account, `file` without `.json`),
+/// `resource`, `sid`, `sub`, `sub_sid`, `call_sid`, `notification_file`). A DELETE acts on the
+/// spare of its last capture when the world has one.
 #[rustfmt::skip]
 const FIXTURES: &[Fixture] = &[
     ("GET", "/healthz", &[], Public),
@@ -67,6 +69,17 @@ const FIXTURES: &[Fixture] = &[
     ("POST", "/2010-04-01/Accounts.json", &[("FriendlyName", "Matrix")], Own),
     ("GET", "/2010-04-01/Accounts/{file}", &[], Reaches),
     ("POST", "/2010-04-01/Accounts/{file}", &[("FriendlyName", "Renamed")], Reaches),
+    // Voice: the path names the account; its numbers and applications are its own.
+    ("GET", "/2010-04-01/Accounts/{account_sid}/IncomingPhoneNumbers.json", &[], Reaches),
+    ("POST", "/2010-04-01/Accounts/{account_sid}/IncomingPhoneNumbers.json", &[("PhoneNumber", "+15558880999"), ("VoiceUrl", "https://app.example/voice")], Reaches),
+    ("GET", "/2010-04-01/Accounts/{account_sid}/IncomingPhoneNumbers/{phone_number_file}", &[], Reaches),
+    ("POST", "/2010-04-01/Accounts/{account_sid}/IncomingPhoneNumbers/{phone_number_file}", &[("FriendlyName", "Renamed")], Reaches),
+    ("DELETE", "/2010-04-01/Accounts/{account_sid}/IncomingPhoneNumbers/{phone_number_file}", &[], Reaches),
+    ("GET", "/2010-04-01/Accounts/{account_sid}/Applications.json", &[], Reaches),
+    ("POST", "/2010-04-01/Accounts/{account_sid}/Applications.json", &[("FriendlyName", "Matrix")], Reaches),
+    ("GET", "/2010-04-01/Accounts/{account_sid}/Applications/{application_file}", &[], Reaches),
+    ("POST", "/2010-04-01/Accounts/{account_sid}/Applications/{application_file}", &[("FriendlyName", "Renamed")], Reaches),
+    ("DELETE", "/2010-04-01/Accounts/{account_sid}/Applications/{application_file}", &[], Reaches),
     // The caller's own token (Accounts v1): never another tenant's, whatever it names.
     ("POST", "/v1/AuthTokens/Secondary", &[], OwnCredentials),
     ("DELETE", "/v1/AuthTokens/Secondary", &[], OwnCredentials),
@@ -274,7 +287,12 @@ impl World {
                 Some(p) if v.len() == 34 && p.chars().all(|c| c.is_ascii_uppercase()) => {
                     format!("{p}{}", uuid::Uuid::now_v7().simple())
                 }
-                _ if v.ends_with(".json") => format!("AC{}.json", uuid::Uuid::now_v7().simple()),
+                // `{SID}.json` (an account's, a number's, an application's): same kind.
+                _ if v.ends_with(".json") => format!(
+                    "{}{}.json",
+                    v.get(..2).unwrap_or("AC"),
+                    uuid::Uuid::now_v7().simple()
+                ),
                 _ => continue,
             };
             absent.entry(v.as_str()).or_insert(fresh);
@@ -387,6 +405,25 @@ async fn world(api: &Api, account: &str) -> World {
     let spare_task = sid(&created(api, &tasks, &task_form).await);
     let events = api.get_json(&format!("{at}/Events")).await;
     let event = sid(&events["events"][0]);
+    // Numbers and applications: one of each and a spare, each world its own numbers.
+    static NEXT_NUMBER: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let voice = format!("/2010-04-01/Accounts/{account}");
+    let mut numbers = Vec::new();
+    for _ in 0..2 {
+        let n = NEXT_NUMBER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let phone = format!("+1555888{n:04}");
+        let form = [("PhoneNumber", phone.as_str())];
+        numbers.push(sid(&created(
+            api,
+            &format!("{voice}/IncomingPhoneNumbers.json"),
+            &form,
+        )
+        .await));
+    }
+    let app_form = [("FriendlyName", "Matrix")];
+    let application = sid(&created(api, &format!("{voice}/Applications.json"), &app_form).await);
+    let spare_application =
+        sid(&created(api, &format!("{voice}/Applications.json"), &app_form).await);
     let values = BTreeMap::from([
         ("workspace_sid", ws.clone()),
         ("ws", ws),
@@ -400,6 +437,8 @@ async fn world(api: &Api, account: &str) -> World {
         ("reservation_sid", reservation.clone()),
         ("event_sid", event),
         ("file", format!("{account}.json")),
+        ("phone_number_file", format!("{}.json", numbers[0])),
+        ("application_file", format!("{application}.json")),
         ("resource", "Bogus".to_string()),
         ("sid", spare_task.clone()),
         ("sub", "Bogus".to_string()),
@@ -419,6 +458,8 @@ async fn world(api: &Api, account: &str) -> World {
         ("task_queue_sid", spare_queue),
         ("workflow_sid", spare_workflow),
         ("task_sid", spare_task),
+        ("phone_number_file", format!("{}.json", numbers[1])),
+        ("application_file", format!("{spare_application}.json")),
     ]);
     World { values, spares }
 }
@@ -481,11 +522,11 @@ async fn as_missing(who: (&str, &Api), victim: (&str, &World), anonymous: &Api, 
         let mut text = body.to_string();
         for (sid, absent) in &pairs {
             text = text.replace(sid, absent);
-            // The account's bare SID (the `{account_sid}` capture) goes with its `file`.
-            if let (Some(bare), Some(fresh)) =
+            // A `{SID}.json` is named bare too (`{account_sid}`): swap that spelling as well.
+            if let (Some(sid), Some(absent)) =
                 (sid.strip_suffix(".json"), absent.strip_suffix(".json"))
             {
-                text = text.replace(bare, fresh);
+                text = text.replace(sid, absent);
             }
         }
         assert_eq!(

@@ -126,7 +126,7 @@ mod tests {
         let at = DateTime::from_timestamp_millis(9).unwrap_or_default();
         let after = events
             .iter()
-            .fold(Some(app), |s, e| evolve(s, &u.sid, &account(), at, e))
+            .try_fold(app, |s, e| evolve(Some(s), &u.sid, &account(), at, e))
             .expect("exists");
         assert_eq!(after.friendly_name, "Renamed");
         assert_eq!(after.date_updated, at);

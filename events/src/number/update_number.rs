@@ -121,7 +121,7 @@ mod tests {
         let at = DateTime::from_timestamp_millis(2).unwrap_or_default();
         let after = events
             .iter()
-            .fold(Some(n), |s, e| evolve(s, &u.sid, &u.account_sid, at, e))
+            .try_fold(n, |s, e| evolve(Some(s), &u.sid, &u.account_sid, at, e))
             .expect("exists");
         assert_eq!(
             after.settings.voice_url.as_deref(),

@@ -281,7 +281,7 @@ fn a_played_wav_of_espeak_speech_reaches_sipp_as_espeak_said_it() {
 
 #[test]
 fn the_refused_scenario_passes_on_its_status_only() {
-    // Without an account today's server answers every INVITE 480.
+    // A server that owns no number answers every INVITE 404.
     let dir = DataDir::new("voice-refused");
     let sip_port = free_sip_port();
     let sip_addr = format!("127.0.0.1:{sip_port}");
@@ -289,16 +289,16 @@ fn the_refused_scenario_passes_on_its_status_only() {
     let scratch = tempfile::tempdir().expect("dir");
     let ok = call(
         &sip_addr,
-        &CallSpec::refused("+15551230000", 480),
+        &CallSpec::refused("+15551230000", 404),
         scratch.path(),
     );
     ok.assert_ok();
-    assert_eq!(ok.received("SIP/2.0 480"), 1, "{}", ok.describe());
+    assert_eq!(ok.received("SIP/2.0 404"), 1, "{}", ok.describe());
     assert_eq!(ok.received("SIP/2.0 200"), 0);
     let wrong = call(
         &sip_addr,
         &CallSpec::refused("+15551230000", 486),
         scratch.path(),
     );
-    assert_ne!(wrong.code, Some(0), "a 480 is not the 486 expected");
+    assert_ne!(wrong.code, Some(0), "a 404 is not the 486 expected");
 }
