@@ -146,6 +146,7 @@ impl Flow<'_> {
                 answered,
             };
             let step = twiml::step(&document.program, cursor, input, &ctx);
+            debug!(call_sid = %self.controller.call_sid(), action = ?step.action, "twiml step");
             cursor = step.next;
             input = match step.action {
                 Action::Answer => match self.answer().await {
@@ -375,6 +376,9 @@ impl Flow<'_> {
     /// Answers the call: 200 with the SDP answer, then the media session takes the leg's
     /// RTP socket for the rest of the call.
     async fn answer(&mut self) -> Result<(), Over> {
+        if !matches!(self.phase, Some(Phase::Early(_))) {
+            return Ok(());
+        }
         let Some(Phase::Early(early)) = self.phase.take() else {
             return Ok(());
         };
@@ -404,6 +408,22 @@ impl Flow<'_> {
             audio,
         }
         .into_leg(Role::Uas);
+        // The caller's ACK first: a BYE (an application that hangs up at once) must not
+        // race it, and the leg's media starts on a confirmed dialog. Timer H bounds the wait
+        // (the dialog then ends with a timeout).
+        loop {
+            match leg.states.recv().await {
+                Some(DialogState::Confirmed(..)) => break,
+                state => {
+                    // Anything that ends the dialog here ends the call (the leg is dropped:
+                    // its slot goes back; the router removes the dialog).
+                    if let Some(end) = leg.on_state(state).await {
+                        self.phase = None;
+                        return Err(Over::End { end, bye: false });
+                    }
+                }
+            }
+        }
         let Some((socket, remote)) = leg.media_socket() else {
             self.phase = None;
             return Err(Over::End {
