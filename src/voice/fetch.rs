@@ -24,32 +24,15 @@ use switchboard_events::Sid;
 use tracing::warn;
 use uuid::Uuid;
 
-/// How a URL is requested (TwiML's `method` attributes, a number's `VoiceMethod`).
-// SEAM: the lead swaps this for `switchboard_events::twiml::Method` once the TwiML program
-// lands; the variants are the same.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Method {
-    /// Parameters in the query string.
-    Get,
-    /// Parameters form-encoded in the body (Twilio's default).
-    #[default]
-    Post,
-}
+/// How a URL is requested (TwiML's `method` attributes, a number's `VoiceMethod`): the
+/// program's own type, so an action's method goes to the fetcher unchanged.
+pub use switchboard_events::twiml::Method;
 
-impl Method {
-    /// The HTTP method's name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Method::Get => "GET",
-            Method::Post => "POST",
-        }
-    }
-
-    fn http(self) -> reqwest::Method {
-        match self {
-            Method::Get => reqwest::Method::GET,
-            Method::Post => reqwest::Method::POST,
-        }
+/// reqwest's spelling of a TwiML method.
+fn http_method(method: Method) -> reqwest::Method {
+    match method {
+        Method::Get => reqwest::Method::GET,
+        Method::Post => reqwest::Method::POST,
     }
 }
 
@@ -278,7 +261,7 @@ impl Fetcher {
                 (Outcome::Timeout, None)
             } else {
                 let request = client
-                    .request(hop.method.http(), requested.clone())
+                    .request(http_method(hop.method), requested.clone())
                     .timeout(Duration::from_millis(u64::from(limit)));
                 let request = match hop.method {
                     Method::Post => request.body(form_encoded(body_params)),

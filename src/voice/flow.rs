@@ -22,7 +22,7 @@
 //! BYE unless the caller's own BYE or CANCEL ended it) and records exactly one
 //! `call.completed`.
 
-use super::fetch::{self as fetching, CookieJar, Document, FetchError, FetchRequest, Fetched};
+use super::fetch::{CookieJar, Document, FetchError, FetchRequest, Fetched};
 use super::numbers::VoiceRoute;
 use super::Voice;
 use crate::app::call_controller::CallController;
@@ -684,10 +684,7 @@ impl Flow<'_> {
         let request = FetchRequest {
             account: self.controller.account().clone(),
             url: url.to_string(),
-            method: match method {
-                Method::Get => fetching::Method::Get,
-                Method::Post => fetching::Method::Post,
-            },
+            method,
             params,
         };
         let fetcher = self.voice.fetcher.clone();

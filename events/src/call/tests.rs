@@ -144,11 +144,11 @@ fn ended() -> Vec<CallCommand> {
 
 #[test]
 fn given_nothing_when_an_inbound_call_is_initiated_then_it_is_ringing() {
-    let events = decide(&initiate(CallDirection::Inbound), None).unwrap();
+    let events = decide(&initiate(CallDirection::Inbound), None).expect("the test's given holds");
     assert!(
         matches!(events.as_slice(), [Event::CallInitiated(e)] if e.direction == CallDirection::Inbound)
     );
-    let call = fold(None, &events, 0).unwrap();
+    let call = fold(None, &events, 0).expect("the test's given holds");
     assert_eq!(call.status, CallStatus::Ringing);
     assert_eq!(
         (call.sid.as_str(), call.account_sid.as_str()),
@@ -160,13 +160,13 @@ fn given_nothing_when_an_inbound_call_is_initiated_then_it_is_ringing() {
 
 #[test]
 fn given_nothing_when_an_outbound_call_is_initiated_then_it_is_queued() {
-    let call = given(&[initiate(CallDirection::OutboundApi)]).unwrap();
+    let call = given(&[initiate(CallDirection::OutboundApi)]).expect("the test's given holds");
     assert_eq!(call.status, CallStatus::Queued);
 }
 
 #[test]
 fn given_a_call_when_it_is_initiated_again_then_it_is_refused() {
-    let call = given(&ringing()).unwrap();
+    let call = given(&ringing()).expect("the test's given holds");
     assert_eq!(
         decide(&initiate(CallDirection::Inbound), Some(&call)),
         Err(CallError::AlreadyInitiated)
@@ -204,10 +204,10 @@ fn given_nothing_when_anything_but_initiate_comes_then_it_is_refused() {
 
 #[test]
 fn given_a_ringing_call_when_it_is_routed_then_the_route_is_kept_once() {
-    let call = given(&[initiate(CallDirection::Inbound)]).unwrap();
-    let events = decide(&routed(), Some(&call)).unwrap();
+    let call = given(&[initiate(CallDirection::Inbound)]).expect("the test's given holds");
+    let events = decide(&routed(), Some(&call)).expect("the test's given holds");
     assert!(matches!(events.as_slice(), [Event::CallRouted(_)]));
-    let call = fold(Some(call), &events, 1).unwrap();
+    let call = fold(Some(call), &events, 1).expect("the test's given holds");
     assert_eq!(
         call.routed.as_ref().map(|r| r.voice_url.as_str()),
         Some("https://app.example/voice")
@@ -222,10 +222,10 @@ fn given_a_ringing_call_when_it_is_routed_then_the_route_is_kept_once() {
 
 #[test]
 fn given_an_inbound_call_when_it_rings_then_the_180_is_recorded_once() {
-    let call = given(&[initiate(CallDirection::Inbound)]).unwrap();
-    let events = decide(&CallCommand::Ring, Some(&call)).unwrap();
+    let call = given(&[initiate(CallDirection::Inbound)]).expect("the test's given holds");
+    let events = decide(&CallCommand::Ring, Some(&call)).expect("the test's given holds");
     assert!(matches!(events.as_slice(), [Event::CallRinging(_)]));
-    let call = fold(Some(call), &events, 1).unwrap();
+    let call = fold(Some(call), &events, 1).expect("the test's given holds");
     assert!(call.rang);
     assert_eq!(call.status, CallStatus::Ringing);
     assert_eq!(
@@ -236,13 +236,15 @@ fn given_an_inbound_call_when_it_rings_then_the_180_is_recorded_once() {
 
 #[test]
 fn given_a_queued_outbound_call_when_it_rings_then_it_is_ringing() {
-    let call = given(&[initiate(CallDirection::OutboundDial), CallCommand::Ring]).unwrap();
+    let call = given(&[initiate(CallDirection::OutboundDial), CallCommand::Ring])
+        .expect("the test's given holds");
     assert_eq!(call.status, CallStatus::Ringing);
 }
 
 #[test]
 fn given_an_answered_call_when_it_rings_then_it_is_refused() {
-    let call = given(&[initiate(CallDirection::OutboundApi), answer()]).unwrap();
+    let call =
+        given(&[initiate(CallDirection::OutboundApi), answer()]).expect("the test's given holds");
     assert_eq!(
         decide(&CallCommand::Ring, Some(&call)),
         Err(CallError::AlreadyRinging)
@@ -253,10 +255,10 @@ fn given_an_answered_call_when_it_rings_then_it_is_refused() {
 
 #[test]
 fn given_a_ringing_call_when_it_is_answered_then_it_is_in_progress() {
-    let call = given(&ringing()).unwrap();
-    let events = decide(&answer(), Some(&call)).unwrap();
+    let call = given(&ringing()).expect("the test's given holds");
+    let events = decide(&answer(), Some(&call)).expect("the test's given holds");
     assert!(matches!(events.as_slice(), [Event::CallAnswered(_)]));
-    let call = fold(Some(call), &events, 5).unwrap();
+    let call = fold(Some(call), &events, 5).expect("the test's given holds");
     assert_eq!(call.status, CallStatus::InProgress);
     assert_eq!(call.answered_at_ms, Some(1_005));
     assert_eq!(call.codec.as_deref(), Some("PCMU"));
@@ -264,13 +266,14 @@ fn given_a_ringing_call_when_it_is_answered_then_it_is_in_progress() {
 
 #[test]
 fn given_a_queued_call_when_it_is_answered_without_a_180_then_it_is_in_progress() {
-    let call = given(&[initiate(CallDirection::OutboundApi), answer()]).unwrap();
+    let call =
+        given(&[initiate(CallDirection::OutboundApi), answer()]).expect("the test's given holds");
     assert_eq!(call.status, CallStatus::InProgress);
 }
 
 #[test]
 fn given_an_answered_call_when_it_is_answered_again_then_it_is_refused() {
-    let call = given(&answered()).unwrap();
+    let call = given(&answered()).expect("the test's given holds");
     assert_eq!(
         decide(&answer(), Some(&call)),
         Err(CallError::AlreadyAnswered)
@@ -283,7 +286,7 @@ fn given_an_ended_call_when_it_is_answered_then_it_is_refused() {
         initiate(CallDirection::Inbound),
         complete(CallEndStatus::Canceled),
     ])
-    .unwrap();
+    .expect("the test's given holds");
     assert_eq!(
         decide(&answer(), Some(&call)),
         Err(CallError::Ended {
@@ -297,9 +300,10 @@ fn given_an_ended_call_when_it_is_answered_then_it_is_refused() {
 
 #[test]
 fn given_an_answered_call_when_it_completes_then_it_is_completed_with_its_sip_outcome() {
-    let call = given(&answered()).unwrap();
-    let events = decide(&complete(CallEndStatus::Completed), Some(&call)).unwrap();
-    let call = fold(Some(call), &events, 9).unwrap();
+    let call = given(&answered()).expect("the test's given holds");
+    let events =
+        decide(&complete(CallEndStatus::Completed), Some(&call)).expect("the test's given holds");
+    let call = fold(Some(call), &events, 9).expect("the test's given holds");
     assert_eq!(call.status, CallStatus::Completed);
     assert!(call.is_ended() && call.status.is_terminal());
     assert_eq!(call.ended_at_ms, Some(1_009));
@@ -310,7 +314,7 @@ fn given_an_answered_call_when_it_completes_then_it_is_completed_with_its_sip_ou
 
 #[test]
 fn given_an_ended_call_when_it_completes_again_then_it_is_refused() {
-    let call = given(&ended()).unwrap();
+    let call = given(&ended()).expect("the test's given holds");
     for status in [CallEndStatus::Completed, CallEndStatus::Failed] {
         assert_eq!(
             decide(&complete(status), Some(&call)),
@@ -324,8 +328,8 @@ fn given_an_ended_call_when_it_completes_again_then_it_is_refused() {
 
 #[test]
 fn the_end_status_must_agree_with_the_answer() {
-    let before = given(&ringing()).unwrap();
-    let after = given(&answered()).unwrap();
+    let before = given(&ringing()).expect("the test's given holds");
+    let after = given(&answered()).expect("the test's given holds");
     let cases = [
         (CallEndStatus::Completed, &before, false),
         (CallEndStatus::Busy, &before, true),
@@ -341,7 +345,12 @@ fn the_end_status_must_agree_with_the_answer() {
     for (status, call, allowed) in cases {
         let result = decide(&complete(status), Some(call));
         if allowed {
-            let call = fold(Some(call.clone()), &result.unwrap(), 3).unwrap();
+            let call = fold(
+                Some(call.clone()),
+                &result.expect("the test's given holds"),
+                3,
+            )
+            .expect("the test's given holds");
             assert_eq!(call.status, CallStatus::from(status));
         } else {
             assert_eq!(
@@ -359,24 +368,24 @@ fn the_end_status_must_agree_with_the_answer() {
 
 #[test]
 fn given_an_answered_call_when_digits_and_playback_are_recorded_then_they_fold() {
-    let call = given(&answered()).unwrap();
-    let events = decide(&digit(), Some(&call)).unwrap();
+    let call = given(&answered()).expect("the test's given holds");
+    let events = decide(&digit(), Some(&call)).expect("the test's given holds");
     assert!(matches!(events.as_slice(), [Event::DtmfReceived(_)]));
-    let call = fold(Some(call), &events, 4).unwrap();
+    let call = fold(Some(call), &events, 4).expect("the test's given holds");
     let call = fold(
         Some(call.clone()),
-        &decide(&digit(), Some(&call)).unwrap(),
+        &decide(&digit(), Some(&call)).expect("the test's given holds"),
         5,
     )
-    .unwrap();
+    .expect("the test's given holds");
     assert_eq!(call.digits, "55");
-    let events = decide(&played(), Some(&call)).unwrap();
+    let events = decide(&played(), Some(&call)).expect("the test's given holds");
     assert!(matches!(events.as_slice(), [Event::MediaPlayed(_)]));
 }
 
 #[test]
 fn given_a_call_not_answered_when_digits_or_playback_come_then_they_are_refused() {
-    let call = given(&ringing()).unwrap();
+    let call = given(&ringing()).expect("the test's given holds");
     for command in [digit(), played()] {
         assert_eq!(
             decide(&command, Some(&call)),
@@ -390,7 +399,7 @@ fn given_a_call_not_answered_when_digits_or_playback_come_then_they_are_refused(
 
 #[test]
 fn given_an_ended_call_when_anything_comes_then_it_is_refused() {
-    let call = given(&ended()).unwrap();
+    let call = given(&ended()).expect("the test's given holds");
     let commands = [
         routed(),
         CallCommand::Ring,
@@ -420,32 +429,43 @@ fn given_an_ended_call_when_anything_comes_then_it_is_refused() {
 
 #[test]
 fn given_a_ringing_call_when_instructions_are_fetched_then_the_fetch_is_recorded() {
-    let call = given(&[initiate(CallDirection::Inbound)]).unwrap();
-    let events = decide(&fetched(), Some(&call)).unwrap();
+    let call = given(&[initiate(CallDirection::Inbound)]).expect("the test's given holds");
+    let events = decide(&fetched(), Some(&call)).expect("the test's given holds");
     assert!(
         matches!(events.as_slice(), [Event::CallInstructionsFetched(f)] if f.status_code == 200)
     );
-    assert_eq!(fold(Some(call), &events, 1).unwrap().fetches, 1);
+    assert_eq!(
+        fold(Some(call), &events, 1)
+            .expect("the test's given holds")
+            .fetches,
+        1
+    );
 }
 
 #[test]
 fn given_a_call_when_a_notification_is_raised_then_it_is_recorded_bounded() {
-    let call = given(&ringing()).unwrap();
+    let call = given(&ringing()).expect("the test's given holds");
     let mut raised = notification(12100);
     raised.response_body = Some("é".repeat(MAX_NOTIFICATION_BODY));
-    let events = decide(&CallCommand::RaiseNotification(raised), Some(&call)).unwrap();
+    let events = decide(&CallCommand::RaiseNotification(raised), Some(&call))
+        .expect("the test's given holds");
     let [Event::CallNotificationRaised(recorded)] = events.as_slice() else {
         panic!("one notification, got {events:?}");
     };
     let body = recorded.response_body.as_deref().unwrap_or_default();
     assert_eq!(body.len(), MAX_NOTIFICATION_BODY);
     assert_eq!(recorded.error_code, 12100);
-    assert_eq!(fold(Some(call), &events, 2).unwrap().notifications, 1);
+    assert_eq!(
+        fold(Some(call), &events, 2)
+            .expect("the test's given holds")
+            .notifications,
+        1
+    );
 }
 
 #[test]
 fn a_notification_needs_a_twilio_code_and_a_notification_sid() {
-    let call = given(&ringing()).unwrap();
+    let call = given(&ringing()).expect("the test's given holds");
     assert_eq!(
         decide(
             &CallCommand::RaiseNotification(notification(999)),
@@ -465,7 +485,7 @@ fn a_notification_needs_a_twilio_code_and_a_notification_sid() {
 
 #[test]
 fn given_an_answered_call_when_redirected_then_it_is_accepted_without_an_event() {
-    let call = given(&answered()).unwrap();
+    let call = given(&answered()).expect("the test's given holds");
     assert_eq!(decide(&redirect(), Some(&call)), Ok(vec![]));
     assert_eq!(
         redirect().request(),
@@ -478,7 +498,7 @@ fn given_an_answered_call_when_redirected_then_it_is_accepted_without_an_event()
 
 #[test]
 fn given_a_ringing_call_when_redirected_then_it_is_refused() {
-    let call = given(&ringing()).unwrap();
+    let call = given(&ringing()).expect("the test's given holds");
     assert_eq!(
         decide(&redirect(), Some(&call)),
         Err(CallError::NotAnswered {
@@ -491,7 +511,7 @@ fn given_a_ringing_call_when_redirected_then_it_is_refused() {
 #[test]
 fn given_a_queued_or_ringing_call_when_canceled_then_it_is_accepted() {
     for history in [vec![initiate(CallDirection::OutboundApi)], ringing()] {
-        let call = given(&history).unwrap();
+        let call = given(&history).expect("the test's given holds");
         assert_eq!(decide(&CallCommand::Cancel, Some(&call)), Ok(vec![]));
     }
     assert_eq!(CallCommand::Cancel.request(), Some(CallRequest::Cancel));
@@ -499,7 +519,7 @@ fn given_a_queued_or_ringing_call_when_canceled_then_it_is_accepted() {
 
 #[test]
 fn given_an_in_progress_call_when_canceled_then_it_is_refused_as_twilio_ignores_it() {
-    let call = given(&answered()).unwrap();
+    let call = given(&answered()).expect("the test's given holds");
     assert_eq!(
         decide(&CallCommand::Cancel, Some(&call)),
         Err(CallError::CancelInProgress)
@@ -513,7 +533,7 @@ fn given_any_live_call_when_hung_up_then_it_is_accepted() {
         ringing(),
         answered(),
     ] {
-        let call = given(&history).unwrap();
+        let call = given(&history).expect("the test's given holds");
         assert_eq!(decide(&CallCommand::Hangup, Some(&call)), Ok(vec![]));
     }
     assert_eq!(CallCommand::Hangup.request(), Some(CallRequest::Hangup));
@@ -526,7 +546,7 @@ fn given_any_live_call_when_hung_up_then_it_is_accepted() {
 fn the_fold_ignores_what_does_not_fit() {
     let ring = Event::CallRinging(CallRinging {});
     assert_eq!(evolve(None, 1, ACCOUNT, STREAM, &ring), None);
-    let call = given(&ended()).unwrap();
+    let call = given(&ended()).expect("the test's given holds");
     let after = evolve(Some(call.clone()), 99, ACCOUNT, STREAM, &ring);
     assert_eq!(after, Some(call));
 }
@@ -546,7 +566,7 @@ fn statuses_use_twilios_names() {
     for (status, name) in all {
         assert_eq!(status.as_str(), name);
         assert_eq!(
-            serde_json::to_value(status).unwrap(),
+            serde_json::to_value(status).expect("the test's given holds"),
             serde_json::json!(name)
         );
         assert_eq!(

@@ -227,7 +227,7 @@ pub enum DialTarget {
 }
 
 /// An HTTP method TwiML may name: GET or POST, POST unless given.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Method {
     Get,
     #[default]
