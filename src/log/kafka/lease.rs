@@ -72,6 +72,9 @@ struct LeaseInner {
     valid_until: Mutex<Instant>,
     lost: AtomicBool,
     stop: CancellationToken,
+    /// The renewing task: `release` waits for it, so a renewal in flight cannot extend the
+    /// lease after it was freed (a race a loaded machine showed).
+    renewer: Mutex<Option<tokio::task::JoinHandle<()>>>,
     pool: AnyPool,
     dialect: Dialect,
 }
@@ -129,11 +132,17 @@ impl Lease {
                 valid_until: Mutex::new(started + ttl),
                 lost: AtomicBool::new(false),
                 stop: CancellationToken::new(),
+                renewer: Mutex::new(None),
                 pool,
                 dialect,
             }),
         };
-        tokio::spawn(lease.clone().renew_forever());
+        let renewer = tokio::spawn(lease.clone().renew_forever());
+        *lease
+            .inner
+            .renewer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(renewer);
         Ok(lease)
     }
 
@@ -219,6 +228,15 @@ impl Lease {
     /// flight).
     pub async fn release(&self) {
         self.inner.stop.cancel();
+        let renewer = self
+            .inner
+            .renewer
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
+        if let Some(renewer) = renewer {
+            let _ = renewer.await;
+        }
         if self.lost() {
             return;
         }
