@@ -92,6 +92,9 @@ struct Flow<'a> {
     jar: CookieJar,
     phase: Option<Phase>,
     next_id: u64,
+    /// The Play running now (its command id and what it plays): a call that ends during it
+    /// still records how much was played (`media.played`, not completed).
+    playing: Option<(u64, String)>,
     /// The fallback was already used for the current failure chain.
     fetched: usize,
 }
@@ -112,6 +115,7 @@ pub(crate) async fn run(
         jar: CookieJar::default(),
         phase: Some(Phase::Early(early)),
         next_id: 0,
+        playing: None,
         fetched: 0,
     };
     let over = flow.execute().await;
@@ -476,9 +480,11 @@ impl Flow<'_> {
                 return Ok(());
             }
         };
+        self.playing = Some((self.next_id + 1, label.to_string()));
         let event = self
             .media(|id| MediaCommand::Play { id, audio, loops })
             .await?;
+        self.playing = None;
         if let MediaEvent::Played {
             packets, completed, ..
         } = event
@@ -861,8 +867,35 @@ impl Flow<'_> {
                 };
                 self.controller.completed(end, None);
             }
-            Some(Phase::Live { leg, session }) => {
+            Some(Phase::Live { leg, mut session }) => {
                 let _ = session.commands.send(MediaCommand::StopAll);
+                if let Some((id, source)) = self.playing.take() {
+                    // How much of the interrupted Play went out (bounded: the session
+                    // answers a StopAll at once).
+                    let played = tokio::time::timeout(Duration::from_millis(500), async {
+                        while let Some(event) = session.events.recv().await {
+                            if let MediaEvent::Played {
+                                id: done, packets, ..
+                            } = event
+                            {
+                                if done == id {
+                                    return Some(packets);
+                                }
+                            }
+                        }
+                        None
+                    })
+                    .await;
+                    if let Ok(Some(packets)) = played {
+                        self.controller
+                            .observe(CallCommand::RecordPlayed(MediaPlayed {
+                                source,
+                                packets,
+                                duration_ms: packets * 20,
+                                completed: false,
+                            }));
+                    }
+                }
                 drop(session.commands);
                 session.task.abort();
                 leg.finish(self.shared, end, bye).await;

@@ -456,4 +456,15 @@ fn a_re_invite_moves_the_media_and_one_that_drops_the_codec_gets_488() {
         events.last().expect("events")["data"]["hung_up_by"],
         "remote"
     );
+    // The caller hung up during the 4 s tone: how much of it went out is on the record.
+    let played = events
+        .iter()
+        .find(|e| e["type"] == "media.played")
+        .expect("media.played for the interrupted <Play>");
+    assert_eq!(played["data"]["completed"], false, "{played}");
+    let packets = played["data"]["packets"].as_u64().expect("packets");
+    assert!(
+        (10..200).contains(&packets),
+        "{packets} of the tone's 200 packets"
+    );
 }
