@@ -95,7 +95,7 @@ struct Flow<'a> {
     /// The Play running now (its command id and what it plays): a call that ends during it
     /// still records how much was played (`media.played`, not completed).
     playing: Option<(u64, String)>,
-    /// The fallback was already used for the current failure chain.
+    /// Documents fetched so far (bounded by `MAX_DOCUMENTS`: a Redirect loop ends).
     fetched: usize,
 }
 

@@ -81,6 +81,7 @@ mod signature;
 mod sip;
 mod sip_calls;
 mod taskrouter_projection;
+mod telephony;
 mod tenancy;
 mod voice;
 mod voice_fetch;
