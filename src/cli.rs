@@ -332,6 +332,7 @@ pub async fn call(args: crate::config::CallArgs) -> anyhow::Result<()> {
                 reqwest::Client::new(),
                 "espeak-ng".into(),
             )),
+            trunk: None,
         }),
     )
     .await?;

@@ -384,6 +384,11 @@ pub struct SipArgs {
     /// Seconds a caller is told to wait (`Retry-After`) when the node is at capacity.
     #[arg(long, env = "SWITCHBOARD_SIP_RETRY_AFTER_SECS", default_value_t = 5)]
     pub sip_retry_after_secs: u32,
+    /// The operator's carrier: calls to telephone numbers (`<Dial><Number>`, `POST /Calls`
+    /// with a number in `To`) go to `sip:NUMBER@` this host (`sip:HOST[:PORT][;transport=tcp]`).
+    /// Without it, numbers are refused and only `sip:` targets are dialled.
+    #[arg(long, env = "SWITCHBOARD_SIP_TRUNK", value_parser = crate::voice::trunk::Trunk::parse)]
+    pub sip_trunk: Option<crate::voice::trunk::Trunk>,
 }
 
 /// `--sip-addr`: an address, or `off`.

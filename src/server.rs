@@ -385,6 +385,7 @@ pub async fn run(
                     reqwest::Client::new(),
                     args.sip.espeak.clone(),
                 )),
+                trunk: args.sip.sip_trunk.clone(),
             });
             let engine = match SipEngine::start(config, commands, voice).await {
                 Ok(engine) => engine,

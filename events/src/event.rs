@@ -20,7 +20,7 @@ use crate::account::{
 use crate::alert::AlertRaised;
 use crate::application::{ApplicationCreated, ApplicationDeleted, ApplicationUpdated};
 use crate::call::{
-    CallAnswered, CallCompleted, CallInitiated, CallRinging, CallRouted, DtmfReceived,
+    CallAnswered, CallCompleted, CallDialog, CallInitiated, CallRinging, CallRouted, DtmfReceived,
     InstructionsFetched, MediaPlayed, NotificationRaised,
 };
 use crate::number::{
@@ -244,7 +244,9 @@ event_types! {
     /// Audio finished playing into a call.
     MediaPlayed(MediaPlayed) = "media.played", version 1;
     /// The router chose the number, application and URLs that drive a call.
-    CallRouted(CallRouted) = "call.routed", version 1;
+    CallRouted(CallRouted) = "call.routed", version 2;
+    /// A call's SIP dialog is confirmed: what a BYE needs after a restart.
+    CallDialogRecorded(CallDialog) = "call.dialog.recorded", version 1;
     /// An application answered a call's request for instructions.
     CallInstructionsFetched(InstructionsFetched) = "call.instructions.fetched", version 1;
     /// An error or warning while running a call's instructions (a call notification).

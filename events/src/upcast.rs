@@ -23,6 +23,7 @@ pub type Upcaster = fn(Value) -> Result<Value, DecodeError>;
 pub const UPCASTERS: &[(&str, u32, Upcaster)] = &[
     ("worker.capacity.update", 1, worker_capacity_update_v1),
     ("account.created", 1, account_created_v1),
+    ("call.routed", 1, call_routed_v1),
 ];
 
 /// Lifts `data` of `event_type` from version `from` to `to`, one step at a time.
@@ -72,6 +73,17 @@ fn worker_capacity_update_v1(data: Value) -> Result<Value, DecodeError> {
 fn account_created_v1(data: Value) -> Result<Value, DecodeError> {
     let mut map = object("account.created", data)?;
     map.entry("auth_token_sealed").or_insert(Value::Null);
+    Ok(Value::Object(map))
+}
+
+/// `call.routed` v1 → v2: v2 records which status changes the status callback gets
+/// (`status_callback_events`) and inline instructions (`twiml`). Every v1 event was routed by
+/// a number, whose `StatusCallback` Twilio sends `completed` only, and fetched its URL.
+fn call_routed_v1(data: Value) -> Result<Value, DecodeError> {
+    let mut map = object("call.routed", data)?;
+    map.entry("status_callback_events")
+        .or_insert(Value::Array(vec![Value::String("completed".into())]));
+    map.entry("twiml").or_insert(Value::Null);
     Ok(Value::Object(map))
 }
 

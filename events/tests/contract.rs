@@ -13,9 +13,9 @@ use switchboard_events::account::{
 };
 use switchboard_events::alert::{more_info, AlertRaised, LogLevel};
 use switchboard_events::call::{
-    CallAnswered, CallCompleted, CallDirection, CallEndStatus, CallInitiated, CallRinging,
-    CallRouted, DtmfMethod, DtmfReceived, HttpMethod, HungUpBy, InstructionsFetched, MediaPlayed,
-    NotificationLevel, NotificationRaised,
+    CallAnswered, CallCompleted, CallDialog, CallDirection, CallEndStatus, CallInitiated,
+    CallRinging, CallRouted, DialogRole, DtmfMethod, DtmfReceived, HttpMethod, HungUpBy,
+    InstructionsFetched, MediaPlayed, NotificationLevel, NotificationRaised, StatusCallbackEvent,
 };
 use switchboard_events::taskrouter::events::*;
 use switchboard_events::{Event, Metadata, NewEvent, Position, RecordedEvent, Sid, SidPrefix};
@@ -92,6 +92,13 @@ fn call_router_examples() -> Vec<Event> {
             voice_fallback_method: HttpMethod::Get,
             status_callback: Some("https://app.example/status".into()),
             status_callback_method: HttpMethod::Post,
+            status_callback_events: vec![
+                StatusCallbackEvent::Initiated,
+                StatusCallbackEvent::Ringing,
+                StatusCallbackEvent::Answered,
+                StatusCallbackEvent::Completed,
+            ],
+            twiml: None,
         }),
         Event::CallRouted(CallRouted {
             phone_number_sid: None,
@@ -102,6 +109,21 @@ fn call_router_examples() -> Vec<Event> {
             voice_fallback_method: HttpMethod::Post,
             status_callback: None,
             status_callback_method: HttpMethod::Post,
+            status_callback_events: Vec::new(),
+            twiml: Some("<Response><Say>Hello</Say></Response>".into()),
+        }),
+        Event::CallDialogRecorded(CallDialog {
+            role: DialogRole::Uas,
+            call_id: "a84b4c76e66710@pc33.example.com".into(),
+            local_tag: "1928301774".into(),
+            remote_tag: "a6c85cf".into(),
+            local_uri: "sip:+15550100001@switchboard.example".into(),
+            remote_uri: "sip:alice@pc33.example.com".into(),
+            remote_target: "sip:alice@192.0.2.4:5060".into(),
+            route_set: vec!["<sip:p1.example.com;lr>".into()],
+            local_cseq: 0,
+            transport: "udp".into(),
+            destination: "192.0.2.4:5060".into(),
         }),
         Event::CallInstructionsFetched(InstructionsFetched {
             url: "https://app.example/voice".into(),
@@ -871,6 +893,23 @@ fn old_shapes() -> Vec<(&'static str, u32, &'static str, Event)> {
                 auth_token_sealed: None,
                 status: AccountStatus::Active,
                 account_type: AccountType::Full,
+            }),
+        ),
+        (
+            "call.routed",
+            1,
+            r#"{"phone_number_sid":null,"application_sid":null,"voice_url":"https://app.example/voice","voice_method":"POST","voice_fallback_url":null,"voice_fallback_method":"POST","status_callback":"https://app.example/status","status_callback_method":"POST"}"#,
+            Event::CallRouted(CallRouted {
+                phone_number_sid: None,
+                application_sid: None,
+                voice_url: "https://app.example/voice".into(),
+                voice_method: HttpMethod::Post,
+                voice_fallback_url: None,
+                voice_fallback_method: HttpMethod::Post,
+                status_callback: Some("https://app.example/status".into()),
+                status_callback_method: HttpMethod::Post,
+                status_callback_events: vec![StatusCallbackEvent::Completed],
+                twiml: None,
             }),
         ),
     ]

@@ -59,6 +59,14 @@ const FROZEN: &[(&str, &str)] = &[
         "7e31822d23de613c94a9b6ea9ba7c34000e270539eb900f7db65a5734e0c6a77",
     ),
     (
+        "call.routed.v2.json",
+        "8745e4892b38d95e57d974c011904b6b831a80cf1229ef4d9fb98bf470892282",
+    ),
+    (
+        "call.dialog.recorded.v1.json",
+        "6dbbc0bc7a626caea40b683f069cb0a9cb860125f772be6361a34ff64085ed6a",
+    ),
+    (
         "call.instructions.fetched.v1.json",
         "8d764fdea6f58dec3b12be7509e71f15dc97f07391ffcdda28fce5efd97ee0af",
     ),

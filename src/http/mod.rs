@@ -117,6 +117,9 @@ struct Inner {
     account_cache: Mutex<HashMap<Sid, (u64, Option<switchboard_events::account::Account>)>>,
     /// Each workspace's owner once seen (a workspace never changes owner), for `tenancy`.
     workspace_owners: Mutex<HashMap<Sid, Sid>>,
+    /// The call router's Calls port, once the SIP engine runs (set after the HTTP state is
+    /// built: the engine starts later). `None` on a node without SIP.
+    calls: std::sync::OnceLock<Arc<dyn crate::voice::calls::CallService>>,
 }
 
 impl AppState {
@@ -139,6 +142,7 @@ impl AppState {
                 last_account_write: Mutex::default(),
                 account_cache: Mutex::default(),
                 workspace_owners: Mutex::default(),
+                calls: std::sync::OnceLock::new(),
                 commands,
                 projector,
                 metrics,
@@ -146,6 +150,16 @@ impl AppState {
                 sessions: Mutex::default(),
             }),
         }
+    }
+
+    /// Connects the Calls API to the call router (once; a second call is ignored).
+    pub fn set_calls(&self, calls: Arc<dyn crate::voice::calls::CallService>) {
+        let _ = self.inner.calls.set(calls);
+    }
+
+    /// The call router's Calls port, when this node places calls.
+    pub fn calls(&self) -> Option<&Arc<dyn crate::voice::calls::CallService>> {
+        self.inner.calls.get()
     }
 
     /// The application service.

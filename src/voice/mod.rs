@@ -8,14 +8,18 @@
 //! - [`router`]: an INVITE routed by its number before anything is answered;
 //! - [`flow`]: one call's program run step by step against its SIP dialog and media session;
 //! - [`dial`]: `<Dial><Sip>`, the caller bridged to a second call;
-//! - [`provisioning`]: the writes that provision numbers and applications.
+//! - [`provisioning`]: the writes that provision numbers and applications;
+//! - [`calls`]: the Calls API's port (placing a call, reaching a live one);
+//! - [`trunk`]: where calls to telephone numbers go (`--sip-trunk`).
 
+pub mod calls;
 pub(crate) mod dial;
 pub mod fetch;
 pub(crate) mod flow;
 pub mod numbers;
 pub mod provisioning;
 pub(crate) mod router;
+pub mod trunk;
 
 use std::sync::Arc;
 
@@ -28,4 +32,7 @@ pub struct Voice {
     pub fetcher: Arc<fetch::Fetcher>,
     /// `<Say>` text and `<Play>` URLs to audio.
     pub resolver: Arc<dyn crate::media::resolver::MediaResolver>,
+    /// The outbound trunk numbers are dialled through (`--sip-trunk`); none: numbers are
+    /// refused, SIP URIs still work.
+    pub trunk: Option<trunk::Trunk>,
 }

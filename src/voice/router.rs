@@ -26,7 +26,9 @@ use crate::sip::Shared;
 use rsipstack::sip::{HeadersExt, StatusCode};
 use rsipstack::transaction::Transaction;
 use std::sync::Arc;
-use switchboard_events::call::{CallCommand, CallEndStatus, CallRouted, HttpMethod, HungUpBy};
+use switchboard_events::call::{
+    CallCommand, CallEndStatus, CallRouted, HttpMethod, HungUpBy, StatusCallbackEvent,
+};
 use switchboard_events::SidPrefix;
 use switchboard_telephony::sdp;
 use tracing::{debug, warn};
@@ -103,6 +105,9 @@ pub(crate) async fn inbound(shared: Arc<Shared>, mut tx: Transaction) {
         voice_fallback_method: http_method(&route.voice_fallback_method),
         status_callback: route.status_callback.clone(),
         status_callback_method: http_method(&route.status_callback_method),
+        // A number's StatusCallback gets `completed` only (Twilio).
+        status_callback_events: vec![StatusCallbackEvent::Completed],
+        twiml: None,
     }));
 
     // The offer first: a bad one is refused before a place or a port is taken.

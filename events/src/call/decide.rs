@@ -62,6 +62,13 @@ pub enum CallCommand {
         /// How to request it.
         method: HttpMethod,
     },
+    /// REST: run this inline TwiML now (Twilio's `Twiml` on an in-progress call).
+    RedirectTwiml {
+        /// The new document (≤ 4,000 characters).
+        twiml: String,
+    },
+    /// The dialog is confirmed: what a BYE after a restart needs.
+    RecordDialog(super::CallDialog),
     /// REST: `Status=canceled` — give up a call that is queued or ringing.
     Cancel,
     /// REST: `Status=completed` — end the call, whatever its state.
@@ -82,6 +89,8 @@ impl CallCommand {
             CallCommand::RecordFetch(_) => "record-fetch",
             CallCommand::RaiseNotification(_) => "raise-notification",
             CallCommand::Redirect { .. } => "redirect",
+            CallCommand::RedirectTwiml { .. } => "redirect-twiml",
+            CallCommand::RecordDialog(_) => "record-dialog",
             CallCommand::Cancel => "cancel",
             CallCommand::Hangup => "hangup",
         }
@@ -93,6 +102,9 @@ impl CallCommand {
             CallCommand::Redirect { url, method } => Some(CallRequest::Redirect {
                 url: url.clone(),
                 method: *method,
+            }),
+            CallCommand::RedirectTwiml { twiml } => Some(CallRequest::RedirectTwiml {
+                twiml: twiml.clone(),
             }),
             CallCommand::Cancel => Some(CallRequest::Cancel),
             CallCommand::Hangup => Some(CallRequest::Hangup),
@@ -124,6 +136,11 @@ pub enum CallRequest {
         url: String,
         /// How to request it.
         method: HttpMethod,
+    },
+    /// Stop the current document; run this inline one.
+    RedirectTwiml {
+        /// The document.
+        twiml: String,
     },
     /// Send a CANCEL (or refuse the INVITE) before the answer.
     Cancel,
@@ -278,9 +295,15 @@ fn on_live_call(command: &CallCommand, call: &Call) -> Result<Vec<Event>, CallEr
             }
             Event::CallNotificationRaised(bounded(raised))
         }
-        CallCommand::Redirect { .. } => {
+        CallCommand::Redirect { .. } | CallCommand::RedirectTwiml { .. } => {
             require_answered(call, name)?;
             return Ok(Vec::new());
+        }
+        CallCommand::RecordDialog(dialog) => {
+            // After the answer only: before it there is no confirmed dialog to end with a
+            // BYE. A later one (after a re-INVITE changed the target) supersedes it.
+            require_answered(call, name)?;
+            Event::CallDialogRecorded(dialog.clone())
         }
         CallCommand::Cancel => {
             if answered {

@@ -209,6 +209,89 @@ pub struct CallRouted {
     pub status_callback: Option<String>,
     /// How they are sent.
     pub status_callback_method: HttpMethod,
+    /// Which status changes are sent to `status_callback` (v2). Twilio's default, and what a
+    /// number's `StatusCallback` gets, is `completed` only; a v1 event is lifted to that.
+    pub status_callback_events: Vec<StatusCallbackEvent>,
+    /// Inline instructions (`Twiml` of `POST /Calls`, ≤ 4,000 characters) run instead of
+    /// fetching `voice_url`, which is then empty (v2; `null` in a lifted v1 event).
+    pub twiml: Option<String>,
+}
+
+/// The status changes a status callback can subscribe to (`StatusCallbackEvent`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StatusCallbackEvent {
+    /// The call left the queue and is being dialled (calls switchboard places only).
+    Initiated,
+    /// The callee is ringing.
+    Ringing,
+    /// Answered: sent with `CallStatus=in-progress`.
+    Answered,
+    /// Any terminal status, which `CallStatus` carries.
+    Completed,
+}
+
+impl StatusCallbackEvent {
+    /// Twilio's wire value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StatusCallbackEvent::Initiated => "initiated",
+            StatusCallbackEvent::Ringing => "ringing",
+            StatusCallbackEvent::Answered => "answered",
+            StatusCallbackEvent::Completed => "completed",
+        }
+    }
+
+    /// Parses a wire value (exact, lowercase as Twilio sends it); anything else is `None`.
+    pub fn parse(s: &str) -> Option<StatusCallbackEvent> {
+        match s {
+            "initiated" => Some(StatusCallbackEvent::Initiated),
+            "ringing" => Some(StatusCallbackEvent::Ringing),
+            "answered" => Some(StatusCallbackEvent::Answered),
+            "completed" => Some(StatusCallbackEvent::Completed),
+            _ => None,
+        }
+    }
+}
+
+/// Our role in a call's SIP dialog.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DialogRole {
+    /// We answered the INVITE (inbound).
+    Uas,
+    /// We sent the INVITE (outbound).
+    Uac,
+}
+
+/// `call.dialog.recorded`: what a BYE for this call needs, recorded once the dialog is
+/// confirmed, so a node that restarts after a crash can still hang the call up on the wire
+/// (RFC 3261 §12.2.1.1: Request-URI = the remote target, the route set as `Route`, the tags
+/// and Call-ID, a CSeq above every one we sent).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallDialog {
+    /// UAS or UAC.
+    pub role: DialogRole,
+    /// The SIP `Call-ID`.
+    pub call_id: String,
+    /// Our tag (`From` tag as UAC, `To` tag as UAS).
+    pub local_tag: String,
+    /// The peer's tag.
+    pub remote_tag: String,
+    /// Our URI (`From` of our requests).
+    pub local_uri: String,
+    /// The peer's URI (`To` of our requests).
+    pub remote_uri: String,
+    /// The peer's `Contact`: the Request-URI of our in-dialog requests.
+    pub remote_target: String,
+    /// The route set (`Record-Route`, in the order our requests carry it as `Route`).
+    pub route_set: Vec<String>,
+    /// The highest CSeq number we have sent in this dialog (0 when we sent none).
+    pub local_cseq: u32,
+    /// `udp` or `tcp`.
+    pub transport: String,
+    /// Where our in-dialog requests go (`ip:port`) when the route set is empty.
+    pub destination: String,
 }
 
 /// `call.instructions.fetched`: the application answered a request for instructions.

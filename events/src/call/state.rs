@@ -4,7 +4,7 @@
 //! `call.initiated`, anything after `call.completed`) leaves the state as it was, because the
 //! log is the truth and the decider ([`super::decide`]) is what keeps such events out of it.
 
-use super::{CallDirection, CallEndStatus, CallRouted, HungUpBy};
+use super::{CallDialog, CallDirection, CallEndStatus, CallRouted, HungUpBy};
 use crate::event::Event;
 use serde::{Deserialize, Serialize};
 
@@ -116,6 +116,8 @@ pub struct Call {
     pub forwarded_from: Option<String>,
     /// The caller's name, when a lookup gave one (`CallerName`).
     pub caller_name: Option<String>,
+    /// The confirmed dialog, as last recorded (what a BYE after a restart needs).
+    pub dialog: Option<CallDialog>,
 }
 
 impl Call {
@@ -165,6 +167,7 @@ pub fn evolve(
                 notifications: 0,
                 forwarded_from: None,
                 caller_name: None,
+                dialog: None,
             }),
             _ => None,
         };
@@ -193,6 +196,7 @@ pub fn evolve(
         Event::DtmfReceived(e) => call.digits.push_str(&e.digit),
         Event::CallInstructionsFetched(_) => call.fetches += 1,
         Event::CallNotificationRaised(_) => call.notifications += 1,
+        Event::CallDialogRecorded(e) => call.dialog = Some(e.clone()),
         // Playback and anything not about a call change nothing here.
         _ => return Some(call),
     }

@@ -85,6 +85,8 @@ fn routed() -> CallCommand {
         voice_fallback_method: HttpMethod::Post,
         status_callback: None,
         status_callback_method: HttpMethod::Post,
+        status_callback_events: vec![super::StatusCallbackEvent::Completed],
+        twiml: None,
     })
 }
 
