@@ -23,8 +23,11 @@ use crate::sip::Shared;
 use rsipstack::sip::HeadersExt;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use switchboard_events::call::{CallCommand, CallEndStatus, DtmfMethod, DtmfReceived, HungUpBy};
+use switchboard_events::call::{
+    CallCommand, CallEndStatus, CallRequest, DtmfMethod, DtmfReceived, HungUpBy,
+};
 use switchboard_telephony::g711::Law;
+use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 /// How the bridge ended for the caller.
@@ -33,6 +36,10 @@ pub(crate) enum Bridged {
     Continue(Vec<(String, String)>),
     /// A is over (its BYE, or a shutdown): how.
     Over { end: End, bye: bool },
+    /// The REST API asked something of A while it dialled or was bridged (a redirect, a
+    /// hang-up): B has been ended; the flow carries the request out.
+    #[allow(dead_code)] // SEAM: constructed once the dial helper handles requests.
+    Interrupted(CallRequest),
 }
 
 /// Twilio's `DialCallStatus` for how leg B ended.
@@ -62,7 +69,10 @@ pub(crate) async fn bridge(
     ring_timeout: Duration,
     time_limit: Duration,
     caller_id: Option<&str>,
+    requests: &mut mpsc::UnboundedReceiver<CallRequest>,
 ) -> Bridged {
+    // SEAM (issue 15, dial helper): REST requests during the dial and the bridge.
+    let _ = requests;
     let other = match leg.audio.law {
         Law::Ulaw => Law::Alaw,
         Law::Alaw => Law::Ulaw,

@@ -38,12 +38,13 @@ use rsipstack::sip::{Header, StatusCode};
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_events::call::{
-    CallCommand, CallEndStatus, DtmfMethod, DtmfReceived, HttpMethod, HungUpBy,
+    CallCommand, CallEndStatus, CallRequest, DtmfMethod, DtmfReceived, HttpMethod, HungUpBy,
     InstructionsFetched, MediaPlayed, NotificationLevel, NotificationRaised,
 };
 use switchboard_events::twiml::{self, Action, Cursor, Input, Method, Program, RejectReason};
 use switchboard_events::SidPrefix;
 use switchboard_telephony::sdp::{LocalMedia, NegotiatedAudio};
+use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
 /// What the caller hears when the application fails and there is no fallback (Twilio's words).
@@ -77,10 +78,14 @@ struct Document_ {
     audio: Option<crate::media::audio::Audio>,
 }
 
-/// How the call ended, as seen from the loop.
-enum Over {
+/// Why the current document stops, as seen from the loop.
+pub(crate) enum Over {
     /// The end is known and the call is done on the wire except for what `finish` does.
     End { end: End, bye: bool },
+    /// The REST API redirected the live call (`Url` or `Twiml`): the current verb is cut
+    /// short and the new document runs.
+    #[allow(dead_code)] // SEAM: the lead's REST control reads it.
+    Redirect(CallRequest),
 }
 
 /// The running call.
@@ -97,6 +102,8 @@ struct Flow<'a> {
     playing: Option<(u64, String)>,
     /// Documents fetched so far (bounded by `MAX_DOCUMENTS`: a Redirect loop ends).
     fetched: usize,
+    /// What the REST API asks of the call (`POST /Calls/{CA}`), accepted by its controller.
+    requests: mpsc::UnboundedReceiver<CallRequest>,
 }
 
 /// Runs the call (see the module doc).
@@ -107,7 +114,12 @@ pub(crate) async fn run(
     route: VoiceRoute,
     early: Early,
 ) {
+    // The router started this controller: nobody else owns its requests.
+    let requests = controller
+        .requests()
+        .unwrap_or_else(|| mpsc::unbounded_channel().1);
     let mut flow = Flow {
+        requests,
         shared,
         voice,
         controller,
@@ -532,11 +544,17 @@ impl Flow<'_> {
             Duration::from_secs(u64::from(dial.timeout_secs)),
             Duration::from_secs(u64::from(dial.time_limit_secs)),
             dial.caller_id.as_deref(),
+            &mut self.requests,
         )
         .await;
         match bridged {
             super::dial::Bridged::Continue(params) => Ok(Input::Dialed { params }),
             super::dial::Bridged::Over { end, bye } => Err(Over::End { end, bye }),
+            super::dial::Bridged::Interrupted(CallRequest::Hangup) => Err(Over::End {
+                end: End::local("hung up through the REST API"),
+                bye: true,
+            }),
+            super::dial::Bridged::Interrupted(request) => Err(Over::Redirect(request)),
         }
     }
 
@@ -845,7 +863,11 @@ impl Flow<'_> {
 
     /// Ends the call on the wire and records its end.
     async fn finish(mut self, over: Over) {
-        let Over::End { end, bye } = over;
+        let (end, bye) = match over {
+            Over::End { end, bye } => (end, bye),
+            // The loop runs a redirect before it stops; one here had nowhere to go.
+            Over::Redirect(_) => (End::local("redirected as the call ended"), true),
+        };
         match self.phase.take() {
             Some(Phase::Early(early)) => {
                 let end = if bye {
