@@ -220,7 +220,7 @@ pub(crate) async fn dial(
             ));
         }
     };
-    Ok(Answered {
+    let leg = Answered {
         call_sid,
         controller,
         dialog,
@@ -229,5 +229,8 @@ pub(crate) async fn dial(
         local,
         audio,
     }
-    .into_leg(Role::Uac))
+    .into_leg(Role::Uac);
+    // rsipstack has sent the ACK: the dialog is confirmed.
+    leg.record_dialog();
+    Ok(leg)
 }

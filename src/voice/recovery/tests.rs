@@ -1,0 +1,1 @@
+//! Recovery's exactly-once: a live call gets one end however often recovery runs.
