@@ -122,8 +122,14 @@ pub fn build(
     let via = endpoint
         .get_via(listener, None)
         .map_err(|e| ByeError::Build(e.to_string()))?;
+    let request = request(dialog, target, Header::Via(via.into()), &endpoint.user_agent);
+    Ok((request, destination))
+}
+
+/// The BYE itself (RFC 3261 §12.2.1.1), to `target` with `via` on top.
+fn request(dialog: &CallDialog, target: Uri, via: Header, user_agent: &str) -> Request {
     let mut headers: Vec<Header> = vec![
-        Header::Via(via.into()),
+        via,
         Header::CallId(CallId::new(dialog.call_id.clone())),
         Header::From(
             format!("<{}>;tag={}", dialog.local_uri, dialog.local_tag)
@@ -150,16 +156,71 @@ pub fn build(
             .map(|route| Header::Route(Route::new(route.clone()))),
     );
     headers.push(Header::MaxForwards(MaxForwards::from(70u32)));
-    headers.push(Header::UserAgent(UserAgent::new(
-        endpoint.user_agent.clone(),
-    )));
+    headers.push(Header::UserAgent(UserAgent::new(user_agent)));
     headers.push(Header::ContentLength(0u32.into()));
-    let request = Request {
+    Request {
         method: Method::Bye,
         uri: target,
         headers: headers.into(),
         body: Vec::new(),
         version: Version::V2,
-    };
-    Ok((request, destination))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_events::call::DialogRole;
+
+    fn dialog(route_set: Vec<String>) -> CallDialog {
+        CallDialog {
+            role: DialogRole::Uas,
+            call_id: "abc@192.0.2.1".into(),
+            local_tag: "ours".into(),
+            remote_tag: "theirs".into(),
+            local_uri: "sip:+15550100001@192.0.2.9".into(),
+            remote_uri: "sip:alice@192.0.2.1".into(),
+            remote_target: "sip:alice@192.0.2.1:5070".into(),
+            route_set,
+            local_cseq: 41,
+            transport: "udp".into(),
+            destination: "192.0.2.1:5070".into(),
+        }
+    }
+
+    fn bye(dialog: &CallDialog) -> String {
+        let target = Uri::try_from(dialog.remote_target.as_str()).expect("uri");
+        let via = Header::Via("SIP/2.0/UDP 192.0.2.9:5060;branch=z9hG4bKx".into());
+        request(dialog, target, via, "switchboard/test").to_string()
+    }
+
+    #[test]
+    fn the_bye_is_built_from_the_recorded_dialog() {
+        let text = bye(&dialog(vec![]));
+        assert!(
+            text.starts_with("BYE sip:alice@192.0.2.1:5070 SIP/2.0\r\n"),
+            "{text}"
+        );
+        for line in [
+            "Call-ID: abc@192.0.2.1",
+            "From: <sip:+15550100001@192.0.2.9>;tag=ours",
+            "To: <sip:alice@192.0.2.1>;tag=theirs",
+            "CSeq: 42 BYE",
+            "Max-Forwards: 70",
+        ] {
+            assert!(text.contains(&format!("{line}\r\n")), "{line} in {text}");
+        }
+        assert!(!text.contains("Route:"), "{text}");
+    }
+
+    #[test]
+    fn the_route_set_becomes_route_headers_in_order() {
+        let text = bye(&dialog(vec![
+            "<sip:p1.example.com;lr>".into(),
+            "<sip:p2.example.com;lr>".into(),
+        ]));
+        let first = text.find("Route: <sip:p1.example.com;lr>").expect("first route");
+        let second = text.find("Route: <sip:p2.example.com;lr>").expect("second route");
+        assert!(first < second, "{text}");
+    }
 }
