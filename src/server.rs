@@ -366,6 +366,7 @@ pub async fn run(
                 opened.log.clone(),
                 args.region.clone(),
                 opened.projector.clone(),
+                opened.metrics.clone(),
             )
             .await?,
         )

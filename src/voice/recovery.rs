@@ -29,6 +29,7 @@
 
 use crate::commands::{CommandError, Commands};
 use crate::log::EventLog;
+use crate::metrics::Metrics;
 use crate::projector::Projector;
 use crate::sip::bye::ByeSender;
 use std::sync::Arc;
@@ -226,6 +227,8 @@ pub struct Recovery {
     pub projector: Arc<Projector>,
     /// The log's heads when this writer started: every call begun before is a dead node's.
     pub heads: Checkpoint,
+    /// Counts runs and the calls they ended.
+    pub metrics: Arc<Metrics>,
 }
 
 impl Recovery {
@@ -234,12 +237,14 @@ impl Recovery {
         log: Arc<dyn EventLog>,
         region: String,
         projector: Arc<Projector>,
+        metrics: Arc<Metrics>,
     ) -> anyhow::Result<Recovery> {
         let heads = log.heads().await?;
         Ok(Recovery {
             commands: Commands::new(log, region),
             projector,
             heads,
+            metrics,
         })
     }
 
@@ -267,6 +272,10 @@ impl Recovery {
             recovered.byes_answered = answered;
             recovered.byes_failed = failed;
         }
+        self.metrics
+            .recovered_calls
+            .inc_by(u64::try_from(recovered.ended.len()).unwrap_or(u64::MAX));
+        self.metrics.recoveries.inc();
         if !recovered.ended.is_empty() {
             info!(
                 ended = recovered.ended.len(),
