@@ -180,13 +180,22 @@ fn covers(heads: &Checkpoint, position: Position) -> bool {
         .is_some_and(|head| *head >= position.offset)
 }
 
-/// The calls the calls read model holds live, once it has applied everything up to `heads`
-/// (waiting as long as it takes, until `stop`). `None` when stopped first.
+/// The calls left live up to `heads`: from the calls read model once it has applied
+/// everything up to them (waiting as long as it takes, until `stop`), or, on a node that does
+/// not run that read model, from the log itself. `None` when stopped first.
 pub async fn live_calls(
+    log: &dyn EventLog,
     projector: &Projector,
     heads: &Checkpoint,
     stop: &CancellationToken,
 ) -> anyhow::Result<Option<Vec<(Sid, Sid)>>> {
+    if !projector
+        .projections()
+        .iter()
+        .any(|p| p.name() == CALLS_PROJECTION)
+    {
+        return scan_live_calls(log, heads, stop).await;
+    }
     for (partition, offset) in heads.iter() {
         let position = Position {
             partition: *partition,
@@ -197,9 +206,6 @@ pub async fn live_calls(
                 reached = projector.wait_for(CALLS_PROJECTION, position, CATCH_UP_REPORT) => {
                     if reached {
                         break;
-                    }
-                    if !projector.projections().iter().any(|p| p.name() == CALLS_PROJECTION) {
-                        anyhow::bail!("no {CALLS_PROJECTION} read model on this node");
                     }
                     warn!(%position, "recovery waits for the calls read model to reach the log's head");
                 }
@@ -217,6 +223,55 @@ async fn read_live_calls(
 ) -> anyhow::Result<Vec<(Sid, Sid)>> {
     // Wired to `switchboard_projections::calls::live_calls` once the calls read model lands.
     anyhow::bail!("the calls read model is not built into this binary yet")
+}
+
+/// The calls begun and not ended up to `heads`, read from the whole log (one pass; only the
+/// types of the events are looked at, nothing is decoded). `None` when stopped first.
+pub async fn scan_live_calls(
+    log: &dyn EventLog,
+    heads: &Checkpoint,
+    stop: &CancellationToken,
+) -> anyhow::Result<Option<Vec<(Sid, Sid)>>> {
+    use futures::StreamExt;
+    let mut live: std::collections::BTreeMap<String, String> = Default::default();
+    let mut seen = Checkpoint::new();
+    let done = |seen: &Checkpoint| {
+        heads
+            .iter()
+            .all(|(p, o)| *o == 0 || seen.get(p).is_some_and(|s| s >= o))
+    };
+    let mut batches = log.subscribe(Checkpoint::new());
+    while !done(&seen) {
+        let batch = tokio::select! {
+            batch = batches.next() => batch,
+            _ = stop.cancelled() => return Ok(None),
+        };
+        let Some(batch) = batch else {
+            anyhow::bail!("the log's subscription ended before its heads");
+        };
+        for item in batch? {
+            // A damaged record is no call's start or end; its neighbours still count.
+            let Ok(recorded) = item else { continue };
+            seen.insert(recorded.position.partition, recorded.position.offset);
+            if !covers(heads, recorded.position) {
+                continue;
+            }
+            match recorded.event.event_type.as_str() {
+                "call.initiated" => {
+                    live.insert(recorded.stream, recorded.event.account_sid.to_string());
+                }
+                "call.completed" => {
+                    live.remove(&recorded.stream);
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(Some(
+        live.into_iter()
+            .filter_map(|(call, account)| Some((Sid::parse(&call).ok()?, Sid::parse(&account).ok()?)))
+            .collect(),
+    ))
 }
 
 /// Everything recovery needs, captured before the SIP engine takes its first call.
@@ -251,7 +306,8 @@ impl Recovery {
     /// Ends every live call a dead node left, then sends the BYEs (`byes`: the SIP engine's,
     /// when one runs here). Logs what it did; never fails the server.
     pub async fn run(self, byes: Option<ByeSender>, stop: CancellationToken) -> Recovered {
-        let candidates = match live_calls(&self.projector, &self.heads, &stop).await {
+        let log = self.commands.log().clone();
+        let candidates = match live_calls(log.as_ref(), &self.projector, &self.heads, &stop).await {
             Ok(Some(calls)) => calls,
             Ok(None) => return Recovered::default(),
             Err(e) => {

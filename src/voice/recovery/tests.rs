@@ -213,3 +213,35 @@ fn fetched() -> switchboard_events::call::InstructionsFetched {
         fallback: false,
     }
 }
+
+#[tokio::test]
+async fn the_log_scan_finds_the_calls_begun_and_not_ended_up_to_the_heads() {
+    let f = Fixture::new();
+    let live = f.call(&[(1_000, initiated()), (1_500, answered())]).await;
+    let ended = f
+        .call(&[
+            (1_000, initiated()),
+            (
+                1_200,
+                Event::CallCompleted(CallCompleted {
+                    status: CallEndStatus::Canceled,
+                    sip_code: 487,
+                    hung_up_by: HungUpBy::Remote,
+                    duration_ms: 0,
+                    reason: "caller gave up".into(),
+                }),
+            ),
+        ])
+        .await;
+    let heads = f.commands.log().heads().await.expect("heads");
+    let _after = f.call(&[(2_000, initiated())]).await;
+    let found = scan_live_calls(
+        f.commands.log().as_ref(),
+        &heads,
+        &CancellationToken::new(),
+    )
+    .await
+    .expect("scanned")
+    .expect("not stopped");
+    assert_eq!(found, vec![(live, f.account.clone())], "not {ended}");
+}
