@@ -118,6 +118,9 @@ pub struct Call {
     pub caller_name: Option<String>,
     /// The confirmed dialog, as last recorded (what a BYE after a restart needs).
     pub dialog: Option<CallDialog>,
+    /// Whether the finished call's record was deleted (`call.deleted`): the API no longer
+    /// shows it.
+    pub deleted: bool,
 }
 
 impl Call {
@@ -168,11 +171,17 @@ pub fn evolve(
                 forwarded_from: None,
                 caller_name: None,
                 dialog: None,
+                deleted: false,
             }),
             _ => None,
         };
     };
     if call.is_ended() {
+        // The one event after the end: the record's deletion.
+        if let Event::CallDeleted(_) = event {
+            call.deleted = true;
+            call.updated_at_ms = occurred_at_ms;
+        }
         return Some(call);
     }
     match event {
