@@ -213,16 +213,8 @@ pub async fn live_calls(
             }
         }
     }
-    let calls = read_live_calls(projector.store()).await?;
+    let calls = switchboard_projections::calls::live_calls(projector.store()).await?;
     Ok(Some(calls))
-}
-
-/// The calls read model's live calls: `(call, account)`.
-async fn read_live_calls(
-    _store: &switchboard_projections::store::ProjectionStore,
-) -> anyhow::Result<Vec<(Sid, Sid)>> {
-    // Wired to `switchboard_projections::calls::live_calls` once the calls read model lands.
-    anyhow::bail!("the calls read model is not built into this binary yet")
 }
 
 /// The calls begun and not ended up to `heads`, read from the whole log (one pass; only the
