@@ -48,7 +48,10 @@ fn wait_for_recovery(t: &Telephony, runs: u64) {
         if done >= runs as f64 {
             return;
         }
-        assert!(Instant::now() < deadline, "recovery never finished:\n{text}");
+        assert!(
+            Instant::now() < deadline,
+            "recovery never finished:\n{text}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -71,7 +74,10 @@ fn stop_and_read(t: &mut Telephony) -> BTreeMap<String, Vec<Value>> {
 fn calls_live_when_the_server_is_killed_end_once_after_restart_and_their_peers_get_a_bye() {
     let mut t = Telephony::start_app(
         "restart-calls",
-        &[("/voice", Reply::twiml(WAIT)), ("/ring", Reply::twiml(RING))],
+        &[
+            ("/voice", Reply::twiml(WAIT)),
+            ("/ring", Reply::twiml(RING)),
+        ],
         &[],
     );
     own_number(
@@ -92,7 +98,18 @@ fn calls_live_when_the_server_is_killed_end_once_after_restart_and_their_peers_g
     );
     let ringing = spawn_sipp(
         Some(&target),
-        &["-sf", wait_bye, "-s", RINGING_NUMBER, "-m", "2", "-l", "2", "-r", "10"],
+        &[
+            "-sf",
+            wait_bye,
+            "-s",
+            RINGING_NUMBER,
+            "-m",
+            "2",
+            "-l",
+            "2",
+            "-r",
+            "10",
+        ],
     );
     wait_for_requests(&t, "/voice", 3);
     wait_for_requests(&t, "/ring", 2);
@@ -110,7 +127,11 @@ fn calls_live_when_the_server_is_killed_end_once_after_restart_and_their_peers_g
         .collect();
     assert_eq!(answered_sids.len(), 3, "three answered before the kill");
     for (sid, events) in &before {
-        assert!(ends(events).is_empty(), "{sid} ended before the kill: {:?}", types(events));
+        assert!(
+            ends(events).is_empty(),
+            "{sid} ended before the kill: {:?}",
+            types(events)
+        );
         if answered_sids.contains(&sid) {
             assert!(
                 types(events).contains(&"call.dialog.recorded"),
@@ -158,5 +179,62 @@ fn calls_live_when_the_server_is_killed_end_once_after_restart_and_their_peers_g
     wait_for_recovery(&t, 1);
     let again = stop_and_read(&mut t);
     let count = |calls: &BTreeMap<String, Vec<Value>>| calls.values().map(Vec::len).sum::<usize>();
-    assert_eq!(count(&again), count(&after), "the second restart appended nothing");
+    assert_eq!(
+        count(&again),
+        count(&after),
+        "the second restart appended nothing"
+    );
+}
+
+#[test]
+fn a_bridged_call_killed_mid_call_gets_a_bye_on_both_legs_after_restart() {
+    // The far end answers and waits for a BYE (SIPp's built-in uas); the caller too.
+    let callee = spawn_sipp(None, &["-sn", "uas", "-m", "1"]);
+    let dial = format!(
+        "<Response><Dial><Sip>{}</Sip></Dial></Response>",
+        callee.uri("agent")
+    );
+    let mut t = Telephony::start_app("restart-bridge", &[("/voice", Reply::twiml(&dial))], &[]);
+    let wait_bye = scenario("uac_wait_bye.xml");
+    let caller = spawn_sipp(
+        Some(&t.target()),
+        &["-sf", wait_bye.to_str().expect("path"), "-m", "1"],
+    );
+    wait_for_requests(&t, "/voice", 1);
+    // Until both legs are answered and their dialogs recorded (loopback: milliseconds).
+    std::thread::sleep(Duration::from_millis(1500));
+    t.kill9();
+    let before = read_calls(t.dir.path());
+    assert_eq!(before.len(), 2, "the caller's call and the <Dial> leg");
+    for (sid, events) in &before {
+        assert!(
+            types(events).contains(&"call.dialog.recorded"),
+            "{sid} (as UAS and as UAC) recorded its dialog: {:?}",
+            types(events)
+        );
+        assert!(ends(events).is_empty(), "{sid} ended before the kill");
+    }
+    let roles: Vec<&Value> = before
+        .values()
+        .flat_map(|events| events.iter())
+        .filter(|e| e["type"] == "call.dialog.recorded")
+        .map(|e| &e["data"]["role"])
+        .collect();
+    assert!(
+        roles.contains(&&Value::from("uas")) && roles.contains(&&Value::from("uac")),
+        "{roles:?}"
+    );
+
+    t.restart();
+    let caller = caller.wait(Duration::from_secs(60));
+    assert_eq!(caller.stat("SuccessfulCall(C)"), 1, "{}", caller.describe());
+    let callee = callee.wait(Duration::from_secs(60));
+    assert_eq!(callee.stat("SuccessfulCall(C)"), 1, "{}", callee.describe());
+    wait_for_recovery(&t, 1);
+    let after = stop_and_read(&mut t);
+    for (sid, events) in &after {
+        let end = ends(events);
+        assert_eq!(end.len(), 1, "{sid}: {:?}", types(events));
+        assert_eq!(end[0]["status"], "completed", "{sid}: {}", end[0]);
+    }
 }
