@@ -59,6 +59,7 @@ mod alerts;
 mod auth_tokens;
 mod bad_records;
 mod call_router;
+mod calls_api;
 mod cluster;
 mod crash;
 mod exactly_once;
