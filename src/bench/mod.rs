@@ -16,6 +16,7 @@
 //! events, fresh PostgreSQL databases). Every percentile printed goes through
 //! [`measure::percentile`], so every benchmark ranks its samples the same way.
 
+pub mod first_packet;
 pub mod fixtures;
 pub mod kafka;
 pub mod lag;
@@ -24,6 +25,7 @@ pub mod measure;
 pub mod postgres;
 pub mod router;
 pub mod sip;
+pub mod sipp;
 pub mod stages;
 pub mod static_responder;
 pub mod taskrouter;

@@ -44,3 +44,45 @@ pub async fn run(twiml: &Path, wav: &Path) -> anyhow::Result<()> {
     axum::serve(listener, app).await?;
     Ok(())
 }
+
+/// A static responder running as a child process; killed when dropped.
+pub struct Spawned {
+    child: std::process::Child,
+    /// `http://127.0.0.1:PORT`.
+    pub base: String,
+}
+
+impl Spawned {
+    /// `exe bench static-responder --twiml twiml --wav wav`, its stderr into `log`.
+    pub fn start(
+        exe: &Path,
+        twiml: &Path,
+        wav: &Path,
+        log: std::fs::File,
+    ) -> anyhow::Result<Spawned> {
+        let (twiml, wav) = (twiml.display().to_string(), wav.display().to_string());
+        let args = [
+            "bench",
+            "static-responder",
+            "--twiml",
+            &twiml,
+            "--wav",
+            &wav,
+        ];
+        let (child, base) =
+            super::fixtures::spawn_child(exe, &args, log, "static responder listening on")?;
+        Ok(Spawned { child, base })
+    }
+
+    /// The child's process id (for its CPU time).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
