@@ -550,7 +550,9 @@ impl Flow<'_> {
         };
         // answerOnBridge: the caller's 200 only now; a no-op for an answered caller.
         if let Err(over) = self.answer().await {
-            child.abandon(shared, "the caller could not be answered").await;
+            child
+                .abandon(shared, "the caller could not be answered")
+                .await;
             return Err(over);
         }
         let Some(Phase::Live { leg, session }) = self.phase.as_mut() else {

@@ -8,8 +8,8 @@
 use super::attrs::{Attrs, Warnings};
 use super::parse::body;
 use super::program::{Dial, DialTarget, NounCallbacks, MAX_DIAL_TARGETS};
-use crate::call::StatusCallbackEvent;
 use super::xml::{Child, Document, Element};
+use crate::call::StatusCallbackEvent;
 
 /// `<Dial>` attributes Twilio has that this build does not act on yet.
 const DIAL_NOT_YET: &[&str] = &[
@@ -159,7 +159,9 @@ fn callbacks(a: &mut Attrs, w: &mut Warnings) -> NounCallbacks {
         match StatusCallbackEvent::parse(&name.to_ascii_lowercase()) {
             Some(event) if !events.contains(&event) => events.push(event),
             Some(_) => {}
-            None => w.push(format!("statusCallbackEvent {name:?} is not an event; ignored")),
+            None => w.push(format!(
+                "statusCallbackEvent {name:?} is not an event; ignored"
+            )),
         }
     }
     if events.is_empty() {

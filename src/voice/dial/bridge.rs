@@ -154,13 +154,21 @@ async fn finish(shared: &Shared, b: Leg, sip: bool, first: First) -> Bridged {
             Bridged::Continue(params)
         }
         First::Star => {
-            b.finish(shared, End::local("the caller pressed * (hangupOnStar)"), true)
-                .await;
+            b.finish(
+                shared,
+                End::local("the caller pressed * (hangupOnStar)"),
+                true,
+            )
+            .await;
             Bridged::Continue(params)
         }
         First::Request(request) => {
-            b.finish(shared, End::local("the caller's call was changed through the REST API"), true)
-                .await;
+            b.finish(
+                shared,
+                End::local("the caller's call was changed through the REST API"),
+                true,
+            )
+            .await;
             Bridged::Interrupted(request)
         }
         First::Shutdown => {

@@ -154,7 +154,10 @@ fn not_connected(plan: &Plan, mut failed: Vec<(usize, NotConnected)>) -> Vec<(St
         status => status,
     };
     let mut params = vec![
-        ("DialCallStatus".to_string(), dial_status(status).to_string()),
+        (
+            "DialCallStatus".to_string(),
+            dial_status(status).to_string(),
+        ),
         ("DialCallSid".to_string(), best.call_sid.to_string()),
         ("DialCallDuration".to_string(), "0".to_string()),
         ("DialBridged".to_string(), "false".to_string()),

@@ -462,9 +462,13 @@ fn a_dial_noun_reads_its_status_callback() {
             events: vec![E::Initiated, E::Ringing, E::Answered, E::Completed],
         }
     );
-    let parsed = ok(r#"<Response><Dial><Number statusCallback="/c" statusCallbackEvent="bogus">+15551234</Number></Dial></Response>"#);
+    let parsed = ok(
+        r#"<Response><Dial><Number statusCallback="/c" statusCallbackEvent="bogus">+15551234</Number></Dial></Response>"#,
+    );
     assert_eq!(parsed.warnings.len(), 1, "{:?}", parsed.warnings);
-    let Verb::Dial(d) = &parsed.program.verbs[0] else { panic!() };
+    let Verb::Dial(d) = &parsed.program.verbs[0] else {
+        panic!()
+    };
     let [DialTarget::Number { callbacks, .. }] = &d.targets[..] else {
         panic!("{d:?}")
     };
