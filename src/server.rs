@@ -406,6 +406,7 @@ pub async fn run(
                 "switchboard sip listening on udp://{0} and tcp://{0}",
                 engine.local_addr
             );
+            state.set_calls(engine.calls());
             Some(engine)
         }
         _ => None,

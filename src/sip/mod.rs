@@ -113,6 +113,8 @@ pub(crate) struct Shared {
     pub shutdown: CancellationToken,
     /// Call tasks and call controllers, waited for at shutdown.
     pub tracker: TaskTracker,
+    /// The calls a REST request may steer (`POST /Calls/{CA}`).
+    pub live: Arc<crate::voice::placed::LiveCalls>,
 }
 
 impl Shared {
@@ -245,6 +247,7 @@ impl SipEngine {
             retry_after_secs: config.retry_after_secs,
             shutdown: calls_stop.clone(),
             tracker: tracker.clone(),
+            live: Arc::default(),
         });
         if shared.slots.pairs() < config.max_calls {
             warn!(
@@ -323,6 +326,18 @@ impl SipEngine {
             sip_code: end.sip_code,
             reason: end.reason,
         })
+    }
+
+    /// The Calls API's port: places calls through this engine and finds the live ones.
+    pub fn calls(&self) -> Arc<dyn crate::voice::calls::CallService> {
+        Arc::new(crate::voice::placed::Placer {
+            shared: self.shared.clone(),
+        })
+    }
+
+    /// How many calls a REST request can reach now (inbound and placed).
+    pub fn live_calls(&self) -> usize {
+        self.shared.live.len()
     }
 
     /// Hangs up every call (BYE, or 503 to one still ringing), waits for their events to

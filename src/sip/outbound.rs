@@ -88,7 +88,49 @@ pub(crate) async fn dial_routed(
         request.account.clone(),
         call_sid.clone(),
     );
-    let sip_call_id = format!("{}@switchboard", uuid::Uuid::new_v4().simple());
+    let sip_call_id = new_call_id();
+    let direction = if request.parent.is_some() {
+        CallDirection::OutboundDial
+    } else {
+        CallDirection::OutboundApi
+    };
+    controller.observe(CallCommand::from(CallInitiated {
+        direction,
+        from: request.from.clone(),
+        to: request.to.clone(),
+        sip_call_id: sip_call_id.clone(),
+        remote_addr: remote_addr(&request.to),
+        parent_call_sid: request.parent.as_ref().map(Sid::to_string),
+    }));
+    if let Some(routed) = routed {
+        controller.observe(CallCommand::Route(routed));
+    }
+    connect(shared, request, controller, sip_call_id, cancel).await
+}
+
+/// A fresh SIP `Call-ID` for a call we place.
+pub(crate) fn new_call_id() -> String {
+    format!("{}@switchboard", uuid::Uuid::new_v4().simple())
+}
+
+/// The host (and port) a call to `to` is signalled to, as `call.initiated` records it
+/// (empty when `to` is not a SIP URI).
+pub(crate) fn remote_addr(to: &str) -> String {
+    rsipstack::sip::Uri::try_from(to)
+        .map(|callee| callee.host_with_port.to_string())
+        .unwrap_or_default()
+}
+
+/// Sends the INVITE of a call whose `call.initiated` `controller` has recorded (with
+/// `sip_call_id`), until it answers or fails; the failure is recorded.
+pub(crate) async fn connect(
+    shared: &Arc<Shared>,
+    request: DialRequest,
+    controller: CallController,
+    sip_call_id: String,
+    cancel: CancellationToken,
+) -> Result<Leg, NotConnected> {
+    let call_sid = controller.call_sid().clone();
     let fail = |end: End| {
         controller.completed(end.clone(), None);
         Err(NotConnected {
@@ -97,11 +139,6 @@ pub(crate) async fn dial_routed(
             sip_call_id: sip_call_id.clone(),
         })
     };
-    let direction = if request.parent.is_some() {
-        CallDirection::OutboundDial
-    } else {
-        CallDirection::OutboundApi
-    };
     let parsed = crate::config::sip_uri(&request.to).and_then(|_| {
         let caller = rsipstack::sip::Uri::try_from(request.from.as_str())
             .map_err(|e| format!("not a SIP URI: {e}"))?;
@@ -109,20 +146,6 @@ pub(crate) async fn dial_routed(
             .map_err(|e| format!("not a SIP URI: {e}"))?;
         Ok((caller, callee))
     });
-    controller.observe(CallCommand::from(CallInitiated {
-        direction,
-        from: request.from.clone(),
-        to: request.to.clone(),
-        sip_call_id: sip_call_id.clone(),
-        remote_addr: parsed
-            .as_ref()
-            .map(|(_, callee)| callee.host_with_port.to_string())
-            .unwrap_or_default(),
-        parent_call_sid: request.parent.as_ref().map(Sid::to_string),
-    }));
-    if let Some(routed) = routed {
-        controller.observe(CallCommand::Route(routed));
-    }
     let (caller, callee) = match parsed {
         Ok(uris) => uris,
         Err(why) => return fail(End::new(CallEndStatus::Failed, 400, HungUpBy::Local, &why)),

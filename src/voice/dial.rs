@@ -126,29 +126,30 @@ impl Plan {
 
 /// One noun resolved to a SIP URI.
 fn target(noun: &DialTarget, trunk: Option<&Trunk>) -> Result<Target, Refused> {
-    let (to, sip, send_digits, url, method, callbacks) =
-        match noun {
-            DialTarget::Number {
-                number,
-                send_digits,
-                url,
-                method,
-                callbacks,
-            } => (number, false, send_digits.clone(), url, method, callbacks),
-            DialTarget::Sip {
-                uri,
-                url,
-                method,
-                callbacks,
-                ..
-            } => (uri, true, None, url, method, callbacks),
-            DialTarget::Client { identity } => return Err(Refused {
+    let (to, sip, send_digits, url, method, callbacks) = match noun {
+        DialTarget::Number {
+            number,
+            send_digits,
+            url,
+            method,
+            callbacks,
+        } => (number, false, send_digits.clone(), url, method, callbacks),
+        DialTarget::Sip {
+            uri,
+            url,
+            method,
+            callbacks,
+            ..
+        } => (uri, true, None, url, method, callbacks),
+        DialTarget::Client { identity } => {
+            return Err(Refused {
                 code: INVALID_TARGET,
                 message: format!(
                     "<Dial><Client>{identity}</Client>: no client registrar on this node; skipped"
                 ),
-            }),
-        };
+            })
+        }
+    };
     let uri = trunk::target(to, trunk).map_err(|why| Refused {
         code: if trunk::number(to).is_some() {
             NO_ROUTE_TO_NUMBER

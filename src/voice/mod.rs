@@ -10,6 +10,7 @@
 //! - [`dial`]: `<Dial><Sip>`, the caller bridged to a second call;
 //! - [`provisioning`]: the writes that provision numbers and applications;
 //! - [`calls`]: the Calls API's port (placing a call, reaching a live one);
+//! - [`placed`]: that port on a node with SIP: calls placed for `POST /Calls`, live calls;
 //! - [`trunk`]: where calls to telephone numbers go (`--sip-trunk`).
 
 pub mod calls;
@@ -17,6 +18,7 @@ pub(crate) mod dial;
 pub mod fetch;
 pub(crate) mod flow;
 pub mod numbers;
+pub(crate) mod placed;
 pub mod provisioning;
 pub(crate) mod router;
 pub mod trunk;

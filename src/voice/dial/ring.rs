@@ -107,11 +107,11 @@ pub(crate) async fn ring(
 }
 
 /// What a REST request does to a dial: a hang-up or a redirect stops it; a cancel stops it
-/// only while the caller is unanswered (then it is a hang-up), else it is ignored.
+/// only while the caller is unanswered (answerOnBridge; the flow then refuses its INVITE
+/// 487, as for a hang-up), else it is ignored.
 fn stopping(request: CallRequest, answered: bool) -> Option<Stop> {
     match request {
         CallRequest::Cancel if answered => None,
-        CallRequest::Cancel => Some(Stop::Interrupted(CallRequest::Hangup)),
         request => Some(Stop::Interrupted(request)),
     }
 }
@@ -239,11 +239,11 @@ mod tests {
     }
 
     #[test]
-    fn a_cancel_stops_only_an_unanswered_dial_and_then_as_a_hangup() {
+    fn a_cancel_stops_only_an_unanswered_dial() {
         assert!(stopping(CallRequest::Cancel, true).is_none());
         assert!(matches!(
             stopping(CallRequest::Cancel, false),
-            Some(Stop::Interrupted(CallRequest::Hangup))
+            Some(Stop::Interrupted(CallRequest::Cancel))
         ));
         assert!(matches!(
             stopping(CallRequest::Hangup, true),
