@@ -13,7 +13,7 @@ use crate::{Projection, Table};
 use async_trait::async_trait;
 use sqlx::{AnyConnection, Row};
 use switchboard_events::call::params::{direction, party};
-use switchboard_events::call::{CallDirection, CallStatus};
+use switchboard_events::call::{Call, CallDirection, CallStatus};
 use switchboard_events::{Envelope, Event, Sid, SidPrefix};
 
 /// One call as the API lists it.
@@ -60,6 +60,46 @@ pub struct CallRow {
 }
 
 impl CallRow {
+    /// The row of a call as its controller (or a fold of its stream) holds it: the same
+    /// fields the fold writes (`None` once the record was deleted, or for a SID that is not a
+    /// call's).
+    pub fn from_call(call: &Call) -> Option<CallRow> {
+        if call.deleted {
+            return None;
+        }
+        Some(CallRow {
+            sid: Sid::parse_as(&call.sid, SidPrefix::Call).ok()?,
+            account_sid: Sid::parse(&call.account_sid).ok()?,
+            parent_call_sid: call.parent_call_sid.clone(),
+            direction: call.direction,
+            from_uri: call.from.clone(),
+            to_uri: call.to.clone(),
+            status: call.status,
+            phone_number_sid: call
+                .routed
+                .as_ref()
+                .and_then(|r| r.phone_number_sid.clone()),
+            application_sid: call.routed.as_ref().and_then(|r| r.application_sid.clone()),
+            created_at_ms: call.created_at_ms,
+            updated_at_ms: call.updated_at_ms,
+            start_time_ms: Some(call.created_at_ms),
+            answered_at_ms: call.answered_at_ms,
+            end_time_ms: call.ended_at_ms,
+            duration_ms: call
+                .duration_ms
+                .map(|d| i64::try_from(d).unwrap_or(i64::MAX)),
+            sip_code: call.sip_code.map(i64::from),
+            queue_time_ms: 0,
+            forwarded_from: call.forwarded_from.clone(),
+            caller_name: call.caller_name.clone(),
+        })
+    }
+
+    /// Whether the call is still going (queued, ringing, in progress).
+    pub fn is_live(&self) -> bool {
+        !self.status.is_terminal()
+    }
+
     /// `to` as the API shows it (the number, or the URI when it names no number).
     pub fn to(&self) -> String {
         shown(&self.to_uri)

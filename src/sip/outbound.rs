@@ -27,7 +27,7 @@ use rsipstack::sip::{StatusCode, StatusCodeKind};
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_events::call::{
-    CallCommand, CallDirection, CallEndStatus, CallInitiated, HungUpBy,
+    CallCommand, CallDirection, CallEndStatus, CallInitiated, CallRouted, HungUpBy,
 };
 use switchboard_events::{Sid, SidPrefix};
 use switchboard_telephony::g711::Law;
@@ -60,12 +60,25 @@ pub struct DialRequest {
 pub(crate) struct NotConnected {
     pub call_sid: Sid,
     pub end: End,
+    /// The SIP Call-ID the INVITE carried (or would have).
+    pub sip_call_id: String,
 }
 
 /// Places `request`; `cancel` gives up while it rings (a CANCEL is sent).
 pub(crate) async fn dial(
     shared: &Arc<Shared>,
     request: DialRequest,
+    cancel: CancellationToken,
+) -> Result<Leg, NotConnected> {
+    dial_routed(shared, request, None, cancel).await
+}
+
+/// [`dial`], recording `routed` (where the call's status callbacks go) right after
+/// `call.initiated`, before anything is sent: every later status change can be reported.
+pub(crate) async fn dial_routed(
+    shared: &Arc<Shared>,
+    request: DialRequest,
+    routed: Option<CallRouted>,
     cancel: CancellationToken,
 ) -> Result<Leg, NotConnected> {
     let call_sid = crate::commands::new_sid(SidPrefix::Call);
@@ -89,6 +102,9 @@ pub(crate) async fn dial(
         remote_addr: remote_addr(&request.to),
         parent_call_sid: request.parent.as_ref().map(Sid::to_string),
     }));
+    if let Some(routed) = routed {
+        controller.observe(CallCommand::Route(routed));
+    }
     connect(shared, request, controller, sip_call_id, cancel).await
 }
 
@@ -120,6 +136,7 @@ pub(crate) async fn connect(
         Err(NotConnected {
             call_sid: call_sid.clone(),
             end,
+            sip_call_id: sip_call_id.clone(),
         })
     };
     let parsed = crate::config::sip_uri(&request.to).and_then(|_| {
@@ -153,7 +170,7 @@ pub(crate) async fn connect(
         content_type: Some("application/sdp".into()),
         offer: Some(offer.sdp.clone().into_bytes()),
         contact: shared.contact.clone(),
-        call_id: Some(sip_call_id),
+        call_id: Some(sip_call_id.clone()),
         ..Default::default()
     };
     let (state_tx, mut states) = shared.dialogs.new_dialog_state_channel();

@@ -487,7 +487,7 @@ fn event_id(event: &MediaEvent) -> Option<u64> {
 }
 
 /// What a dialog state means before the answer: the caller's CANCEL (or a BYE) ends the call.
-fn early_end(state: Option<DialogState>) -> Option<End> {
+pub(super) fn early_end(state: Option<DialogState>) -> Option<End> {
     use rsipstack::dialog::dialog::TerminatedReason;
     match state {
         Some(DialogState::Terminated(_, TerminatedReason::UacCancel))
@@ -738,48 +738,62 @@ impl Flow<'_> {
         Ok(())
     }
 
-    /// `<Dial>`: one `<Sip>` noun is bridged ([`super::dial`]); the Calls issue adds the rest.
+    /// `<Dial>` ([`super::dial`]): every noun rung at once (the caller still unanswered with
+    /// answerOnBridge, answered here when a child answers), the winner bridged.
     async fn dial(&mut self, dial: &twiml::Dial) -> Result<Input, Over> {
-        let uri = dial.targets.iter().find_map(|target| match target {
-            twiml::DialTarget::Sip { uri, .. } => Some(uri.clone()),
-            _ => None,
-        });
-        let Some(uri) = uri else {
-            self.notify(
-                NotificationLevel::Warning,
-                12_200,
-                "<Dial> reaches <Sip> URIs only until an outbound trunk is configured; skipped"
-                    .into(),
-                None,
-            );
-            return Ok(Input::Dialed {
-                params: vec![("DialCallStatus".into(), "failed".into())],
-            });
-        };
-        self.answer().await?;
+        use super::dial::{self as d, Bridged, Parent, Rung};
         let shared = self.shared;
+        let (plan, refused) = {
+            let caller = match self.phase.as_ref() {
+                Some(Phase::Early(early)) => &early.dialog,
+                Some(Phase::Live { leg, .. }) => &leg.dialog,
+                None => return Ok(Input::Done),
+            };
+            d::Plan::new(dial, self.voice.trunk.as_ref(), caller, shared)
+        };
+        for no in refused {
+            self.notify(NotificationLevel::Error, no.code, no.message, None);
+        }
+        let parent = match self.phase.as_mut() {
+            Some(Phase::Early(early)) => Parent::Early(early),
+            Some(Phase::Live { leg, session }) => Parent::Live { leg, session },
+            None => return Ok(Input::Done),
+        };
+        let child = match d::ring(shared, parent, &plan, &self.controller, &mut self.requests).await
+        {
+            Rung::Answered(child) => child,
+            Rung::NotConnected(params) => return Ok(Input::Dialed { params }),
+            Rung::Over { end, bye } => return Err(Over::End { end, bye }),
+            Rung::Interrupted(request) => return Err(self.on_request(request)),
+        };
+        // answerOnBridge: the caller's 200 only now; a no-op for an answered caller.
+        if let Err(over) = self.answer().await {
+            child
+                .abandon(shared, "the caller could not be answered")
+                .await;
+            return Err(over);
+        }
         let Some(Phase::Live { leg, session }) = self.phase.as_mut() else {
+            child.abandon(shared, "the caller is gone").await;
             return Ok(Input::Done);
         };
-        let bridged = super::dial::bridge(
-            shared,
-            leg,
-            session,
-            &uri,
-            Duration::from_secs(u64::from(dial.timeout_secs)),
-            Duration::from_secs(u64::from(dial.time_limit_secs)),
-            dial.caller_id.as_deref(),
-            &mut self.requests,
-        )
-        .await;
-        match bridged {
-            super::dial::Bridged::Continue(params) => Ok(Input::Dialed { params }),
-            super::dial::Bridged::Over { end, bye } => Err(Over::End { end, bye }),
-            super::dial::Bridged::Interrupted(CallRequest::Hangup) => Err(Over::End {
-                end: End::local("hung up through the REST API"),
-                bye: true,
-            }),
-            super::dial::Bridged::Interrupted(request) => Err(Over::Redirect(request)),
+        let mut plan = plan;
+        if let Some(at) = self.deadline {
+            // The call's own TimeLimit (a placed call) bounds the bridge too, and ends the call.
+            let left = at.saturating_duration_since(tokio::time::Instant::now());
+            plan.time_limit = plan.time_limit.min(left);
+        }
+        match d::bridge(shared, leg, session, child, &plan, &mut self.requests).await {
+            Bridged::Continue(_)
+                if self
+                    .deadline
+                    .is_some_and(|at| at <= tokio::time::Instant::now()) =>
+            {
+                Err(time_limit_reached())
+            }
+            Bridged::Continue(params) => Ok(Input::Dialed { params }),
+            Bridged::Over { end, bye } => Err(Over::End { end, bye }),
+            Bridged::Interrupted(request) => Err(self.on_request(request)),
         }
     }
 

@@ -44,6 +44,9 @@
 //!   the server key file `serve` creates and refuses.
 //! - `sip`: the telephony engine driven by SIPp (Debian's `sip-tester`): steady-rate calls
 //!   over UDP and TCP, CANCEL, BYE from the server, garbage on the SIP port.
+//! - `dial`: `<Dial>` from a test application to SIPp callees: the action's parameters,
+//!   parallel nouns (first answer wins, the rest CANCELed), `<Number>` through `--sip-trunk`,
+//!   hangupOnStar, answerOnBridge, audio both ways captured by tshark and decoded by sox.
 //! - `sip_calls`: calls switchboard places (`switchboard call`), bridges and re-INVITEs,
 //!   against SIPp callees.
 //! - `tenancy`: the cross-tenant matrix over every route of `switchboard::http::routes`:
@@ -62,8 +65,10 @@ mod auth_tokens;
 mod bad_records;
 mod call_restart;
 mod call_router;
+mod calls_api;
 mod cluster;
 mod crash;
+mod dial;
 mod exactly_once;
 mod hostile;
 mod kafka;
