@@ -2,10 +2,11 @@
 //! port, and what the calls then look like. Every call stream ends with exactly one
 //! `call.completed` (read from the log itself): `completed` for the answered calls, `failed`
 //! for those still ringing; the peers of the answered calls get a BYE and answer it (SIPp
-//! counts a call successful only once its BYE came and was answered); a second restart
-//! appends nothing.
+//! counts a call successful only once its BYE came and was answered); every `completed`
+//! status callback is delivered by the restarted server; a second restart appends nothing.
 
 use crate::telephony::{own_number, read_calls, scenario, spawn_sipp, types, Telephony, WAIT};
+use crate::Api;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
@@ -56,6 +57,62 @@ fn wait_for_recovery(t: &Telephony, runs: u64) {
     }
 }
 
+/// Points `number`'s `StatusCallback` at the application's `/status` (a number's callback
+/// gets `completed` only), and waits until the numbers read model, which routes calls, has it.
+fn watch_status(t: &Telephony, number: &Value) {
+    let sid = number["sid"].as_str().expect("number sid");
+    let path = format!(
+        "/2010-04-01/Accounts/{}/IncomingPhoneNumbers/{sid}.json",
+        t.account.sid
+    );
+    let callback = t.app.url("/status");
+    t.app.block_on(async {
+        let api = Api::new(t.server(), &t.account);
+        let response = api
+            .post(&path, &[("StatusCallback", callback.as_str())])
+            .await;
+        assert_eq!(response.status(), 200, "the number is updated");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while api.get_json(&path).await["status_callback"] != Value::from(callback.as_str()) {
+            assert!(
+                Instant::now() < deadline,
+                "the number's StatusCallback never shows"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    });
+}
+
+/// Waits until every call in `expected` (SID → final `CallStatus`) had its `completed`
+/// status callback delivered, and checks each says how the call ended.
+fn wait_for_callbacks(t: &Telephony, expected: &BTreeMap<String, &str>) {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let delivered: BTreeMap<String, String> = t
+            .app
+            .received_at("/status")
+            .iter()
+            .filter_map(|r| {
+                Some((
+                    r.param("CallSid")?.to_string(),
+                    r.param("CallStatus")?.to_string(),
+                ))
+            })
+            .collect();
+        if expected.keys().all(|sid| delivered.contains_key(sid)) {
+            for (sid, status) in expected {
+                assert_eq!(delivered[sid], *status, "{sid}'s completed callback");
+            }
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "completed callbacks missing: delivered {delivered:?}, expected {expected:?}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 /// The `call.completed` events of a call stream.
 fn ends(events: &[Value]) -> Vec<&Value> {
     events
@@ -77,16 +134,29 @@ fn calls_live_when_the_server_is_killed_end_once_after_restart_and_their_peers_g
         &[
             ("/voice", Reply::twiml(WAIT)),
             ("/ring", Reply::twiml(RING)),
+            ("/status", Reply::status(204)),
         ],
         &[],
     );
-    own_number(
+    let ringing_number = own_number(
         t.server(),
         &t.account,
         RINGING_NUMBER,
         &t.app.url("/ring"),
         None,
     );
+    watch_status(&t, &ringing_number);
+    let number = t.app.block_on(async {
+        let api = Api::new(t.server(), &t.account);
+        let list = api
+            .get_json(&format!(
+                "/2010-04-01/Accounts/{}/IncomingPhoneNumbers.json?PhoneNumber=%2B15550100001",
+                t.account.sid
+            ))
+            .await;
+        list["incoming_phone_numbers"][0].clone()
+    });
+    watch_status(&t, &number);
     // Three callers answered and waiting (each SIPp call succeeds only when our BYE comes
     // and SIPp answers it 200), two still ringing.
     let wait_bye = scenario("uac_wait_bye.xml");
@@ -151,6 +221,19 @@ fn calls_live_when_the_server_is_killed_end_once_after_restart_and_their_peers_g
     );
     wait_for_recovery(&t, 1);
     ringing.kill();
+    // The restarted server's runner delivers each recovered end's `completed` callback.
+    let expected: BTreeMap<String, &str> = before
+        .keys()
+        .map(|sid| {
+            let status = if answered_sids.contains(&sid) {
+                "completed"
+            } else {
+                "failed"
+            };
+            (sid.clone(), status)
+        })
+        .collect();
+    wait_for_callbacks(&t, &expected);
     let after = stop_and_read(&mut t);
     assert_eq!(after.len(), 5, "no call appeared or vanished");
     for (sid, events) in &after {
