@@ -129,6 +129,7 @@ fn a_child_that_hangs_up_gives_the_action_completed_with_its_duration() {
             "call.initiated",
             "call.ringing",
             "call.answered",
+            "call.dialog.recorded",
             "call.completed"
         ]
     );

@@ -49,15 +49,17 @@ fn steady_uac_run(tag: &str, transport: &str) {
                 "call.ringing",
                 "call.instructions.fetched",
                 "call.answered",
+                "call.dialog.recorded",
                 "call.completed"
             ],
             "{sid}"
         );
         let seqs: Vec<u64> = events.iter().filter_map(|e| e["seq"].as_u64()).collect();
-        assert_eq!(seqs, [1, 2, 3, 4, 5, 6], "{sid}");
+        assert_eq!(seqs, [1, 2, 3, 4, 5, 6, 7], "{sid}");
         assert_eq!(events[0]["data"]["direction"], "inbound");
         assert_eq!(events[4]["data"]["codec"], "PCMU");
-        let done = &events[5]["data"];
+        assert_eq!(events[5]["data"]["role"], "uas");
+        let done = &events[6]["data"];
         assert_eq!(done["status"], "completed", "{sid}: {done}");
         assert_eq!(done["sip_code"], 200);
         assert_eq!(done["hung_up_by"], "remote");
@@ -225,14 +227,15 @@ fn an_rfc_4733_digit_from_sipp_uac_pcap_arrives_as_one_dtmf_received_event() {
             "call.ringing",
             "call.instructions.fetched",
             "call.answered",
+            "call.dialog.recorded",
             "dtmf.received",
             "call.completed"
         ]
     );
     assert_eq!(events[4]["data"]["codec"], "PCMA");
     assert_eq!(events[4]["data"]["telephone_event"], 101);
-    assert_eq!(events[5]["data"]["digit"], "1");
-    assert_eq!(events[5]["data"]["method"], "rfc4733");
+    assert_eq!(events[6]["data"]["digit"], "1");
+    assert_eq!(events[6]["data"]["method"], "rfc4733");
 }
 
 #[test]
@@ -255,15 +258,16 @@ fn digits_sent_as_sip_info_dtmf_relay_arrive_as_dtmf_received_events() {
             "call.ringing",
             "call.instructions.fetched",
             "call.answered",
+            "call.dialog.recorded",
             "dtmf.received",
             "dtmf.received",
             "call.completed"
         ]
     );
-    assert_eq!(events[5]["data"]["digit"], "5");
-    assert_eq!(events[6]["data"]["digit"], "#");
-    assert_eq!(events[6]["data"]["method"], "sip-info");
-    assert_eq!(events[7]["data"]["hung_up_by"], "remote");
+    assert_eq!(events[6]["data"]["digit"], "5");
+    assert_eq!(events[7]["data"]["digit"], "#");
+    assert_eq!(events[7]["data"]["method"], "sip-info");
+    assert_eq!(events[8]["data"]["hung_up_by"], "remote");
 }
 
 /// `seconds` of a 440 Hz tone as an 8 kHz µ-law WAV: its path and its µ-law bytes.
@@ -305,15 +309,16 @@ fn with_the_play_behaviour_the_server_plays_the_file_then_hangs_up_with_bye() {
                 "call.ringing",
                 "call.instructions.fetched",
                 "call.answered",
+                "call.dialog.recorded",
                 "media.played",
                 "call.completed"
             ],
             "{sid}"
         );
-        let played = &events[5]["data"];
+        let played = &events[6]["data"];
         assert_eq!(played["packets"], 50, "1 s = 50 packets of 20 ms: {played}");
         assert_eq!(played["completed"], true);
-        let done = &events[6]["data"];
+        let done = &events[7]["data"];
         assert_eq!(done["status"], "completed");
         assert_eq!(done["hung_up_by"], "local");
         // Paced in real time: 50 packets take about a second.
@@ -831,14 +836,15 @@ fn media_goes_to_where_rtp_comes_from_and_a_repeated_rfc_4733_event_is_one_digit
             "call.ringing",
             "call.instructions.fetched",
             "call.answered",
+            "call.dialog.recorded",
             "dtmf.received",
             "media.played",
             "call.completed"
         ]
     );
-    assert_eq!(events[5]["data"]["digit"], "7");
-    assert_eq!(events[5]["data"]["method"], "rfc4733");
-    assert_eq!(events[7]["data"]["hung_up_by"], "remote");
+    assert_eq!(events[6]["data"]["digit"], "7");
+    assert_eq!(events[6]["data"]["method"], "rfc4733");
+    assert_eq!(events[8]["data"]["hung_up_by"], "remote");
 }
 
 #[test]

@@ -73,6 +73,7 @@ fn a_sipp_uas_answers_a_call_placed_by_the_call_command_which_plays_then_hangs_u
             "call.initiated",
             "call.ringing",
             "call.answered",
+            "call.dialog.recorded",
             "media.played",
             "call.completed"
         ]
@@ -87,9 +88,10 @@ fn a_sipp_uas_answers_a_call_placed_by_the_call_command_which_plays_then_hangs_u
         events[2]["data"]["remote_rtp"],
         format!("127.0.0.1:{media_port}")
     );
-    assert_eq!(events[3]["data"]["packets"], 50);
-    assert_eq!(events[3]["data"]["completed"], true);
-    let done = &events[4]["data"];
+    assert_eq!(events[3]["data"]["role"], "uac");
+    assert_eq!(events[4]["data"]["packets"], 50);
+    assert_eq!(events[4]["data"]["completed"], true);
+    let done = &events[5]["data"];
     assert_eq!(done["hung_up_by"], "local");
     assert_eq!(done["sip_code"], 200);
     assert!(done["duration_ms"].as_u64().expect("duration") >= 950);
@@ -118,10 +120,11 @@ fn a_callee_that_hangs_up_first_is_recorded_as_a_remote_hang_up() {
             "call.initiated",
             "call.ringing",
             "call.answered",
+            "call.dialog.recorded",
             "call.completed"
         ]
     );
-    let done = &events[3]["data"];
+    let done = &events[4]["data"];
     assert_eq!(done["hung_up_by"], "remote");
     assert_eq!(done["status"], "completed");
     assert!(
@@ -350,26 +353,30 @@ fn a_bridged_call_relays_audio_both_ways_transcoding_and_the_callers_bye_hangs_u
             "call.ringing",
             "call.instructions.fetched",
             "call.answered",
+            "call.dialog.recorded",
             "dtmf.received",
             "call.completed"
         ]
     );
     assert_eq!(a[4]["data"]["codec"], "PCMA");
-    assert_eq!(a[5]["data"]["digit"], "5");
-    assert_eq!(a[6]["data"]["hung_up_by"], "remote");
+    assert_eq!(a[5]["data"]["role"], "uas");
+    assert_eq!(a[6]["data"]["digit"], "5");
+    assert_eq!(a[7]["data"]["hung_up_by"], "remote");
     assert_eq!(
         types(b),
         [
             "call.initiated",
             "call.ringing",
             "call.answered",
+            "call.dialog.recorded",
             "call.completed"
         ]
     );
     assert_eq!(b[0]["data"]["parent_call_sid"], a_sid.as_str());
     assert_eq!(b[2]["data"]["codec"], "PCMU");
-    assert_eq!(b[3]["data"]["hung_up_by"], "local");
-    assert_eq!(b[3]["data"]["status"], "completed");
+    assert_eq!(b[3]["data"]["role"], "uac");
+    assert_eq!(b[4]["data"]["hung_up_by"], "local");
+    assert_eq!(b[4]["data"]["status"], "completed");
 }
 
 #[test]
