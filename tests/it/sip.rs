@@ -643,8 +643,9 @@ fn the_played_audio_reaches_the_caller_intact_in_order_and_paced_at_20_ms() {
 
     let recorded = t.stop_and_read_calls();
     let events = recorded.values().next().expect("one call");
-    assert_eq!(events[5]["type"], "media.played");
-    assert_eq!(events[5]["data"]["packets"], 50);
+    assert_eq!(events[5]["type"], "call.dialog.recorded");
+    assert_eq!(events[6]["type"], "media.played");
+    assert_eq!(events[6]["data"]["packets"], 50);
 }
 
 /// Waits for the server's BYE on `sig` and answers it 200; returns its text.
