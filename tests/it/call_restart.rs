@@ -73,7 +73,7 @@ fn watch_status(t: &Telephony, number: &Value) {
             .await;
         assert_eq!(response.status(), 200, "the number is updated");
         let deadline = Instant::now() + Duration::from_secs(10);
-        while api.get_json(&path).await["status_callback"] != Value::from(callback.as_str()) {
+        while api.get_json(&path).await["status_callback"] != callback.as_str() {
             assert!(
                 Instant::now() < deadline,
                 "the number's StatusCallback never shows"
