@@ -7,6 +7,7 @@
 //! ```text
 //!  writer starts ─▶ heads of the log (before SIP takes a call)
 //!      └▶ calls read model reaches those heads ─▶ live_calls ─▶ per call: load its stream, fold
+//!         (a node without that read model: one pass over the log up to the heads)
 //!           ├ ended meanwhile / begun after the heads (ours) ─▶ nothing
 //!           └ live ─▶ call.completed (decider, exact expected version)
 //!                 ├ answered ─▶ completed 200, duration = answer → last recorded event

@@ -81,6 +81,17 @@ fn answered() -> Event {
     })
 }
 
+/// The caller gave up before the answer.
+fn canceled() -> Event {
+    Event::CallCompleted(CallCompleted {
+        status: CallEndStatus::Canceled,
+        sip_code: 487,
+        hung_up_by: HungUpBy::Remote,
+        duration_ms: 0,
+        reason: "caller gave up".into(),
+    })
+}
+
 fn dialog() -> CallDialog {
     CallDialog {
         role: DialogRole::Uas,
@@ -143,21 +154,7 @@ async fn a_call_never_answered_fails_without_a_dialog() {
 #[tokio::test]
 async fn a_call_that_ended_before_the_crash_is_left_alone() {
     let f = Fixture::new();
-    let sid = f
-        .call(&[
-            (1_000, initiated()),
-            (
-                1_200,
-                Event::CallCompleted(CallCompleted {
-                    status: CallEndStatus::Canceled,
-                    sip_code: 487,
-                    hung_up_by: HungUpBy::Remote,
-                    duration_ms: 0,
-                    reason: "caller gave up".into(),
-                }),
-            ),
-        ])
-        .await;
+    let sid = f.call(&[(1_000, initiated()), (1_200, canceled())]).await;
     assert_eq!(f.end(&sid).await, None);
     assert_eq!(f.ends(&sid).await[0].reason, "caller gave up");
     assert_eq!(f.ends(&sid).await.len(), 1);
@@ -228,21 +225,7 @@ fn fetched() -> switchboard_events::call::InstructionsFetched {
 async fn the_log_scan_finds_the_calls_begun_and_not_ended_up_to_the_heads() {
     let f = Fixture::new();
     let live = f.call(&[(1_000, initiated()), (1_500, answered())]).await;
-    let ended = f
-        .call(&[
-            (1_000, initiated()),
-            (
-                1_200,
-                Event::CallCompleted(CallCompleted {
-                    status: CallEndStatus::Canceled,
-                    sip_code: 487,
-                    hung_up_by: HungUpBy::Remote,
-                    duration_ms: 0,
-                    reason: "caller gave up".into(),
-                }),
-            ),
-        ])
-        .await;
+    let ended = f.call(&[(1_000, initiated()), (1_200, canceled())]).await;
     let heads = f.commands.log().heads().await.expect("heads");
     let _after = f.call(&[(2_000, initiated())]).await;
     let found = scan_live_calls(f.commands.log().as_ref(), &heads, &CancellationToken::new())
