@@ -256,6 +256,10 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../schemas/call.dialog.recorded.v1.json"),
     ),
     (
+        "call.deleted.v1.json",
+        include_str!("../schemas/call.deleted.v1.json"),
+    ),
+    (
         "call.instructions.fetched.v1.json",
         include_str!("../schemas/call.instructions.fetched.v1.json"),
     ),
