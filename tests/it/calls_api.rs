@@ -8,7 +8,9 @@
 //! no SIP engine: a valid create is the 503 of a node that places no calls); the read model
 //! rebuilds from the log to the same digest.
 //!
-//! Placing real calls (the lead's `CallService` and a SIPp `uas`) is `placed_calls` below.
+//! Placing real calls (the call router's `CallService` and a SIPp `uas`) is [`placed`].
+
+mod placed;
 
 use crate::numbers::{conforms, resolve};
 use crate::sdk::run_sdk_script_with;
@@ -172,7 +174,7 @@ async fn record_into(dir: &Path, a: &Creds, b: &Creds) -> Calls {
     }
 }
 
-fn openapi() -> Value {
+pub(crate) fn openapi() -> Value {
     let path =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/openapi/twilio_api_v2010_calls.json");
     serde_json::from_str(&std::fs::read_to_string(&path).expect("OpenAPI document"))
