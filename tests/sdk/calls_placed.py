@@ -16,6 +16,7 @@ import json
 import os
 import time
 
+from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
 
 from twilio_client import client
@@ -45,7 +46,19 @@ if stage == "place":
     assert call.sid.startswith("CA") and call.status == "queued", (call.sid, call.status)
     assert call.direction == "outbound-api" and call.to == os.environ["SWITCHBOARD_TO"]
     assert call.duration is None and call.end_time is None
-    wait_status(call.sid, "in-progress")
+    live = wait_status(call.sid, "in-progress")
+    assert live.duration is None and live.end_time is None and live.answered_by is None
+    assert isinstance(live.start_time, datetime.datetime)
+    # The list reads the calls read model, a moment behind the log.
+    deadline = time.time() + 10
+    while [x.sid for x in api.calls.list(status="in-progress")] != [call.sid]:
+        assert time.time() < deadline, [(x.sid, x.status) for x in api.calls.list()]
+        time.sleep(0.05)
+    try:
+        api.calls(call.sid).delete()
+        raise AssertionError("a live call was deleted")
+    except TwilioRestException as e:
+        assert e.status == 400 and e.code == 21220, (e.status, e.code)
     after = os.environ["SWITCHBOARD_AFTER_URL"]
     updated = api.calls(call.sid).update(twiml=f"<Response><Redirect>{after}</Redirect></Response>")
     assert updated.sid == call.sid and updated.status == "in-progress", updated.status
@@ -55,7 +68,7 @@ elif stage == "hangup":
     hung = api.calls(sid).update(status="completed")
     assert hung.sid == sid, hung.sid
     c = wait_status(sid, "completed")
-    assert c.direction == "outbound-api" and c.from_ == "+15551230000", (c.direction, c.from_)
+    assert c.direction == "outbound-api" and c._from == "+15551230000", (c.direction, c._from)
     assert c.duration is not None and int(c.duration) >= 0, c.duration
     assert isinstance(c.start_time, datetime.datetime) and isinstance(c.end_time, datetime.datetime)
     assert c.end_time >= c.start_time

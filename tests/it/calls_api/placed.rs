@@ -101,14 +101,21 @@ fn the_twilio_library_places_steers_and_hangs_up_a_call_answered_by_sipp() {
     let base = format!("/2010-04-01/Accounts/{}", t.account.sid);
     let (call, list) = runtime.block_on(async {
         let call = api.get_json(&format!("{base}/Calls/{sid}.json")).await;
-        let list = api.get_json(&format!("{base}/Calls.json?Status=completed")).await;
+        let list = api
+            .get_json(&format!("{base}/Calls.json?Status=completed"))
+            .await;
         (call, list)
     });
     assert_call_shape(&doc, &call, "placed call");
     assert_list_shape(&doc, &list);
     assert_eq!(call["status"], "completed", "{call}");
     assert_eq!(call["to"], to.as_str());
-    assert!(call["duration"].as_str().is_some_and(|d| d.parse::<u64>().is_ok()), "{call}");
+    assert!(
+        call["duration"]
+            .as_str()
+            .is_some_and(|d| d.parse::<u64>().is_ok()),
+        "{call}"
+    );
     assert_eq!(list["calls"][0]["sid"], sid.as_str());
 
     // Status callbacks: the four asked for, numbered 0..3, each signed.
@@ -151,7 +158,11 @@ fn the_twilio_library_places_steers_and_hangs_up_a_call_answered_by_sipp() {
     let events = streams.get(&sid).expect("the call's stream");
     let kinds = types(events);
     assert_eq!(kinds.first(), Some(&"call.initiated"), "{kinds:?}");
-    assert_eq!(kinds.iter().filter(|k| **k == "call.completed").count(), 1, "{kinds:?}");
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "call.completed").count(),
+        1,
+        "{kinds:?}"
+    );
     assert_eq!(kinds.last(), Some(&"call.completed"), "{kinds:?}");
     assert!(kinds.contains(&"call.answered"), "{kinds:?}");
 }
