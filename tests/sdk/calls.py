@@ -1,7 +1,7 @@
 """The Calls resource through the unmodified Twilio SDK: calls.list (status and parent
 filters, paging), calls(CA).fetch with the SDK's types, the SDK's exception for a create it
 must refuse and for another account's call. The calls were recorded by the test
-(tests/it/calls_api.rs) before the server started; SWITCHBOARD_CALLS names the live one, a
+(tests/it/calls_api.rs) before the server started; SWITCHBOARD_CALLS names a canceled one, a
 <Dial> leg and its parent, newest first; SWITCHBOARD_OTHER_CALL another account's. Exits
 non-zero (with the assertion) on any mismatch."""
 
@@ -13,15 +13,16 @@ from twilio.base.exceptions import TwilioRestException
 from twilio_client import client
 
 sid = os.environ["SWITCHBOARD_SID"]
-live, leg, parent = os.environ["SWITCHBOARD_CALLS"].split(",")
+canceled, leg, parent = os.environ["SWITCHBOARD_CALLS"].split(",")
 other = os.environ["SWITCHBOARD_OTHER_CALL"]
 api = client()
 
 # The list, newest first, through next_page_uri with page_size 1.
 listed = [c.sid for c in api.calls.list(page_size=1)]
-assert listed == [live, leg, parent], listed
+assert listed == [canceled, leg, parent], listed
 assert [c.sid for c in api.calls.list(status="completed")] == [leg, parent]
-assert [c.sid for c in api.calls.list(status="in-progress")] == [live]
+assert [c.sid for c in api.calls.list(status="canceled")] == [canceled]
+assert api.calls.list(status="in-progress") == []
 assert [c.sid for c in api.calls.list(parent_call_sid=parent)] == [leg]
 assert [c.sid for c in api.calls.list(to="sip:alice@example.com")] == [parent]
 today = datetime.datetime.now(datetime.timezone.utc).date()
@@ -35,7 +36,7 @@ assert c.sid == parent and c.account_sid == sid
 assert c.status == "completed", c.status
 assert c.direction == "outbound-api", c.direction
 assert c.duration == "3", c.duration
-assert c.to == "sip:alice@example.com" and c.from_ == "+15551230000", (c.to, c.from_)
+assert c.to == "sip:alice@example.com" and c._from == "+15551230000", (c.to, c._from)
 assert c.from_formatted == "(555) 123-0000", c.from_formatted
 assert isinstance(c.start_time, datetime.datetime) and isinstance(c.end_time, datetime.datetime)
 assert isinstance(c.date_created, datetime.datetime) and c.date_created.year >= 2025
@@ -43,8 +44,8 @@ assert c.price is None and c.price_unit == "USD"
 assert c.queue_time == "0" and c.api_version == "2010-04-01"
 assert c.uri == f"/2010-04-01/Accounts/{sid}/Calls/{parent}.json", c.uri
 assert c.subresource_uris["notifications"].endswith(f"/Calls/{parent}/Notifications.json")
-l = api.calls(live).fetch()
-assert l.status == "in-progress" and l.duration is None and l.end_time is None, l.status
+l = api.calls(canceled).fetch()
+assert l.status == "canceled" and l.duration == "0" and isinstance(l.end_time, datetime.datetime), l.status
 
 # Refusals arrive as the SDK's exception with Twilio's code.
 try:
@@ -63,8 +64,8 @@ try:
 except TwilioRestException as e:
     assert e.status == 404 and e.code == 20404, (e.status, e.code)
 try:
-    api.calls(live).update(status="completed")
-    raise AssertionError("a call not live on this node was hung up")
+    api.calls(canceled).update(url="https://app.example/next")
+    raise AssertionError("a finished call was redirected")
 except TwilioRestException as e:
     assert e.status == 400 and e.code == 21220, (e.status, e.code)
 print("ok")
