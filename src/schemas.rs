@@ -248,6 +248,14 @@ pub const FILES: &[(&str, &str)] = &[
         include_str!("../schemas/call.routed.v1.json"),
     ),
     (
+        "call.routed.v2.json",
+        include_str!("../schemas/call.routed.v2.json"),
+    ),
+    (
+        "call.dialog.recorded.v1.json",
+        include_str!("../schemas/call.dialog.recorded.v1.json"),
+    ),
+    (
         "call.instructions.fetched.v1.json",
         include_str!("../schemas/call.instructions.fetched.v1.json"),
     ),

@@ -47,8 +47,10 @@
 //! - [`outbound`]: placing a call (`switchboard call`, a bridge's second leg), to its answer.
 //! - [`leg`]: an answered call of either direction: in-dialog requests (BYE, INFO, re-INVITE),
 //!   running a behaviour, hanging up.
+//! - [`bye`]: a BYE built from a recorded dialog, for a call a dead node left live.
 //! - [`media`]: the RTP tasks (echo, playback, RFC 4733 detection, the two-leg relay).
 
+pub mod bye;
 pub mod call;
 pub mod leg;
 pub mod media;
@@ -113,6 +115,8 @@ pub(crate) struct Shared {
     pub shutdown: CancellationToken,
     /// Call tasks and call controllers, waited for at shutdown.
     pub tracker: TaskTracker,
+    /// The calls a REST request may steer (`POST /Calls/{CA}`).
+    pub live: Arc<crate::voice::placed::LiveCalls>,
 }
 
 impl Shared {
@@ -245,6 +249,7 @@ impl SipEngine {
             retry_after_secs: config.retry_after_secs,
             shutdown: calls_stop.clone(),
             tracker: tracker.clone(),
+            live: Arc::default(),
         });
         if shared.slots.pairs() < config.max_calls {
             warn!(
@@ -323,6 +328,25 @@ impl SipEngine {
             sip_code: end.sip_code,
             reason: end.reason,
         })
+    }
+
+    /// Sends BYEs outside the dialog layer, from recorded dialogs (restart recovery).
+    pub fn byes(&self) -> bye::ByeSender {
+        bye::ByeSender {
+            endpoint: self.shared.dialogs.endpoint.clone(),
+        }
+    }
+
+    /// The Calls API's port: places calls through this engine and finds the live ones.
+    pub fn calls(&self) -> Arc<dyn crate::voice::calls::CallService> {
+        Arc::new(crate::voice::placed::Placer {
+            shared: self.shared.clone(),
+        })
+    }
+
+    /// How many calls a REST request can reach now (inbound and placed).
+    pub fn live_calls(&self) -> usize {
+        self.shared.live.len()
     }
 
     /// Hangs up every call (BYE, or 503 to one still ringing), waits for their events to

@@ -27,7 +27,7 @@ use rsipstack::sip::{StatusCode, StatusCodeKind};
 use std::sync::Arc;
 use std::time::Duration;
 use switchboard_events::call::{
-    CallCommand, CallDirection, CallEndStatus, CallInitiated, HungUpBy,
+    CallCommand, CallDirection, CallEndStatus, CallInitiated, CallRouted, HungUpBy,
 };
 use switchboard_events::{Sid, SidPrefix};
 use switchboard_telephony::g711::Law;
@@ -60,12 +60,25 @@ pub struct DialRequest {
 pub(crate) struct NotConnected {
     pub call_sid: Sid,
     pub end: End,
+    /// The SIP Call-ID the INVITE carried (or would have).
+    pub sip_call_id: String,
 }
 
 /// Places `request`; `cancel` gives up while it rings (a CANCEL is sent).
 pub(crate) async fn dial(
     shared: &Arc<Shared>,
     request: DialRequest,
+    cancel: CancellationToken,
+) -> Result<Leg, NotConnected> {
+    dial_routed(shared, request, None, cancel).await
+}
+
+/// [`dial`], recording `routed` (where the call's status callbacks go) right after
+/// `call.initiated`, before anything is sent: every later status change can be reported.
+pub(crate) async fn dial_routed(
+    shared: &Arc<Shared>,
+    request: DialRequest,
+    routed: Option<CallRouted>,
     cancel: CancellationToken,
 ) -> Result<Leg, NotConnected> {
     let call_sid = crate::commands::new_sid(SidPrefix::Call);
@@ -75,18 +88,56 @@ pub(crate) async fn dial(
         request.account.clone(),
         call_sid.clone(),
     );
+    let sip_call_id = new_call_id();
+    let direction = if request.parent.is_some() {
+        CallDirection::OutboundDial
+    } else {
+        CallDirection::OutboundApi
+    };
+    controller.observe(CallCommand::from(CallInitiated {
+        direction,
+        from: request.from.clone(),
+        to: request.to.clone(),
+        sip_call_id: sip_call_id.clone(),
+        remote_addr: remote_addr(&request.to),
+        parent_call_sid: request.parent.as_ref().map(Sid::to_string),
+    }));
+    if let Some(routed) = routed {
+        controller.observe(CallCommand::Route(routed));
+    }
+    connect(shared, request, controller, sip_call_id, cancel).await
+}
+
+/// A fresh SIP `Call-ID` for a call we place.
+pub(crate) fn new_call_id() -> String {
+    format!("{}@switchboard", uuid::Uuid::new_v4().simple())
+}
+
+/// The host (and port) a call to `to` is signalled to, as `call.initiated` records it
+/// (empty when `to` is not a SIP URI).
+pub(crate) fn remote_addr(to: &str) -> String {
+    rsipstack::sip::Uri::try_from(to)
+        .map(|callee| callee.host_with_port.to_string())
+        .unwrap_or_default()
+}
+
+/// Sends the INVITE of a call whose `call.initiated` `controller` has recorded (with
+/// `sip_call_id`), until it answers or fails; the failure is recorded.
+pub(crate) async fn connect(
+    shared: &Arc<Shared>,
+    request: DialRequest,
+    controller: CallController,
+    sip_call_id: String,
+    cancel: CancellationToken,
+) -> Result<Leg, NotConnected> {
+    let call_sid = controller.call_sid().clone();
     let fail = |end: End| {
         controller.completed(end.clone(), None);
         Err(NotConnected {
             call_sid: call_sid.clone(),
             end,
+            sip_call_id: sip_call_id.clone(),
         })
-    };
-    let sip_call_id = format!("{}@switchboard", uuid::Uuid::new_v4().simple());
-    let direction = if request.parent.is_some() {
-        CallDirection::OutboundDial
-    } else {
-        CallDirection::OutboundApi
     };
     let parsed = crate::config::sip_uri(&request.to).and_then(|_| {
         let caller = rsipstack::sip::Uri::try_from(request.from.as_str())
@@ -95,17 +146,6 @@ pub(crate) async fn dial(
             .map_err(|e| format!("not a SIP URI: {e}"))?;
         Ok((caller, callee))
     });
-    controller.observe(CallCommand::from(CallInitiated {
-        direction,
-        from: request.from.clone(),
-        to: request.to.clone(),
-        sip_call_id: sip_call_id.clone(),
-        remote_addr: parsed
-            .as_ref()
-            .map(|(_, callee)| callee.host_with_port.to_string())
-            .unwrap_or_default(),
-        parent_call_sid: request.parent.as_ref().map(Sid::to_string),
-    }));
     let (caller, callee) = match parsed {
         Ok(uris) => uris,
         Err(why) => return fail(End::new(CallEndStatus::Failed, 400, HungUpBy::Local, &why)),
@@ -130,7 +170,7 @@ pub(crate) async fn dial(
         content_type: Some("application/sdp".into()),
         offer: Some(offer.sdp.clone().into_bytes()),
         contact: shared.contact.clone(),
-        call_id: Some(sip_call_id),
+        call_id: Some(sip_call_id.clone()),
         ..Default::default()
     };
     let (state_tx, mut states) = shared.dialogs.new_dialog_state_channel();
@@ -220,7 +260,7 @@ pub(crate) async fn dial(
             ));
         }
     };
-    Ok(Answered {
+    let leg = Answered {
         call_sid,
         controller,
         dialog,
@@ -229,5 +269,8 @@ pub(crate) async fn dial(
         local,
         audio,
     }
-    .into_leg(Role::Uac))
+    .into_leg(Role::Uac);
+    // rsipstack has sent the ACK: the dialog is confirmed.
+    leg.record_dialog();
+    Ok(leg)
 }

@@ -104,9 +104,11 @@ struct Flow<'a> {
     fetched: usize,
     /// What the REST API asks of the call (`POST /Calls/{CA}`), accepted by its controller.
     requests: mpsc::UnboundedReceiver<CallRequest>,
+    /// When the call must end (`TimeLimit` of a placed call); `None`: no limit.
+    deadline: Option<tokio::time::Instant>,
 }
 
-/// Runs the call (see the module doc).
+/// Runs an inbound call (see the module doc).
 pub(crate) async fn run(
     shared: &Arc<Shared>,
     voice: &Voice,
@@ -118,36 +120,145 @@ pub(crate) async fn run(
     let requests = controller
         .requests()
         .unwrap_or_else(|| mpsc::unbounded_channel().1);
-    let mut flow = Flow {
-        requests,
-        shared,
-        voice,
-        controller,
-        route,
-        jar: CookieJar::default(),
-        phase: Some(Phase::Early(early)),
-        next_id: 0,
-        playing: None,
-        fetched: 0,
-    };
-    let over = flow.execute().await;
+    let mut flow = Flow::new(shared, voice, controller, route, requests);
+    flow.phase = Some(Phase::Early(early));
+    let over = flow.execute(First::Url).await;
     flow.finish(over).await;
 }
 
+/// What a call switchboard placed (`POST /Calls`) runs once the callee answered.
+pub(crate) struct Placed {
+    /// The answered leg.
+    pub leg: Leg,
+    /// The call's REST requests (the placing task took them from the controller).
+    pub requests: mpsc::UnboundedReceiver<CallRequest>,
+    /// `Twiml`: run instead of fetching the route's `voice_url`.
+    pub twiml: Option<String>,
+    /// `SendDigits`: sent before the first document is fetched.
+    pub send_digits: Option<String>,
+    /// `TimeLimit`: the call is hung up when it has lasted this long.
+    pub time_limit: Duration,
+}
+
+/// Runs an answered call switchboard placed: its first document is requested with
+/// `CallStatus=in-progress` (Twilio requests `Url` when the call connects).
+pub(crate) async fn run_placed(
+    shared: &Arc<Shared>,
+    voice: &Voice,
+    controller: CallController,
+    route: VoiceRoute,
+    placed: Placed,
+) {
+    let Placed {
+        mut leg,
+        requests,
+        twiml,
+        send_digits,
+        time_limit,
+    } = placed;
+    let mut flow = Flow::new(shared, voice, controller, route, requests);
+    flow.deadline = Some(tokio::time::Instant::now() + time_limit);
+    let Some((socket, remote)) = leg.media_socket() else {
+        let end = End::new(
+            CallEndStatus::Completed,
+            200,
+            HungUpBy::Local,
+            "no RTP socket",
+        );
+        leg.finish(shared, end, true).await;
+        return;
+    };
+    let session = session::start(socket, leg.audio, remote, shared.shutdown.child_token());
+    flow.phase = Some(Phase::Live { leg, session });
+    let over = match send_digits {
+        Some(digits) if !digits.is_empty() => flow.send_digits(digits).await.err(),
+        _ => None,
+    };
+    let over = match over {
+        Some(over) => over,
+        None => {
+            let first = match twiml {
+                Some(twiml) => First::Inline(twiml),
+                None => First::Url,
+            };
+            flow.execute(first).await
+        }
+    };
+    flow.finish(over).await;
+}
+
+/// The first document of a call.
+enum First {
+    /// The route's `voice_url`.
+    Url,
+    /// Inline TwiML (`Twiml` of `POST /Calls`).
+    Inline(String),
+}
+
+/// What the loop does after an action.
+enum Next {
+    /// Step the program with this input.
+    Input(Input),
+    /// Run this document from its start.
+    Document(Document_),
+    /// No document could be had (and no fallback): the caller hears the application error.
+    Failed,
+}
+
+impl Next {
+    fn document(doc: Option<Document_>) -> Next {
+        match doc {
+            Some(doc) => Next::Document(doc),
+            None => Next::Failed,
+        }
+    }
+}
+
+impl<'a> Flow<'a> {
+    fn new(
+        shared: &'a Arc<Shared>,
+        voice: &'a Voice,
+        controller: CallController,
+        route: VoiceRoute,
+        requests: mpsc::UnboundedReceiver<CallRequest>,
+    ) -> Flow<'a> {
+        Flow {
+            requests,
+            shared,
+            voice,
+            controller,
+            route,
+            jar: CookieJar::default(),
+            phase: None,
+            next_id: 0,
+            playing: None,
+            fetched: 0,
+            deadline: None,
+        }
+    }
+}
+
 impl Flow<'_> {
-    async fn execute(&mut self) -> Over {
-        let primary = match self.route.voice_url.clone() {
-            Some(url) => url,
-            None => {
-                return self
-                    .application_error(21_205, "the number has no VoiceUrl".into(), None)
-                    .await
-            }
+    async fn execute(&mut self, first: First) -> Over {
+        let first = match first {
+            First::Inline(twiml) => self.inline(twiml).await,
+            First::Url => match self.route.voice_url.clone() {
+                Some(url) => {
+                    let method = method(&self.route.voice_method);
+                    self.document(&url, method, Vec::new())
+                        .await
+                        .map(Next::document)
+                }
+                None => {
+                    return self
+                        .application_error(21_205, "the number has no VoiceUrl".into(), None)
+                        .await
+                }
+            },
         };
-        let method = method(&self.route.voice_method);
-        let mut document = match self.document(&primary, method, Vec::new()).await {
-            Ok(Some(doc)) => doc,
-            Ok(None) => return self.application_error_played().await,
+        let mut document = match self.redirected(first).await {
+            Ok(Next::Document(doc)) => doc,
+            Ok(_) => return self.application_error_played().await,
             Err(over) => return over,
         };
         let mut cursor = Cursor::START;
@@ -164,81 +275,183 @@ impl Flow<'_> {
             let step = twiml::step(&document.program, cursor, input, &ctx);
             debug!(call_sid = %self.controller.call_sid(), action = ?step.action, "twiml step");
             cursor = step.next;
-            input = match step.action {
-                Action::Answer => match self.answer().await {
-                    Ok(()) => Input::Answered,
-                    Err(over) => return over,
-                },
-                Action::Reject { reason } => return self.reject(reason).await,
-                Action::Wait { ms } => match self.wait(ms).await {
-                    Ok(()) => Input::Done,
-                    Err(over) => return over,
-                },
-                Action::Say { say } => {
-                    let source = MediaSource::Say {
-                        text: say.text.clone(),
-                        voice: say.voice.clone(),
-                        language: say.language.clone(),
-                    };
-                    match self.play(source, say.loops, "say").await {
-                        Ok(()) => Input::Done,
-                        Err(over) => return over,
-                    }
+            let next = self.act(step.action, document.url.clone()).await;
+            input = match self.redirected(next).await {
+                Ok(Next::Input(input)) => input,
+                Ok(Next::Document(next)) => {
+                    document = next;
+                    cursor = Cursor::START;
+                    Input::Begin
                 }
-                Action::Play { url, loops } => {
-                    match self
-                        .play(MediaSource::Play { url: url.clone() }, loops, &url)
-                        .await
-                    {
-                        Ok(()) => Input::Done,
-                        Err(over) => return over,
-                    }
-                }
-                Action::SendDigits { digits } => match self.send_digits(digits).await {
-                    Ok(()) => Input::Done,
-                    Err(over) => return over,
-                },
-                Action::Gather { gather } => match self.gather(&gather).await {
-                    Ok(input) => input,
-                    Err(over) => return over,
-                },
-                Action::Fetch {
-                    url,
-                    method,
-                    params,
-                } => match self.document(&url, method, params).await {
-                    Ok(Some(next)) => {
-                        document = next;
-                        cursor = Cursor::START;
-                        Input::Begin
-                    }
-                    Ok(None) => return self.application_error_played().await,
-                    Err(over) => return over,
-                },
-                Action::Dial { dial } => match self.dial(&dial).await {
-                    Ok(input) => input,
-                    Err(over) => return over,
-                },
-                Action::Hangup | Action::End => {
-                    return Over::End {
-                        end: End::local("the application hung up"),
-                        bye: true,
-                    }
-                }
-                Action::Error { code, message } => {
-                    self.notify(NotificationLevel::Error, code, message.clone(), None);
-                    match self.fallback(code, document.url.clone()).await {
-                        Ok(Some(next)) => {
-                            document = next;
-                            cursor = Cursor::START;
-                            Input::Begin
-                        }
-                        Ok(None) => return self.application_error_played().await,
-                        Err(over) => return over,
-                    }
-                }
+                Ok(Next::Failed) => return self.application_error_played().await,
+                Err(over) => return over,
             };
         }
+    }
+
+    /// Carries out one action of the program (`url`: the document's, for errors).
+    async fn act(&mut self, action: Action, url: Option<String>) -> Result<Next, Over> {
+        let input = match action {
+            Action::Answer => self.answer().await.map(|()| Input::Answered),
+            Action::Reject { reason } => Err(self.reject(reason).await),
+            Action::Wait { ms } => self.wait(ms).await.map(|()| Input::Done),
+            Action::Say { say } => {
+                let source = MediaSource::Say {
+                    text: say.text.clone(),
+                    voice: say.voice.clone(),
+                    language: say.language.clone(),
+                };
+                self.play(source, say.loops, "say")
+                    .await
+                    .map(|()| Input::Done)
+            }
+            Action::Play { url, loops } => self
+                .play(MediaSource::Play { url: url.clone() }, loops, &url)
+                .await
+                .map(|()| Input::Done),
+            Action::SendDigits { digits } => self.send_digits(digits).await.map(|()| Input::Done),
+            Action::Gather { gather } => self.gather(&gather).await,
+            Action::Fetch {
+                url,
+                method,
+                params,
+            } => {
+                return self
+                    .document(&url, method, params)
+                    .await
+                    .map(Next::document)
+            }
+            Action::Dial { dial } => self.dial(&dial).await,
+            Action::Hangup | Action::End => Err(Over::End {
+                end: End::local("the application hung up"),
+                bye: true,
+            }),
+            Action::Error { code, message } => {
+                self.notify(NotificationLevel::Error, code, message.clone(), None);
+                return self.fallback(code, url).await.map(Next::document);
+            }
+        };
+        input.map(Next::Input)
+    }
+
+    /// `next`, or — when the REST API redirected the call meanwhile — the redirect's
+    /// document (the newest one when redirects come while one is fetched).
+    async fn redirected(&mut self, mut next: Result<Next, Over>) -> Result<Next, Over> {
+        loop {
+            let request = match next {
+                Err(Over::Redirect(request)) => request,
+                other => return other,
+            };
+            self.stop_media().await;
+            next = match request {
+                CallRequest::Redirect { url, method } => self
+                    .document(&url, twiml_method(method), Vec::new())
+                    .await
+                    .map(Next::document),
+                CallRequest::RedirectTwiml { twiml } => self.inline(twiml).await,
+                // Only redirects become `Over::Redirect` (see `on_request`).
+                CallRequest::Cancel | CallRequest::Hangup => return Err(hung_up_by_api()),
+            };
+        }
+    }
+
+    /// Inline TwiML (`Twiml` of `POST /Calls` or of an update): parsed as a fetched document
+    /// would be; an error is a notification, then the fallback URL.
+    async fn inline(&mut self, twiml: String) -> Result<Next, Over> {
+        match twiml::parse(&twiml) {
+            Ok(parsed) => Ok(Next::Document(self.accept(parsed, None))),
+            Err(e) => {
+                self.notify(NotificationLevel::Error, e.code, e.message.clone(), None);
+                self.fallback(e.code, None).await.map(Next::document)
+            }
+        }
+    }
+
+    /// What a REST request does to the verb running now: a redirect cuts it short; a hang-up
+    /// or cancel ends the call (before the answer with `487`, the call `canceled`).
+    fn on_request(&mut self, request: CallRequest) -> Over {
+        match request {
+            CallRequest::Redirect { .. } | CallRequest::RedirectTwiml { .. } => {
+                Over::Redirect(request)
+            }
+            CallRequest::Cancel | CallRequest::Hangup => match self.phase.as_ref() {
+                Some(Phase::Early(early)) => {
+                    let _ = early
+                        .dialog
+                        .reject(Some(StatusCode::RequestTerminated), None);
+                    Over::End {
+                        end: End::new(
+                            CallEndStatus::Canceled,
+                            487,
+                            HungUpBy::Local,
+                            "canceled through the REST API",
+                        ),
+                        bye: false,
+                    }
+                }
+                _ => hung_up_by_api(),
+            },
+        }
+    }
+
+    /// Stops what the media session is doing (a redirect cut it short), recording how much
+    /// of an interrupted `<Play>` went out.
+    async fn stop_media(&mut self) {
+        let Some(Phase::Live { session, .. }) = self.phase.as_mut() else {
+            return;
+        };
+        let _ = session.commands.send(MediaCommand::StopAll);
+        let Some((id, source)) = self.playing.take() else {
+            return;
+        };
+        // Bounded: the session answers a StopAll at once.
+        let played = tokio::time::timeout(Duration::from_millis(500), async {
+            while let Some(event) = session.events.recv().await {
+                if let MediaEvent::Played {
+                    id: done, packets, ..
+                } = event
+                {
+                    if done == id {
+                        return Some(packets);
+                    }
+                }
+            }
+            None
+        })
+        .await;
+        if let Ok(Some(packets)) = played {
+            self.controller
+                .observe(CallCommand::RecordPlayed(MediaPlayed {
+                    source,
+                    packets,
+                    duration_ms: packets * 20,
+                    completed: false,
+                }));
+        }
+    }
+}
+
+/// The REST API hung the call up (`Status=completed`).
+fn hung_up_by_api() -> Over {
+    Over::End {
+        end: End::local("hung up through the REST API"),
+        bye: true,
+    }
+}
+
+/// The call's `TimeLimit` passed.
+fn time_limit_reached() -> Over {
+    Over::End {
+        end: End::local("the call's TimeLimit was reached"),
+        bye: true,
+    }
+}
+
+/// The event's method as the program spells it.
+fn twiml_method(method: HttpMethod) -> Method {
+    match method {
+        HttpMethod::Get => Method::Get,
+        HttpMethod::Post => Method::Post,
     }
 }
 
@@ -274,7 +487,7 @@ fn event_id(event: &MediaEvent) -> Option<u64> {
 }
 
 /// What a dialog state means before the answer: the caller's CANCEL (or a BYE) ends the call.
-fn early_end(state: Option<DialogState>) -> Option<End> {
+pub(super) fn early_end(state: Option<DialogState>) -> Option<End> {
     use rsipstack::dialog::dialog::TerminatedReason;
     match state {
         Some(DialogState::Terminated(_, TerminatedReason::UacCancel))
@@ -305,17 +518,19 @@ impl Flow<'_> {
     /// ends the call first (`Err`). Digits detected meanwhile are recorded.
     async fn guarded<T>(&mut self, work: impl std::future::Future<Output = T>) -> Result<T, Over> {
         let shutdown = self.shared.shutdown.clone();
-        let controller = &self.controller;
+        let deadline = self.deadline;
         tokio::pin!(work);
         loop {
-            match self.phase.as_mut() {
+            let request = match self.phase.as_mut() {
                 Some(Phase::Early(early)) => tokio::select! {
                     out = &mut work => return Ok(out),
                     state = early.states.recv() => {
                         if let Some(end) = early_end(state) {
                             return Err(Over::End { end, bye: false });
                         }
+                        continue;
                     }
+                    Some(request) = self.requests.recv() => request,
                     _ = shutdown.cancelled() => return Err(shutting_down()),
                 },
                 Some(Phase::Live { leg, session }) => tokio::select! {
@@ -324,16 +539,21 @@ impl Flow<'_> {
                         if let Some(end) = leg.on_state(state).await {
                             return Err(Over::End { end, bye: false });
                         }
+                        continue;
                     }
                     Some(event) = session.events.recv() => {
                         if let MediaEvent::Digit(digit) = event {
-                            record_digit(controller, digit);
+                            record_digit(&self.controller, digit);
                         }
+                        continue;
                     }
+                    Some(request) = self.requests.recv() => request,
+                    _ = until(deadline) => return Err(time_limit_reached()),
                     _ = shutdown.cancelled() => return Err(shutting_down()),
                 },
                 None => return Ok(work.await),
-            }
+            };
+            return Err(self.on_request(request));
         }
     }
 
@@ -368,7 +588,8 @@ impl Flow<'_> {
                 bye: true,
             });
         }
-        loop {
+        let deadline = self.deadline;
+        let request = loop {
             tokio::select! {
                 state = leg.states.recv() => {
                     if let Some(end) = leg.on_state(state).await {
@@ -384,9 +605,12 @@ impl Flow<'_> {
                         bye: true,
                     }),
                 },
+                Some(request) = self.requests.recv() => break request,
+                _ = until(deadline) => return Err(time_limit_reached()),
                 _ = shutdown.cancelled() => return Err(shutting_down()),
             }
-        }
+        };
+        Err(self.on_request(request))
     }
 
     /// Answers the call: 200 with the SDP answer, then the media session takes the leg's
@@ -440,6 +664,7 @@ impl Flow<'_> {
                 }
             }
         }
+        leg.record_dialog();
         let Some((socket, remote)) = leg.media_socket() else {
             self.phase = None;
             return Err(Over::End {
@@ -513,48 +738,62 @@ impl Flow<'_> {
         Ok(())
     }
 
-    /// `<Dial>`: one `<Sip>` noun is bridged ([`super::dial`]); the Calls issue adds the rest.
+    /// `<Dial>` ([`super::dial`]): every noun rung at once (the caller still unanswered with
+    /// answerOnBridge, answered here when a child answers), the winner bridged.
     async fn dial(&mut self, dial: &twiml::Dial) -> Result<Input, Over> {
-        let uri = dial.targets.iter().find_map(|target| match target {
-            twiml::DialTarget::Sip { uri, .. } => Some(uri.clone()),
-            _ => None,
-        });
-        let Some(uri) = uri else {
-            self.notify(
-                NotificationLevel::Warning,
-                12_200,
-                "<Dial> reaches <Sip> URIs only until an outbound trunk is configured; skipped"
-                    .into(),
-                None,
-            );
-            return Ok(Input::Dialed {
-                params: vec![("DialCallStatus".into(), "failed".into())],
-            });
-        };
-        self.answer().await?;
+        use super::dial::{self as d, Bridged, Parent, Rung};
         let shared = self.shared;
+        let (plan, refused) = {
+            let caller = match self.phase.as_ref() {
+                Some(Phase::Early(early)) => &early.dialog,
+                Some(Phase::Live { leg, .. }) => &leg.dialog,
+                None => return Ok(Input::Done),
+            };
+            d::Plan::new(dial, self.voice.trunk.as_ref(), caller, shared)
+        };
+        for no in refused {
+            self.notify(NotificationLevel::Error, no.code, no.message, None);
+        }
+        let parent = match self.phase.as_mut() {
+            Some(Phase::Early(early)) => Parent::Early(early),
+            Some(Phase::Live { leg, session }) => Parent::Live { leg, session },
+            None => return Ok(Input::Done),
+        };
+        let child = match d::ring(shared, parent, &plan, &self.controller, &mut self.requests).await
+        {
+            Rung::Answered(child) => child,
+            Rung::NotConnected(params) => return Ok(Input::Dialed { params }),
+            Rung::Over { end, bye } => return Err(Over::End { end, bye }),
+            Rung::Interrupted(request) => return Err(self.on_request(request)),
+        };
+        // answerOnBridge: the caller's 200 only now; a no-op for an answered caller.
+        if let Err(over) = self.answer().await {
+            child
+                .abandon(shared, "the caller could not be answered")
+                .await;
+            return Err(over);
+        }
         let Some(Phase::Live { leg, session }) = self.phase.as_mut() else {
+            child.abandon(shared, "the caller is gone").await;
             return Ok(Input::Done);
         };
-        let bridged = super::dial::bridge(
-            shared,
-            leg,
-            session,
-            &uri,
-            Duration::from_secs(u64::from(dial.timeout_secs)),
-            Duration::from_secs(u64::from(dial.time_limit_secs)),
-            dial.caller_id.as_deref(),
-            &mut self.requests,
-        )
-        .await;
-        match bridged {
-            super::dial::Bridged::Continue(params) => Ok(Input::Dialed { params }),
-            super::dial::Bridged::Over { end, bye } => Err(Over::End { end, bye }),
-            super::dial::Bridged::Interrupted(CallRequest::Hangup) => Err(Over::End {
-                end: End::local("hung up through the REST API"),
-                bye: true,
-            }),
-            super::dial::Bridged::Interrupted(request) => Err(Over::Redirect(request)),
+        let mut plan = plan;
+        if let Some(at) = self.deadline {
+            // The call's own TimeLimit (a placed call) bounds the bridge too, and ends the call.
+            let left = at.saturating_duration_since(tokio::time::Instant::now());
+            plan.time_limit = plan.time_limit.min(left);
+        }
+        match d::bridge(shared, leg, session, child, &plan, &mut self.requests).await {
+            Bridged::Continue(_)
+                if self
+                    .deadline
+                    .is_some_and(|at| at <= tokio::time::Instant::now()) =>
+            {
+                Err(time_limit_reached())
+            }
+            Bridged::Continue(params) => Ok(Input::Dialed { params }),
+            Bridged::Over { end, bye } => Err(Over::End { end, bye }),
+            Bridged::Interrupted(request) => Err(self.on_request(request)),
         }
     }
 
@@ -889,41 +1128,27 @@ impl Flow<'_> {
                 };
                 self.controller.completed(end, None);
             }
-            Some(Phase::Live { leg, mut session }) => {
-                let _ = session.commands.send(MediaCommand::StopAll);
-                if let Some((id, source)) = self.playing.take() {
-                    // How much of the interrupted Play went out (bounded: the session
-                    // answers a StopAll at once).
-                    let played = tokio::time::timeout(Duration::from_millis(500), async {
-                        while let Some(event) = session.events.recv().await {
-                            if let MediaEvent::Played {
-                                id: done, packets, ..
-                            } = event
-                            {
-                                if done == id {
-                                    return Some(packets);
-                                }
-                            }
-                        }
-                        None
-                    })
-                    .await;
-                    if let Ok(Some(packets)) = played {
-                        self.controller
-                            .observe(CallCommand::RecordPlayed(MediaPlayed {
-                                source,
-                                packets,
-                                duration_ms: packets * 20,
-                                completed: false,
-                            }));
-                    }
-                }
+            Some(Phase::Live { leg, session }) => {
+                // Back in place for `stop_media`, which records an interrupted Play.
+                self.phase = Some(Phase::Live { leg, session });
+                self.stop_media().await;
+                let Some(Phase::Live { leg, session }) = self.phase.take() else {
+                    return;
+                };
                 drop(session.commands);
                 session.task.abort();
                 leg.finish(self.shared, end, bye).await;
             }
             None => self.controller.completed(end, None),
         }
+    }
+}
+
+/// Waits until `deadline` (forever without one).
+async fn until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

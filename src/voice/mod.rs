@@ -10,6 +10,8 @@
 //! - [`dial`]: `<Dial><Sip>`, the caller bridged to a second call;
 //! - [`provisioning`]: the writes that provision numbers and applications;
 //! - [`calls`]: the Calls API's port (placing a call, reaching a live one);
+//! - [`placed`]: that port on a node with SIP: calls placed for `POST /Calls`, live calls;
+//! - [`recovery`]: at a writer's start, ending the calls a dead node left live;
 //! - [`trunk`]: where calls to telephone numbers go (`--sip-trunk`).
 
 pub mod calls;
@@ -17,7 +19,9 @@ pub(crate) mod dial;
 pub mod fetch;
 pub(crate) mod flow;
 pub mod numbers;
+pub(crate) mod placed;
 pub mod provisioning;
+pub mod recovery;
 pub(crate) mod router;
 pub mod trunk;
 

@@ -96,6 +96,8 @@ pub(crate) async fn inbound(shared: Arc<Shared>, mut tx: Transaction) {
         call_sid.clone(),
     );
     controller.observe(CallCommand::from(initiated(&tx)));
+    // Reachable by `POST /Calls/{CA}` until this task is done with the call.
+    let _live = shared.live.register(&controller);
     controller.observe(CallCommand::Route(CallRouted {
         phone_number_sid: Some(route.phone_number_sid.clone()),
         application_sid: route.application_sid.clone(),

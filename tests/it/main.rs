@@ -32,6 +32,8 @@
 //! - `exactly_once`: TaskRouter counters through `kill -9` and a broker kill equal a rebuild,
 //!   the actor's state, the workload's own count and kafka-python's raw count (all logs).
 //! - `bad_records`: unknown event types and damaged rows in the log.
+//! - `call_restart`: `kill -9` with calls up, restart: each call stream ends exactly once,
+//!   the answered calls' peers get a BYE, a second restart appends nothing.
 //! - `retention`: closed tasks answer 404 once `--taskrouter-closed-task-retention` has
 //!   passed.
 //! - `projections`: exactly-once effects and rebuilds on a version bump (SQLite, PostgreSQL,
@@ -42,6 +44,9 @@
 //!   the server key file `serve` creates and refuses.
 //! - `sip`: the telephony engine driven by SIPp (Debian's `sip-tester`): steady-rate calls
 //!   over UDP and TCP, CANCEL, BYE from the server, garbage on the SIP port.
+//! - `dial`: `<Dial>` from a test application to SIPp callees: the action's parameters,
+//!   parallel nouns (first answer wins, the rest CANCELed), `<Number>` through `--sip-trunk`,
+//!   hangupOnStar, answerOnBridge, audio both ways captured by tshark and decoded by sox.
 //! - `sip_calls`: calls switchboard places (`switchboard call`), bridges and re-INVITEs,
 //!   against SIPp callees.
 //! - `status_callbacks`: a number's `StatusCallback` gets one `completed` per SIPp call, with
@@ -61,9 +66,12 @@
 mod alerts;
 mod auth_tokens;
 mod bad_records;
+mod call_restart;
 mod call_router;
+mod calls_api;
 mod cluster;
 mod crash;
+mod dial;
 mod exactly_once;
 mod hostile;
 mod kafka;

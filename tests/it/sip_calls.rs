@@ -191,7 +191,13 @@ fn a_busy_callee_gives_busy_486_and_one_that_never_answers_is_canceled_at_the_ri
 
 /// A caller written here: INVITE with a PCMA + telephone-event offer for `rtp`, returns
 /// the 200's text.
-fn invite(t: &Telephony, sig: &UdpSocket, rtp: &UdpSocket, call_id: &str, law: Law) -> String {
+pub(crate) fn invite(
+    t: &Telephony,
+    sig: &UdpSocket,
+    rtp: &UdpSocket,
+    call_id: &str,
+    law: Law,
+) -> String {
     let local = sig.local_addr().expect("addr").port();
     let offer = offer(rtp, law, 1);
     let invite = request(

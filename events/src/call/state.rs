@@ -130,6 +130,9 @@ pub struct Call {
     /// The status callbacks the last folded event produced, in order (empty for most events,
     /// and for an event the fold stepped over).
     pub callbacks_due: Vec<CallbackDue>,
+    /// Whether the finished call's record was deleted (`call.deleted`): the API no longer
+    /// shows it.
+    pub deleted: bool,
 }
 
 impl Call {
@@ -184,6 +187,7 @@ pub fn evolve(
                 dialled: true,
                 status_callbacks: 0,
                 callbacks_due: Vec::new(),
+                deleted: false,
             },
             _ => return None,
         };
@@ -192,6 +196,11 @@ pub fn evolve(
     };
     call.callbacks_due.clear();
     if call.is_ended() {
+        // The one event after the end: the record's deletion.
+        if let Event::CallDeleted(_) = event {
+            call.deleted = true;
+            call.updated_at_ms = occurred_at_ms;
+        }
         return Some(call);
     }
     let before = Reached::of(&call);

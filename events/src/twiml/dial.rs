@@ -7,8 +7,9 @@
 
 use super::attrs::{Attrs, Warnings};
 use super::parse::body;
-use super::program::{Dial, DialTarget, MAX_DIAL_TARGETS};
+use super::program::{Dial, DialTarget, NounCallbacks, MAX_DIAL_TARGETS};
 use super::xml::{Child, Document, Element};
+use crate::call::StatusCallbackEvent;
 
 /// `<Dial>` attributes Twilio has that this build does not act on yet.
 const DIAL_NOT_YET: &[&str] = &[
@@ -29,9 +30,6 @@ const DIAL_NOT_YET: &[&str] = &[
 
 /// Attributes every `<Number>`/`<Sip>`/`<Client>` may carry that are not acted on yet.
 const NOUN_NOT_YET: &[&str] = &[
-    "statusCallback",
-    "statusCallbackEvent",
-    "statusCallbackMethod",
     "byoc",
     "machineDetection",
     "machineDetectionTimeout",
@@ -70,6 +68,7 @@ pub(super) fn dial(doc: &Document, el: &Element, w: &mut Warnings) -> Option<Dia
                     send_digits: None,
                     url: None,
                     method: Default::default(),
+                    callbacks: NounCallbacks::default(),
                 })
             }
             Child::Element(i) => match doc.elements.get(*i) {
@@ -102,6 +101,7 @@ fn target(doc: &Document, noun: &Element, w: &mut Warnings) -> Option<DialTarget
                 send_digits: a.dtmf(w, "sendDigits"),
                 url: a.text("url"),
                 method: a.method(w, "method"),
+                callbacks: callbacks(&mut a, w),
                 number,
             };
             matches!(&t, DialTarget::Number { number, .. } if !number.is_empty()).then_some(t)
@@ -117,6 +117,7 @@ fn target(doc: &Document, noun: &Element, w: &mut Warnings) -> Option<DialTarget
                 method: a.method(w, "method"),
                 username: a.text("username"),
                 password: a.text("password"),
+                callbacks: callbacks(&mut a, w),
                 uri,
             };
             if !scheme_ok {
@@ -141,6 +142,36 @@ fn target(doc: &Document, noun: &Element, w: &mut Warnings) -> Option<DialTarget
         w.push(format!("<{}> has no address; skipped", noun.name));
     }
     target
+}
+
+/// A noun's `statusCallback*` attributes; an unknown event name is a warning and skipped,
+/// and no valid one leaves Twilio's default, `completed`.
+fn callbacks(a: &mut Attrs, w: &mut Warnings) -> NounCallbacks {
+    let url = a.text("statusCallback");
+    let method = a.method(w, "statusCallbackMethod");
+    let mut events = Vec::new();
+    for name in a
+        .get("statusCallbackEvent")
+        .unwrap_or_default()
+        .split([' ', ','])
+        .filter(|n| !n.is_empty())
+    {
+        match StatusCallbackEvent::parse(&name.to_ascii_lowercase()) {
+            Some(event) if !events.contains(&event) => events.push(event),
+            Some(_) => {}
+            None => w.push(format!(
+                "statusCallbackEvent {name:?} is not an event; ignored"
+            )),
+        }
+    }
+    if events.is_empty() {
+        events.push(StatusCallbackEvent::Completed);
+    }
+    NounCallbacks {
+        url,
+        method,
+        events,
+    }
 }
 
 /// `<Client>`: the identity as text or in `<Identity>`; `<Parameter>` is not built yet.

@@ -333,7 +333,7 @@ fn absolute_gather(g: &Gather, base: Option<&str>) -> Result<Gather, super::erro
     Ok(gather)
 }
 
-/// The dial with its action and screening URLs absolute.
+/// The dial with its action, screening and status-callback URLs absolute.
 fn absolute_dial(d: &Dial, base: Option<&str>) -> Result<Dial, super::error::UrlError> {
     let mut dial = d.clone();
     if let Some(action) = &d.action {
@@ -341,8 +341,11 @@ fn absolute_dial(d: &Dial, base: Option<&str>) -> Result<Dial, super::error::Url
     }
     for target in &mut dial.targets {
         match target {
-            DialTarget::Number { url, .. } | DialTarget::Sip { url, .. } => {
+            DialTarget::Number { url, callbacks, .. } | DialTarget::Sip { url, callbacks, .. } => {
                 if let Some(u) = url {
+                    *u = resolve(base, u)?;
+                }
+                if let Some(u) = &mut callbacks.url {
                     *u = resolve(base, u)?;
                 }
             }

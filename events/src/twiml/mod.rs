@@ -41,7 +41,7 @@ pub use error::{ParseError, UrlError, Warning};
 pub use execute::{step, Action, Context, Cursor, Input, Phase, Step};
 pub use parse::{parse, Parsed};
 pub use program::{
-    Dial, DialTarget, Gather, Method, Pause, Play, Program, Prompt, Redirect, Reject, RejectReason,
-    Say, Verb,
+    Dial, DialTarget, Gather, Method, NounCallbacks, Pause, Play, Program, Prompt, Redirect,
+    Reject, RejectReason, Say, Verb,
 };
 pub use url::resolve;

@@ -5,6 +5,7 @@
 //! so the executor never sees a string it has to validate; URLs stay as written (relative or
 //! absolute) because only the executor knows the document's URL.
 
+use crate::call::StatusCallbackEvent;
 use serde::{Deserialize, Serialize};
 
 /// A parsed `<Response>`: its verbs in document order.
@@ -213,6 +214,9 @@ pub enum DialTarget {
         /// A screening document run on the called party before the bridge.
         url: Option<String>,
         method: Method,
+        /// The child leg's own status callbacks.
+        #[serde(default)]
+        callbacks: NounCallbacks,
     },
     Sip {
         uri: String,
@@ -220,10 +224,33 @@ pub enum DialTarget {
         method: Method,
         username: Option<String>,
         password: Option<String>,
+        /// The child leg's own status callbacks.
+        #[serde(default)]
+        callbacks: NounCallbacks,
     },
     Client {
         identity: String,
     },
+}
+
+/// A noun's `statusCallback`, `statusCallbackMethod` and `statusCallbackEvent`: where the
+/// child leg's status changes are sent (VOICE-NOTES §1.9). No URL, no callbacks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NounCallbacks {
+    pub url: Option<String>,
+    pub method: Method,
+    /// `initiated ringing answered completed`, space-separated; `completed` unless given.
+    pub events: Vec<StatusCallbackEvent>,
+}
+
+impl Default for NounCallbacks {
+    fn default() -> Self {
+        NounCallbacks {
+            url: None,
+            method: Method::Post,
+            events: vec![StatusCallbackEvent::Completed],
+        }
+    }
 }
 
 /// An HTTP method TwiML may name: GET or POST, POST unless given.

@@ -418,6 +418,19 @@ fn a_dial_without_action_goes_on_with_the_next_verb() {
 }
 
 #[test]
+fn a_dial_nouns_status_callback_is_made_absolute() {
+    let text = r#"<Response><Dial><Sip statusCallback="child-status">sip:bob@example.com</Sip></Dial></Response>"#;
+    let actions = run(text, Some(DOC), &[Input::Answered]);
+    let Some(Action::Dial { dial }) = actions.get(1) else {
+        panic!("{actions:?}")
+    };
+    assert!(
+        matches!(&dial.targets[0], DialTarget::Sip { callbacks, .. } if callbacks.url.as_deref() == Some("https://app.example.com/voice/child-status")),
+        "{dial:?}"
+    );
+}
+
+#[test]
 fn a_dial_with_action_fetches_it_with_the_dial_result() {
     let text = r#"<Response><Dial action="done" answerOnBridge="true"><Number url="whisper">+15551234</Number></Dial><Say>never</Say></Response>"#;
     let params = vec![("DialCallStatus".to_string(), "busy".to_string())];

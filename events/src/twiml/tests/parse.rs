@@ -422,14 +422,16 @@ fn a_dial_reads_its_attributes_and_nouns() {
                     number: "+15551234".into(),
                     send_digits: Some("ww12".into()),
                     url: Some("/screen".into()),
-                    method: Method::Post
+                    method: Method::Post,
+                    callbacks: NounCallbacks::default(),
                 },
                 DialTarget::Sip {
                     uri: "sip:bob@example.com".into(),
                     url: None,
                     method: Method::Post,
                     username: Some("u".into()),
-                    password: Some("p".into())
+                    password: Some("p".into()),
+                    callbacks: NounCallbacks::default(),
                 },
                 DialTarget::Client {
                     identity: "alice".into()
@@ -440,6 +442,37 @@ fn a_dial_reads_its_attributes_and_nouns() {
             ],
         })
     );
+}
+
+#[test]
+fn a_dial_noun_reads_its_status_callback() {
+    let v = only(
+        r#"<Response><Dial><Sip statusCallback="/child" statusCallbackMethod="GET" statusCallbackEvent="initiated ringing answered completed">sip:bob@example.com</Sip></Dial></Response>"#,
+    );
+    let Verb::Dial(d) = v else { panic!() };
+    let [DialTarget::Sip { callbacks, .. }] = &d.targets[..] else {
+        panic!("{d:?}")
+    };
+    use crate::call::StatusCallbackEvent as E;
+    assert_eq!(
+        callbacks,
+        &NounCallbacks {
+            url: Some("/child".into()),
+            method: Method::Get,
+            events: vec![E::Initiated, E::Ringing, E::Answered, E::Completed],
+        }
+    );
+    let parsed = ok(
+        r#"<Response><Dial><Number statusCallback="/c" statusCallbackEvent="bogus">+15551234</Number></Dial></Response>"#,
+    );
+    assert_eq!(parsed.warnings.len(), 1, "{:?}", parsed.warnings);
+    let Verb::Dial(d) = &parsed.program.verbs[0] else {
+        panic!()
+    };
+    let [DialTarget::Number { callbacks, .. }] = &d.targets[..] else {
+        panic!("{d:?}")
+    };
+    assert_eq!(callbacks.events, vec![E::Completed]);
 }
 
 #[test]

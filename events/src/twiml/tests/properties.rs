@@ -61,6 +61,7 @@ fn target() -> impl Strategy<Value = DialTarget> {
             send_digits: None,
             url,
             method,
+            callbacks: Default::default(),
         }),
         Just(DialTarget::Client {
             identity: "alice".into()
