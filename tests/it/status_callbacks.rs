@@ -4,10 +4,12 @@
 //! gets `completed` only), with Twilio's parameters, by POST or GET, every request accepted
 //! by the official Python `RequestValidator` (a tampered copy refused); and a callback the
 //! application has not taken yet when the server is killed with SIGKILL is delivered after
-//! the restart, once.
+//! the restart, once. A call placed with `POST /Calls` to a SIPp callee that rings, answers
+//! and hangs up, subscribed to all four events, gets `initiated`, `ringing`, `answered` (as
+//! `in-progress`) and `completed` with `SequenceNumber` 0..3 in that order.
 
 use crate::signature::validate_with_twilio;
-use crate::telephony::{free_sip_port, run_sipp, WAIT};
+use crate::telephony::{free_sip_port, run_sipp, scenario, spawn_sipp, WAIT};
 use crate::{create_account, Api, Creds, DataDir, Server};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -302,5 +304,93 @@ fn a_callback_not_taken_before_kill_9_is_delivered_once_after_the_restart() {
     assert!(
         f.server.take().expect("server").terminate(),
         "the restarted server stops cleanly"
+    );
+}
+
+#[test]
+fn a_placed_call_subscribed_to_all_four_events_gets_them_numbered_0_to_3() {
+    let mut f = Fixture::start("status-callbacks-placed", Reply::status(204));
+    // The callee rings for half a second, answers, stays half a second and hangs up.
+    let ring_answer = scenario("uas_ring_answer.xml");
+    let callee = spawn_sipp(
+        None,
+        &[
+            "-sf",
+            ring_answer.to_str().expect("utf-8"),
+            "-m",
+            "1",
+            "-d",
+            "500",
+        ],
+    );
+    let account = f.account.sid.clone();
+    let api = Api::new(f.server(), &f.account);
+    let to = callee.uri("callee");
+    let voice = f.app.url("/voice");
+    let status = f.app.url("/status");
+    let form = [
+        ("To", to.as_str()),
+        ("From", "+15550100099"),
+        ("Url", voice.as_str()),
+        ("StatusCallback", status.as_str()),
+        ("StatusCallbackEvent", "initiated"),
+        ("StatusCallbackEvent", "ringing"),
+        ("StatusCallbackEvent", "answered"),
+        ("StatusCallbackEvent", "completed"),
+    ];
+    let path = format!("/2010-04-01/Accounts/{account}/Calls.json");
+    let placed: Value = f.app.block_on(async {
+        let response = api.post(&path, &form).await;
+        assert_eq!(response.status(), 201, "the call is placed");
+        response.json().await.expect("the call as JSON")
+    });
+    let call_sid = placed["sid"].as_str().expect("sid").to_string();
+    let run = callee.wait(Duration::from_secs(30));
+    assert_eq!(
+        run.code,
+        Some(0),
+        "the callee's call succeeds\n{}",
+        run.describe()
+    );
+
+    let got = f.callbacks(&call_sid, 4);
+    let progress: Vec<(&str, &str)> = got
+        .iter()
+        .map(|r| {
+            (
+                r.param("CallStatus").unwrap_or("?"),
+                r.param("SequenceNumber").unwrap_or("?"),
+            )
+        })
+        .collect();
+    // One call's callbacks go out one at a time, in order: they also arrive in order.
+    assert_eq!(
+        progress,
+        [
+            ("initiated", "0"),
+            ("ringing", "1"),
+            ("in-progress", "2"),
+            ("completed", "3")
+        ]
+    );
+    for r in &got {
+        assert_eq!(r.method, "POST");
+        assert_eq!(r.param("Direction"), Some("outbound-api"));
+        assert_eq!(r.param("CallbackSource"), Some("call-progress-events"));
+        assert_eq!(r.param("AccountSid"), Some(account.as_str()));
+    }
+    let done = &got[3];
+    assert_eq!(done.param("SipResponseCode"), Some("200"));
+    assert_eq!(
+        done.param("CallDuration"),
+        Some("1"),
+        "half a second, rounded up"
+    );
+    assert_eq!(done.param("Duration"), Some("1"));
+    assert!(got[..3].iter().all(|r| r.param("CallDuration").is_none()));
+    assert_signed(&f.app, &f.account.token, &got);
+    assert!(
+        f.server.take().expect("server").terminate(),
+        "the server stops cleanly"
     );
 }
