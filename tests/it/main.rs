@@ -49,6 +49,9 @@
 //!   hangupOnStar, answerOnBridge, audio both ways captured by tshark and decoded by sox.
 //! - `sip_calls`: calls switchboard places (`switchboard call`), bridges and re-INVITEs,
 //!   against SIPp callees.
+//! - `status_callbacks`: a number's `StatusCallback` gets one `completed` per SIPp call, with
+//!   Twilio's parameters, by POST and by GET, accepted by `RequestValidator`; a callback not
+//!   taken before `kill -9` is delivered once after the restart.
 //! - `tenancy`: the cross-tenant matrix over every route of `switchboard::http::routes`:
 //!   another tenant's SID answers as a missing one and writes nothing; a parent reaches its
 //!   subaccounts' resources, a subaccount never its parent's or a sibling's.
@@ -88,6 +91,7 @@ mod server;
 mod signature;
 mod sip;
 mod sip_calls;
+mod status_callbacks;
 mod taskrouter_projection;
 mod telephony;
 mod tenancy;

@@ -191,7 +191,9 @@ async fn raise(ctx: &Context, row: &Row, code: u32, error: String, exchange: Exc
             .as_ref()
             .map(|a| String::from_utf8_lossy(&a.body).into_owned()),
         response_headers: exchange.answer.as_ref().map(|a| a.headers.clone()),
-        resource_sid: field("ReservationSid").or_else(|| field("ResourceSid")),
+        resource_sid: field("ReservationSid")
+            .or_else(|| field("ResourceSid"))
+            .or_else(|| field("CallSid")),
         service_sid: field("WorkspaceSid"),
         occurred_at: Utc::now(),
         causation_id: row.causation_id,

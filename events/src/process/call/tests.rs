@@ -51,6 +51,15 @@ fn routed(url: Option<&str>, events: &[StatusCallbackEvent], method: HttpMethod)
     })
 }
 
+/// A number's `StatusCallback`: `completed` only, POSTed.
+fn completed_only() -> Event {
+    routed(
+        Some(URL),
+        &[StatusCallbackEvent::Completed],
+        HttpMethod::Post,
+    )
+}
+
 fn ringing() -> Event {
     Event::CallRinging(CallRinging {})
 }
@@ -157,11 +166,7 @@ const ALL: [StatusCallbackEvent; 4] = [
 fn an_inbound_call_to_a_number_gets_one_completed_with_the_terminal_parameters() {
     let ds = run(&[
         initiated(CallDirection::Inbound),
-        routed(
-            Some(URL),
-            &[StatusCallbackEvent::Completed],
-            HttpMethod::Post,
-        ),
+        completed_only(),
         ringing(),
         answered(),
         digit(),
@@ -254,11 +259,7 @@ fn every_terminal_status_is_completed_with_that_status() {
     for (status, code, wire) in table {
         let ds = run(&[
             initiated(CallDirection::OutboundApi),
-            routed(
-                Some(URL),
-                &[StatusCallbackEvent::Completed],
-                HttpMethod::Post,
-            ),
+            completed_only(),
             ringing(),
             completed(status, code, 0),
         ]);
@@ -286,11 +287,7 @@ fn durations_round_up_to_the_second_and_the_billable_minute() {
     for (ms, secs, minutes) in table {
         let ds = run(&[
             initiated(CallDirection::Inbound),
-            routed(
-                Some(URL),
-                &[StatusCallbackEvent::Completed],
-                HttpMethod::Post,
-            ),
+            completed_only(),
             answered(),
             completed(CallEndStatus::Completed, 200, ms),
         ]);
