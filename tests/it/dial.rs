@@ -440,7 +440,15 @@ fn answer_on_bridge_with_nobody_answering_runs_the_action_on_an_unanswered_calle
         r#"<Response><Dial action="/after" answerOnBridge="true" timeout="5"><Sip>{}</Sip></Dial></Response>"#,
         callee.uri("agent")
     );
-    let mut t = start("dial-aob-no-answer", &dial, &[]);
+    // `<Hangup>` first in a document answers (as Twilio); `<Reject>` keeps it unanswered.
+    let mut t = Telephony::start_app(
+        "dial-aob-no-answer",
+        &[
+            ("/voice", Reply::twiml(&dial)),
+            ("/after", Reply::twiml("<Response><Reject/></Response>")),
+        ],
+        &[],
+    );
     let sig = UdpSocket::bind("127.0.0.1:0").expect("sip socket");
     let rtp = UdpSocket::bind("127.0.0.1:0").expect("rtp socket");
     let local = sig.local_addr().expect("addr").port();
@@ -455,8 +463,8 @@ fn answer_on_bridge_with_nobody_answering_runs_the_action_on_an_unanswered_calle
     let final_response =
         exchange(&sig, &t.target(), &invite, Duration::from_secs(20)).expect("a final response");
     assert!(
-        !final_response.starts_with("SIP/2.0 200"),
-        "never answered: {final_response}"
+        final_response.starts_with("SIP/2.0 603"),
+        "never answered, then rejected: {final_response}"
     );
     let after = action(&t);
     let run = callee.wait(SIPP_WAIT);
