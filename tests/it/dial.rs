@@ -5,7 +5,9 @@
 //! - a child that hangs up: `DialCallStatus=completed` with a duration; a busy one: `busy`;
 //! - two `<Sip>` nouns rung at once: the first answer wins, the other is CANCELed (487) and
 //!   its stream ends `canceled`;
-//! - `<Number>` through `--sip-trunk` (the Request-URI's user is the number), `timeLimit`;
+//! - `<Number>` through `--sip-trunk` (the Request-URI's user is the number), `sendDigits`
+//!   (RFC 4733 events at the child), the noun's `statusCallback` (the child's `call.routed`),
+//!   `timeLimit`;
 //!   without a trunk: `failed` and a 13224 notification;
 //! - `hangupOnStar` with an RFC 4733 `*` from the caller; `answerOnBridge` (no 200 to the
 //!   caller before the child's, and an unanswered caller when nobody answers);
@@ -233,12 +235,14 @@ fn of_two_sip_nouns_the_first_to_answer_wins_and_the_other_is_canceled() {
 
 #[test]
 fn a_number_goes_through_the_sip_trunk_and_time_limit_ends_the_bridge() {
-    // SIPp's built-in uas waits for our BYE: timeLimit sends it.
+    // The carrier answers with telephone-event and waits for our BYE: timeLimit sends it.
+    let scratch = tempfile::tempdir().expect("dir");
+    let events = scenario("uas_events_wait_bye.xml");
     let carrier = spawn_sipp(
         None,
         &[
-            "-sn",
-            "uas",
+            "-sf",
+            events.to_str().expect("utf-8"),
             "-m",
             "1",
             "-trace_msg",
@@ -248,11 +252,14 @@ fn a_number_goes_through_the_sip_trunk_and_time_limit_ends_the_bridge() {
     );
     let carrier_port = carrier.port;
     let trunk = format!("sip:127.0.0.1:{carrier_port}");
-    let dial = r#"<Response><Dial action="/after" timeLimit="2" callerId="+15550009999"><Number>+1 (555) 123-0000</Number></Dial></Response>"#;
+    let dial = r#"<Response><Dial action="/after" timeLimit="3" callerId="+15550009999"><Number sendDigits="1w2" statusCallback="/child" statusCallbackEvent="ringing answered">+1 (555) 123-0000</Number></Dial></Response>"#;
     let mut t = start("dial-trunk", dial, &["--sip-trunk", &trunk]);
+    let to_carrier = Capture::start(scratch.path(), carrier.media_port);
     let (sig, _rtp, _) = call(&t, "dial-trunk", Law::Ulaw);
     let after = action(&t);
     answer_bye(&t, &sig);
+    // sendDigits went to the child as RFC 4733 events, as tshark reads them.
+    assert_eq!(to_carrier.stop().digits(), "12");
     let run = carrier.wait(SIPP_WAIT);
     assert_eq!(
         run.stat("SuccessfulCall(C)"),
@@ -287,10 +294,18 @@ fn a_number_goes_through_the_sip_trunk_and_time_limit_ends_the_bridge() {
         .param("DialCallDuration")
         .and_then(|d| d.parse().ok())
         .expect("duration");
-    assert!((2..=3).contains(&duration), "timeLimit=2: {duration}");
+    assert!((3..=4).contains(&duration), "timeLimit=3: {duration}");
     let calls = t.stop_and_read_calls();
     let (_, child) = streams(&calls, "outbound-dial")[0];
     assert_eq!(last(child)["hung_up_by"], "local");
+    // The noun's statusCallback is the child's call.routed, right after call.initiated.
+    assert_eq!(types(child)[..2], ["call.initiated", "call.routed"]);
+    let routed = &child[1]["data"];
+    assert_eq!(routed["status_callback"], t.app.url("/child"), "{routed}");
+    assert_eq!(
+        routed["status_callback_events"],
+        serde_json::json!(["ringing", "answered"])
+    );
 }
 
 #[test]
