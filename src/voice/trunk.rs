@@ -113,7 +113,7 @@ mod tests {
     #[test]
     fn a_number_without_a_trunk_or_a_non_number_is_refused() {
         assert!(target("+14155550100", None)
-            .unwrap_err()
+            .expect_err("no trunk")
             .contains("--sip-trunk"));
         let trunk = Trunk::parse("sip:carrier.example").expect("a trunk");
         assert!(target("client:alice", Some(&trunk)).is_err());
