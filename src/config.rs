@@ -681,6 +681,24 @@ pub enum BenchCommand {
     /// (packets checked for loss and lateness at a receiver in this process). Prints calls,
     /// failures, calls/s, p50/p95 setup time and the responder's CPU per call.
     Sip(SipBenchArgs),
+    /// SIPp callers through the whole call router at a fixed rate (INVITE → webhook → TwiML →
+    /// `<Play>` of a short WAV → `<Hangup>`), the TwiML and the WAV served by a static
+    /// responder in another process; next to SIPp's own `uas` (signalling only) in the same
+    /// run. Prints calls/s, failures, and p50/p95/p99 from each INVITE's scheduled send time to
+    /// its first RTP packet at a receiver in this process. Exits non-zero if any call failed.
+    Router(RouterBenchArgs),
+    /// Serves one TwiML document (any path but the WAV's) and one WAV (`/tone.wav`) on
+    /// loopback, printing `static responder listening on http://…`: `bench router` runs it as
+    /// a process of its own, so the application's HTTP work is not the measured process's.
+    #[command(hide = true)]
+    StaticResponder {
+        /// The TwiML document's file.
+        #[arg(long)]
+        twiml: PathBuf,
+        /// The WAV file.
+        #[arg(long)]
+        wav: PathBuf,
+    },
     /// Projection lag under load: from an append's acknowledgement to the read model having
     /// it (p50, p99), with the appends/s achieved meanwhile.
     Lag {
@@ -722,6 +740,31 @@ pub struct SipBenchArgs {
     /// Playback: seconds each call lasts.
     #[arg(long, default_value_t = 10)]
     pub audio_secs: u32,
+}
+
+/// `switchboard bench router`
+#[derive(Debug, Clone, Args)]
+pub struct RouterBenchArgs {
+    /// The SIPp binary (Debian's `sip-tester`).
+    #[arg(long, env = "SWITCHBOARD_TEST_SIPP", default_value = "sipp")]
+    pub sipp: String,
+    /// Calls per second SIPp starts (a fixed schedule).
+    #[arg(long, default_value_t = 300)]
+    pub rate: u32,
+    /// Seconds of load: SIPp starts `rate × seconds` calls.
+    #[arg(long, default_value_t = 20.0)]
+    pub seconds: f64,
+    /// Seconds of the WAV each call plays before `<Hangup>`.
+    #[arg(long, default_value_t = 1)]
+    pub play_secs: u32,
+    /// `--max-calls` of the switchboard child; default `rate × (play_secs + 3)`, at least 100
+    /// (the calls up at once, with room for a slow second).
+    #[arg(long)]
+    pub max_calls: Option<usize>,
+    /// `--rtp-ports` of the switchboard child (two ports per call; ports are handed out
+    /// round robin, so a range much wider than the calls up at once rests each port).
+    #[arg(long, default_value = "20000-39999")]
+    pub rtp_ports: PortRange,
 }
 
 #[cfg(test)]

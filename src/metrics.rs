@@ -66,6 +66,10 @@ pub struct Metrics {
     pub http_responses: Family<HttpLabel, Counter>,
     /// Webhooks' time to each stage (see [`StageLabel`]).
     pub webhook_latency: Family<StageLabel, Histogram, fn() -> Histogram>,
+    /// Restart recoveries finished (`src/voice/recovery.rs`), their BYEs included.
+    pub recoveries: Counter,
+    /// Calls a stopped node left live that a recovery ended.
+    pub recovered_calls: Counter,
 }
 
 impl Default for Metrics {
@@ -118,7 +122,21 @@ impl Default for Metrics {
             "Time from a webhook's source event to each stage of its first attempt",
             webhook_latency.clone(),
         );
+        let recoveries = Counter::default();
+        let recovered_calls = Counter::default();
+        registry.register(
+            "recoveries",
+            "Restart recoveries finished (the calls a stopped node left live ended, BYEs sent)",
+            recoveries.clone(),
+        );
+        registry.register(
+            "recovered_calls",
+            "Calls a stopped node left live that a restart's recovery ended",
+            recovered_calls.clone(),
+        );
         Metrics {
+            recoveries,
+            recovered_calls,
             webhook_latency,
             registry,
             appends,

@@ -39,6 +39,7 @@ pub fn projections(events_retention: Duration) -> Vec<Arc<dyn Projection>> {
         Arc::new(switchboard_projections::alerts::Alerts),
         Arc::new(switchboard_projections::numbers::Numbers),
         Arc::new(switchboard_projections::notifications::Notifications),
+        Arc::new(switchboard_projections::calls::Calls),
         Arc::new(TaskRouter::with_events_retention(events_retention)),
     ]
 }

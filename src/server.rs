@@ -359,6 +359,20 @@ pub async fn run(
                 .filter_map(|w| switchboard_events::Sid::parse(&w.sid).ok()),
         );
     }
+    // The calls a dead writer left live: what the log held before this one takes a call.
+    let recovery = if roles.contains(&Role::Writer) {
+        Some(
+            crate::voice::recovery::Recovery::prepare(
+                opened.log.clone(),
+                args.region.clone(),
+                opened.projector.clone(),
+                opened.metrics.clone(),
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
     // The telephony engine appends call events, so it runs where the log is written.
     let sip = match args.sip.sip_addr {
         SipListen::Udp(listen) if roles.contains(&Role::Writer) => {
@@ -411,6 +425,10 @@ pub async fn run(
         }
         _ => None,
     };
+    let recovery_stop = CancellationToken::new();
+    let recovery = recovery.map(|recovery| {
+        tokio::spawn(recovery.run(sip.as_ref().map(SipEngine::byes), recovery_stop.clone()))
+    });
     info!(%addr, data_dir = %args.store.data_dir.display(), "switchboard listening");
     // One line on stdout that scripts and tests can wait for.
     println!("switchboard listening on http://{addr}");
@@ -424,6 +442,11 @@ pub async fn run(
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
         .context("HTTP server failed")?;
+    // Recovery's BYEs go out over the engine's transport: it ends before the engine.
+    recovery_stop.cancel();
+    if let Some(task) = recovery {
+        let _ = task.await;
+    }
     // Calls hang up and their last events are appended before the log closes.
     if let Some(engine) = sip {
         engine.stop().await;

@@ -20,8 +20,8 @@ use crate::account::{
 use crate::alert::AlertRaised;
 use crate::application::{ApplicationCreated, ApplicationDeleted, ApplicationUpdated};
 use crate::call::{
-    CallAnswered, CallCompleted, CallDialog, CallInitiated, CallRinging, CallRouted, DtmfReceived,
-    InstructionsFetched, MediaPlayed, NotificationRaised,
+    CallAnswered, CallCompleted, CallDeleted, CallDialog, CallInitiated, CallRinging, CallRouted,
+    DtmfReceived, InstructionsFetched, MediaPlayed, NotificationRaised,
 };
 use crate::number::{
     IncomingPhoneNumberCreated, IncomingPhoneNumberDeleted, IncomingPhoneNumberUpdated,
@@ -239,6 +239,8 @@ event_types! {
     CallAnswered(CallAnswered) = "call.answered", version 1;
     /// A call ended; the last event of every call stream.
     CallCompleted(CallCompleted) = "call.completed", version 1;
+    /// The record of a finished call was deleted (`DELETE /Calls/{CA}`); after the end, once.
+    CallDeleted(CallDeleted) = "call.deleted", version 1;
     /// A caller pressed a key (RFC 4733 or SIP INFO).
     DtmfReceived(DtmfReceived) = "dtmf.received", version 1;
     /// Audio finished playing into a call.

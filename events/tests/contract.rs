@@ -13,9 +13,10 @@ use switchboard_events::account::{
 };
 use switchboard_events::alert::{more_info, AlertRaised, LogLevel};
 use switchboard_events::call::{
-    CallAnswered, CallCompleted, CallDialog, CallDirection, CallEndStatus, CallInitiated,
-    CallRinging, CallRouted, DialogRole, DtmfMethod, DtmfReceived, HttpMethod, HungUpBy,
-    InstructionsFetched, MediaPlayed, NotificationLevel, NotificationRaised, StatusCallbackEvent,
+    CallAnswered, CallCompleted, CallDeleted, CallDialog, CallDirection, CallEndStatus,
+    CallInitiated, CallRinging, CallRouted, DialogRole, DtmfMethod, DtmfReceived, HttpMethod,
+    HungUpBy, InstructionsFetched, MediaPlayed, NotificationLevel, NotificationRaised,
+    StatusCallbackEvent,
 };
 use switchboard_events::taskrouter::events::*;
 use switchboard_events::{Event, Metadata, NewEvent, Position, RecordedEvent, Sid, SidPrefix};
@@ -351,6 +352,7 @@ fn call_examples() -> Vec<Event> {
             reason: "example".into(),
         }));
     }
+    events.push(Event::CallDeleted(CallDeleted {}));
     events
 }
 

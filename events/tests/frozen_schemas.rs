@@ -63,6 +63,10 @@ const FROZEN: &[(&str, &str)] = &[
         "8745e4892b38d95e57d974c011904b6b831a80cf1229ef4d9fb98bf470892282",
     ),
     (
+        "call.deleted.v1.json",
+        "b3c910afc9d0dbd9b55bbe1e619d9fe845cd8e61b5cf72b7337db83d5a2ac3a3",
+    ),
+    (
         "call.dialog.recorded.v1.json",
         "6dbbc0bc7a626caea40b683f069cb0a9cb860125f772be6361a34ff64085ed6a",
     ),

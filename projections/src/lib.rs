@@ -18,6 +18,7 @@
 //! - [`store`]: checkpoints, versions, skipped events, reset, digest.
 //! - [`accounts`]: the `accounts` read model.
 //! - [`alerts`]: Monitor alerts (deliveries that failed for good), per account.
+//! - [`calls`]: the calls (the Calls API's list and instances; the calls left live).
 //! - [`numbers`]: the accounts' incoming phone numbers and applications (the API's and the
 //!   SIP router's).
 //! - [`notifications`]: call notifications (errors and warnings running a call's TwiML), per
@@ -30,6 +31,7 @@
 
 pub mod accounts;
 pub mod alerts;
+pub mod calls;
 pub mod migrations;
 pub mod notifications;
 pub mod numbers;

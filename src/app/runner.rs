@@ -1,10 +1,17 @@
 //! The process-manager runner: reads the log from its own checkpoint, folds each workspace's
-//! state, hands every new event with the state after it to TaskRouter's process managers
-//! ([`switchboard_events::process::taskrouter::react`]), carries out the commands they issue,
-//! and writes the deliveries to the outbox with its checkpoint in ONE transaction
-//! ([`crate::app::outbox::rows::write`]). Then it wakes the sender.
+//! state and each call's, hands every new event with the state after it to the process
+//! managers (TaskRouter's [`switchboard_events::process::taskrouter::react`] for workspace
+//! streams, the status callbacks' [`switchboard_events::process::call::react`] for call
+//! streams), carries out the commands they issue, and writes the deliveries to the outbox
+//! with its checkpoint in ONE transaction ([`crate::app::outbox::rows::write`]). Then it
+//! wakes the sender.
 //!
-//! Folding needs every event of a workspace, so the runner reads the log from its start:
+//! Memory stays bounded by the calls that are live: a call's folded state is dropped once it
+//! has ended (its `call.completed` folded, and reacted to if past the checkpoint). An event
+//! that comes later for that call folds into nothing and produces nothing, which is what the
+//! fold of an ended call would give too (nothing is recorded after `call.completed`).
+//!
+//! Folding needs every event of a stream, so the runner reads the log from its start:
 //! events at or before its checkpoint are only folded (their deliveries were written when the
 //! checkpoint passed them), events after it react. A crash between reading and committing
 //! replays the events after the stored checkpoint, which produce the same rows with the same
@@ -33,7 +40,8 @@ use futures::{FutureExt, StreamExt};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use switchboard_events::process::{taskrouter, IssuedCommand, Reaction};
+use switchboard_events::call::{self, Call};
+use switchboard_events::process::{self, taskrouter, IssuedCommand, Reaction};
 use switchboard_events::taskrouter::state::{evolve, Workspace};
 use switchboard_events::{Envelope, Metadata, Sid, SidPrefix};
 use switchboard_projections::store::ProjectionStore;
@@ -67,10 +75,12 @@ pub struct Runner {
     pub metrics: Arc<crate::metrics::Metrics>,
 }
 
-/// The workspaces as folded so far, and where the runner stands.
+/// The workspaces and live calls as folded so far, and where the runner stands.
 #[derive(Default)]
 struct Folded {
     workspaces: HashMap<Sid, Workspace>,
+    /// Calls not ended yet (module doc: ended ones are dropped).
+    calls: HashMap<String, Call>,
     /// Read so far (in memory).
     read: Checkpoint,
 }
@@ -80,14 +90,35 @@ impl Folded {
     fn fold(&mut self, e: &Envelope, committed: &Checkpoint) -> Option<Reaction> {
         let at = self.read.entry(e.position.partition).or_insert(0);
         *at = (*at).max(e.position.offset);
-        let sid = Sid::parse_as(&e.stream, SidPrefix::Workspace).ok()?;
-        let state = self.workspaces.remove(&sid);
-        let ws = evolve(state, &sid, e.occurred_at, &e.event)?;
         let old = committed
             .get(&e.position.partition)
             .is_some_and(|o| *o >= e.position.offset);
+        if e.stream.starts_with(SidPrefix::Call.as_str()) {
+            return self.fold_call(e, old);
+        }
+        let sid = Sid::parse_as(&e.stream, SidPrefix::Workspace).ok()?;
+        let state = self.workspaces.remove(&sid);
+        let ws = evolve(state, &sid, e.occurred_at, &e.event)?;
         let reaction = (!old).then(|| taskrouter::react(&ws, e));
         self.workspaces.insert(sid, ws);
+        reaction
+    }
+
+    /// Folds an event of a call stream (`old`: at or before the checkpoint, fold only).
+    fn fold_call(&mut self, e: &Envelope, old: bool) -> Option<Reaction> {
+        let state = self.calls.remove(&e.stream);
+        let call = call::evolve(
+            state,
+            e.occurred_at.timestamp_millis(),
+            e.account_sid.as_str(),
+            &e.stream,
+            &e.event,
+        )?;
+        let reaction =
+            (!old && !call.callbacks_due.is_empty()).then(|| process::call::react(&call, e));
+        if !call.is_ended() {
+            self.calls.insert(e.stream.clone(), call);
+        }
         reaction
     }
 }

@@ -115,20 +115,33 @@ pub fn spawn_serve(
     log: std::fs::File,
     ready: &'static str,
 ) -> anyhow::Result<(std::process::Child, String)> {
+    let mut all = vec!["serve"];
+    all.extend_from_slice(args);
+    spawn_child(exe, &all, log, ready)
+}
+
+/// Our own executable with `args` as a child process logging to `log`, once it printed a line
+/// starting with `ready` (at most 30 s): the child and the rest of that line.
+pub fn spawn_child(
+    exe: &Path,
+    args: &[&str],
+    log: std::fs::File,
+    ready: &'static str,
+) -> anyhow::Result<(std::process::Child, String)> {
     use std::io::{BufRead, BufReader};
+    let what = args.first().copied().unwrap_or("switchboard");
     let mut child = std::process::Command::new(exe)
-        .arg("serve")
         .args(args)
         .env("RUST_LOG", "warn")
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(log)
         .spawn()
-        .map_err(|e| anyhow::anyhow!("start switchboard serve: {e}"))?;
+        .map_err(|e| anyhow::anyhow!("start switchboard {what}: {e}"))?;
     let stdout = child
         .stdout
         .take()
-        .ok_or_else(|| anyhow::anyhow!("no stdout from switchboard serve"))?;
+        .ok_or_else(|| anyhow::anyhow!("no stdout from switchboard {what}"))?;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -141,7 +154,7 @@ pub fn spawn_serve(
         Ok(rest) => Ok((child, rest)),
         Err(_) => {
             let _ = child.kill();
-            anyhow::bail!("switchboard serve did not print {ready:?} within 30 s (see its log)")
+            anyhow::bail!("switchboard {what} did not print {ready:?} within 30 s (see its log)")
         }
     }
 }

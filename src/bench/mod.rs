@@ -9,20 +9,25 @@
 //! | `bench lag` | [`lag`] | projection lag, from an append's acknowledgement to the read model having it | — (the appends/s achieved meanwhile) |
 //! | `bench taskrouter` | [`taskrouter`] | the highest task rate with p99 < 20 ms from each task's scheduled time to its reservation at a worker; the server in a child process, workers of capacity 1 accepting and completing at once | raw log appends of the same log code |
 //! | `bench sip` | [`sip`] | SIP calls/s, setup time, CPU per call and RTP playback quality under SIPp | SIPp's own answer-only `uas` |
+//! | `bench router` | [`router`] | calls/s, failures and INVITE → first RTP packet through the whole call router (webhook, TwiML, `<Play>`, `<Hangup>`), the application in another process ([`static_responder`]) | SIPp's own answer-only `uas` |
 //!
 //! What they share: [`measure`] (nearest-rank percentiles, latency samples, the timed append
 //! load, the log writer's commit counter) and [`fixtures`] (scratch directories, sample
 //! events, fresh PostgreSQL databases). Every percentile printed goes through
 //! [`measure::percentile`], so every benchmark ranks its samples the same way.
 
+pub mod first_packet;
 pub mod fixtures;
 pub mod kafka;
 pub mod lag;
 pub mod log;
 pub mod measure;
 pub mod postgres;
+pub mod router;
 pub mod sip;
+pub mod sipp;
 pub mod stages;
+pub mod static_responder;
 pub mod taskrouter;
 pub mod voice_app;
 
@@ -49,6 +54,10 @@ pub async fn run(cmd: BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Sip(options) => {
             tokio::task::spawn_blocking(move || sip::run(options)).await?
         }
+        BenchCommand::Router(options) => {
+            tokio::task::spawn_blocking(move || router::run(options)).await?
+        }
+        BenchCommand::StaticResponder { twiml, wav } => static_responder::run(&twiml, &wav).await,
         BenchCommand::Taskrouter {
             seconds,
             rates,

@@ -215,7 +215,7 @@ async fn list(
         "/2010-04-01/Accounts.json",
         &[("FriendlyName", friendly_name), ("Status", status)],
         &rows,
-        |r| &r.account.sid,
+        |r| r.account.sid.clone(),
         |r| account_json(&r.account, None),
     )))
 }

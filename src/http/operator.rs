@@ -133,7 +133,7 @@ async fn list(
         LIST,
         &[("FriendlyName", friendly_name), ("Status", status)],
         &rows,
-        |r| &r.account.sid,
+        |r| r.account.sid.clone(),
         |r| account_json(&r.account, None),
     )))
 }

@@ -57,6 +57,15 @@ pub const ROUTES: &[(&str, &[Method])] = &[
         "/2010-04-01/Accounts/{account_sid}/Calls/{call_sid}/Notifications/{notification_file}",
         &[Method::GET],
     ),
+    // src/http/voice/calls.rs
+    (
+        "/2010-04-01/Accounts/{account_sid}/Calls.json",
+        &[Method::GET, Method::POST],
+    ),
+    (
+        "/2010-04-01/Accounts/{account_sid}/Calls/{call_sid}",
+        &[Method::GET, Method::POST, Method::DELETE],
+    ),
     // src/http/operator.rs (the operator token, never an account's credentials)
     ("/operator/v1/Accounts", &[Method::GET, Method::POST]),
     ("/operator/v1/Accounts/{account_sid}", &[Method::GET]),

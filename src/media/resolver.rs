@@ -8,12 +8,21 @@
 //! error code an integrator would see for it, and that no fetch can hold a call or the
 //! memory hostage: each is bounded in time ([`ResolverLimits::fetch_timeout`]) and size
 //! ([`ResolverLimits::max_bytes`], checked against `Content-Length` first and while reading).
+//!
+//! TEMPORARY, until the media layer (issue 17) brings a cache with Twilio's rules: a played
+//! URL's decoded audio is kept in memory a short while ([`Kept`]: at most [`KEPT_URLS`] URLs,
+//! each at most [`KEPT_MAX_SAMPLES`] long, for [`KEPT_FOR`] after its fetch), so the
+//! thousandth call playing one prompt does not fetch and decode it again. It honours no
+//! header (no validators, `max-age` or `no-cache`) and keeps only successes; to hear a changed
+//! file within a minute, change its URL.
 
 use super::audio::{self, Audio};
 use super::tts;
 use async_trait::async_trait;
+use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 use switchboard_telephony::Law;
 
 /// Twilio 11200: HTTP retrieval failure (a non-2xx answer, a timeout, a broken body).
@@ -97,12 +106,55 @@ impl Default for ResolverLimits {
     }
 }
 
-/// espeak-ng and plain HTTP GETs, no cache.
+/// How many played URLs [`Kept`] holds at once (the oldest goes first).
+pub const KEPT_URLS: usize = 16;
+/// How long a played URL's audio is kept after its fetch.
+pub const KEPT_FOR: Duration = Duration::from_secs(60);
+/// The longest audio kept (one minute at 8 kHz, ~1 MB): with [`KEPT_URLS`], the map never
+/// holds more than ~16 MB however long the files its calls play.
+pub const KEPT_MAX_SAMPLES: usize = 60 * audio::SAMPLE_RATE as usize;
+
+/// Decoded `<Play>` audio by URL, bounded in count, length and age (see the module doc):
+/// the stand-in for the media layer's cache, which replaces it.
+#[derive(Debug, Default)]
+struct Kept {
+    /// Oldest first.
+    entries: VecDeque<(String, Audio, Instant)>,
+}
+
+impl Kept {
+    /// The audio kept for `url`, if it is younger than [`KEPT_FOR`] at `now`.
+    fn get(&mut self, url: &str, now: Instant) -> Option<Audio> {
+        self.entries.retain(|(_, _, until)| *until > now);
+        self.entries
+            .iter()
+            .find(|(kept, _, _)| kept == url)
+            .map(|(_, audio, _)| audio.clone())
+    }
+
+    /// Keeps `audio` for `url` from `now`, unless it is longer than [`KEPT_MAX_SAMPLES`].
+    fn keep(&mut self, url: &str, audio: &Audio, now: Instant) {
+        if audio.len() > KEPT_MAX_SAMPLES {
+            return;
+        }
+        self.entries
+            .retain(|(kept, _, until)| kept != url && *until > now);
+        while self.entries.len() >= KEPT_URLS {
+            self.entries.pop_front();
+        }
+        self.entries
+            .push_back((url.to_string(), audio.clone(), now + KEPT_FOR));
+    }
+}
+
+/// espeak-ng and plain HTTP GETs; played URLs' audio kept a minute ([`Kept`]).
 #[derive(Debug, Clone)]
 pub struct LocalResolver {
     http: reqwest::Client,
     espeak: PathBuf,
     limits: ResolverLimits,
+    /// Shared by the clones: every call of the node hears the same kept audio.
+    kept: Arc<Mutex<Kept>>,
 }
 
 impl LocalResolver {
@@ -113,6 +165,19 @@ impl LocalResolver {
             http,
             espeak,
             limits: ResolverLimits::default(),
+            kept: Arc::default(),
+        }
+    }
+
+    /// The kept audio of `url`. A poisoned lock (a panic elsewhere mid-update) is read as
+    /// nothing kept: the call fetches instead.
+    fn kept(&self, url: &str) -> Option<Audio> {
+        self.kept.lock().ok()?.get(url, Instant::now())
+    }
+
+    fn keep(&self, url: &str, audio: &Audio) {
+        if let Ok(mut kept) = self.kept.lock() {
+            kept.keep(url, audio, Instant::now());
         }
     }
 
@@ -133,6 +198,15 @@ impl LocalResolver {
     }
 
     async fn play(&self, url: &str) -> Result<Audio, ResolveError> {
+        if let Some(audio) = self.kept(url) {
+            return Ok(audio);
+        }
+        let audio = self.fetch(url).await?;
+        self.keep(url, &audio);
+        Ok(audio)
+    }
+
+    async fn fetch(&self, url: &str) -> Result<Audio, ResolveError> {
         let parsed = reqwest::Url::parse(url)
             .map_err(|e| ResolveError::new(HTTP_RETRIEVAL_FAILURE, format!("{url}: {e}")))?;
         if !matches!(parsed.scheme(), "http" | "https") {

@@ -307,3 +307,76 @@ async fn say_speaks_with_espeak_ng_at_8_khz() {
         .expect("spoken as text");
     assert!(rms(&odd.samples) > 300.0);
 }
+
+#[test]
+fn kept_audio_is_bounded_in_count_length_and_age() {
+    let t0 = Instant::now();
+    let tone = Audio::new(vec![1; 800]);
+    let mut kept = Kept::default();
+    kept.keep("http://a/0.wav", &tone, t0);
+    assert_eq!(kept.get("http://a/0.wav", t0), Some(tone.clone()));
+    assert_eq!(kept.get("http://a/other.wav", t0), None);
+    // Count: the oldest goes first once KEPT_URLS are held.
+    for i in 1..=KEPT_URLS {
+        kept.keep(&format!("http://a/{i}.wav"), &tone, t0);
+    }
+    assert_eq!(kept.entries.len(), KEPT_URLS);
+    assert_eq!(kept.get("http://a/0.wav", t0), None);
+    assert!(kept.get("http://a/1.wav", t0).is_some());
+    // Age: nothing outlives KEPT_FOR from its fetch.
+    assert!(kept.get("http://a/1.wav", t0 + KEPT_FOR).is_none());
+    assert!(kept.entries.is_empty());
+    // Length: audio longer than KEPT_MAX_SAMPLES is never kept.
+    let long = Audio::new(vec![0; KEPT_MAX_SAMPLES + 1]);
+    kept.keep("http://a/long.wav", &long, t0);
+    assert_eq!(kept.get("http://a/long.wav", t0), None);
+    // Keeping a URL again replaces its audio and restarts its age.
+    let other = Audio::new(vec![2; 80]);
+    kept.keep("http://a/x.wav", &tone, t0);
+    kept.keep("http://a/x.wav", &other, t0 + KEPT_FOR / 2);
+    assert_eq!(kept.entries.len(), 1);
+    assert_eq!(kept.get("http://a/x.wav", t0 + KEPT_FOR), Some(other));
+}
+
+#[tokio::test]
+async fn a_played_url_is_fetched_once_and_a_failure_every_time() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let tone = wav::write_g711(Law::Ulaw, &[0xFF; 800]).expect("wav");
+    let hits: Arc<[AtomicUsize; 2]> = Arc::new([AtomicUsize::new(0), AtomicUsize::new(0)]);
+    let (ok, gone) = (hits.clone(), hits.clone());
+    let app = axum::Router::new()
+        .route(
+            "/tone.wav",
+            get(move || async move {
+                ok[0].fetch_add(1, Ordering::SeqCst);
+                typed("audio/wav", tone)
+            }),
+        )
+        .route(
+            "/gone.wav",
+            get(move || async move {
+                gone[1].fetch_add(1, Ordering::SeqCst);
+                StatusCode::NOT_FOUND
+            }),
+        );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let resolver = resolver();
+    let again = resolver.clone();
+    for r in [&resolver, &resolver, &again] {
+        let audio = r
+            .resolve(&play(format!("{base}/tone.wav")))
+            .await
+            .expect("the tone");
+        assert_eq!(audio.len(), 800);
+        assert!(r.resolve(&play(format!("{base}/gone.wav"))).await.is_err());
+    }
+    // The clones share what is kept; a failure is asked again each time.
+    assert_eq!(hits[0].load(Ordering::SeqCst), 1);
+    assert_eq!(hits[1].load(Ordering::SeqCst), 3);
+}

@@ -20,12 +20,14 @@ use crate::app::call_controller::CallController;
 use rsipstack::dialog::dialog::{DialogState, DialogStateReceiver, TerminatedReason};
 use rsipstack::dialog::invite_dialog::InviteDialog;
 use rsipstack::sip::headers::ContentType;
+use rsipstack::sip::uri::ParamsExt;
 use rsipstack::sip::{Header, Request, StatusCode};
+use rsipstack::sip::{HeadersExt, ToTypedHeader};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 use switchboard_events::call::{
-    CallAnswered, CallCommand, CallCompleted, CallEndStatus, DtmfMethod, DtmfReceived, HungUpBy,
-    MediaPlayed,
+    CallAnswered, CallCommand, CallCompleted, CallDialog, CallEndStatus, DialogRole, DtmfMethod,
+    DtmfReceived, HungUpBy, MediaPlayed,
 };
 use switchboard_events::Sid;
 use switchboard_telephony::sdp::{self, LocalMedia, NegotiatedAudio, SessionDescription};
@@ -163,6 +165,17 @@ impl Answered {
 }
 
 impl Leg {
+    /// Records `call.dialog.recorded`: what a BYE needs once this process is gone (the
+    /// restart's recovery, `src/voice/recovery.rs`, sends it). Called once the dialog is
+    /// confirmed (the ACK arrived, or we sent it); the decider refuses it before the answer.
+    pub fn record_dialog(&self) {
+        match dialog_of(&self.dialog, self.role) {
+            Ok(dialog) => self.controller.observe(CallCommand::RecordDialog(dialog)),
+            // The call goes on; only a restart's BYE is lost (the README says when).
+            Err(why) => warn!(call_sid = %self.call_sid, %why, "dialog not recorded"),
+        }
+    }
+
     /// The RTP socket and the receiving end of the remote address, for a media task (once).
     pub fn media_socket(&mut self) -> Option<(tokio::net::UdpSocket, watch::Receiver<SocketAddr>)> {
         let socket = self.slot.take_socket()?;
@@ -304,6 +317,70 @@ impl Leg {
         }
         shared.dialogs.remove_dialog(&dialog.id());
     }
+}
+
+/// What a BYE for `dialog` needs, from rsipstack's view of it (RFC 3261 §12.1: the tags,
+/// the remote target, the route set, our CSeq).
+fn dialog_of(dialog: &InviteDialog, role: Role) -> Result<CallDialog, String> {
+    let snapshot = dialog.snapshot();
+    let id = snapshot.id;
+    if id.local_tag.is_empty() || id.remote_tag.is_empty() {
+        return Err(format!("the dialog {id} lacks a tag"));
+    }
+    // rsipstack keeps the INVITE's From and To as they were sent: ours is the From as UAC,
+    // the To as UAS.
+    let (local_uri, remote_uri) = match role {
+        Role::Uac => (snapshot.from.uri.to_string(), snapshot.to.uri.to_string()),
+        Role::Uas => (snapshot.to.uri.to_string(), snapshot.from.uri.to_string()),
+    };
+    // The remote target: the peer's Contact (rsipstack moves `remote_uri` to it, from the
+    // INVITE as UAS and from the 2xx as UAC).
+    let target = snapshot.remote_uri;
+    let initial = dialog.initial_request();
+    let via_transport = initial
+        .via_header()
+        .ok()
+        .and_then(|via| via.typed().ok())
+        .map(|via| via.transport);
+    let transport = target
+        .transport()
+        .cloned()
+        .or(match role {
+            // The INVITE's own Via says how the peer reached us.
+            Role::Uas => via_transport,
+            Role::Uac => None,
+        })
+        .unwrap_or_default();
+    let transport = if transport == rsipstack::sip::Transport::Tcp {
+        "tcp"
+    } else {
+        "udp"
+    };
+    let port = target.host_with_port.port.map(u16::from).unwrap_or(5060);
+    let destination = match &target.host_with_port.host {
+        rsipstack::sip::Host::IpAddr(ip) => SocketAddr::new(*ip, port).to_string(),
+        rsipstack::sip::Host::Domain(domain) => format!("{domain}:{port}"),
+    };
+    Ok(CallDialog {
+        role: match role {
+            Role::Uas => DialogRole::Uas,
+            Role::Uac => DialogRole::Uac,
+        },
+        call_id: id.call_id,
+        local_tag: id.local_tag,
+        remote_tag: id.remote_tag,
+        local_uri,
+        remote_uri,
+        remote_target: target.to_string(),
+        route_set: snapshot
+            .route_set
+            .iter()
+            .map(|route| route.value().to_string())
+            .collect(),
+        local_cseq: snapshot.local_cseq,
+        transport: transport.to_string(),
+        destination,
+    })
 }
 
 /// Runs `behaviour` on an answered leg until it ends: the peer hangs up, the playback is

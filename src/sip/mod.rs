@@ -47,8 +47,10 @@
 //! - [`outbound`]: placing a call (`switchboard call`, a bridge's second leg), to its answer.
 //! - [`leg`]: an answered call of either direction: in-dialog requests (BYE, INFO, re-INVITE),
 //!   running a behaviour, hanging up.
+//! - [`bye`]: a BYE built from a recorded dialog, for a call a dead node left live.
 //! - [`media`]: the RTP tasks (echo, playback, RFC 4733 detection, the two-leg relay).
 
+pub mod bye;
 pub mod call;
 pub mod leg;
 pub mod media;
@@ -326,6 +328,13 @@ impl SipEngine {
             sip_code: end.sip_code,
             reason: end.reason,
         })
+    }
+
+    /// Sends BYEs outside the dialog layer, from recorded dialogs (restart recovery).
+    pub fn byes(&self) -> bye::ByeSender {
+        bye::ByeSender {
+            endpoint: self.shared.dialogs.endpoint.clone(),
+        }
     }
 
     /// The Calls API's port: places calls through this engine and finds the live ones.

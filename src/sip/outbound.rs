@@ -260,7 +260,7 @@ pub(crate) async fn connect(
             ));
         }
     };
-    Ok(Answered {
+    let leg = Answered {
         call_sid,
         controller,
         dialog,
@@ -269,5 +269,8 @@ pub(crate) async fn connect(
         local,
         audio,
     }
-    .into_leg(Role::Uac))
+    .into_leg(Role::Uac);
+    // rsipstack has sent the ACK: the dialog is confirmed.
+    leg.record_dialog();
+    Ok(leg)
 }

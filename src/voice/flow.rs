@@ -664,6 +664,7 @@ impl Flow<'_> {
                 }
             }
         }
+        leg.record_dialog();
         let Some((socket, remote)) = leg.media_socket() else {
             self.phase = None;
             return Err(Over::End {

@@ -11,6 +11,7 @@
 //! - [`provisioning`]: the writes that provision numbers and applications;
 //! - [`calls`]: the Calls API's port (placing a call, reaching a live one);
 //! - [`placed`]: that port on a node with SIP: calls placed for `POST /Calls`, live calls;
+//! - [`recovery`]: at a writer's start, ending the calls a dead node left live;
 //! - [`trunk`]: where calls to telephone numbers go (`--sip-trunk`).
 
 pub mod calls;
@@ -20,6 +21,7 @@ pub(crate) mod flow;
 pub mod numbers;
 pub(crate) mod placed;
 pub mod provisioning;
+pub mod recovery;
 pub(crate) mod router;
 pub mod trunk;
 

@@ -32,6 +32,8 @@
 //! - `exactly_once`: TaskRouter counters through `kill -9` and a broker kill equal a rebuild,
 //!   the actor's state, the workload's own count and kafka-python's raw count (all logs).
 //! - `bad_records`: unknown event types and damaged rows in the log.
+//! - `call_restart`: `kill -9` with calls up, restart: each call stream ends exactly once,
+//!   the answered calls' peers get a BYE, a second restart appends nothing.
 //! - `retention`: closed tasks answer 404 once `--taskrouter-closed-task-retention` has
 //!   passed.
 //! - `projections`: exactly-once effects and rebuilds on a version bump (SQLite, PostgreSQL,
@@ -61,7 +63,9 @@
 mod alerts;
 mod auth_tokens;
 mod bad_records;
+mod call_restart;
 mod call_router;
+mod calls_api;
 mod cluster;
 mod crash;
 mod dial;

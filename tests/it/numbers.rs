@@ -260,7 +260,7 @@ fn openapi() -> Value {
 }
 
 /// `schema` with a `$ref` followed.
-fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
+pub(crate) fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
     match schema["$ref"]
         .as_str()
         .and_then(|r| r.strip_prefix("#/components/schemas/"))
@@ -273,7 +273,7 @@ fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
 /// Every property the document lists is present with its JSON type (null only where it
 /// says nullable), its enum, its SID pattern and its length; arrays' items conform to the
 /// item schema; and the value has no property the document does not list.
-fn conforms(doc: &Value, value: &Value, schema: &Value, what: &str) {
+pub(crate) fn conforms(doc: &Value, value: &Value, schema: &Value, what: &str) {
     let schema = resolve(doc, schema);
     let props = schema["properties"].as_object().expect("properties");
     assert!(!props.is_empty());

@@ -78,6 +78,8 @@ pub(crate) struct Telephony {
     pub(crate) sip_port: u16,
     pub(crate) app: TwimlApp,
     pub(crate) account: Creds,
+    /// The `serve` flags it was started with, for a restart on the same data dir and port.
+    args: Vec<String>,
 }
 
 impl Telephony {
@@ -123,9 +125,8 @@ impl Telephony {
         let sip_addr = format!("127.0.0.1:{sip_port}");
         let mut args = vec!["--sip-addr", &sip_addr];
         args.extend_from_slice(extra);
-        // `SWITCHBOARD_TEST_SERVER_LOG=debug` shows the server's log when a test needs it.
-        let log = std::env::var("SWITCHBOARD_TEST_SERVER_LOG").unwrap_or_else(|_| "warn".into());
-        let server = Server::start_env(dir.path(), &[("RUST_LOG", log.as_str())], &args);
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let server = serve(dir.path(), &args);
         let app = TwimlApp::start(routes).expect("the test application starts");
         Telephony {
             dir,
@@ -133,7 +134,21 @@ impl Telephony {
             sip_port,
             app,
             account,
+            args,
         }
+    }
+
+    /// SIGKILL: the server dies with its calls up, nothing flushed.
+    pub(crate) fn kill9(&mut self) {
+        if let Some(server) = self.server.take() {
+            server.kill9();
+        }
+    }
+
+    /// Starts the server again on the same data dir, SIP port and flags.
+    pub(crate) fn restart(&mut self) {
+        assert!(self.server.is_none(), "stop the server before restarting it");
+        self.server = Some(serve(self.dir.path(), &self.args));
     }
 
     /// The running server.
@@ -159,6 +174,14 @@ impl Telephony {
         }
         read_calls(self.dir.path())
     }
+}
+
+/// `serve` on `dir` with `args`. `SWITCHBOARD_TEST_SERVER_LOG=debug` shows the server's log
+/// when a test needs it.
+fn serve(dir: &Path, args: &[String]) -> Server {
+    let log = std::env::var("SWITCHBOARD_TEST_SERVER_LOG").unwrap_or_else(|_| "warn".into());
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Server::start_env(dir, &[("RUST_LOG", log.as_str())], &args)
 }
 
 /// The call events in the data dir, per call stream, in order. `switchboard tail` validates
@@ -335,6 +358,12 @@ impl RunningSipp {
     /// `sip:USER@127.0.0.1:PORT`, to call it.
     pub(crate) fn uri(&self, user: &str) -> String {
         format!("sip:{user}@127.0.0.1:{}", self.port)
+    }
+
+    /// Kills SIPp (a caller left waiting for what will never come).
+    pub(crate) fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 
     /// Waits for SIPp to exit (killing it after `timeout`) and collects what it did.

@@ -1,7 +1,8 @@
 //! What may be asked of a call, and the decider that refuses what cannot happen.
 //!
 //! The invariant it protects: a call stream starts with exactly one `call.initiated`, ends
-//! with exactly one `call.completed`, and holds nothing after it; an answer comes at most
+//! with exactly one `call.completed`, and holds nothing after it but at most one
+//! `call.deleted` (the REST API's `Delete` of the finished call's record); an answer comes at most
 //! once and only before the end; the end status agrees with whether the call was answered
 //! (`completed` only after an answer; `busy`, `no-answer`, `canceled` only before one).
 //!
@@ -16,8 +17,9 @@
 use super::state::{Call, CallStatus};
 use super::{truncate, MAX_NOTIFICATION_BODY, MAX_NOTIFICATION_TEXT};
 use super::{
-    CallAnswered, CallCompleted, CallDirection, CallEndStatus, CallInitiated, CallRinging,
-    CallRouted, DtmfReceived, HttpMethod, InstructionsFetched, MediaPlayed, NotificationRaised,
+    CallAnswered, CallCompleted, CallDeleted, CallDirection, CallEndStatus, CallInitiated,
+    CallRinging, CallRouted, DtmfReceived, HttpMethod, InstructionsFetched, MediaPlayed,
+    NotificationRaised,
 };
 use crate::event::Event;
 
@@ -73,6 +75,8 @@ pub enum CallCommand {
     Cancel,
     /// REST: `Status=completed` — end the call, whatever its state.
     Hangup,
+    /// REST: `DELETE /Calls/{CA}` — remove the record of a finished call (once).
+    Delete,
 }
 
 impl CallCommand {
@@ -93,6 +97,7 @@ impl CallCommand {
             CallCommand::RecordDialog(_) => "record-dialog",
             CallCommand::Cancel => "cancel",
             CallCommand::Hangup => "hangup",
+            CallCommand::Delete => "delete",
         }
     }
 
@@ -185,6 +190,15 @@ pub enum CallError {
         /// Its status now.
         status: CallStatus,
     },
+    /// `Delete` needs a finished call.
+    #[error("the call is {status} and cannot be deleted until it has ended", status = .status.as_str())]
+    NotEnded {
+        /// Its status now.
+        status: CallStatus,
+    },
+    /// The record was deleted already.
+    #[error("the call's record was deleted already")]
+    Deleted,
     /// Twilio: `Status=canceled` has no effect on an in-progress call (use `completed`).
     #[error("an in-progress call cannot be canceled; hang it up (Status=completed)")]
     CancelInProgress,
@@ -233,6 +247,9 @@ pub fn decide(command: &CallCommand, state: Option<&Call>) -> Result<Vec<Event>,
         (_, None) => return Err(CallError::NotInitiated { command: name }),
         (_, Some(call)) => call,
     };
+    if let CallCommand::Delete = command {
+        return delete(call);
+    }
     if call.status.is_terminal() {
         return Err(CallError::Ended {
             command: name,
@@ -312,8 +329,22 @@ fn on_live_call(command: &CallCommand, call: &Call) -> Result<Vec<Event>, CallEr
             return Ok(Vec::new());
         }
         CallCommand::Hangup => return Ok(Vec::new()),
+        CallCommand::Delete => return delete(call),
     };
     Ok(vec![event])
+}
+
+/// Decides `Delete`: only a finished call's record, and only once.
+fn delete(call: &Call) -> Result<Vec<Event>, CallError> {
+    if !call.status.is_terminal() {
+        return Err(CallError::NotEnded {
+            status: call.status,
+        });
+    }
+    if call.deleted {
+        return Err(CallError::Deleted);
+    }
+    Ok(vec![Event::CallDeleted(CallDeleted {})])
 }
 
 /// `raised` with every text cut to what the log keeps (an application's answer can be

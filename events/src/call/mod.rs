@@ -12,7 +12,9 @@
 //! `call.completed` is the only terminal event and every call gets exactly one: it carries
 //! the SIP status that ended the call (200 for a BYE after an answer, 487 for a CANCEL, the
 //! refusal's code otherwise) and the duration since the answer (0 when never answered), so
-//! billing needs no other event to price a call. Nothing is recorded after it.
+//! billing needs no other event to price a call. Nothing is recorded after it but, at most
+//! once, `call.deleted` (`DELETE /Calls/{CA}` of the finished call: the record leaves the
+//! API, the history stays in the log).
 //!
 //! # Layout
 //! - this file: the events and their wire shapes (frozen by `schemas/`);
@@ -123,6 +125,11 @@ pub struct CallCompleted {
     /// Why, in a few words (for operators, not for machines).
     pub reason: String,
 }
+
+/// `call.deleted`: the account deleted the record of the finished call (`DELETE
+/// /Calls/{CA}`); the Calls API no longer shows it. Only after `call.completed`, once.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CallDeleted {}
 
 /// `dtmf.received`: one key press, however it was signalled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -6,6 +6,8 @@
 
 use super::{CallDialog, CallDirection, CallEndStatus, CallRouted, HungUpBy};
 use crate::event::Event;
+pub use crate::process::call::CallbackDue;
+use crate::process::call::Reached;
 use serde::{Deserialize, Serialize};
 
 /// Twilio's call statuses (the `status` of the Calls resource, `CallStatus` in webhooks).
@@ -118,6 +120,19 @@ pub struct Call {
     pub caller_name: Option<String>,
     /// The confirmed dialog, as last recorded (what a BYE after a restart needs).
     pub dialog: Option<CallDialog>,
+    /// Whether the call went on the wire: an inbound call arrived on it, and an outbound
+    /// call's `call.initiated` is recorded as its INVITE is about to be sent. A call that
+    /// ends `canceled` without having been dialled was canceled while queued and gets no
+    /// status callback (see [`crate::process::call`]).
+    pub dialled: bool,
+    /// Status callbacks produced so far: the next one's `SequenceNumber`.
+    pub status_callbacks: u32,
+    /// The status callbacks the last folded event produced, in order (empty for most events,
+    /// and for an event the fold stepped over).
+    pub callbacks_due: Vec<CallbackDue>,
+    /// Whether the finished call's record was deleted (`call.deleted`): the API no longer
+    /// shows it.
+    pub deleted: bool,
 }
 
 impl Call {
@@ -137,8 +152,8 @@ pub fn evolve(
     event: &Event,
 ) -> Option<Call> {
     let Some(mut call) = state else {
-        return match event {
-            Event::CallInitiated(e) => Some(Call {
+        let mut call = match event {
+            Event::CallInitiated(e) => Call {
                 sid: stream.to_string(),
                 account_sid: account_sid.to_string(),
                 direction: e.direction,
@@ -168,13 +183,27 @@ pub fn evolve(
                 forwarded_from: None,
                 caller_name: None,
                 dialog: None,
-            }),
-            _ => None,
+                // Today every call stream starts on the wire (module doc of `process::call`).
+                dialled: true,
+                status_callbacks: 0,
+                callbacks_due: Vec::new(),
+                deleted: false,
+            },
+            _ => return None,
         };
+        crate::process::call::mark(Reached::default(), &mut call);
+        return Some(call);
     };
+    call.callbacks_due.clear();
     if call.is_ended() {
+        // The one event after the end: the record's deletion.
+        if let Event::CallDeleted(_) = event {
+            call.deleted = true;
+            call.updated_at_ms = occurred_at_ms;
+        }
         return Some(call);
     }
+    let before = Reached::of(&call);
     match event {
         Event::CallRouted(e) => call.routed = Some(e.clone()),
         Event::CallRinging(_) => {
@@ -201,5 +230,6 @@ pub fn evolve(
         _ => return Some(call),
     }
     call.updated_at_ms = occurred_at_ms;
+    crate::process::call::mark(before, &mut call);
     Some(call)
 }

@@ -606,6 +606,7 @@ fn any_command() -> impl Strategy<Value = CallCommand> {
         Just(redirect()),
         Just(CallCommand::Cancel),
         Just(CallCommand::Hangup),
+        Just(CallCommand::Delete),
     ]
 }
 
@@ -634,6 +635,21 @@ fn violation(stream: &[Event]) -> Option<String> {
             stream.first()
         ));
     }
+    // At most one `call.deleted`, and only right after the end.
+    let deleted = stream
+        .iter()
+        .filter(|e| matches!(e, Event::CallDeleted(_)))
+        .count();
+    let stream = match stream.split_last() {
+        Some((Event::CallDeleted(_), rest)) if deleted == 1 => {
+            if !matches!(rest.last(), Some(Event::CallCompleted(_))) {
+                return Some("call.deleted before the end".into());
+            }
+            rest
+        }
+        _ if deleted > 0 => return Some(format!("{deleted} call.deleted, not last")),
+        _ => stream,
+    };
     let terminal: Vec<usize> = stream
         .iter()
         .enumerate()
@@ -714,4 +730,40 @@ fn the_property_catches_a_planted_bug() {
     doubled.push(twice[1].clone());
     assert_eq!(violation(&twice), None);
     assert!(violation(&doubled).is_some());
+}
+
+// ---- Deletion ----
+
+#[test]
+fn given_an_ended_call_when_deleted_then_the_deletion_is_recorded_once() {
+    let call = given(&ended()).expect("the test's given holds");
+    let events = decide(&CallCommand::Delete, Some(&call)).expect("a finished call is deleted");
+    assert_eq!(events, vec![Event::CallDeleted(super::CallDeleted {})]);
+    let deleted = fold(Some(call), &events, 99).expect("still a call");
+    assert!(deleted.deleted);
+    assert_eq!(
+        decide(&CallCommand::Delete, Some(&deleted)),
+        Err(CallError::Deleted)
+    );
+    assert!(matches!(
+        decide(&CallCommand::Hangup, Some(&deleted)),
+        Err(CallError::Ended { .. })
+    ));
+}
+
+#[test]
+fn given_a_live_call_when_deleted_then_it_is_refused() {
+    for history in [ringing(), answered()] {
+        let call = given(&history).expect("the test's given holds");
+        assert_eq!(
+            decide(&CallCommand::Delete, Some(&call)),
+            Err(CallError::NotEnded {
+                status: call.status
+            })
+        );
+    }
+    assert!(matches!(
+        decide(&CallCommand::Delete, None),
+        Err(CallError::NotInitiated { .. })
+    ));
 }

@@ -6,10 +6,12 @@
 //! - [`reaction`]: what a process manager returns ([`Reaction`]: [`Issued`] commands and
 //!   [`Delivery`] requests), plain data with deterministic ids.
 //! - [`taskrouter`]: TaskRouter's assignment callback and workspace event callback.
+//! - [`call`]: a call's status callbacks (`StatusCallback`, per-call order).
 //! - [`policy`]: how a delivery of each kind is timed and retried (Twilio's defaults, its
 //!   assignment-callback rule, and the `#ct/#rt/#tt/#rc/#rp` URL-fragment overrides), and which
 //!   Twilio error code a final failure carries.
 
+pub mod call;
 pub mod policy;
 pub mod reaction;
 pub mod taskrouter;

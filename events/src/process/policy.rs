@@ -13,6 +13,15 @@
 //! | assignment callback | 5 s | 5 s | 5 s | 0 | `ct` | the fallback URL, then an alert |
 //! | event callback | 5 s | 15 s | 15 s | 1 | `ct` | an alert (no fallback); per-workspace order |
 //! | voice URL (a call's instructions) | 5 s | 15 s | 15 s | 1 | `ct` | the fallback URL, then "an application error has occurred" |
+//! | status callback (a call's progress) | 5 s | 15 s | 15 s | 1 | `ct` | an alert, 15003 for a non-2xx answer (no fallback); per-call order |
+//!
+//! Twilio documents no timing of its own for status callbacks, so they get its general
+//! defaults (the `ct`/`rt`/`tt`/`rc`/`rp` defaults of VOICE-NOTES §1.2 "Connection
+//! overrides"), which a `StatusCallback` URL's fragment may override like any other. There is
+//! no fallback URL for them (Twilio has none: `StatusCallback` and its method only). A final
+//! non-2xx answer is Twilio's 15003 ("Call Progress: Warning Response to Callback URL", the
+//! debugger's code for a status callback the application did not take); a failure to reach
+//! the application keeps its 112xx code, which says more ([`WebhookKind::final_code`]).
 //!
 //! Any URL may override these in its fragment (`https://h/x#ct=2000&rt=5000&rc=3&rp=ct,rt`),
 //! which is never sent nor signed: [`target`] strips it. The invariant this module protects:
@@ -32,6 +41,9 @@ pub enum WebhookKind {
     /// A call's instructions (`VoiceUrl`, an `action`, a `<Redirect>`): 10 s to connect as two
     /// 5 s attempts, 15 s for the whole exchange, then the fallback URL.
     Voice,
+    /// A call's status callback (`StatusCallback`): Twilio's general defaults, no fallback,
+    /// in per-call order.
+    StatusCallback,
 }
 
 impl WebhookKind {
@@ -41,6 +53,7 @@ impl WebhookKind {
             WebhookKind::AssignmentCallback => "assignment_callback",
             WebhookKind::EventCallback => "event_callback",
             WebhookKind::Voice => "voice",
+            WebhookKind::StatusCallback => "status_callback",
         }
     }
 
@@ -50,6 +63,7 @@ impl WebhookKind {
             "assignment_callback" => Some(WebhookKind::AssignmentCallback),
             "event_callback" => Some(WebhookKind::EventCallback),
             "voice" => Some(WebhookKind::Voice),
+            "status_callback" => Some(WebhookKind::StatusCallback),
             _ => None,
         }
     }
@@ -150,10 +164,24 @@ impl WebhookKind {
         matches!(self, WebhookKind::AssignmentCallback | WebhookKind::Voice)
     }
 
-    /// Whether deliveries of this kind keep their order per workspace (Twilio sends a
-    /// workspace's events in the order they happened; assignments are independent).
+    /// Whether deliveries of this kind keep their order per key (Twilio sends a workspace's
+    /// events in the order they happened, and one call's status callbacks in the order of its
+    /// progress; assignments are independent).
     pub fn ordered(self) -> bool {
-        self == WebhookKind::EventCallback
+        matches!(
+            self,
+            WebhookKind::EventCallback | WebhookKind::StatusCallback
+        )
+    }
+
+    /// The Twilio error code an alert carries when `code` ended this kind's last URL: a
+    /// status callback answered with a non-2xx status (11217) is Twilio's 15003; every other
+    /// code stands as the policy gave it.
+    pub fn final_code(self, code: u32) -> u32 {
+        match (self, code) {
+            (WebhookKind::StatusCallback, 11217) => STATUS_CALLBACK_REFUSED,
+            _ => code,
+        }
     }
 
     /// Twilio's defaults for this kind, before a URL's overrides.
@@ -176,13 +204,15 @@ impl WebhookKind {
             // Twilio's general defaults: ct 5000, rt/tt 15000, rc 1, rp ct ("a TCP connect gets
             // about 10 s (two 5 s attempts), and the whole HTTP exchange gets 15 s including
             // connect. After that the fallback URL is used", err:11205 — said of the voice URL).
-            WebhookKind::EventCallback | WebhookKind::Voice => Policy {
-                connect_timeout_ms: 5_000,
-                read_timeout_ms: 15_000,
-                total_timeout_ms: 15_000,
-                retry_count: 1,
-                retry_on: connect_only,
-            },
+            WebhookKind::EventCallback | WebhookKind::Voice | WebhookKind::StatusCallback => {
+                Policy {
+                    connect_timeout_ms: 5_000,
+                    read_timeout_ms: 15_000,
+                    total_timeout_ms: 15_000,
+                    retry_count: 1,
+                    retry_on: connect_only,
+                }
+            }
         }
     }
 }
@@ -195,6 +225,9 @@ pub const READ_TIMEOUT_MS: std::ops::RangeInclusive<u32> = 100..=15_000;
 pub const TOTAL_TIMEOUT_MS: std::ops::RangeInclusive<u32> = 100..=15_000;
 /// `rc`'s range.
 pub const RETRY_COUNT: std::ops::RangeInclusive<u32> = 0..=5;
+
+/// Twilio's 15003: a status callback answered with something other than 2xx.
+pub const STATUS_CALLBACK_REFUSED: u32 = 15003;
 
 /// Twilio's error code for an invalid `rp` override.
 pub const INVALID_RETRY_POLICY: u32 = 11243;
@@ -433,6 +466,12 @@ mod tests {
             (EVENT, (5_000, 15_000, 15_000, 1), false, true),
             (ASSIGNMENT, (5_000, 5_000, 5_000, 0), true, false),
             (WebhookKind::Voice, (5_000, 15_000, 15_000, 1), true, false),
+            (
+                WebhookKind::StatusCallback,
+                (5_000, 15_000, 15_000, 1),
+                false,
+                true,
+            ),
         ];
         for (kind, expected, fallback, ordered) in table {
             let p = policy(kind, "https://app.example/cb");

@@ -8,6 +8,7 @@
 //! same deliveries with the same ids (the outbox keeps one row per id).
 
 use super::policy::WebhookKind;
+use crate::call::HttpMethod;
 use crate::sid::Sid;
 use crate::taskrouter::decide::Command;
 use crate::Position;
@@ -61,6 +62,9 @@ pub struct Delivery {
     /// The configured URLs in the order they are tried (primary, then fallback), each
     /// exactly as configured (a fragment carries its policy overrides).
     pub urls: Vec<String>,
+    /// How the request is made: `POST` with the form in the body, or `GET` with the form
+    /// appended to the URL's query (then signed as that full URL, with no body parameters).
+    pub method: HttpMethod,
     /// The form parameters, in order.
     pub form: Vec<(String, String)>,
     /// For an assignment callback: what its `accept`/`reject` answer acts on.

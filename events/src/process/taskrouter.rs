@@ -15,6 +15,7 @@
 
 use super::policy::WebhookKind;
 use super::reaction::{ActsOn, Delivery, Reaction};
+use crate::call::HttpMethod;
 use crate::envelope::Envelope;
 use crate::event::Event;
 use crate::sid::Sid;
@@ -90,6 +91,7 @@ pub fn assignment_callback(ws: &Workspace, envelope: &Envelope) -> Option<Delive
         account_sid: account.clone(),
         order_key: None,
         urls,
+        method: HttpMethod::Post,
         form: pairs(form),
         acts_on: Some(ActsOn {
             workspace: ws.sid.clone(),
@@ -188,6 +190,7 @@ pub fn event_callback(ws: &Workspace, envelope: &Envelope) -> Option<Delivery> {
         account_sid: envelope.account_sid.clone(),
         order_key: Some(ws.sid.clone()),
         urls: vec![url],
+        method: HttpMethod::Post,
         form: pairs(form),
         acts_on: None,
     })

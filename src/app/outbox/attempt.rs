@@ -1,4 +1,4 @@
-//! One attempt at one outbox row: sign, POST, classify what happened as a policy
+//! One attempt at one outbox row: sign, POST (or GET, the form in the query), classify what happened as a policy
 //! [`Outcome`], carry out an assignment callback's instruction, and ask the policy what comes
 //! next. Returns how the row changes ([`Finish`]); it never writes the outbox itself (the
 //! sender applies many finishes in one transaction).
@@ -21,6 +21,7 @@ use crate::app::webhook::request::{form_encoded, header_lines, with_twilio_heade
 use crate::taskrouter::EngineError;
 use chrono::Utc;
 use std::time::Duration;
+use switchboard_events::call::HttpMethod;
 use switchboard_events::process::policy::{self, Next, Outcome, Target, WebhookKind};
 use switchboard_events::taskrouter::decide::Command;
 use switchboard_events::{Metadata, Sid, SidPrefix};
@@ -103,7 +104,7 @@ pub async fn attempt(ctx: &Context, row: Row) -> Finish {
         // Twilio would not make it, so neither does this.
         (Outcome::Timeout, Exchange::default())
     } else {
-        post(ctx, &row, &target, token.as_deref(), limit).await
+        send(ctx, &row, &target, token.as_deref(), limit).await
     };
     if row.first_attempt() {
         ctx.metrics.webhook_stage("answered", row.next_attempt_at);
@@ -157,7 +158,14 @@ async fn failed(ctx: &Context, row: &Row, code: u32, error: String, exchange: Ex
             first_attempt_at: None,
         };
     }
-    raise(ctx, row, code, error, exchange).await
+    raise(
+        ctx,
+        row,
+        row.delivery.kind.final_code(code),
+        error,
+        exchange,
+    )
+    .await
 }
 
 /// Records the final failure as an alert; the row stays (without its order) until that works.
@@ -175,7 +183,7 @@ async fn raise(ctx: &Context, row: &Row, code: u32, error: String, exchange: Exc
         error_code: code,
         alert_text: error.clone(),
         request_url: url,
-        request_method: "POST".into(),
+        request_method: d.method.as_str().into(),
         request_variables: form_encoded(&d.form),
         request_headers: exchange.sent,
         response_body: exchange
@@ -208,13 +216,28 @@ async fn raise(ctx: &Context, row: &Row, code: u32, error: String, exchange: Exc
     }
 }
 
+/// `url` with `form` appended to its query (a GET's parameters).
+fn with_query(url: &str, form: &[(String, String)]) -> String {
+    let query = form_encoded(form);
+    if query.is_empty() {
+        return url.to_string();
+    }
+    match url.split_once('?') {
+        None => format!("{url}?{query}"),
+        Some((_, q)) if q.is_empty() || q.ends_with('&') => format!("{url}{query}"),
+        Some(_) => format!("{url}&{query}"),
+    }
+}
+
 fn bare(url: &str) -> String {
     url.split_once('#').map_or(url, |(u, _)| u).to_string()
 }
 
-/// POSTs the signed form to `target` within its policy, taking at most `limit_ms` in all
-/// (what is left of `tt`); what happened, the headers sent and the answer if one came.
-async fn post(
+/// Sends the signed form to `target` within its policy, taking at most `limit_ms` in all
+/// (what is left of `tt`); what happened, the headers sent and the answer if one came. A POST
+/// carries the form in its body; a GET carries it in the query and is signed over that whole
+/// URL with no body parameters, as Twilio signs a GET (VOICE-NOTES §3.1).
+async fn send(
     ctx: &Context,
     row: &Row,
     target: &Target,
@@ -224,11 +247,22 @@ async fn post(
     let p = &target.policy;
     let client = ctx.client(p.connect_timeout_ms);
     let form = &row.delivery.form;
-    let request = client
-        .post(&target.url)
-        .timeout(Duration::from_millis(u64::from(limit_ms.max(1))))
-        .body(form_encoded(form));
-    let request = with_twilio_headers(request, token, &target.url, form, &row.delivery.id);
+    let timeout = Duration::from_millis(u64::from(limit_ms.max(1)));
+    let id = &row.delivery.id;
+    let request = match row.delivery.method {
+        HttpMethod::Post => {
+            let request = client
+                .post(&target.url)
+                .timeout(timeout)
+                .body(form_encoded(form));
+            with_twilio_headers(request, token, &target.url, form, id)
+        }
+        HttpMethod::Get => {
+            let url = with_query(&target.url, form);
+            let request = client.get(&url).timeout(timeout);
+            with_twilio_headers(request, token, &url, &[], id)
+        }
+    };
     // Built first so the alert can show the headers exactly as they went out (the transport
     // adds its own, Host and Content-Length, which Monitor needs no more than the receiver).
     let request = match request.build() {
@@ -387,6 +421,7 @@ mod tests {
                 account_sid: Sid::from_u128(SidPrefix::Account, 1),
                 order_key: Some(Sid::from_u128(SidPrefix::Workspace, 1)),
                 urls,
+                method: HttpMethod::Post,
                 form: vec![("EventType".into(), "task.created".into())],
                 acts_on: None,
             },

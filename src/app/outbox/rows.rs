@@ -8,6 +8,7 @@
 //! Rows leave only through [`finish`], which the sender calls once a delivery is done.
 
 use sqlx::Row as _;
+use switchboard_events::call::HttpMethod;
 use switchboard_events::process::policy::WebhookKind;
 use switchboard_events::process::{ActsOn, Delivery};
 use switchboard_events::{Checkpoint, Position, Sid};
@@ -68,6 +69,25 @@ pub enum Finish {
         /// When the first attempt at `url_index` began (`None`: not tried yet).
         first_attempt_at: Option<i64>,
     },
+}
+
+/// The `kind` column: the kind's name, with `:get` after it for a GET delivery (the method
+/// has no column of its own; a row without the suffix is a POST, as every row written before
+/// GET deliveries existed).
+fn stored_kind(d: &Delivery) -> String {
+    match d.method {
+        HttpMethod::Post => d.kind.as_str().to_string(),
+        HttpMethod::Get => format!("{}:get", d.kind.as_str()),
+    }
+}
+
+/// [`stored_kind`] read back.
+fn parse_stored_kind(stored: &str) -> Option<(WebhookKind, HttpMethod)> {
+    match stored.split_once(':') {
+        Some((kind, "get")) => Some((WebhookKind::parse(kind)?, HttpMethod::Get)),
+        Some(_) => None,
+        None => Some((WebhookKind::parse(stored)?, HttpMethod::Post)),
+    }
 }
 
 fn acts_on_json(a: &ActsOn) -> String {
@@ -131,7 +151,7 @@ pub async fn write(
                  ON CONFLICT (id) DO NOTHING",
             )
             .bind(d.id.as_str())
-            .bind(d.kind.as_str())
+            .bind(stored_kind(d))
             .bind(d.account_sid.as_str())
             .bind(d.order_key.as_ref().map(|k| k.to_string()))
             .bind(i64::from(row.position.partition))
@@ -179,7 +199,8 @@ fn decode(r: &sqlx::any::AnyRow) -> Result<Option<Row>, sqlx::Error> {
     let kind: String = r.try_get(1)?;
     let account: String = r.try_get(2)?;
     let order_key: Option<String> = r.try_get(3)?;
-    let (Some(kind), Ok(account_sid)) = (WebhookKind::parse(&kind), Sid::parse(&account)) else {
+    let (Some((kind, method)), Ok(account_sid)) = (parse_stored_kind(&kind), Sid::parse(&account))
+    else {
         return Ok(None);
     };
     let urls: String = r.try_get(8)?;
@@ -193,6 +214,7 @@ fn decode(r: &sqlx::any::AnyRow) -> Result<Option<Row>, sqlx::Error> {
             kind,
             account_sid,
             order_key: order_key.and_then(|k| Sid::parse(&k).ok()),
+            method,
             urls: serde_json::from_str(&urls).unwrap_or_default(),
             form: serde_json::from_str(&form).unwrap_or_default(),
             acts_on: acts_on.as_deref().and_then(parse_acts_on),
@@ -358,6 +380,7 @@ mod tests {
                 account_sid: Sid::from_u128(SidPrefix::Account, 1),
                 order_key: key.map(|k| Sid::from_u128(SidPrefix::Workspace, k)),
                 urls: vec!["http://a/x#rc=2".into()],
+                method: HttpMethod::Post,
                 form: vec![("A".into(), format!("{n}"))],
                 acts_on: None,
             },

@@ -8,7 +8,7 @@
 //! item.
 
 use crate::http::auth::Caller;
-use crate::http::twilio::{date_key_token, iso, parse_date_key_token, ApiError, Params};
+use crate::http::twilio::{iso, parse_date_key_token, ApiError, DateKey, Params, TokenPage};
 use crate::http::AppState;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
@@ -90,13 +90,10 @@ async fn fetch(
     }
 }
 
-/// One page's request: the filters, the paging, and the filters as they go back into URLs.
+/// One page's request: the filters and the paging (which repeats the filters in its URLs).
 struct ListRequest {
     filter: Filter,
-    size: i64,
-    page: i64,
-    /// `&LogLevel=…&StartDate=…&EndDate=…` as given.
-    echo: String,
+    page: TokenPage<DateKey>,
 }
 
 impl ListRequest {
@@ -114,24 +111,17 @@ impl ListRequest {
         let end_ms = params
             .date("EndDate")?
             .map(|d| end_of(params.get("EndDate").unwrap_or_default(), d));
-        let after = params.get("PageToken").map(page_token).transpose()?;
-        let mut echo = String::new();
-        for name in ["LogLevel", "StartDate", "EndDate"] {
-            if let Some(v) = params.get(name) {
-                let v: String = form_urlencoded::byte_serialize(v.as_bytes()).collect();
-                echo.push_str(&format!("&{name}={v}"));
-            }
-        }
+        let page = TokenPage::parse_with(&params, &["LogLevel", "StartDate", "EndDate"], |t| {
+            page_token(t).map(|(ms, sid)| DateKey(ms, sid))
+        })?;
         Ok(ListRequest {
             filter: Filter {
                 log_level,
                 start_ms,
                 end_ms,
-                after,
+                after: page.after.clone().map(|DateKey(ms, sid)| (ms, sid)),
             },
-            size: params.int("PageSize", 1..=1000)?.unwrap_or(50),
-            page: params.int("Page", 0..=i64::from(u32::MAX))?.unwrap_or(0),
-            echo,
+            page,
         })
     }
 }
@@ -162,54 +152,28 @@ async fn list(
         .read_your_writes(PROJECTION, &caller.sid, &headers)
         .await;
     let mut conn = state.read_model().await?;
-    // One past the page, to learn whether another follows.
-    let mut alerts = switchboard_projections::alerts::list(
+    let alerts = switchboard_projections::alerts::list(
         &mut conn,
         caller.sid.as_str(),
         &req.filter,
-        req.size + 1,
+        req.page.limit(),
     )
     .await
     .map_err(|e| ApiError::internal("cannot list alerts", e))?;
     drop(conn);
-    let more = alerts.len() as i64 > req.size;
-    alerts.truncate(usize::try_from(req.size).unwrap_or(usize::MAX));
     let base = &state.config().public_url;
-    let list_url = format!("{base}/v1/Alerts");
-    let at = |page: i64, token: Option<String>| {
-        let token = token.map(|t| format!("&PageToken={t}")).unwrap_or_default();
-        format!(
-            "{list_url}?PageSize={}&Page={page}{token}{}",
-            req.size, req.echo
-        )
-    };
-    let this_token = query
-        .as_deref()
-        .and_then(|q| Params::from_query(Some(q)).ok())
-        .and_then(|p| p.get("PageToken").map(str::to_string));
-    let next = match (more, alerts.last()) {
-        (true, Some(last)) => Some(at(
-            req.page + 1,
-            Some(date_key_token(
-                last.raised.date_generated.timestamp_millis(),
-                &last.sid,
-            )),
-        )),
-        _ => None,
-    };
-    Ok(Json(json!({
-        "alerts": alerts.iter().map(|a| Value::Object(alert_json(base, a))).collect::<Vec<_>>(),
-        "meta": {
-            "first_page_url": at(0, None),
-            "key": "alerts",
-            "next_page_url": next,
-            "page": req.page,
-            "page_size": req.size,
-            // Key paging goes forward only; Twilio's own token pages do the same.
-            "previous_page_url": Value::Null,
-            "url": at(req.page, this_token),
-        }
-    })))
+    Ok(Json(req.page.meta(
+        "alerts",
+        &format!("{base}/v1/Alerts"),
+        &alerts,
+        |a| {
+            DateKey(
+                a.raised.date_generated.timestamp_millis(),
+                a.sid.to_string(),
+            )
+        },
+        |a| Value::Object(alert_json(base, a)),
+    )))
 }
 
 #[cfg(test)]

@@ -24,5 +24,5 @@ pub mod signature;
 
 pub use dates::{iso, iso_ms, rfc2822};
 pub use error::ApiError;
-pub use page::{date_key_token, page, parse_date_key_token, TokenPage};
+pub use page::{date_key_token, page, parse_date_key_token, DateKey, PageKey, TokenPage};
 pub use params::Params;

@@ -72,39 +72,96 @@ fn encode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-/// A request for one page of a 2010-04-01 list: `PageSize`, `Page` and `PageToken`.
+/// What positions a keyed list: the last item of a page, written into the next page's
+/// `PageToken` as `PA` and [`PageKey::token`].
+pub trait PageKey {
+    /// The token's body (after `PA`).
+    fn token(&self) -> String;
+}
+
+impl PageKey for Sid {
+    fn token(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// The key of a list ordered by date, then SID (newest first): the date in ms and the SID.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DateKey(pub i64, pub String);
+
+impl PageKey for DateKey {
+    fn token(&self) -> String {
+        format!("{}-{}", self.0, self.1)
+    }
+}
+
+/// A request for one page of a keyed list (every 2010-04-01 list, and v1's `/Alerts`):
+/// `PageSize`, `Page` and `PageToken`, and the request's filters as every URI repeats them.
+/// `K` is what the token holds: a [`Sid`] (lists in SID order) or a [`DateKey`].
 #[derive(Debug, Clone)]
-pub struct TokenPage {
+pub struct TokenPage<K = Sid> {
     /// Items per page (1–1000, 50 by default).
     pub size: i64,
     /// The page's number, as the client counts (only echoed back: the token positions).
     pub number: i64,
     /// The last item of the previous page, from `PageToken`.
-    pub after: Option<Sid>,
+    pub after: Option<K>,
+    /// `&Name=value` of each filter given, in the order named, for every URI.
+    filters: String,
 }
 
-impl TokenPage {
+fn token_error(t: &str) -> ApiError {
+    ApiError::bad_parameter(format!("PageToken {t:?} is not one this API issued"))
+}
+
+impl TokenPage<Sid> {
     /// Reads the paging parameters; the token must be one this API issued for items of kind
     /// `prefix`.
     pub fn parse(params: &Params, prefix: SidPrefix) -> Result<TokenPage, ApiError> {
+        TokenPage::parse_with(params, &[], |t| {
+            t.strip_prefix("PA")
+                .and_then(|s| Sid::parse_as(s, prefix).ok())
+                .ok_or_else(|| token_error(t))
+        })
+    }
+}
+
+impl TokenPage<DateKey> {
+    /// Reads the paging parameters of a list ordered by date (a [`date_key_token`] for items
+    /// of kind `prefix`); `filters` are the parameter names every URI repeats.
+    pub fn parse_dated(
+        params: &Params,
+        prefix: SidPrefix,
+        filters: &[&str],
+    ) -> Result<TokenPage<DateKey>, ApiError> {
+        TokenPage::parse_with(params, filters, |t| {
+            parse_date_key_token(t, prefix).map(|(ms, sid)| DateKey(ms, sid))
+        })
+    }
+}
+
+impl<K> TokenPage<K> {
+    /// Reads `PageSize`, `Page` and `PageToken` (through `key`), and keeps the `filters`
+    /// given (by name) for the URIs.
+    pub fn parse_with(
+        params: &Params,
+        filters: &[&str],
+        key: impl Fn(&str) -> Result<K, ApiError>,
+    ) -> Result<TokenPage<K>, ApiError> {
         let size = params.int("PageSize", 1..=1000)?.unwrap_or(50);
         let number = params.int("Page", 0..=i64::from(u32::MAX))?.unwrap_or(0);
-        let after = match params.get("PageToken") {
-            None => None,
-            Some(t) => Some(
-                t.strip_prefix("PA")
-                    .and_then(|s| Sid::parse_as(s, prefix).ok())
-                    .ok_or_else(|| {
-                        ApiError::bad_parameter(format!(
-                            "PageToken {t:?} is not one this API issued"
-                        ))
-                    })?,
-            ),
-        };
+        let after = params.get("PageToken").map(key).transpose()?;
+        let mut echo = String::new();
+        for name in filters {
+            if let Some(v) = params.get(name) {
+                echo.push_str(&format!("&{}={}", encode(name), encode(v)));
+            }
+        }
         Ok(TokenPage {
             size,
             number,
             after,
+            filters: echo,
         })
     }
 
@@ -113,51 +170,116 @@ impl TokenPage {
         self.size + 1
     }
 
-    /// The envelope of `items` (as read, up to [`TokenPage::limit`]) under `key`. `base` is
-    /// the list's URI, `filters` the request's filters (kept in every URI), `sid` the SID of
-    /// an item (the next page's token).
-    pub fn envelope<T>(
+    /// The filters every URI repeats: `&Name=value` each, URL-encoded.
+    pub fn filters(&self) -> &str {
+        &self.filters
+    }
+
+    /// The URI of page `number` of `base`, continuing after `key` (none: the first page),
+    /// with the filters [`TokenPage::parse_with`] kept.
+    pub fn uri(&self, base: &str, number: i64, key: Option<&dyn PageKey>) -> String {
+        self.uri_with(base, number, key, &self.filters)
+    }
+
+    fn uri_with(
+        &self,
+        base: &str,
+        number: i64,
+        key: Option<&dyn PageKey>,
+        filters: &str,
+    ) -> String {
+        let token = key
+            .map(|k| format!("&PageToken=PA{}", encode(&k.token())))
+            .unwrap_or_default();
+        format!(
+            "{base}?PageSize={}&Page={number}{token}{filters}",
+            self.size
+        )
+    }
+
+    /// `items` as read (up to [`TokenPage::limit`]) cut to the page.
+    fn shown<'a, T>(&self, items: &'a [T]) -> &'a [T] {
+        &items[..items
+            .len()
+            .min(usize::try_from(self.size).unwrap_or(usize::MAX))]
+    }
+}
+
+impl<K: PageKey> TokenPage<K> {
+    /// The 2010-04-01 envelope of `items` (as read, up to [`TokenPage::limit`]) under `key`.
+    /// `base` is the list's URI; `filters` the request's filters kept in every URI (empty:
+    /// those [`TokenPage::parse_with`] named); `key_of` an item's key (the next page's token).
+    pub fn envelope<T, Q: PageKey>(
         &self,
         key: &str,
         base: &str,
         filters: &[(&str, Option<&str>)],
         items: &[T],
-        sid: impl Fn(&T) -> &Sid,
+        key_of: impl Fn(&T) -> Q,
         render: impl Fn(&T) -> Value,
     ) -> Value {
-        let size = self.size;
-        let number = self.number;
-        let has_more = items.len() as i64 > size;
-        let items: Vec<&T> = items.iter().take(size as usize).collect();
-        let mut filter = String::new();
+        let mut echo = String::new();
         for (k, v) in filters {
             if let Some(v) = v {
-                filter.push_str(&format!("&{k}={}", encode(v)));
+                echo.push_str(&format!("&{}={}", encode(k), encode(v)));
             }
         }
-        let uri = match &self.after {
-            None => format!("{base}?PageSize={size}&Page={number}{filter}"),
-            Some(a) => format!("{base}?PageSize={size}&Page={number}&PageToken=PA{a}{filter}"),
+        let echo = if filters.is_empty() {
+            &self.filters
+        } else {
+            &echo
         };
-        let next = match (has_more, items.last()) {
-            (true, Some(last)) => Some(format!(
-                "{base}?PageSize={size}&Page={}&PageToken=PA{}{filter}",
-                number + 1,
-                sid(last)
-            )),
+        let shown = self.shown(items);
+        let next = match (items.len() > shown.len(), shown.last()) {
+            (true, Some(last)) => {
+                Some(self.uri_with(base, self.number + 1, Some(&key_of(last)), echo))
+            }
             _ => None,
         };
-        let start = number * size;
+        let this = self.after.as_ref().map(|k| k as &dyn PageKey);
+        let start = self.number * self.size;
         json!({
-            key: items.iter().map(|i| render(i)).collect::<Vec<_>>(),
-            "end": start + (items.len() as i64) - 1,
-            "first_page_uri": format!("{base}?PageSize={size}&Page=0{filter}"),
+            key: shown.iter().map(render).collect::<Vec<_>>(),
+            "end": start + (shown.len() as i64) - 1,
+            "first_page_uri": self.uri_with(base, 0, None, echo),
             "next_page_uri": next,
-            "page": number,
-            "page_size": size,
+            "page": self.number,
+            "page_size": self.size,
+            // Key paging goes forward only, as Twilio's token pages do.
             "previous_page_uri": Value::Null,
             "start": start,
-            "uri": uri,
+            "uri": self.uri_with(base, self.number, this, echo),
+        })
+    }
+
+    /// v1's envelope (`meta` with absolute URLs) of `items` under `key`; `url` is the list's
+    /// absolute URL.
+    pub fn meta<T, Q: PageKey>(
+        &self,
+        key: &str,
+        url: &str,
+        items: &[T],
+        key_of: impl Fn(&T) -> Q,
+        render: impl Fn(&T) -> Value,
+    ) -> Value {
+        let shown = self.shown(items);
+        let next = match (items.len() > shown.len(), shown.last()) {
+            (true, Some(last)) => Some(self.uri(url, self.number + 1, Some(&key_of(last)))),
+            _ => None,
+        };
+        let this = self.after.as_ref().map(|k| k as &dyn PageKey);
+        json!({
+            key: shown.iter().map(render).collect::<Vec<_>>(),
+            "meta": {
+                "first_page_url": self.uri(url, 0, None),
+                "key": key,
+                "next_page_url": next,
+                "page": self.number,
+                "page_size": self.size,
+                // Key paging goes forward only; Twilio's own token pages do the same.
+                "previous_page_url": Value::Null,
+                "url": self.uri(url, self.number, this),
+            }
         })
     }
 }

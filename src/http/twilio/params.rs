@@ -139,6 +139,43 @@ impl Params {
     }
 }
 
+/// Milliseconds in a day, for a bare `YYYY-MM-DD` bound.
+const DAY_MS: i64 = 86_400_000;
+
+impl Params {
+    /// The bounds a 2010-04-01 list's date filter gives, in ms (`from`, `to`, both
+    /// inclusive): `Name=` (that instant, or that whole day when bare), `Name>=` (sent as
+    /// `Name>`: from) and `Name<=` (sent as `Name<`: to; a bare date covers its whole day).
+    pub fn date_range(&self, name: &str) -> Result<(Option<i64>, Option<i64>), ApiError> {
+        let (mut from, mut to): (Option<i64>, Option<i64>) = (None, None);
+        let after = format!("{name}>");
+        let before = format!("{name}<");
+        for (param, lower, upper) in [
+            (name, true, true),
+            (&*after, true, false),
+            (&*before, false, true),
+        ] {
+            let Some(d) = self.date(param)? else {
+                continue;
+            };
+            let ms = d.timestamp_millis();
+            let bare = self.get(param).is_some_and(|v| v.len() == 10);
+            if lower {
+                from = Some(from.map_or(ms, |f| f.max(ms)));
+            }
+            if upper {
+                let end = if bare {
+                    ms.saturating_add(DAY_MS - 1)
+                } else {
+                    ms
+                };
+                to = Some(to.map_or(end, |t| t.min(end)));
+            }
+        }
+        Ok((from, to))
+    }
+}
+
 impl FromRequest<AppState> for Params {
     type Rejection = ApiError;
 

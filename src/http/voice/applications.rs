@@ -107,7 +107,7 @@ async fn list(
         &base,
         &[("FriendlyName", friendly_name)],
         &rows,
-        |a| &a.sid,
+        |a| a.sid.clone(),
         application_json,
     )))
 }

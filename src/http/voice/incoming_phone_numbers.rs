@@ -135,7 +135,7 @@ async fn list(
             ("FriendlyName", filter.friendly_name.as_deref()),
         ],
         &rows,
-        |n| &n.sid,
+        |n| n.sid.clone(),
         number_json,
     )))
 }

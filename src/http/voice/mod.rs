@@ -1,11 +1,12 @@
 //! The Voice 2010-04-01 resources under `/2010-04-01/Accounts/{AccountSid}/…`, one module per
-//! resource: [`incoming_phone_numbers`], [`applications`] and [`notifications`].
+//! resource: [`incoming_phone_numbers`], [`applications`], [`notifications`] and [`calls`].
 //!
 //! Tenancy: the path's account must be the caller or one of its subaccounts (Twilio lets a
 //! parent act on its subaccounts' resources); any other account, and any resource of another
 //! account, is answered 404 exactly as a SID that does not exist, before anything is written.
 
 pub mod applications;
+pub mod calls;
 pub mod incoming_phone_numbers;
 pub mod notifications;
 
@@ -24,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .merge(incoming_phone_numbers::router())
         .merge(applications::router())
         .merge(notifications::router())
+        .merge(calls::router())
 }
 
 /// The account the path names, if the caller may act on it (else the 404 of `full_path`).

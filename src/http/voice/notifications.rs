@@ -18,7 +18,7 @@
 
 use crate::http::accounts::visible;
 use crate::http::auth::Caller;
-use crate::http::twilio::{date_key_token, parse_date_key_token, rfc2822, ApiError, Params};
+use crate::http::twilio::{parse_date_key_token, rfc2822, ApiError, DateKey, Params, TokenPage};
 use crate::http::AppState;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
@@ -56,9 +56,6 @@ pub fn router() -> Router<AppState> {
 
 /// The read model the handlers wait for (read-your-writes).
 const PROJECTION: &str = "notifications";
-
-/// Milliseconds in a day, for a bare `YYYY-MM-DD` bound.
-const DAY_MS: i64 = 86_400_000;
 
 /// Where a request looks: the account, and the call when under `/Calls/{CA}`.
 struct Scope {
@@ -227,23 +224,11 @@ async fn list_call(
     list(&state, &caller, scope, query.as_deref(), &headers).await
 }
 
-/// One page's request: the filters, the paging, and the filters as they go back into URIs.
+/// One page's request: the filters and the paging (which repeats the filters in its URIs).
 struct ListRequest {
     filter: Filter,
-    size: i64,
-    page: i64,
-    /// The token this page was asked with, as given.
-    token: Option<String>,
-    /// `&Log=…&MessageDate…=…` as given.
-    echo: String,
+    page: TokenPage<DateKey>,
 }
-
-/// The date filters: the parameter, and whether it bounds from below, above, or both.
-const DATE_FILTERS: [(&str, bool, bool); 3] = [
-    ("MessageDate", true, true),
-    ("MessageDate>", true, false),
-    ("MessageDate<", false, true),
-];
 
 impl ListRequest {
     fn parse(query: Option<&str>, call: Option<&Sid>) -> Result<ListRequest, ApiError> {
@@ -258,61 +243,21 @@ impl ListRequest {
                 )))
             }
         };
-        let mut filter = Filter {
+        let (start_ms, end_ms) = params.date_range("MessageDate")?;
+        let page = TokenPage::parse_with(
+            &params,
+            &["Log", "MessageDate", "MessageDate>", "MessageDate<"],
+            |t| page_token(t).map(|(ms, sid)| DateKey(ms, sid)),
+        )?;
+        let filter = Filter {
             call_sid: call.map(Sid::to_string),
             log_level,
-            ..Filter::default()
+            start_ms,
+            end_ms,
+            after: page.after.clone().map(|DateKey(ms, sid)| (ms, sid)),
         };
-        for (name, from, to) in DATE_FILTERS {
-            let Some(d) = params.date(name)? else {
-                continue;
-            };
-            let ms = d.timestamp_millis();
-            let bare = params.get(name).is_some_and(|v| v.len() == 10);
-            if from {
-                filter.start_ms = Some(filter.start_ms.map_or(ms, |s| s.max(ms)));
-            }
-            if to {
-                // A bare date is "on or before this day": its whole day.
-                let end = if bare {
-                    ms.saturating_add(DAY_MS - 1)
-                } else {
-                    ms
-                };
-                filter.end_ms = Some(filter.end_ms.map_or(end, |e| e.min(end)));
-            }
-        }
-        let token = params.get("PageToken").map(str::to_string);
-        filter.after = token.as_deref().map(page_token).transpose()?;
-        let mut echo = String::new();
-        for name in ["Log", "MessageDate", "MessageDate>", "MessageDate<"] {
-            if let Some(v) = params.get(name) {
-                echo.push_str(&format!("&{}={}", encode(name), encode(v)));
-            }
-        }
-        Ok(ListRequest {
-            filter,
-            size: params.int("PageSize", 1..=1000)?.unwrap_or(50),
-            page: params.int("Page", 0..=i64::from(u32::MAX))?.unwrap_or(0),
-            token,
-            echo,
-        })
+        Ok(ListRequest { filter, page })
     }
-
-    /// The URI of page `page` of `base`, after `token`.
-    fn uri(&self, base: &str, page: i64, token: Option<&str>) -> String {
-        let token = token
-            .map(|t| format!("&PageToken={}", encode(t)))
-            .unwrap_or_default();
-        format!(
-            "{base}?PageSize={}&Page={page}{token}{}",
-            self.size, self.echo
-        )
-    }
-}
-
-fn encode(s: &str) -> String {
-    form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
 /// Reads a `PageToken` this API issued: `PA`, the last item's `message_date` (ms), `-`, its SID.
@@ -332,44 +277,33 @@ async fn list(
         .read_your_writes(PROJECTION, &caller.sid, headers)
         .await;
     let mut conn = state.read_model().await?;
-    // One past the page, to learn whether another follows.
-    let mut items =
-        notifications::list(&mut conn, scope.account.as_str(), &req.filter, req.size + 1)
-            .await
-            .map_err(|e| ApiError::internal("cannot list notifications", e))?;
+    let items = notifications::list(
+        &mut conn,
+        scope.account.as_str(),
+        &req.filter,
+        req.page.limit(),
+    )
+    .await
+    .map_err(|e| ApiError::internal("cannot list notifications", e))?;
     drop(conn);
-    let more = items.len() as i64 > req.size;
-    items.truncate(usize::try_from(req.size).unwrap_or(usize::MAX));
-    let base = scope.list_uri();
-    let next = match (more, items.last()) {
-        (true, Some(last)) => Some(req.uri(
-            &base,
-            req.page + 1,
-            Some(&date_key_token(last.message_date_ms, &last.sid)),
-        )),
-        _ => None,
-    };
-    let start = req.page.saturating_mul(req.size);
-    Ok(Json(json!({
-        "notifications": items
-            .iter()
-            .map(|n| Value::Object(item_json(&scope, n)))
-            .collect::<Vec<_>>(),
-        "end": start + items.len() as i64 - 1,
-        "first_page_uri": req.uri(&base, 0, None),
-        "next_page_uri": next,
-        "page": req.page,
-        "page_size": req.size,
-        // Key paging goes forward only, as the 2010-04-01 token pages do.
-        "previous_page_uri": Value::Null,
-        "start": start,
-        "uri": req.uri(&base, req.page, req.token.as_deref()),
-    })))
+    Ok(Json(req.page.envelope(
+        "notifications",
+        &scope.list_uri(),
+        &[],
+        &items,
+        |n| DateKey(n.message_date_ms, n.sid.to_string()),
+        |n| Value::Object(item_json(&scope, n)),
+    )))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use crate::http::twilio::date_key_token;
+
+    /// Milliseconds in a day.
+    const DAY_MS: i64 = 86_400_000;
 
     #[test]
     fn a_page_token_names_a_notification() {
@@ -401,7 +335,7 @@ mod tests {
             (Some(DAY_MS), Some(2 * DAY_MS - 1))
         );
         assert_eq!(on.filter.log_level, Some(NotificationLevel::Warning));
-        assert_eq!(on.echo, "&Log=1&MessageDate=1970-01-02");
+        assert_eq!(on.page.filters(), "&Log=1&MessageDate=1970-01-02");
         assert!(ListRequest::parse(Some("Log=2"), None).is_err());
         assert!(ListRequest::parse(Some("MessageDate=yesterday"), None).is_err());
     }
