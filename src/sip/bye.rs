@@ -122,7 +122,12 @@ pub fn build(
     let via = endpoint
         .get_via(listener, None)
         .map_err(|e| ByeError::Build(e.to_string()))?;
-    let request = request(dialog, target, Header::Via(via.into()), &endpoint.user_agent);
+    let request = request(
+        dialog,
+        target,
+        Header::Via(via.into()),
+        &endpoint.user_agent,
+    );
     Ok((request, destination))
 }
 
@@ -219,8 +224,12 @@ mod tests {
             "<sip:p1.example.com;lr>".into(),
             "<sip:p2.example.com;lr>".into(),
         ]));
-        let first = text.find("Route: <sip:p1.example.com;lr>").expect("first route");
-        let second = text.find("Route: <sip:p2.example.com;lr>").expect("second route");
+        let first = text
+            .find("Route: <sip:p1.example.com;lr>")
+            .expect("first route");
+        let second = text
+            .find("Route: <sip:p2.example.com;lr>")
+            .expect("second route");
         assert!(first < second, "{text}");
     }
 }

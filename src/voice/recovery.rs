@@ -261,7 +261,9 @@ pub async fn scan_live_calls(
     }
     Ok(Some(
         live.into_iter()
-            .filter_map(|(call, account)| Some((Sid::parse(&call).ok()?, Sid::parse(&account).ok()?)))
+            .filter_map(|(call, account)| {
+                Some((Sid::parse(&call).ok()?, Sid::parse(&account).ok()?))
+            })
             .collect(),
     ))
 }

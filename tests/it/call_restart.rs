@@ -48,7 +48,10 @@ fn wait_for_recovery(t: &Telephony, runs: u64) {
         if done >= runs as f64 {
             return;
         }
-        assert!(Instant::now() < deadline, "recovery never finished:\n{text}");
+        assert!(
+            Instant::now() < deadline,
+            "recovery never finished:\n{text}"
+        );
         std::thread::sleep(Duration::from_millis(100));
     }
 }
@@ -71,7 +74,10 @@ fn stop_and_read(t: &mut Telephony) -> BTreeMap<String, Vec<Value>> {
 fn calls_live_when_the_server_is_killed_end_once_after_restart_and_their_peers_get_a_bye() {
     let mut t = Telephony::start_app(
         "restart-calls",
-        &[("/voice", Reply::twiml(WAIT)), ("/ring", Reply::twiml(RING))],
+        &[
+            ("/voice", Reply::twiml(WAIT)),
+            ("/ring", Reply::twiml(RING)),
+        ],
         &[],
     );
     own_number(
@@ -92,7 +98,18 @@ fn calls_live_when_the_server_is_killed_end_once_after_restart_and_their_peers_g
     );
     let ringing = spawn_sipp(
         Some(&target),
-        &["-sf", wait_bye, "-s", RINGING_NUMBER, "-m", "2", "-l", "2", "-r", "10"],
+        &[
+            "-sf",
+            wait_bye,
+            "-s",
+            RINGING_NUMBER,
+            "-m",
+            "2",
+            "-l",
+            "2",
+            "-r",
+            "10",
+        ],
     );
     wait_for_requests(&t, "/voice", 3);
     wait_for_requests(&t, "/ring", 2);
@@ -110,7 +127,11 @@ fn calls_live_when_the_server_is_killed_end_once_after_restart_and_their_peers_g
         .collect();
     assert_eq!(answered_sids.len(), 3, "three answered before the kill");
     for (sid, events) in &before {
-        assert!(ends(events).is_empty(), "{sid} ended before the kill: {:?}", types(events));
+        assert!(
+            ends(events).is_empty(),
+            "{sid} ended before the kill: {:?}",
+            types(events)
+        );
         if answered_sids.contains(&sid) {
             assert!(
                 types(events).contains(&"call.dialog.recorded"),
@@ -158,5 +179,9 @@ fn calls_live_when_the_server_is_killed_end_once_after_restart_and_their_peers_g
     wait_for_recovery(&t, 1);
     let again = stop_and_read(&mut t);
     let count = |calls: &BTreeMap<String, Vec<Value>>| calls.values().map(Vec::len).sum::<usize>();
-    assert_eq!(count(&again), count(&after), "the second restart appended nothing");
+    assert_eq!(
+        count(&again),
+        count(&after),
+        "the second restart appended nothing"
+    );
 }

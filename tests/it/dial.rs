@@ -577,3 +577,45 @@ fn audio_crosses_the_bridge_both_ways_as_tshark_and_sox_see_it() {
     locate(&at_caller, &reference).assert_matches("the child's audio at the caller");
     t.stop_and_read_calls();
 }
+
+#[test]
+fn redirecting_the_caller_through_the_rest_api_hangs_up_the_child_and_runs_the_new_twiml() {
+    let callee = spawn_sipp(None, &["-sn", "uas", "-rtp_echo", "-m", "1"]);
+    let dial = format!(
+        r#"<Response><Dial action="/after"><Sip>{}</Sip></Dial></Response>"#,
+        callee.uri("agent")
+    );
+    let mut t = start("dial-rest-redirect", &dial, &[]);
+    let (sig, rtp, answer) = call(&t, "dial-rest", Law::Ulaw);
+    until_bridged(&rtp, &answered_rtp(&answer), 0, 0xFF);
+    let parent_sid = t.app.received_at("/voice")[0]
+        .param("CallSid")
+        .expect("CallSid")
+        .to_string();
+    let api = crate::Api::new(t.server(), &t.account);
+    let path = format!(
+        "/2010-04-01/Accounts/{}/Calls/{parent_sid}.json",
+        t.account.sid
+    );
+    let twiml = "<Response><Hangup/></Response>";
+    let status = t
+        .app
+        .block_on(async { api.post(&path, &[("Twiml", twiml)]).await.status() });
+    assert_eq!(status.as_u16(), 200, "the redirect is accepted");
+    answer_bye(&t, &sig);
+    let run = callee.wait(SIPP_WAIT);
+    assert_eq!(
+        run.stat("SuccessfulCall(C)"),
+        1,
+        "the child got our BYE: {}",
+        run.describe()
+    );
+    assert!(
+        t.app.received_at("/after").is_empty(),
+        "a redirected dial has no action"
+    );
+    let calls = t.stop_and_read_calls();
+    let (_, child) = streams(&calls, "outbound-dial")[0];
+    assert_eq!(last(child)["hung_up_by"], "local");
+    assert_eq!(last(child)["status"], "completed");
+}

@@ -147,7 +147,10 @@ impl Telephony {
 
     /// Starts the server again on the same data dir, SIP port and flags.
     pub(crate) fn restart(&mut self) {
-        assert!(self.server.is_none(), "stop the server before restarting it");
+        assert!(
+            self.server.is_none(),
+            "stop the server before restarting it"
+        );
         self.server = Some(serve(self.dir.path(), &self.args));
     }
 

@@ -127,7 +127,10 @@ async fn an_answered_call_is_completed_once_with_its_duration_and_dialog() {
 async fn a_call_never_answered_fails_without_a_dialog() {
     let f = Fixture::new();
     let sid = f
-        .call(&[(1_000, initiated()), (1_100, Event::CallRinging(CallRinging {}))])
+        .call(&[
+            (1_000, initiated()),
+            (1_100, Event::CallRinging(CallRinging {})),
+        ])
         .await;
     let orphan = f.end(&sid).await.expect("ended");
     assert_eq!(orphan.end.status, CallEndStatus::Failed);
@@ -188,8 +191,15 @@ async fn a_call_begun_after_the_heads_is_this_process_own() {
                 .expect("recovery runs")
         }
     };
-    assert!(end(old.clone()).await.is_some(), "the dead node's call ends");
-    assert_eq!(end(new.clone()).await, None, "a call of this process is not touched");
+    assert!(
+        end(old.clone()).await.is_some(),
+        "the dead node's call ends"
+    );
+    assert_eq!(
+        end(new.clone()).await,
+        None,
+        "a call of this process is not touched"
+    );
     assert!(f.ends(&new).await.is_empty());
     // No stream at all: nothing to end, nothing written.
     let missing = crate::commands::new_sid(SidPrefix::Call);
@@ -235,13 +245,9 @@ async fn the_log_scan_finds_the_calls_begun_and_not_ended_up_to_the_heads() {
         .await;
     let heads = f.commands.log().heads().await.expect("heads");
     let _after = f.call(&[(2_000, initiated())]).await;
-    let found = scan_live_calls(
-        f.commands.log().as_ref(),
-        &heads,
-        &CancellationToken::new(),
-    )
-    .await
-    .expect("scanned")
-    .expect("not stopped");
+    let found = scan_live_calls(f.commands.log().as_ref(), &heads, &CancellationToken::new())
+        .await
+        .expect("scanned")
+        .expect("not stopped");
     assert_eq!(found, vec![(live, f.account.clone())], "not {ended}");
 }
