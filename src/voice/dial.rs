@@ -225,7 +225,7 @@ impl Child {
 /// How ringing ended.
 pub(crate) enum Rung {
     /// A child answered; every other one has been (or is being) canceled.
-    Answered(Child),
+    Answered(Box<Child>),
     /// Nobody answered: the action's parameters.
     NotConnected(Vec<(String, String)>),
     /// The caller is gone (its CANCEL or BYE), or the node is stopping.
@@ -246,6 +246,9 @@ pub(crate) enum Parent<'a> {
 }
 
 /// What the caller did.
+// One value at a time, handled at once and never stored: boxing the dialog state would only
+// add an allocation per in-dialog request.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Heard {
     State(Option<DialogState>),
     Media(MediaEvent),

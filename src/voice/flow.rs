@@ -761,7 +761,7 @@ impl Flow<'_> {
         };
         let child = match d::ring(shared, parent, &plan, &self.controller, &mut self.requests).await
         {
-            Rung::Answered(child) => child,
+            Rung::Answered(child) => *child,
             Rung::NotConnected(params) => return Ok(Input::Dialed { params }),
             Rung::Over { end, bye } => return Err(Over::End { end, bye }),
             Rung::Interrupted(request) => return Err(self.on_request(request)),

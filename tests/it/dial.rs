@@ -5,7 +5,9 @@
 //! - a child that hangs up: `DialCallStatus=completed` with a duration; a busy one: `busy`;
 //! - two `<Sip>` nouns rung at once: the first answer wins, the other is CANCELed (487) and
 //!   its stream ends `canceled`;
-//! - `<Number>` through `--sip-trunk` (the Request-URI's user is the number), `timeLimit`;
+//! - `<Number>` through `--sip-trunk` (the Request-URI's user is the number), `sendDigits`
+//!   (RFC 4733 events at the child), the noun's `statusCallback` (the child's `call.routed`),
+//!   `timeLimit`;
 //!   without a trunk: `failed` and a 13224 notification;
 //! - `hangupOnStar` with an RFC 4733 `*` from the caller; `answerOnBridge` (no 200 to the
 //!   caller before the child's, and an unanswered caller when nobody answers);
@@ -234,12 +236,14 @@ fn of_two_sip_nouns_the_first_to_answer_wins_and_the_other_is_canceled() {
 
 #[test]
 fn a_number_goes_through_the_sip_trunk_and_time_limit_ends_the_bridge() {
-    // SIPp's built-in uas waits for our BYE: timeLimit sends it.
+    // The carrier answers with telephone-event and waits for our BYE: timeLimit sends it.
+    let scratch = tempfile::tempdir().expect("dir");
+    let events = scenario("uas_events_wait_bye.xml");
     let carrier = spawn_sipp(
         None,
         &[
-            "-sn",
-            "uas",
+            "-sf",
+            events.to_str().expect("utf-8"),
             "-m",
             "1",
             "-trace_msg",
@@ -249,11 +253,14 @@ fn a_number_goes_through_the_sip_trunk_and_time_limit_ends_the_bridge() {
     );
     let carrier_port = carrier.port;
     let trunk = format!("sip:127.0.0.1:{carrier_port}");
-    let dial = r#"<Response><Dial action="/after" timeLimit="2" callerId="+15550009999"><Number>+1 (555) 123-0000</Number></Dial></Response>"#;
+    let dial = r#"<Response><Dial action="/after" timeLimit="3" callerId="+15550009999"><Number sendDigits="1w2" statusCallback="/child" statusCallbackEvent="ringing answered">+1 (555) 123-0000</Number></Dial></Response>"#;
     let mut t = start("dial-trunk", dial, &["--sip-trunk", &trunk]);
+    let to_carrier = Capture::start(scratch.path(), carrier.media_port);
     let (sig, _rtp, _) = call(&t, "dial-trunk", Law::Ulaw);
     let after = action(&t);
     answer_bye(&t, &sig);
+    // sendDigits went to the child as RFC 4733 events, as tshark reads them.
+    assert_eq!(to_carrier.stop().digits(), "12");
     let run = carrier.wait(SIPP_WAIT);
     assert_eq!(
         run.stat("SuccessfulCall(C)"),
@@ -288,10 +295,18 @@ fn a_number_goes_through_the_sip_trunk_and_time_limit_ends_the_bridge() {
         .param("DialCallDuration")
         .and_then(|d| d.parse().ok())
         .expect("duration");
-    assert!((2..=3).contains(&duration), "timeLimit=2: {duration}");
+    assert!((3..=4).contains(&duration), "timeLimit=3: {duration}");
     let calls = t.stop_and_read_calls();
     let (_, child) = streams(&calls, "outbound-dial")[0];
     assert_eq!(last(child)["hung_up_by"], "local");
+    // The noun's statusCallback is the child's call.routed, right after call.initiated.
+    assert_eq!(types(child)[..2], ["call.initiated", "call.routed"]);
+    let routed = &child[1]["data"];
+    assert_eq!(routed["status_callback"], t.app.url("/child"), "{routed}");
+    assert_eq!(
+        routed["status_callback_events"],
+        serde_json::json!(["ringing", "answered"])
+    );
 }
 
 #[test]
@@ -441,7 +456,15 @@ fn answer_on_bridge_with_nobody_answering_runs_the_action_on_an_unanswered_calle
         r#"<Response><Dial action="/after" answerOnBridge="true" timeout="5"><Sip>{}</Sip></Dial></Response>"#,
         callee.uri("agent")
     );
-    let mut t = start("dial-aob-no-answer", &dial, &[]);
+    // `<Hangup>` first in a document answers (as Twilio); `<Reject>` keeps it unanswered.
+    let mut t = Telephony::start_app(
+        "dial-aob-no-answer",
+        &[
+            ("/voice", Reply::twiml(&dial)),
+            ("/after", Reply::twiml("<Response><Reject/></Response>")),
+        ],
+        &[],
+    );
     let sig = UdpSocket::bind("127.0.0.1:0").expect("sip socket");
     let rtp = UdpSocket::bind("127.0.0.1:0").expect("rtp socket");
     let local = sig.local_addr().expect("addr").port();
@@ -456,8 +479,8 @@ fn answer_on_bridge_with_nobody_answering_runs_the_action_on_an_unanswered_calle
     let final_response =
         exchange(&sig, &t.target(), &invite, Duration::from_secs(20)).expect("a final response");
     assert!(
-        !final_response.starts_with("SIP/2.0 200"),
-        "never answered: {final_response}"
+        final_response.starts_with("SIP/2.0 603"),
+        "never answered, then rejected: {final_response}"
     );
     let after = action(&t);
     let run = callee.wait(SIPP_WAIT);
@@ -554,4 +577,46 @@ fn audio_crosses_the_bridge_both_ways_as_tshark_and_sox_see_it() {
     ));
     locate(&at_caller, &reference).assert_matches("the child's audio at the caller");
     t.stop_and_read_calls();
+}
+
+#[test]
+fn redirecting_the_caller_through_the_rest_api_hangs_up_the_child_and_runs_the_new_twiml() {
+    let callee = spawn_sipp(None, &["-sn", "uas", "-rtp_echo", "-m", "1"]);
+    let dial = format!(
+        r#"<Response><Dial action="/after"><Sip>{}</Sip></Dial></Response>"#,
+        callee.uri("agent")
+    );
+    let mut t = start("dial-rest-redirect", &dial, &[]);
+    let (sig, rtp, answer) = call(&t, "dial-rest", Law::Ulaw);
+    until_bridged(&rtp, &answered_rtp(&answer), 0, 0xFF);
+    let parent_sid = t.app.received_at("/voice")[0]
+        .param("CallSid")
+        .expect("CallSid")
+        .to_string();
+    let api = crate::Api::new(t.server(), &t.account);
+    let path = format!(
+        "/2010-04-01/Accounts/{}/Calls/{parent_sid}.json",
+        t.account.sid
+    );
+    let twiml = "<Response><Hangup/></Response>";
+    let status = t
+        .app
+        .block_on(async { api.post(&path, &[("Twiml", twiml)]).await.status() });
+    assert_eq!(status.as_u16(), 200, "the redirect is accepted");
+    answer_bye(&t, &sig);
+    let run = callee.wait(SIPP_WAIT);
+    assert_eq!(
+        run.stat("SuccessfulCall(C)"),
+        1,
+        "the child got our BYE: {}",
+        run.describe()
+    );
+    assert!(
+        t.app.received_at("/after").is_empty(),
+        "a redirected dial has no action"
+    );
+    let calls = t.stop_and_read_calls();
+    let (_, child) = streams(&calls, "outbound-dial")[0];
+    assert_eq!(last(child)["hung_up_by"], "local");
+    assert_eq!(last(child)["status"], "completed");
 }

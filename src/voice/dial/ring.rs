@@ -98,10 +98,10 @@ pub(crate) async fn ring(
                 Stop::Interrupted(request) => Rung::Interrupted(request),
             }
         }
-        (None, Some((i, leg))) => Rung::Answered(Child {
+        (None, Some((i, leg))) => Rung::Answered(Box::new(Child {
             leg,
             target: plan.targets[i].clone(),
-        }),
+        })),
         (None, None) => Rung::NotConnected(not_connected(plan, failed)),
     }
 }
