@@ -158,6 +158,8 @@ pub struct FirstPackets {
     pub from_send: Latencies,
     /// How far behind its schedule SIPp sent its latest INVITE (the largest send − slot).
     pub send_lag: Duration,
+    /// Each second of the schedule (calls by their slot) → its p95 from schedule.
+    pub p95_by_second: Vec<Duration>,
     /// Packets and sequence gaps over the matched streams.
     pub packets: u64,
     pub lost: u64,
@@ -191,6 +193,7 @@ pub fn measure(log: &CallLog, streams: &Streams, rate: f64) -> FirstPackets {
     calls.sort_by(|a, b| a.1.total_cmp(&b.1));
     let mut next: HashMap<u16, usize> = HashMap::new();
     let (mut from_schedule, mut from_send) = (Vec::new(), Vec::new());
+    let mut by_second: Vec<Vec<Duration>> = Vec::new();
     let mut out = FirstPackets {
         without_packet: log.answered.len() - calls.len(),
         ..FirstPackets::default()
@@ -208,6 +211,11 @@ pub fn measure(log: &CallLog, streams: &Streams, rate: f64) -> FirstPackets {
         *start += 1;
         let slot = anchor + slot_of(call);
         from_schedule.push(secs(first - slot));
+        let second = slot_of(call) as usize;
+        if by_second.len() <= second {
+            by_second.resize_with(second + 1, Vec::new);
+        }
+        by_second[second].push(secs(first - slot));
         from_send.push(secs(first - at));
         out.matched += 1;
         out.packets += seen.packets;
@@ -219,6 +227,10 @@ pub fn measure(log: &CallLog, streams: &Streams, rate: f64) -> FirstPackets {
             .map(|(call, at)| at - (anchor + slot_of(*call)))
             .fold(0.0, f64::max),
     );
+    out.p95_by_second = by_second
+        .into_iter()
+        .map(|samples| samples.into_iter().collect::<Latencies>().percentile(0.95))
+        .collect();
     out.from_schedule = from_schedule.into_iter().collect();
     out.from_send = from_send.into_iter().collect();
     out
@@ -274,6 +286,9 @@ mod tests {
         assert_eq!(ms(f.from_send.max()), 20);
         assert_eq!(ms(f.send_lag), 50);
         assert_eq!(f.packets, 200);
+        // All four calls are in the schedule's first second.
+        assert_eq!(f.p95_by_second.len(), 1);
+        assert_eq!(ms(f.p95_by_second[0]), 60);
     }
 
     #[test]

@@ -18,8 +18,9 @@
 //! against `sipp -sn uas`, same rate and count. Everything both runs need (WAV, TwiML,
 //! scenario, receiver) is written before either starts, outside the timed windows.
 //!
-//! Exits non-zero when any call failed (SIPp's failed calls, or an answered call whose RTP
-//! never arrived), after printing the figures: `scripts/test.sh` relies on it.
+//! Exits non-zero when any switchboard call failed (SIPp's failed calls, or an answered call
+//! whose RTP never arrived), after printing the figures: `scripts/test.sh` relies on it. A
+//! baseline that failed calls is printed as a warning (the machine, not switchboard).
 
 use super::first_packet::{self, CallLog, FirstPackets, Receiver};
 use super::fixtures::Scratch;
@@ -83,12 +84,14 @@ pub fn run(options: RouterBenchArgs) -> anyhow::Result<()> {
     );
     println!("  machine load before (1/5/15 min): {}", loadavg());
 
+    let baseline_drops = udp_receive_drops();
     let baseline = {
         let uas = Responder::sipp_uas(sipp, &scratch, &[])?;
         let figures = drive(sipp, &scratch, &uas, &baseline_args, "uas")?;
         uas.stop();
         figures
     };
+    let baseline_drops = udp_receive_drops().saturating_sub(baseline_drops);
 
     let log = std::fs::File::create(scratch.join("static-responder.log"))?;
     let app = Spawned::start(&exe, &document, &wav, log)?;
@@ -103,10 +106,12 @@ pub fn run(options: RouterBenchArgs) -> anyhow::Result<()> {
         Box::new(app),
     )?;
     let app_cpu_before = super::sipp::process_cpu(app_pid).unwrap_or_default();
+    let drops_before = udp_receive_drops();
     let routed = drive(sipp, &scratch, &server, &router_args, "router")?;
     let app_cpu = super::sipp::process_cpu(app_pid)
         .unwrap_or_default()
         .saturating_sub(app_cpu_before);
+    let drops = udp_receive_drops().saturating_sub(drops_before);
     // The last calls' packets are in flight until their BYE: give them a moment.
     std::thread::sleep(Duration::from_millis(200));
     let streams = receiver.stop();
@@ -117,25 +122,36 @@ pub fn run(options: RouterBenchArgs) -> anyhow::Result<()> {
     let first = first_packet::measure(&call_log, &streams, f64::from(rate));
     print_figures(&baseline, &routed, &first, app_cpu);
     println!(
+        "  UDP datagrams the host dropped for full receive buffers: {baseline_drops} during the baseline, {drops} during the switchboard run (any socket on the host)"
+    );
+    println!(
         "  switchboard recorded {} call.completed and {} media.played events for {} calls",
         recorded.completed,
         recorded.played,
         routed.successful + routed.failed
     );
     let p95 = first.from_schedule.percentile(0.95);
-    let failures = routed.failed + baseline.failed + first.without_packet as u64;
+    let failures = routed.failed + first.without_packet as u64;
+    if baseline.failed > 0 {
+        println!(
+            "  warning: the baseline itself failed {} calls: SIPp against SIPp could not carry this load cleanly on this machine now",
+            baseline.failed
+        );
+    }
     println!(
         "  targets (2 cores): ≥ 300 calls/s with zero failures: {}; p95 INVITE → first packet < 50 ms: {}",
-        verdict(f64::from(rate) >= 300.0 && routed.cps() >= 290.0 && failures == 0),
+        if rate < 300 {
+            "not tried (--rate below 300)"
+        } else {
+            verdict(routed.cps() >= 297.0 && failures == 0)
+        },
         verdict(!first.from_schedule.is_empty() && p95 < Duration::from_millis(50))
     );
     if failures > 0 {
         bail!(
-            "{failures} failed calls (uas {}, switchboard {}, answered without RTP {}); SIPp's files: {}",
-            baseline.failed,
+            "{failures} switchboard calls failed (SIPp's count {}, answered without RTP {})",
             routed.failed,
             first.without_packet,
-            scratch.path().display()
         );
     }
     Ok(())
@@ -154,6 +170,24 @@ fn loadavg() -> String {
     std::fs::read_to_string("/proc/loadavg")
         .map(|l| l.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
         .unwrap_or_else(|_| "unknown".into())
+}
+
+/// The host's UDP `RcvbufErrors` so far (`/proc/net/snmp`): datagrams dropped because a
+/// socket's receive buffer was full. 0 where it cannot be read.
+fn udp_receive_drops() -> u64 {
+    let Ok(snmp) = std::fs::read_to_string("/proc/net/snmp") else {
+        return 0;
+    };
+    let mut udp = snmp.lines().filter(|l| l.starts_with("Udp:"));
+    let (Some(names), Some(values)) = (udp.next(), udp.next()) else {
+        return 0;
+    };
+    names
+        .split_whitespace()
+        .zip(values.split_whitespace())
+        .find(|(name, _)| *name == "RcvbufErrors")
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0)
 }
 
 /// Every `*_logs.log` SIPp wrote in `dir` (its `-trace_logs` files).
@@ -233,6 +267,23 @@ fn print_figures(
     println!(
         "    from the INVITE's actual send   p50 / p95 / p99: {}",
         line3(&first.from_send)
+    );
+    let over = first
+        .p95_by_second
+        .iter()
+        .filter(|p| **p >= Duration::from_millis(50))
+        .count();
+    let worst = first
+        .p95_by_second
+        .iter()
+        .enumerate()
+        .max_by_key(|(_, p)| **p)
+        .map_or((0, Duration::ZERO), |(i, p)| (i, *p));
+    println!(
+        "    per second of the schedule: {over} of {} seconds had p95 ≥ 50 ms; the worst, second {}, {:.1} ms",
+        first.p95_by_second.len(),
+        worst.0 + 1,
+        ms(worst.1)
     );
     println!(
         "    packets {} ({} per call), sequence gaps {}",

@@ -95,6 +95,13 @@ pub(super) fn free_sip_port() -> anyhow::Result<u16> {
 /// The number switchboard's account owns in the benchmark; SIPp calls it (`-s`).
 pub(super) const NUMBER: &str = "+15550100001";
 
+/// SIPp's socket buffers (`-buff_size`, bytes), caller and `uas` alike. SIPp's default of
+/// 64 KB overflows at a few hundred calls/s whenever SIPp is descheduled for a few tens of
+/// milliseconds (seen on a loaded 2-core machine: `sipp -sn uac` against `sipp -sn uas` at
+/// 300 calls/s lost 1 % of its calls, with the host's UDP receive-buffer errors rising); 4 MB
+/// (the kernel's `net.core.rmem_max` here) lost none.
+const SOCKET_BUFFER: &str = "4194304";
+
 /// The process answering the calls (and, for switchboard, its number's application).
 pub(super) struct Responder {
     child: Child,
@@ -126,6 +133,8 @@ impl Responder {
                 "-p",
                 &port.to_string(),
                 "-nostdin",
+                "-buff_size",
+                SOCKET_BUFFER,
             ])
             .args(extra)
             .current_dir(scratch.path())
@@ -310,6 +319,8 @@ pub(super) fn drive(
             "-trace_rtt",
             "-rtt_freq",
             "1",
+            "-buff_size",
+            SOCKET_BUFFER,
         ])
         .arg("-stf")
         .arg(&stats)
