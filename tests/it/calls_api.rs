@@ -471,13 +471,16 @@ async fn tenancy(as_a: &Api, as_b: &Api, a: &Creds, b: &Creds, calls: &Calls) {
     assert_twilio_error(as_a.get(&b_call).await, 404, 20404).await;
 }
 
+/// A form's fields, in order.
+type Form<'a> = Vec<(&'a str, &'a str)>;
+
 async fn creates_are_checked(api: &Api, base: &str) {
     let path = format!("{base}/Calls.json");
     let to = ("To", "sip:alice@example.com");
     let from = ("From", "+15551230000");
     let url = ("Url", "https://app.example/voice");
     let long = "x".repeat(4_001);
-    let cases: Vec<(Vec<(&str, &str)>, u16, u64)> = vec![
+    let cases: Vec<(Form, u16, u64)> = vec![
         (vec![from, url], 400, 21201),
         (vec![to, url], 400, 21213),
         (vec![to, from], 400, 20001),
