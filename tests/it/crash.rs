@@ -13,7 +13,8 @@ async fn acknowledged_appends_survive_kill_9(durability: &str, env: Env<'_>) {
     let acme = create_account_env(dir.path(), env, "Acme");
     let server = Server::start_env(dir.path(), env, &["--durability", durability]);
     let acked: Arc<Mutex<Vec<String>>> = Arc::default();
-    let stop_at = Instant::now() + Duration::from_secs(3);
+    // The clients run until the kill (or this bound, long past any kill).
+    let stop_at = Instant::now() + Duration::from_secs(60);
     let tasks: Vec<_> = (0..32)
         .map(|_| {
             let (acked, url, acme) = (
@@ -44,7 +45,12 @@ async fn acknowledged_appends_survive_kill_9(durability: &str, env: Env<'_>) {
             })
         })
         .collect();
-    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Kill mid-stream, once enough has been acknowledged: a fixed sleep was too short on a
+    // loaded machine against a cold broker (32 acknowledged in 1.5 s, one per client).
+    let enough = Instant::now() + Duration::from_secs(30);
+    while acked.lock().expect("lock").len() <= 100 && Instant::now() < enough {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     server.kill9();
     for t in tasks {
         let _ = t.await;

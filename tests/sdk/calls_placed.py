@@ -2,8 +2,8 @@
 (SWITCHBOARD_STAGE):
 
 - place: calls.create(to=SWITCHBOARD_TO, from_, url, status_callback, status_callback_event
-  = all four), wait until fetch() shows it in-progress, then update(twiml=<Redirect> to
-  SWITCHBOARD_AFTER_URL); prints call=CA...
+  = all four), wait until fetch() shows it in-progress, then update(twiml=<Play> of
+  SWITCHBOARD_PLAY_URL, <Redirect> to SWITCHBOARD_AFTER_URL); prints call=CA...
 - hangup: update(status="completed") on SWITCHBOARD_CALL; waits until fetch() shows it
   completed; checks fetch() and calls.list(status="completed") fields in the SDK's types.
 - validate: every status callback in SWITCHBOARD_SIGNED (JSON: url, params, signature)
@@ -60,7 +60,10 @@ if stage == "place":
     except TwilioRestException as e:
         assert e.status == 400 and e.code == 21220, (e.status, e.code)
     after = os.environ["SWITCHBOARD_AFTER_URL"]
-    updated = api.calls(call.sid).update(twiml=f"<Response><Redirect>{after}</Redirect></Response>")
+    play = os.environ["SWITCHBOARD_PLAY_URL"]
+    updated = api.calls(call.sid).update(
+        twiml=f"<Response><Play>{play}</Play><Redirect>{after}</Redirect></Response>"
+    )
     assert updated.sid == call.sid and updated.status == "in-progress", updated.status
     print(f"call={call.sid}")
 elif stage == "hangup":

@@ -1,8 +1,9 @@
 //! MUST-SHOW: a call placed, steered and hung up with the official twilio library
 //! (`tests/sdk/calls_placed.py`) against a server with its SIP engine, answered by a SIPp
 //! `uas`: `calls.create(to="sip:…", from_, url, status_callback, status_callback_event=[all
-//! four])`; `calls(sid).update(twiml=…)` changes what the live call runs (the application
-//! gets the request the new TwiML's `<Redirect>` makes); `update(status="completed")` hangs it
+//! four])`; `calls(sid).update(twiml=…)` changes what the live call hears (the new TwiML
+//! `<Play>`s a tone the callee did not hear before, found by sox in tshark's capture of the
+//! RTP to SIPp, then `<Redirect>`s, which the application gets); `update(status="completed")` hangs it
 //! up (SIPp gets our BYE); `calls.list(status=…)` and `fetch()` return the documented fields
 //! (checked against the OpenAPI document too); the status callbacks' `SequenceNumber`s run
 //! 0..3 (`initiated`, `ringing`, `in-progress`, `completed`) and every one validates with the
@@ -11,6 +12,8 @@
 use super::{assert_call_shape, assert_list_shape, openapi};
 use crate::sdk::run_sdk_script_with;
 use crate::telephony::{spawn_sipp, types, Telephony};
+use crate::voice::audio::{beeps, heard, locate, samples};
+use crate::voice::capture::Capture;
 use crate::Api;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -41,7 +44,9 @@ fn stage(t: &Telephony, stage: &str, extra: &[(&str, &str)]) -> String {
     let voice = t.app.url("/voice");
     let after = t.app.url("/after");
     let status = t.app.url("/status");
+    let play = t.app.url("/steered.wav");
     let mut env = vec![
+        ("SWITCHBOARD_PLAY_URL", play.as_str()),
         ("SWITCHBOARD_STAGE", stage),
         ("SWITCHBOARD_VOICE_URL", voice.as_str()),
         ("SWITCHBOARD_AFTER_URL", after.as_str()),
@@ -66,10 +71,23 @@ fn printed(out: &str, name: &str) -> String {
 
 #[test]
 fn the_twilio_library_places_steers_and_hangs_up_a_call_answered_by_sipp() {
+    let scratch = tempfile::tempdir().expect("dir");
+    let d = scratch.path();
+    // What the steered call plays: beeps of three pitches, a shape silence cannot match.
+    let tone = beeps(
+        d,
+        "steered",
+        &[(440, 250), (0, 150), (880, 400), (0, 150), (660, 300)],
+    );
     let callee = spawn_sipp(None, &["-sn", "uas", "-m", "1"]);
+    let to_callee = Capture::start(d, callee.media_port);
     let mut t = Telephony::bare(
         "calls-placed",
         &[
+            (
+                "/steered.wav",
+                Reply::wav(std::fs::read(&tone).expect("tone")),
+            ),
             ("/voice", Reply::twiml(WAIT)),
             ("/after", Reply::twiml(WAIT)),
             ("/status", Reply::twiml("<Response/>")),
@@ -86,6 +104,12 @@ fn the_twilio_library_places_steers_and_hangs_up_a_call_answered_by_sipp() {
     assert_eq!(voice[0].param("Direction"), Some("outbound-api"));
     let after = wait_requests(&t, "/after", 1, Duration::from_secs(10));
     assert_eq!(after[0].param("CallSid"), Some(sid.as_str()));
+    // What the callee heard: the first TwiML's silence, then the update's tone (µ-law, the
+    // codec SIPp's uas answers with), decoded by sox from tshark's capture.
+    let pcap = to_callee.stop();
+    let reference = samples(&tone);
+    locate(&heard(&pcap, d, "at-callee"), &reference)
+        .assert_matches("the updated TwiML's <Play> at the callee");
 
     stage(&t, "hangup", &[("SWITCHBOARD_CALL", sid.as_str())]);
     let run = callee.wait(Duration::from_secs(15));
