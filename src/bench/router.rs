@@ -309,6 +309,7 @@ fn print_figures(
 fn uac_scenario(rtp_port: u16, play_secs: u32) -> String {
     // The BYE comes after the play; a call that gets none within 10 s more fails.
     let bye_timeout = play_secs * 1000 + 10_000;
+    let invite = super::sipp::invite_scenario_step(rtp_port);
     format!(
         r#"<?xml version="1.0" encoding="ISO-8859-1" ?>
 <!DOCTYPE scenario SYSTEM "sipp.dtd">
@@ -319,33 +320,7 @@ fn uac_scenario(rtp_port: u16, play_secs: u32) -> String {
       <log message="sent [call_number] [$sec] [$usec]"/>
     </action>
   </nop>
-  <send retrans="500">
-    <![CDATA[
-
-      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
-      Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
-      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
-      To: <sip:[service]@[remote_ip]:[remote_port]>
-      Call-ID: [call_id]
-      CSeq: 1 INVITE
-      Contact: <sip:sipp@[local_ip]:[local_port]>
-      Max-Forwards: 70
-      Content-Type: application/sdp
-      Content-Length: [len]
-
-      v=0
-      o=user1 53655765 2353687637 IN IP4 127.0.0.1
-      s=-
-      c=IN IP4 127.0.0.1
-      t=0 0
-      m=audio {rtp_port} RTP/AVP 0
-      a=rtpmap:0 PCMU/8000
-
-    ]]>
-  </send>
-  <recv response="100" optional="true"></recv>
-  <recv response="180" optional="true"></recv>
-  <recv response="200" rtd="true" rrs="true">
+{invite}  <recv response="200" rtd="true" rrs="true">
     <action>
       <ereg regexp="m=audio ([0-9]+)" search_in="body" check_it="true" assign_to="mline,port"/>
       <log message="answered [call_number] [$port] ([$mline])"/>

@@ -397,3 +397,38 @@ pub(super) fn write_tone(path: &Path, seconds: u32) -> anyhow::Result<()> {
     )?;
     Ok(())
 }
+
+/// The INVITE of a SIPp caller's scenario, offering PCMU with `rtp_port` as its media port
+/// (so the callee's RTP goes to the bench's receiver), and the optional 100 and 180 after
+/// it: the first steps of `bench sip`'s audio caller and of `bench router`'s.
+pub(super) fn invite_scenario_step(rtp_port: u16) -> String {
+    format!(
+        r#"  <send retrans="500">
+    <![CDATA[
+
+      INVITE sip:[service]@[remote_ip]:[remote_port] SIP/2.0
+      Via: SIP/2.0/[transport] [local_ip]:[local_port];rport;branch=[branch]
+      From: sipp <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+      To: <sip:[service]@[remote_ip]:[remote_port]>
+      Call-ID: [call_id]
+      CSeq: 1 INVITE
+      Contact: <sip:sipp@[local_ip]:[local_port]>
+      Max-Forwards: 70
+      Content-Type: application/sdp
+      Content-Length: [len]
+
+      v=0
+      o=user1 53655765 2353687637 IN IP4 127.0.0.1
+      s=-
+      c=IN IP4 127.0.0.1
+      t=0 0
+      m=audio {rtp_port} RTP/AVP 0
+      a=rtpmap:0 PCMU/8000
+
+    ]]>
+  </send>
+  <recv response="100" optional="true"></recv>
+  <recv response="180" optional="true"></recv>
+"#
+    )
+}
