@@ -20,7 +20,7 @@ use serde_json::Value;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// One raw record of the account topic.
 struct Raw {
@@ -144,16 +144,28 @@ async fn kafka_tansu_a_paused_writers_records_are_fenced_after_a_standby_took_ov
     let client = http();
     let mut subs = Vec::new();
     for i in 0..4 {
-        let created: Value = client
-            .post(old.url("/2010-04-01/Accounts.json"))
-            .basic_auth(&acme.sid, Some(&acme.token))
-            .form(&[("FriendlyName", format!("sub {i}"))])
-            .send()
-            .await
-            .expect("sent")
-            .json()
-            .await
-            .expect("json");
+        // Setup, not the subject: a 503 (seen when the 3 s lease's renewal was late on a
+        // loaded machine) is tried again, within a bound.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let created: Value = loop {
+            let response = client
+                .post(old.url("/2010-04-01/Accounts.json"))
+                .basic_auth(&acme.sid, Some(&acme.token))
+                .form(&[("FriendlyName", format!("sub {i}"))])
+                .send()
+                .await
+                .expect("sent");
+            let status = response.status().as_u16();
+            let body: Value = response.json().await.expect("json");
+            if status == 201 {
+                break body;
+            }
+            assert!(
+                status == 503 && Instant::now() < deadline,
+                "subaccount {i}: {status} {body}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        };
         subs.push(created["sid"].as_str().expect("sid").to_string());
     }
 
